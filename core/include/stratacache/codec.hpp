@@ -1,0 +1,97 @@
+// The value path: serializer -> compressor -> cipher -> envelope, and back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "stratacache/status.hpp"
+#include "stratacache/value.hpp"
+
+namespace stratacache {
+
+// Wire ids: stored in envelopes and exposed in the C ABI. Never renumber.
+enum class Format : uint8_t { kRaw = 0, kJson = 1, kMsgPack = 2 };
+enum class Compression : uint8_t { kNone = 0, kLz4 = 1, kZlib = 2 };
+
+const char* format_name(Format f) noexcept;
+const char* compression_name(Compression c) noexcept;
+
+// A serialized value as the caller sees it: bytes plus the format they are in.
+struct Payload {
+  Format format = Format::kRaw;
+  std::string data;
+  bool operator==(const Payload& o) const { return format == o.format && data == o.data; }
+};
+
+// Limits checked while decoding, before any allocation they bound.
+struct DecodeLimits {
+  size_t max_value_bytes = 64u << 20;  // serialized (uncompressed) length
+  size_t max_depth = 64;               // nesting of arrays/maps
+  size_t max_container_size = 1u << 20;  // elements of one array / pairs of one map
+};
+
+// Serialize a Value. Raw accepts only String or Bytes. JSON rejects Bytes, Ext,
+// non-string map keys and non-finite doubles (kInvalidArgument naming the problem).
+Result<std::string> serialize(const Value& value, Format format);
+// Parse a serialized Value; malformed input or exceeded limits -> kDataLoss / kTooLarge.
+// Raw yields Bytes.
+Result<Value> deserialize(std::string_view data, Format format, const DecodeLimits& limits = {});
+
+// AES-256-GCM key ring: one primary key encrypts; every key decrypts. Key bytes are
+// wiped (OPENSSL_cleanse) when the ring is destroyed. Thread-safe after setup.
+class KeyRing {
+ public:
+  static constexpr size_t kKeySize = 32;
+  KeyRing();
+  ~KeyRing();
+  KeyRing(const KeyRing&) = delete;
+  KeyRing& operator=(const KeyRing&) = delete;
+
+  // key must be 32 bytes; id must be unique. The first key added, or one added with
+  // primary=true, becomes the primary.
+  Status add_key(uint32_t id, std::string_view key, bool primary = false);
+  bool empty() const;
+  uint32_t primary_id() const;  // requires !empty()
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+struct CodecOptions {
+  Compression compression = Compression::kLz4;
+  size_t compression_threshold = 1024;  // compress only payloads larger than this
+  int zlib_level = 6;
+  DecodeLimits limits;
+  std::shared_ptr<const KeyRing> keys;  // null or empty: no encryption
+};
+
+struct CodecCounters;  // defined in the implementation
+
+// Stateless apart from options; safe to share between threads.
+class Codec {
+ public:
+  explicit Codec(CodecOptions options = {});
+  ~Codec();
+
+  // Wrap a payload into an envelope bound to (ns, key): the header and the
+  // length-prefixed namespace + key are authenticated when encryption is on.
+  Result<std::string> encode(const Payload& payload, std::string_view ns, std::string_view key) const;
+
+  // Unwrap an envelope. Any malformed, truncated, tampered, wrong-key, unknown-key-id
+  // or unknown-version input -> kDataLoss (never a crash); over-limit -> kTooLarge.
+  // A plain ASCII integer (as written by INCRBY) decodes to a JSON payload holding it.
+  Result<Payload> decode(std::string_view envelope, std::string_view ns, std::string_view key) const;
+
+  const CodecOptions& options() const { return options_; }
+
+ private:
+  CodecOptions options_;
+};
+
+}  // namespace stratacache

@@ -1,0 +1,61 @@
+// Configuration: one URL form for every language, or this struct filled by hand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "stratacache/codec.hpp"
+#include "stratacache/status.hpp"
+
+namespace stratacache {
+
+using Millis = std::chrono::milliseconds;
+
+enum class L1Policy : uint8_t { kLru = 0 };
+
+struct RedisOptions {
+  enum class Transport : uint8_t { kNone, kTcp, kUnix };
+  Transport transport = Transport::kNone;  // kNone: no L2 (mem://)
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string unix_path;
+  std::string username;  // empty: legacy AUTH <password>
+  std::string password;  // empty: no AUTH
+  int db = 0;
+  Millis socket_timeout{5000};          // default per-operation deadline
+  Millis socket_connect_timeout{2000};  // TCP/unix connect + handshake
+  size_t max_connections = 10;          // pool size
+  Millis health_check_interval{0};      // PING a connection idle longer than this (0: off)
+  Millis retry_backoff_min{50};         // reconnect backoff after a failed connect
+  Millis retry_backoff_max{2000};
+  size_t max_reply_bytes = 80u << 20;   // one reply (guards against hostile headers)
+  size_t max_reply_elements = 1u << 20; // elements in one array reply
+  size_t scan_count = 1000;             // COUNT hint for SCAN in clear_pattern
+};
+
+struct L1Options {
+  size_t max_entries = 100000;
+  size_t max_bytes = 256u << 20;
+  L1Policy policy = L1Policy::kLru;
+  // Cap on the L1 lifetime of an entry when an L2 exists (0: the entry's own TTL).
+  Millis ttl{60000};
+};
+
+struct Options {
+  RedisOptions redis;
+  L1Options l1;
+  CodecOptions codec;
+  Format serializer = Format::kMsgPack;  // used by set(Value)
+  std::string prefix;                    // prepended to every Redis key
+  Millis default_ttl{300000};            // per-call ttl < 0 means this; 0 means no expiry
+  size_t max_key_length = 4096;
+
+  // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `unix:///path?db=0`.
+  // Unknown parameters and bad values are kInvalidArgument naming the parameter.
+  static Result<Options> from_url(std::string_view url);
+};
+
+}  // namespace stratacache

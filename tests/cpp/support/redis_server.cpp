@@ -1,0 +1,148 @@
+#include "support/redis_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace stratacache::testing {
+namespace {
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool port_accepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::unique_ptr<RedisServer> RedisServer::start(Config config) {
+  std::unique_ptr<RedisServer> s(new RedisServer());
+  s->config_ = std::move(config);
+  char tmpl[] = "/tmp/stratacache-redis-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  s->dir_ = tmpl;
+  if (s->config_.unix_socket) s->unix_path_ = s->dir_ + "/redis.sock";
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    s->port_ = free_port();
+    if (s->launch()) return s;
+  }
+  throw std::runtime_error("could not start redis-server");
+}
+
+bool RedisServer::launch() {
+  std::vector<std::string> args = {REDIS_SERVER_BIN, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
+                                   "--logfile", dir_ + "/redis.log", "--enable-debug-command", "local"};
+  if (!config_.password.empty()) { args.push_back("--requirepass"); args.push_back(config_.password); }
+  if (!unix_path_.empty()) {
+    args.push_back("--unixsocket"); args.push_back(unix_path_);
+    args.push_back("--unixsocketperm"); args.push_back("700");
+  }
+  if (!config_.acl_lines.empty()) {
+    std::ofstream acl(dir_ + "/users.acl");
+    for (auto& line : config_.acl_lines) acl << line << "\n";
+    args.push_back("--aclfile"); args.push_back(dir_ + "/users.acl");
+  }
+  for (auto& a : config_.extra_args) args.push_back(a);
+
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s
+    if (port_accepts(port_)) return true;
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) { pid_ = -1; return false; }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill9();
+  return false;
+}
+
+RedisServer::~RedisServer() {
+  if (pid_ > 0) { ::kill(pid_, SIGCONT); kill9(); }
+  std::string cmd = "rm -rf '" + dir_ + "'";
+  if (std::system(cmd.c_str()) != 0) { /* best effort */ }
+}
+
+std::string RedisServer::url(const std::string& userinfo, int db, const std::string& query) const {
+  std::string u = "redis://";
+  if (!userinfo.empty()) u += userinfo + "@";
+  u += "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  if (!query.empty()) u += "?" + query;
+  return u;
+}
+
+void RedisServer::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void RedisServer::restart() {
+  if (pid_ > 0) kill9();
+  for (int i = 0; i < 100; ++i) {  // the port may linger briefly
+    if (launch()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("could not restart redis-server on its port");
+}
+
+void RedisServer::pause() { if (pid_ > 0) ::kill(pid_, SIGSTOP); }
+void RedisServer::resume() { if (pid_ > 0) ::kill(pid_, SIGCONT); }
+
+std::string RedisServer::cli(const std::vector<std::string>& args) const {
+  std::string cmd = std::string(REDIS_CLI_BIN) + " -h 127.0.0.1 -p " + std::to_string(port_);
+  if (!config_.password.empty()) cmd += " --no-auth-warning -a '" + config_.password + "'";
+  for (auto& a : args) {
+    std::string q = "'";
+    for (char c : a) { if (c == '\'') q += "'\\''"; else q += c; }
+    cmd += " " + q + "'";
+  }
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace stratacache::testing
