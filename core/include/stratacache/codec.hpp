@@ -71,7 +71,6 @@ struct CodecOptions {
   std::shared_ptr<const KeyRing> keys;  // null or empty: no encryption
 };
 
-struct CodecCounters;  // defined in the implementation
 
 // Stateless apart from options; safe to share between threads.
 class Codec {
