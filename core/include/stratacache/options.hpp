@@ -56,6 +56,8 @@ struct Options {
   // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `unix:///path?db=0`.
   // Unknown parameters and bad values are kInvalidArgument naming the parameter.
   static Result<Options> from_url(std::string_view url);
+  // Set one parameter by its URL name (same names, units and errors as the URL).
+  Status set(std::string_view name, std::string_view value);
 };
 
 }  // namespace stratacache

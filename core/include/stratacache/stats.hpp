@@ -26,7 +26,6 @@ struct CacheStats {
   L1Stats l1;
   L2Stats l2;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
-  uint64_t l2_errors_hidden = 0;  // L2 failures absorbed by the L1 fallback
 };
 
 struct HealthInfo {

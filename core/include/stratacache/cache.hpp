@@ -1,0 +1,92 @@
+// The multi-level cache facade: L1 (in-process) in front of L2 (Redis).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "stratacache/codec.hpp"
+#include "stratacache/options.hpp"
+#include "stratacache/stats.hpp"
+#include "stratacache/status.hpp"
+#include "stratacache/value.hpp"
+
+namespace stratacache {
+
+// Per-call settings. Defaults come from Options.
+struct CallOptions {
+  static constexpr int64_t kDefaultTtl = -1;
+  int64_t ttl_ms = kDefaultTtl;  // writes: < 0 default_ttl, 0 no expiry, > 0 milliseconds
+  Millis timeout{-1};            // deadline for the whole call; < 0: socket_timeout
+  bool skip_l1 = false;          // neither read nor write L1
+  bool skip_l2 = false;          // neither read nor write L2
+};
+
+// Thread-safe. Failure contract of every operation:
+//  - kNotFound: a miss (get) / missing key (ttl).
+//  - kInvalidArgument: key longer than max_key_length (empty keys are allowed), a
+//    value the serializer cannot encode.
+//  - kUnavailable / kTimeout: L2 failed; L1 was still read/written (a write is then in
+//    L1 only; a delete removed the L1 copy). Callers that prefer availability treat
+//    these as a miss / success.
+//  - A corrupt or tampered L2 value is a miss (kNotFound), counted in
+//    stats().decode_errors, and the bad L2 entry is deleted.
+class Cache {
+ public:
+  static Result<std::unique_ptr<Cache>> open(std::string_view url);
+  static Result<std::unique_ptr<Cache>> open(Options options);
+  ~Cache();
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+
+  // Read-through L1 -> L2; an L2 hit back-fills L1 with a TTL never beyond the
+  // entry's remaining L2 TTL.
+  Result<Payload> get(std::string_view key, const CallOptions& call = {});
+  // The same without copying the value: L1 and the caller share one immutable payload.
+  Result<std::shared_ptr<const Payload>> get_shared(std::string_view key, const CallOptions& call = {});
+  // get + deserialize by the stored format (raw payloads come back as Bytes).
+  Result<Value> get_value(std::string_view key, const CallOptions& call = {});
+  // One L2 round trip for all keys; result[i] for keys[i].
+  std::vector<Result<Payload>> mget(const std::vector<std::string>& keys, const CallOptions& call = {});
+
+  Status set(std::string_view key, const Payload& value, const CallOptions& call = {});
+  Status set(std::string_view key, Payload&& value, const CallOptions& call = {});
+  // Serialized with Options::serializer.
+  Status set_value(std::string_view key, const Value& value, const CallOptions& call = {});
+  Status mset(const std::vector<std::pair<std::string, Payload>>& items, const CallOptions& call = {});
+
+  // Returns how many of the keys existed (in L2 when it is enabled, else in L1).
+  Result<int64_t> del(const std::vector<std::string>& keys, const CallOptions& call = {});
+  Result<int64_t> del(std::string_view key, const CallOptions& call = {});
+  Result<bool> exists(std::string_view key, const CallOptions& call = {});
+  // Remaining TTL in ms; -1 when the key never expires; kNotFound when missing.
+  Result<int64_t> ttl_ms(std::string_view key, const CallOptions& call = {});
+  // Atomic add (INCRBY in Redis); a missing key starts at 0 and gets call.ttl_ms
+  // (default_ttl when < 0) as its TTL; incrementing never extends a TTL.
+  // kWrongType when the key holds a non-integer.
+  Result<int64_t> increment(std::string_view key, int64_t amount = 1, const CallOptions& call = {});
+  // Delete keys matching a Redis glob in L1 and L2 (SCAN + UNLINK, never KEYS).
+  // The default deadline is max(socket_timeout, 30 s).
+  Result<int64_t> clear_pattern(std::string_view glob, const CallOptions& call = {});
+
+  void flush_l1();
+  CacheStats stats() const;
+  // Never fails: an unreachable L2 gives healthy=false with the reason.
+  HealthInfo health(const CallOptions& call = {});
+  const Options& options() const;
+
+  struct Impl;
+
+ private:
+  explicit Cache(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Library version at run time ("0.1.0").
+const char* version_string() noexcept;
+
+}  // namespace stratacache

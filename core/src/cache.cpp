@@ -1,0 +1,309 @@
+#include "stratacache/cache.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include "deadline.hpp"
+#include "glob.hpp"
+#include "integer_payload.hpp"
+#include "memory/memory_tier.hpp"
+#include "remote_tier.hpp"
+#include "stratacache/version.hpp"
+
+namespace stratacache {
+
+struct Cache::Impl {
+  Options options;
+  MemoryTier l1;
+  std::unique_ptr<RemoteTier> l2;
+  Codec codec;
+  bool plain_integers;  // integers go to Redis as ASCII (INCRBY-compatible) unless encrypted
+  std::atomic<uint64_t> decode_errors{0};
+
+  explicit Impl(Options o)
+      : options(std::move(o)),
+        l1(options.l1),
+        l2(options.redis.transport == RedisOptions::Transport::kNone ? make_null_remote_tier()
+                                                                     : make_redis_tier(options.redis)),
+        codec(options.codec),
+        plain_integers(!options.codec.keys || options.codec.keys->empty()) {}
+
+  bool use_l1(const CallOptions& c) const { return !c.skip_l1; }
+  bool use_l2(const CallOptions& c) const { return !c.skip_l2 && l2->enabled(); }
+
+  Deadline deadline(const CallOptions& c, Millis minimum = Millis(0)) const {
+    Millis t = c.timeout.count() >= 0 ? c.timeout : std::max(options.redis.socket_timeout, minimum);
+    return Deadline::after(t);
+  }
+
+  Status check_key(std::string_view key) const {
+    size_t full = options.prefix.size() + key.size();
+    if (full > options.max_key_length) {
+      return invalid_argument("key is " + std::to_string(full) + " bytes with its prefix; max_key_length is " +
+                              std::to_string(options.max_key_length));
+    }
+    return Status::ok();
+  }
+
+  std::string full_key(std::string_view key) const {
+    std::string k;
+    k.reserve(options.prefix.size() + key.size());
+    k.append(options.prefix).append(key);
+    return k;
+  }
+
+  int64_t resolve_ttl(const CallOptions& c) const {
+    return c.ttl_ms < 0 ? options.default_ttl.count() : c.ttl_ms;
+  }
+
+  // L1 lifetime: the entry's TTL, capped by l1.ttl when an L2 exists (L1 copies in other
+  // processes are not invalidated, so they must not outlive the cap).
+  int64_t l1_ttl(int64_t entry_ttl_ms) const {
+    int64_t cap = l2->enabled() ? options.l1.ttl.count() : 0;
+    if (entry_ttl_ms <= 0) return cap;
+    if (cap <= 0) return entry_ttl_ms;
+    return std::min(entry_ttl_ms, cap);
+  }
+
+  Result<std::string> envelope(std::string_view key, const Payload& p) const {
+    if (plain_integers) {
+      if (auto v = payload_integer(p)) return std::to_string(*v);
+    }
+    return codec.encode(p, options.prefix, key);
+  }
+
+  // Decode an L2 value; a bad one is a miss, counted, and removed from L2.
+  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d) {
+    auto p = codec.decode(env, options.prefix, key);
+    if (p) return p;
+    decode_errors.fetch_add(1, std::memory_order_relaxed);
+    (void)l2->del({full}, d);
+    return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
+  }
+
+  void backfill(std::string_view key, PayloadPtr p, int64_t l2_pttl_ms) {
+    l1.set(key, std::move(p), l1_ttl(l2_pttl_ms));
+  }
+};
+
+Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Cache::~Cache() = default;
+
+Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {
+  auto o = Options::from_url(url);
+  if (!o) return o.status();
+  return open(std::move(o).value());
+}
+
+Result<std::unique_ptr<Cache>> Cache::open(Options options) {
+  if (options.max_key_length == 0) return invalid_argument("max_key_length must be > 0");
+  return std::unique_ptr<Cache>(new Cache(std::make_unique<Impl>(std::move(options))));
+}
+
+const Options& Cache::options() const { return impl_->options; }
+
+Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, const CallOptions& call) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return st;
+  if (m.use_l1(call)) {
+    if (auto p = m.l1.get(key)) return p;
+  }
+  if (!m.use_l2(call)) return not_found();
+  Deadline d = m.deadline(call);
+  std::string full = m.full_key(key);
+  auto r = m.l2->get(full, d);
+  if (!r) return r.status();
+  auto p = m.open_envelope(key, full, r->value, d);
+  if (!p) return p.status();
+  auto shared = std::make_shared<const Payload>(std::move(p).value());
+  if (m.use_l1(call)) m.backfill(key, shared, r->pttl_ms);
+  return shared;
+}
+
+Result<Payload> Cache::get(std::string_view key, const CallOptions& call) {
+  auto r = get_shared(key, call);
+  if (!r) return r.status();
+  return **r;
+}
+
+Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
+  auto r = get_shared(key, call);
+  if (!r) return r.status();
+  auto v = deserialize((*r)->data, (*r)->format, impl_->options.codec.limits);
+  if (!v) {
+    impl_->decode_errors.fetch_add(1, std::memory_order_relaxed);
+    return not_found("stored value could not be deserialized (" + v.status().to_string() + ")");
+  }
+  return v;
+}
+
+std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, const CallOptions& call) {
+  Impl& m = *impl_;
+  std::vector<Result<Payload>> out(keys.size(), Result<Payload>(not_found()));
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (Status st = m.check_key(keys[i]); !st) { out[i] = st; continue; }
+    if (m.use_l1(call)) {
+      if (auto p = m.l1.get(keys[i])) { out[i] = *p; continue; }
+    }
+    pending.push_back(i);
+  }
+  if (pending.empty() || !m.use_l2(call)) return out;
+  Deadline d = m.deadline(call);
+  std::vector<std::string> full;
+  full.reserve(pending.size());
+  for (size_t i : pending) full.push_back(m.full_key(keys[i]));
+  auto remote = m.l2->mget(full, d);
+  for (size_t j = 0; j < pending.size(); ++j) {
+    size_t i = pending[j];
+    if (j >= remote.size()) { out[i] = internal_error("short mget reply"); continue; }
+    if (!remote[j]) { out[i] = remote[j].status(); continue; }
+    auto p = m.open_envelope(keys[i], full[j], remote[j]->value, d);
+    if (!p) { out[i] = p.status(); continue; }
+    if (m.use_l1(call)) m.backfill(keys[i], std::make_shared<const Payload>(*p), remote[j]->pttl_ms);
+    out[i] = std::move(p);
+  }
+  return out;
+}
+
+Status Cache::set(std::string_view key, const Payload& value, const CallOptions& call) {
+  return set(key, Payload(value), call);
+}
+
+Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return st;
+  if (value.data.size() > m.options.codec.limits.max_value_bytes) {
+    return too_large("value is " + std::to_string(value.data.size()) + " bytes; max_value_bytes is " +
+                     std::to_string(m.options.codec.limits.max_value_bytes));
+  }
+  int64_t ttl = m.resolve_ttl(call);
+  Status l2_status;
+  if (m.use_l2(call)) {
+    auto env = m.envelope(key, value);
+    if (!env) return env.status();
+    l2_status = m.l2->set(m.full_key(key), *env, ttl, m.deadline(call));
+  }
+  if (m.use_l1(call)) m.l1.set(key, std::make_shared<const Payload>(std::move(value)), m.l1_ttl(ttl));
+  return l2_status;
+}
+
+Status Cache::set_value(std::string_view key, const Value& value, const CallOptions& call) {
+  auto data = serialize(value, impl_->options.serializer);
+  if (!data) return data.status();
+  return set(key, Payload{impl_->options.serializer, std::move(data).value()}, call);
+}
+
+Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, const CallOptions& call) {
+  Impl& m = *impl_;
+  for (auto& [k, v] : items) {
+    if (Status st = m.check_key(k); !st) return st;
+    if (v.data.size() > m.options.codec.limits.max_value_bytes) return too_large("value for a key exceeds max_value_bytes");
+  }
+  int64_t ttl = m.resolve_ttl(call);
+  Status l2_status;
+  if (m.use_l2(call)) {
+    std::vector<RemoteWrite> writes;
+    writes.reserve(items.size());
+    for (auto& [k, v] : items) {
+      auto env = m.envelope(k, v);
+      if (!env) return env.status();
+      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), ttl});
+    }
+    l2_status = m.l2->mset(writes, m.deadline(call));
+  }
+  if (m.use_l1(call)) {
+    for (auto& [k, v] : items) m.l1.set(k, std::make_shared<const Payload>(v), m.l1_ttl(ttl));
+  }
+  return l2_status;
+}
+
+Result<int64_t> Cache::del(const std::vector<std::string>& keys, const CallOptions& call) {
+  Impl& m = *impl_;
+  for (auto& k : keys) {
+    if (Status st = m.check_key(k); !st) return st;
+  }
+  int64_t l1_count = 0;
+  if (m.use_l1(call)) {
+    for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
+  }
+  if (!m.use_l2(call) || keys.empty()) return l1_count;
+  std::vector<std::string> full;
+  full.reserve(keys.size());
+  for (auto& k : keys) full.push_back(m.full_key(k));
+  return m.l2->del(full, m.deadline(call));
+}
+
+Result<int64_t> Cache::del(std::string_view key, const CallOptions& call) {
+  return del(std::vector<std::string>{std::string(key)}, call);
+}
+
+Result<bool> Cache::exists(std::string_view key, const CallOptions& call) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return st;
+  if (m.use_l1(call) && m.l1.contains(key)) return true;
+  if (!m.use_l2(call)) return false;
+  return m.l2->exists(m.full_key(key), m.deadline(call));
+}
+
+Result<int64_t> Cache::ttl_ms(std::string_view key, const CallOptions& call) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return st;
+  if (m.use_l2(call)) return m.l2->pttl(m.full_key(key), m.deadline(call));
+  if (!m.use_l1(call)) return not_found();
+  auto t = m.l1.ttl_ms(key);
+  if (!t) return not_found();
+  return *t;
+}
+
+Result<int64_t> Cache::increment(std::string_view key, int64_t amount, const CallOptions& call) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return st;
+  int64_t ttl = m.resolve_ttl(call);
+  if (!m.use_l2(call)) {
+    if (!m.use_l1(call)) return Status(StatusCode::kUnsupported, "increment with both tiers skipped");
+    return m.l1.increment(key, amount, ttl);
+  }
+  auto r = m.l2->incr_by(m.full_key(key), amount, ttl, m.deadline(call));
+  // Redis owns the counter; a stale L1 copy must not shadow the new value.
+  m.l1.erase(key);
+  return r;
+}
+
+Result<int64_t> Cache::clear_pattern(std::string_view glob, const CallOptions& call) {
+  Impl& m = *impl_;
+  int64_t l1_count = 0;
+  if (m.use_l1(call)) l1_count = static_cast<int64_t>(m.l1.erase_matching(glob));
+  if (!m.use_l2(call)) return l1_count;
+  std::string pattern = glob_escape(m.options.prefix);
+  pattern.append(glob);
+  return m.l2->delete_matching(pattern, m.deadline(call, Millis(30000)));
+}
+
+void Cache::flush_l1() { impl_->l1.clear(); }
+
+CacheStats Cache::stats() const {
+  CacheStats s;
+  s.l1 = impl_->l1.stats();
+  s.l2 = impl_->l2->stats();
+  s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
+  return s;
+}
+
+HealthInfo Cache::health(const CallOptions& call) {
+  Impl& m = *impl_;
+  if (!m.l2->enabled()) {
+    HealthInfo h;
+    h.healthy = true;
+    return h;
+  }
+  auto r = m.l2->health(m.deadline(call));
+  if (r) return *r;
+  HealthInfo h;
+  h.error = r.status().to_string();
+  return h;
+}
+
+const char* version_string() noexcept { return STRATACACHE_CORE_VERSION_STRING; }
+
+}  // namespace stratacache

@@ -1,0 +1,246 @@
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "stratacache/options.hpp"
+
+namespace stratacache {
+namespace {
+
+Status bad_param(std::string_view name, std::string_view value, std::string_view expected) {
+  return invalid_argument("URL parameter '" + std::string(name) + "': expected " + std::string(expected) +
+                          ", got '" + std::string(value) + "'");
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> percent_decode(std::string_view in, std::string_view what) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size() || hex_digit(in[i + 1]) < 0 || hex_digit(in[i + 2]) < 0) {
+        return invalid_argument("bad percent-escape in " + std::string(what));
+      }
+      out.push_back(static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+bool parse_uint(std::string_view s, T& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// "1.5" seconds -> milliseconds; finite, >= 0.
+bool parse_seconds(std::string_view s, Millis& out) {
+  if (s.empty() || s.size() > 32) return false;
+  std::string tmp(s);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(tmp.c_str(), &end);
+  if (errno != 0 || end != tmp.c_str() + tmp.size() || !std::isfinite(v) || v < 0 || v > 1e9) return false;
+  out = Millis(static_cast<int64_t>(std::llround(v * 1000.0)));
+  return true;
+}
+
+// "1048576", "64k", "64KB", "256M", "1G", "1GiB" -> bytes.
+bool parse_size(std::string_view s, size_t& out) {
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  uint64_t n;
+  if (!parse_uint(s.substr(0, i), n)) return false;
+  std::string unit(s.substr(i));
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  uint64_t mul = 1;
+  if (unit.empty() || unit == "b") mul = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") mul = 1ull << 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib") mul = 1ull << 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib") mul = 1ull << 30;
+  else return false;
+  if (n > (UINT64_MAX / mul)) return false;
+  out = static_cast<size_t>(n * mul);
+  return true;
+}
+
+Status apply_param(Options& o, std::string_view name, std::string_view value) {
+  auto seconds = [&](Millis& field, bool allow_zero) -> Status {
+    Millis v;
+    if (!parse_seconds(value, v) || (!allow_zero && v.count() == 0)) {
+      return bad_param(name, value, allow_zero ? "seconds >= 0" : "seconds > 0");
+    }
+    field = v;
+    return Status::ok();
+  };
+  auto count = [&](size_t& field, size_t min) -> Status {
+    size_t v;
+    if (!parse_size(value, v) || v < min) return bad_param(name, value, "an integer >= " + std::to_string(min));
+    field = v;
+    return Status::ok();
+  };
+
+  if (name == "socket_timeout") return seconds(o.redis.socket_timeout, false);
+  if (name == "socket_connect_timeout") return seconds(o.redis.socket_connect_timeout, false);
+  if (name == "health_check_interval") return seconds(o.redis.health_check_interval, true);
+  if (name == "max_connections") return count(o.redis.max_connections, 1);
+  if (name == "l1_max_entries") return count(o.l1.max_entries, 0);
+  if (name == "l1_max_bytes") return count(o.l1.max_bytes, 0);
+  if (name == "l1_ttl") return seconds(o.l1.ttl, true);
+  if (name == "default_ttl") return seconds(o.default_ttl, true);
+  if (name == "compression_threshold") return count(o.codec.compression_threshold, 0);
+  if (name == "max_key_length") return count(o.max_key_length, 1);
+  if (name == "max_value_bytes") return count(o.codec.limits.max_value_bytes, 1);
+  if (name == "prefix") { o.prefix = std::string(value); return Status::ok(); }
+  if (name == "password") { o.redis.password = std::string(value); return Status::ok(); }
+  if (name == "username") { o.redis.username = std::string(value); return Status::ok(); }
+  if (name == "db") {
+    int db;
+    if (!parse_uint(value, db) || db < 0) return bad_param(name, value, "a database number >= 0");
+    o.redis.db = db;
+    return Status::ok();
+  }
+  if (name == "l1_policy") {
+    if (value == "lru") { o.l1.policy = L1Policy::kLru; return Status::ok(); }
+    return bad_param(name, value, "lru");
+  }
+  if (name == "serializer") {
+    if (value == "msgpack") o.serializer = Format::kMsgPack;
+    else if (value == "json") o.serializer = Format::kJson;
+    else if (value == "raw") o.serializer = Format::kRaw;
+    else return bad_param(name, value, "json, msgpack or raw");
+    return Status::ok();
+  }
+  if (name == "compression") {
+    if (value == "lz4") o.codec.compression = Compression::kLz4;
+    else if (value == "zlib") o.codec.compression = Compression::kZlib;
+    else if (value == "none") o.codec.compression = Compression::kNone;
+    else return bad_param(name, value, "lz4, zlib or none");
+    return Status::ok();
+  }
+  return invalid_argument("unknown URL parameter '" + std::string(name) + "'");
+}
+
+Status parse_query(Options& o, std::string_view query) {
+  std::set<std::string> seen;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return invalid_argument("URL parameter '" + std::string(item) + "' has no value");
+    auto name = percent_decode(item.substr(0, eq), "a parameter name");
+    if (!name) return name.status();
+    auto value = percent_decode(item.substr(eq + 1), "parameter '" + *name + "'");
+    if (!value) return value.status();
+    if (!seen.insert(*name).second) return invalid_argument("URL parameter '" + *name + "' given twice");
+    if (Status st = apply_param(o, *name, *value); !st) return st;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status Options::set(std::string_view name, std::string_view value) { return apply_param(*this, name, value); }
+
+Result<Options> Options::from_url(std::string_view url) {
+  Options o;
+  size_t colon = url.find("://");
+  if (colon == std::string_view::npos) {
+    return invalid_argument("cache URL must start with mem://, redis:// or unix:// (got '" + std::string(url) + "')");
+  }
+  std::string_view scheme = url.substr(0, colon);
+  std::string_view rest = url.substr(colon + 3);
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+
+  if (scheme == "mem") {
+    if (!rest.empty() && rest != "/") return invalid_argument("mem:// takes no host or path (got '" + std::string(rest) + "')");
+    o.redis.transport = RedisOptions::Transport::kNone;
+  } else if (scheme == "redis" || scheme == "unix") {
+    std::string_view authority = rest, path;
+    if (scheme == "unix") {
+      // unix:///path/to/sock or unix://user:pass@/path/to/sock
+      size_t slash = rest.find('/');
+      authority = slash == std::string_view::npos ? rest : rest.substr(0, slash);
+      path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    } else if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+      authority = rest.substr(0, slash);
+      path = rest.substr(slash + 1);
+    }
+    std::string_view hostport = authority;
+    if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+      std::string_view userinfo = authority.substr(0, at);
+      hostport = authority.substr(at + 1);
+      size_t c = userinfo.find(':');
+      auto user = percent_decode(userinfo.substr(0, c), "the URL user name");
+      if (!user) return user.status();
+      o.redis.username = *user;
+      if (c != std::string_view::npos) {
+        auto pass = percent_decode(userinfo.substr(c + 1), "the URL password");
+        if (!pass) return pass.status();
+        o.redis.password = *pass;
+      }
+    }
+    if (scheme == "unix") {
+      if (!hostport.empty()) return invalid_argument("unix:// URLs take a path, not a host: unix:///path/to/redis.sock");
+      if (path.empty() || path == "/") return invalid_argument("unix:// URL has no socket path");
+      auto p = percent_decode(path, "the socket path");
+      if (!p) return p.status();
+      o.redis.transport = RedisOptions::Transport::kUnix;
+      o.redis.unix_path = *p;
+    } else {
+      o.redis.transport = RedisOptions::Transport::kTcp;
+      std::string_view host = hostport, port;
+      if (!hostport.empty() && hostport[0] == '[') {  // [ipv6]:port
+        size_t close = hostport.find(']');
+        if (close == std::string_view::npos) return invalid_argument("unterminated IPv6 address in URL");
+        host = hostport.substr(1, close - 1);
+        if (close + 1 < hostport.size()) {
+          if (hostport[close + 1] != ':') return invalid_argument("bad text after IPv6 address in URL");
+          port = hostport.substr(close + 2);
+        }
+      } else if (size_t c = hostport.rfind(':'); c != std::string_view::npos) {
+        host = hostport.substr(0, c);
+        port = hostport.substr(c + 1);
+      }
+      if (!host.empty()) o.redis.host = std::string(host);
+      if (!port.empty()) {
+        uint16_t p;
+        if (!parse_uint(port, p) || p == 0) return invalid_argument("bad port '" + std::string(port) + "' in URL");
+        o.redis.port = p;
+      }
+      if (!path.empty()) {
+        int db;
+        if (!parse_uint(path, db) || db < 0) return invalid_argument("bad database number '" + std::string(path) + "' in URL path");
+        o.redis.db = db;
+      }
+    }
+  } else if (scheme == "rediss" || scheme == "redis+sentinel" || scheme == "redis+cluster") {
+    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (TLS, Sentinel and Cluster arrive with the L2 tier work)");
+  } else {
+    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis:// or unix://)");
+  }
+  if (Status st = parse_query(o, query); !st) return st;
+  return o;
+}
+
+}  // namespace stratacache
