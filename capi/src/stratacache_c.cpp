@@ -1,1 +1,534 @@
-// C ABI implementation (in progress)
+// The C ABI over the C++ core: opaque wrappers, one exception barrier, one
+// Status-to-code mapping, thread-local last error.
+#include "stratacache.h"
+
+#include <openssl/crypto.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "stratacache/cache.hpp"
+#include "stratacache/version.hpp"
+
+static_assert(STRATACACHE_VERSION_MAJOR == STRATACACHE_CORE_VERSION_MAJOR &&
+                  STRATACACHE_VERSION_MINOR == STRATACACHE_CORE_VERSION_MINOR &&
+                  STRATACACHE_VERSION_PATCH == STRATACACHE_CORE_VERSION_PATCH,
+              "stratacache.h version macros must match the project version");
+
+using namespace stratacache;
+
+struct stratacache_cache {
+  std::unique_ptr<Cache> cache;
+};
+
+struct stratacache_options {
+  Options options;
+  struct Key {
+    uint32_t id;
+    std::string bytes;
+    bool primary;
+  };
+  std::vector<Key> keys;
+  ~stratacache_options() {
+    for (auto& k : keys) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+  }
+};
+
+struct stratacache_callopts {
+  CallOptions call;
+};
+
+namespace {
+
+thread_local std::string t_last_error;
+
+int code_of(StatusCode c) {
+  switch (c) {
+    case StatusCode::kOk: return STRATACACHE_OK;
+    case StatusCode::kNotFound: return STRATACACHE_ENOTFOUND;
+    case StatusCode::kInvalidArgument: return STRATACACHE_EINVAL;
+    case StatusCode::kUnavailable: return STRATACACHE_EUNAVAILABLE;
+    case StatusCode::kTimeout: return STRATACACHE_ETIMEDOUT;
+    case StatusCode::kDataLoss: return STRATACACHE_ECORRUPT;
+    case StatusCode::kTooLarge: return STRATACACHE_ETOOBIG;
+    case StatusCode::kPermissionDenied: return STRATACACHE_EAUTH;
+    case StatusCode::kWrongType: return STRATACACHE_EWRONGTYPE;
+    case StatusCode::kUnsupported: return STRATACACHE_EUNSUPPORTED;
+    case StatusCode::kInternal: return STRATACACHE_EINTERNAL;
+  }
+  return STRATACACHE_EINTERNAL;
+}
+
+int fail(int code, std::string message) {
+  t_last_error = std::move(message);
+  return code;
+}
+
+// A miss is an expected outcome: no message is recorded for it.
+int report(const Status& st) {
+  if (st.is_ok()) return STRATACACHE_OK;
+  if (st.code() == StatusCode::kNotFound) return STRATACACHE_ENOTFOUND;
+  return fail(code_of(st.code()), st.message().empty() ? status_code_name(st.code()) : st.message());
+}
+
+// The one exception barrier every entry point goes through.
+template <typename F>
+int guarded(F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(STRATACACHE_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(STRATACACHE_EINTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(STRATACACHE_EINTERNAL, "internal error");
+  }
+}
+
+std::string_view bytes(const void* p, size_t n) {
+  return n == 0 ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
+}
+
+const CallOptions& call_of(const stratacache_callopts* co) {
+  static const CallOptions kDefaults;
+  return co ? co->call : kDefaults;
+}
+
+// Copies into a malloc'd buffer (+1 NUL byte so text results are C strings).
+int give_buffer(void** out, size_t* out_len, std::string_view data) {
+  char* buf = static_cast<char*>(std::malloc(data.size() + 1));
+  if (!buf) return fail(STRATACACHE_ENOMEM, "out of memory");
+  if (!data.empty()) std::memcpy(buf, data.data(), data.size());
+  buf[data.size()] = '\0';
+  *out = buf;
+  if (out_len) *out_len = data.size();
+  return STRATACACHE_OK;
+}
+
+#define REQUIRE_ARG(cond, name)                                          \
+  do {                                                                   \
+    if (!(cond)) return fail(STRATACACHE_EINVAL, "argument '" name "' must not be NULL"); \
+  } while (0)
+#define REQUIRE_BYTES(ptr, len, name)                                    \
+  do {                                                                   \
+    if ((ptr) == nullptr && (len) != 0) return fail(STRATACACHE_EINVAL, "argument '" name "' is NULL with a non-zero length"); \
+  } while (0)
+
+Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
+  Options options = o.options;
+  if (!o.keys.empty()) {
+    auto ring = std::make_shared<KeyRing>();
+    for (auto& k : o.keys) {
+      if (Status st = ring->add_key(k.id, k.bytes, k.primary); !st) return st;
+    }
+    options.codec.keys = std::move(ring);
+  }
+  return Cache::open(std::move(options));
+}
+
+nlohmann::json stats_to_json(const CacheStats& s) {
+  return {
+      {"l1", {{"hits", s.l1.hits}, {"misses", s.l1.misses}, {"evictions", s.l1.evictions},
+              {"expirations", s.l1.expirations}, {"entries", s.l1.entries}, {"bytes", s.l1.bytes},
+              {"max_entries", s.l1.max_entries}, {"max_bytes", s.l1.max_bytes}}},
+      {"l2", {{"hits", s.l2.hits}, {"misses", s.l2.misses}, {"sets", s.l2.sets}, {"deletes", s.l2.deletes},
+              {"errors", s.l2.errors}, {"timeouts", s.l2.timeouts}, {"connect_failures", s.l2.connect_failures},
+              {"connections_opened", s.l2.connections_opened},
+              {"connections_discarded", s.l2.connections_discarded}, {"fast_failures", s.l2.fast_failures}}},
+      {"decode_errors", s.decode_errors},
+  };
+}
+
+int give_json(char** out, size_t* out_len, const nlohmann::json& j) {
+  void* buf = nullptr;
+  int rc = give_buffer(&buf, out_len, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  *out = static_cast<char*>(buf);
+  return rc;
+}
+
+}  // namespace
+
+extern "C" {
+
+unsigned stratacache_version_number(void) { return STRATACACHE_VERSION_NUMBER; }
+const char* stratacache_version_string(void) { return version_string(); }
+
+const char* stratacache_strerror(int code) {
+  switch (code) {
+    case STRATACACHE_OK: return "ok";
+    case STRATACACHE_ENOTFOUND: return "not found";
+    case STRATACACHE_EINVAL: return "invalid argument";
+    case STRATACACHE_EUNAVAILABLE: return "redis unavailable";
+    case STRATACACHE_ETIMEDOUT: return "timed out";
+    case STRATACACHE_ECORRUPT: return "corrupt value";
+    case STRATACACHE_ETOOBIG: return "too large";
+    case STRATACACHE_EAUTH: return "authentication or permission failure";
+    case STRATACACHE_EWRONGTYPE: return "wrong type";
+    case STRATACACHE_EUNSUPPORTED: return "unsupported";
+    case STRATACACHE_EINTERNAL: return "internal error";
+    case STRATACACHE_ENOMEM: return "out of memory";
+    default: return "unknown error code";
+  }
+}
+
+const char* stratacache_last_error(void) { return t_last_error.c_str(); }
+
+void stratacache_free(void* buffer) { std::free(buffer); }
+
+int stratacache_options_new(stratacache_options** out) {
+  return guarded([&] {
+    REQUIRE_ARG(out, "out");
+    *out = new stratacache_options();
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_options_from_url(stratacache_options** out, const char* url) {
+  return guarded([&] {
+    REQUIRE_ARG(out, "out");
+    REQUIRE_ARG(url, "url");
+    *out = nullptr;
+    auto o = Options::from_url(url);
+    if (!o) return report(o.status());
+    auto* opts = new stratacache_options();
+    opts->options = std::move(o).value();
+    *out = opts;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_options_set(stratacache_options* opts, const char* name, const char* value) {
+  return guarded([&] {
+    REQUIRE_ARG(opts, "opts");
+    REQUIRE_ARG(name, "name");
+    REQUIRE_ARG(value, "value");
+    return report(opts->options.set(name, value));
+  });
+}
+
+int stratacache_options_add_key(stratacache_options* opts, uint32_t id, const void* key, size_t key_len,
+                                int primary) {
+  return guarded([&] {
+    REQUIRE_ARG(opts, "opts");
+    REQUIRE_ARG(key, "key");
+    if (key_len != KeyRing::kKeySize) {
+      return fail(STRATACACHE_EINVAL, "encryption key must be 32 bytes, got " + std::to_string(key_len));
+    }
+    for (auto& k : opts->keys) {
+      if (k.id == id) return fail(STRATACACHE_EINVAL, "encryption key id " + std::to_string(id) + " added twice");
+    }
+    opts->keys.push_back({id, std::string(static_cast<const char*>(key), key_len), primary != 0});
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_options_free(stratacache_options* opts) { delete opts; }
+
+int stratacache_open(stratacache_cache** out, const char* url) {
+  return guarded([&] {
+    REQUIRE_ARG(out, "out");
+    REQUIRE_ARG(url, "url");
+    *out = nullptr;
+    auto c = Cache::open(url);
+    if (!c) return report(c.status());
+    *out = new stratacache_cache{std::move(c).value()};
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_open_with(stratacache_cache** out, const stratacache_options* opts) {
+  return guarded([&] {
+    REQUIRE_ARG(out, "out");
+    REQUIRE_ARG(opts, "opts");
+    *out = nullptr;
+    auto c = open_from(*opts);
+    if (!c) return report(c.status());
+    *out = new stratacache_cache{std::move(c).value()};
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_close(stratacache_cache* cache) { delete cache; }
+
+int stratacache_callopts_new(stratacache_callopts** out) {
+  return guarded([&] {
+    REQUIRE_ARG(out, "out");
+    *out = new stratacache_callopts();
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_callopts_set_timeout_ms(stratacache_callopts* co, int64_t timeout_ms) {
+  if (co) co->call.timeout = Millis(timeout_ms < 0 ? -1 : timeout_ms);
+}
+
+void stratacache_callopts_set_flags(stratacache_callopts* co, uint32_t flags) {
+  if (!co) return;
+  co->call.skip_l1 = (flags & STRATACACHE_SKIP_L1) != 0;
+  co->call.skip_l2 = (flags & STRATACACHE_SKIP_L2) != 0;
+}
+
+void stratacache_callopts_free(stratacache_callopts* co) { delete co; }
+
+int stratacache_get(void** out_value, size_t* out_len, int* out_format, stratacache_cache* cache, const void* key,
+                    size_t key_len, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    *out_value = nullptr;
+    if (out_len) *out_len = 0;
+    auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    if (out_format) *out_format = static_cast<int>((*r)->format);
+    return give_buffer(out_value, out_len, (*r)->data);
+  });
+}
+
+int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
+                         const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(out_json, "out_json");
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    *out_json = nullptr;
+    auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    const Payload& p = **r;
+    if (p.format == Format::kJson) {
+      void* buf = nullptr;
+      int rc = give_buffer(&buf, out_len, p.data);
+      *out_json = static_cast<char*>(buf);
+      return rc;
+    }
+    if (p.format == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
+    auto v = deserialize(p.data, p.format, cache->cache->options().codec.limits);
+    if (!v) return report(v.status());
+    auto text = serialize(*v, Format::kJson);
+    if (!text) return fail(STRATACACHE_EWRONGTYPE, "value cannot be represented as JSON: " + text.status().message());
+    void* buf = nullptr;
+    int rc = give_buffer(&buf, out_len, *text);
+    *out_json = static_cast<char*>(buf);
+    return rc;
+  });
+}
+
+int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value, size_t value_len,
+                    int format, int64_t ttl_ms, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(value, value_len, "value");
+    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
+      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
+    }
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    return report(cache->cache->set(bytes(key, key_len), std::move(p), call));
+  });
+}
+
+int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_len, const char* json, size_t json_len,
+                         int64_t ttl_ms, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(json, json_len, "json");
+    auto v = deserialize(bytes(json, json_len), Format::kJson, cache->cache->options().codec.limits);
+    if (!v) return fail(STRATACACHE_EINVAL, "argument 'json' is not valid JSON: " + v.status().message());
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    return report(cache->cache->set_value(bytes(key, key_len), *v, call));
+  });
+}
+
+int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const void* const* keys, const size_t* key_lens,
+                       size_t n, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    if (n > 0) {
+      REQUIRE_ARG(keys, "keys");
+      REQUIRE_ARG(key_lens, "key_lens");
+    }
+    std::vector<std::string> ks;
+    ks.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
+      ks.emplace_back(bytes(keys[i], key_lens[i]));
+    }
+    auto r = cache->cache->del(ks, call_of(co));
+    if (!r) return report(r.status());
+    if (out_deleted) *out_deleted = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* key, size_t key_len,
+                       const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(out_exists, "out_exists");
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    auto r = cache->cache->exists(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    *out_exists = *r ? 1 : 0;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* key, size_t key_len,
+                    const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(out_ttl_ms, "out_ttl_ms");
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    auto r = cache->cache->ttl_ms(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    *out_ttl_ms = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
+                          int64_t ttl_ms, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    auto r = cache->cache->increment(bytes(key, key_len), amount, call);
+    if (!r) return report(r.status());
+    if (out_value) *out_value = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, const void* pattern, size_t pattern_len,
+                              const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(pattern, pattern_len, "pattern");
+    auto r = cache->cache->clear_pattern(bytes(pattern, pattern_len), call_of(co));
+    if (!r) return report(r.status());
+    if (out_deleted) *out_deleted = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int* out_codes, stratacache_cache* cache,
+                     const void* const* keys, const size_t* key_lens, size_t n, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    if (n == 0) return STRATACACHE_OK;
+    REQUIRE_ARG(out_values, "out_values");
+    REQUIRE_ARG(out_lens, "out_lens");
+    REQUIRE_ARG(out_codes, "out_codes");
+    REQUIRE_ARG(keys, "keys");
+    REQUIRE_ARG(key_lens, "key_lens");
+    std::vector<std::string> ks;
+    ks.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
+      ks.emplace_back(bytes(keys[i], key_lens[i]));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      out_values[i] = nullptr;
+      out_lens[i] = 0;
+    }
+    auto results = cache->cache->mget(ks, call_of(co));
+    for (size_t i = 0; i < n; ++i) {
+      if (!results[i]) {
+        out_codes[i] = code_of(results[i].code());
+        if (out_codes[i] != STRATACACHE_ENOTFOUND) t_last_error = results[i].status().message();
+        continue;
+      }
+      if (out_formats) out_formats[i] = static_cast<int>(results[i]->format);
+      out_codes[i] = give_buffer(&out_values[i], &out_lens[i], results[i]->data);
+    }
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mset(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, const void* const* values,
+                     const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
+                     const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    if (n == 0) return STRATACACHE_OK;
+    REQUIRE_ARG(keys, "keys");
+    REQUIRE_ARG(key_lens, "key_lens");
+    REQUIRE_ARG(values, "values");
+    REQUIRE_ARG(value_lens, "value_lens");
+    std::vector<std::pair<std::string, Payload>> items;
+    items.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
+      REQUIRE_BYTES(values[i], value_lens[i], "values[i]");
+      int f = formats ? formats[i] : STRATACACHE_FORMAT_RAW;
+      if (f < STRATACACHE_FORMAT_RAW || f > STRATACACHE_FORMAT_MSGPACK) {
+        return fail(STRATACACHE_EINVAL, "argument 'formats[" + std::to_string(i) + "]' is not a STRATACACHE_FORMAT_* value");
+      }
+      items.emplace_back(std::string(bytes(keys[i], key_lens[i])),
+                         Payload{static_cast<Format>(f), std::string(bytes(values[i], value_lens[i]))});
+    }
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    return report(cache->cache->mset(items, call));
+  });
+}
+
+void stratacache_flush_l1(stratacache_cache* cache) {
+  if (cache) cache->cache->flush_l1();
+}
+
+int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* name) {
+  return guarded([&] {
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_ARG(name, "name");
+    nlohmann::json j = stats_to_json(cache->cache->stats());
+    std::string n(name);
+    size_t dot = n.find('.');
+    const nlohmann::json* node = nullptr;
+    if (dot == std::string::npos) {
+      if (j.contains(n) && j[n].is_number()) node = &j[n];
+    } else {
+      std::string group = n.substr(0, dot), field = n.substr(dot + 1);
+      if (j.contains(group) && j[group].contains(field)) node = &j[group][field];
+    }
+    if (!node) return fail(STRATACACHE_EINVAL, "unknown statistic '" + n + "'");
+    *out_value = node->get<uint64_t>();
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* cache) {
+  return guarded([&] {
+    REQUIRE_ARG(out_json, "out_json");
+    REQUIRE_ARG(cache, "cache");
+    return give_json(out_json, out_len, stats_to_json(cache->cache->stats()));
+  });
+}
+
+int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache* cache, const stratacache_callopts* co) {
+  return guarded([&] {
+    REQUIRE_ARG(out_json, "out_json");
+    REQUIRE_ARG(cache, "cache");
+    HealthInfo h = cache->cache->health(call_of(co));
+    nlohmann::json j = {{"healthy", h.healthy},
+                        {"latency_ms", h.latency_ms},
+                        {"version", h.version},
+                        {"used_memory", h.used_memory},
+                        {"connected_clients", h.connected_clients},
+                        {"uptime_seconds", h.uptime_seconds},
+                        {"error", h.error}};
+    return give_json(out_json, out_len, j);
+  });
+}
+
+}  // extern "C"

@@ -1,1 +1,297 @@
-int main(void) { return 0; }
+/* The C ABI used from C, as a dlopen-free C program would: mem:// always, and a real
+ * redis-server (started here on a free loopback port) when one is installed.
+ * Exit status 0 = every check passed. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stratacache.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
+              stratacache_last_error());                                         \
+      failures++;                                                                \
+    }                                                                            \
+  } while (0)
+#define CHECK_RC(expr, want) CHECK((expr) == (want))
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void check_basics(stratacache_cache *c, const char *label) {
+  fprintf(stderr, "-- %s\n", label);
+  /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
+  static const char key[] = "user:\0\r\n*?[]{}:1";
+  const size_t key_len = sizeof key - 1;
+  static const char value[] = "v\0alue";
+  CHECK_RC(stratacache_set(c, key, key_len, value, sizeof value - 1, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  void *got = NULL;
+  size_t got_len = 0;
+  int fmt = -1;
+  CHECK_RC(stratacache_get(&got, &got_len, &fmt, c, key, key_len, NULL), 0);
+  CHECK(got_len == sizeof value - 1 && got && memcmp(got, value, got_len) == 0);
+  CHECK(fmt == STRATACACHE_FORMAT_RAW);
+  stratacache_free(got);
+
+  /* Miss: ENOTFOUND and no buffer. */
+  got = (void *)1;
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "absent", 6, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(got == NULL);
+
+  /* Empty value is a hit with a non-NULL buffer. */
+  CHECK_RC(stratacache_set(c, "empty", 5, NULL, 0, STRATACACHE_FORMAT_RAW, 0, NULL), 0);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "empty", 5, NULL), 0);
+  CHECK(got != NULL && got_len == 0);
+  stratacache_free(got);
+
+  /* exists / ttl: no TTL (-1) is different from missing (ENOTFOUND). */
+  int ex = -1;
+  CHECK_RC(stratacache_exists(&ex, c, key, key_len, NULL), 0);
+  CHECK(ex == 1);
+  CHECK_RC(stratacache_exists(&ex, c, "absent", 6, NULL), 0);
+  CHECK(ex == 0);
+  int64_t ttl = 0;
+  CHECK_RC(stratacache_ttl(&ttl, c, key, key_len, NULL), 0);
+  CHECK(ttl > 55000 && ttl <= 60000);
+  CHECK_RC(stratacache_ttl(&ttl, c, "empty", 5, NULL), 0);
+  CHECK(ttl == -1);
+  CHECK_RC(stratacache_ttl(&ttl, c, "absent", 6, NULL), STRATACACHE_ENOTFOUND);
+
+  /* increment creates at 0; a non-integer is EWRONGTYPE. */
+  int64_t n = 0;
+  CHECK_RC(stratacache_increment(&n, c, "post:1:views", 12, 1, STRATACACHE_TTL_DEFAULT, NULL), 0);
+  CHECK(n == 1);
+  CHECK_RC(stratacache_increment(&n, c, "post:1:views", 12, 5, STRATACACHE_TTL_DEFAULT, NULL), 0);
+  CHECK(n == 6);
+  CHECK_RC(stratacache_increment(&n, c, key, key_len, 1, STRATACACHE_TTL_DEFAULT, NULL), STRATACACHE_EWRONGTYPE);
+  char *json = NULL;
+  size_t json_len = 0;
+  CHECK_RC(stratacache_get_json(&json, &json_len, c, "post:1:views", 12, NULL), 0);
+  CHECK(json && strcmp(json, "6") == 0);
+  stratacache_free(json);
+
+  /* JSON in, JSON out, stored with the cache's serializer. */
+  const char *doc = "{\"name\":\"Alice\",\"roles\":[\"admin\",\"dev\"],\"age\":42,\"ok\":true,\"x\":null}";
+  CHECK_RC(stratacache_set_json(c, "user:123", 8, doc, strlen(doc), 600000, NULL), 0);
+  CHECK_RC(stratacache_get_json(&json, &json_len, c, "user:123", 8, NULL), 0);
+  CHECK(json && strcmp(json, doc) == 0);
+  CHECK(json && json_len == strlen(doc));
+  stratacache_free(json);
+  CHECK_RC(stratacache_get(&got, &got_len, &fmt, c, "user:123", 8, NULL), 0);
+  CHECK(fmt == STRATACACHE_FORMAT_MSGPACK);
+  stratacache_free(got);
+  CHECK_RC(stratacache_set_json(c, "bad", 3, "{nope", 5, 0, NULL), STRATACACHE_EINVAL);
+  CHECK(strstr(stratacache_last_error(), "json") != NULL);
+
+  /* mset / mget in one call, with a miss in the middle. */
+  const void *keys[3] = {"m:a", "m:missing", "m:b"};
+  size_t key_lens[3] = {3, 9, 3};
+  const void *vals[2] = {"A", "BB"};
+  size_t val_lens[2] = {1, 2};
+  const void *mkeys[2] = {"m:a", "m:b"};
+  size_t mkey_lens[2] = {3, 3};
+  CHECK_RC(stratacache_mset(c, mkeys, mkey_lens, vals, val_lens, NULL, 2, 60000, NULL), 0);
+  void *outs[3];
+  size_t out_lens[3];
+  int codes[3], fmts[3];
+  CHECK_RC(stratacache_mget(outs, out_lens, fmts, codes, c, keys, key_lens, 3, NULL), 0);
+  CHECK(codes[0] == 0 && out_lens[0] == 1 && memcmp(outs[0], "A", 1) == 0);
+  CHECK(codes[1] == STRATACACHE_ENOTFOUND && outs[1] == NULL);
+  CHECK(codes[2] == 0 && out_lens[2] == 2 && memcmp(outs[2], "BB", 2) == 0);
+  for (int i = 0; i < 3; i++) stratacache_free(outs[i]);
+
+  /* delete many: the count is how many existed. */
+  int64_t deleted = -1;
+  CHECK_RC(stratacache_delete(&deleted, c, keys, key_lens, 3, NULL), 0);
+  CHECK(deleted == 2);
+
+  /* clear_pattern removes matching keys only; glob characters in keys are literal data. */
+  for (int i = 0; i < 50; i++) {
+    char k[32];
+    int len = snprintf(k, sizeof k, "server:%d", i);
+    CHECK_RC(stratacache_set(c, k, (size_t)len, "x", 1, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  }
+  CHECK_RC(stratacache_set(c, "servers", 7, "keep", 4, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  CHECK_RC(stratacache_clear_pattern(&deleted, c, "server:*", 8, NULL), 0);
+  CHECK(deleted == 50);
+  CHECK_RC(stratacache_exists(&ex, c, "servers", 7, NULL), 0);
+  CHECK(ex == 1);
+  CHECK_RC(stratacache_exists(&ex, c, "server:7", 8, NULL), 0);
+  CHECK(ex == 0);
+
+  /* Stats and health are JSON. */
+  char *stats = NULL;
+  CHECK_RC(stratacache_stats_json(&stats, NULL, c), 0);
+  CHECK(stats && strstr(stats, "\"l1\"") && strstr(stats, "\"decode_errors\""));
+  stratacache_free(stats);
+  uint64_t hits = 0;
+  CHECK_RC(stratacache_stat(&hits, c, "l1.hits"), 0);
+  CHECK(hits > 0);
+  CHECK_RC(stratacache_stat(&hits, c, "l1.nope"), STRATACACHE_EINVAL);
+  char *health = NULL;
+  CHECK_RC(stratacache_health_json(&health, NULL, c, NULL), 0);
+  CHECK(health && strstr(health, "\"healthy\":true"));
+  stratacache_free(health);
+}
+
+static unsigned short free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static pid_t start_redis(unsigned short port) {
+  const char *bin = getenv("REDIS_SERVER_BIN");
+  if (!bin) bin = "redis-server";
+  char port_s[16];
+  snprintf(port_s, sizeof port_s, "%u", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 1);
+    execlp(bin, bin, "--port", port_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 500; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    if (ok) return pid;
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) return -1;
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  return -1;
+}
+
+static void check_redis(void) {
+  unsigned short port = free_port();
+  pid_t pid = start_redis(port);
+  if (pid <= 0) {
+    fprintf(stderr, "redis-server could not be started: FAIL\n");
+    failures++;
+    return;
+  }
+  char url[256];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?prefix=ctest:&socket_timeout=0.5&l1_ttl=30", port);
+  stratacache_cache *c = NULL;
+  CHECK_RC(stratacache_open(&c, url), 0);
+  if (!c) return;
+  check_basics(c, url);
+
+  /* A second handle shares nothing in-process: it reads the value from Redis. */
+  stratacache_cache *other = NULL;
+  CHECK_RC(stratacache_open(&other, url), 0);
+  CHECK_RC(stratacache_set(c, "shared", 6, "from-c", 6, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  void *got = NULL;
+  size_t got_len = 0;
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, other, "shared", 6, NULL), 0);
+  CHECK(got_len == 6 && memcmp(got, "from-c", 6) == 0);
+  stratacache_free(got);
+  uint64_t l2_hits = 0;
+  CHECK_RC(stratacache_stat(&l2_hits, other, "l2.hits"), 0);
+  CHECK(l2_hits == 1);
+
+  /* Encryption: a handle with the key reads; one without it sees a miss + decode error. */
+  stratacache_options *opts = NULL;
+  CHECK_RC(stratacache_options_from_url(&opts, url), 0);
+  unsigned char k32[32];
+  for (int i = 0; i < 32; i++) k32[i] = (unsigned char)(i * 7 + 1);
+  CHECK_RC(stratacache_options_add_key(opts, 1, k32, 31, 1), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_options_add_key(opts, 1, k32, 32, 1), 0);
+  stratacache_cache *enc = NULL;
+  CHECK_RC(stratacache_open_with(&enc, opts), 0);
+  stratacache_options_free(opts);
+  CHECK_RC(stratacache_set(enc, "secret", 6, "top", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  stratacache_callopts *l2only = NULL;
+  CHECK_RC(stratacache_callopts_new(&l2only), 0);
+  stratacache_callopts_set_flags(l2only, STRATACACHE_SKIP_L1);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, enc, "secret", 6, l2only), 0);
+  CHECK(got_len == 3 && memcmp(got, "top", 3) == 0);
+  stratacache_free(got);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, other, "secret", 6, l2only), STRATACACHE_ENOTFOUND);
+  uint64_t decode_errors = 0;
+  CHECK_RC(stratacache_stat(&decode_errors, other, "decode_errors"), 0);
+  CHECK(decode_errors == 1);
+
+  /* Redis dies: L1 keeps serving, L2 calls fail within their deadline. */
+  CHECK_RC(stratacache_set(c, "warm", 4, "hot", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "warm", 4, NULL), 0);
+  stratacache_free(got);
+  double t0 = now_ms();
+  int rc = stratacache_get(&got, &got_len, NULL, c, "cold", 4, NULL);
+  double took = now_ms() - t0;
+  CHECK(rc == STRATACACHE_EUNAVAILABLE || rc == STRATACACHE_ETIMEDOUT);
+  CHECK(took < 600);
+  CHECK(strlen(stratacache_last_error()) > 0);
+
+  stratacache_callopts_free(l2only);
+  stratacache_close(enc);
+  stratacache_close(other);
+  stratacache_close(c);
+}
+
+int main(void) {
+  CHECK(stratacache_version_number() == STRATACACHE_VERSION_NUMBER);
+  CHECK(strcmp(stratacache_version_string(), STRATACACHE_VERSION_STRING) == 0);
+  CHECK(strcmp(stratacache_strerror(STRATACACHE_ENOTFOUND), "not found") == 0);
+  CHECK(stratacache_strerror(-999) != NULL);
+
+  stratacache_cache *c = NULL;
+  CHECK_RC(stratacache_open(&c, "redis://localhost:6379/0?socket_timeout=abc"), STRATACACHE_EINVAL);
+  CHECK(strstr(stratacache_last_error(), "socket_timeout") != NULL);
+  CHECK(c == NULL);
+  CHECK_RC(stratacache_open(&c, "mem://?no_such_param=1"), STRATACACHE_EINVAL);
+  CHECK(strstr(stratacache_last_error(), "no_such_param") != NULL);
+  CHECK_RC(stratacache_open(&c, NULL), STRATACACHE_EINVAL);
+
+  CHECK_RC(stratacache_open(&c, "mem://?max_key_length=16"), 0);
+  if (c) {
+    check_basics(c, "mem://");
+    CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
+    CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
+    CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);
+    stratacache_close(c);
+  }
+  stratacache_close(NULL);
+  stratacache_free(NULL);
+
+  check_redis();
+
+  if (failures) {
+    fprintf(stderr, "capi_test: %d check(s) FAILED\n", failures);
+    return 1;
+  }
+  fprintf(stderr, "capi_test: all checks passed\n");
+  return 0;
+}

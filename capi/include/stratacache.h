@@ -1,0 +1,189 @@
+/*
+ * stratacache C ABI — a multi-level cache (in-process L1 + Redis L2).
+ *
+ * Conventions (stable from 0.1; later versions only add):
+ *  - Every type is opaque. Settings are passed as URL strings or through setter
+ *    functions taking the URL parameter names, so bindings never mirror a struct.
+ *  - Fallible functions return int: STRATACACHE_OK (0) or a negative STRATACACHE_E*
+ *    code. Out-parameters come first. A miss is STRATACACHE_ENOTFOUND, an expected
+ *    outcome, not an error with a message.
+ *  - After an error, stratacache_last_error() describes it (thread-local).
+ *  - Buffers the library allocates are owned by the caller and released with
+ *    stratacache_free(); never with free(). Arguments are borrowed for the duration
+ *    of the call only (the library copies what it keeps).
+ *  - Keys and values are byte strings (pointer + length); NUL, CR, LF and glob
+ *    characters are ordinary bytes. A NULL pointer with length 0 is the empty string.
+ *  - All functions are thread-safe; one stratacache handle may be shared by threads.
+ *    Free/close functions accept NULL and never fail.
+ */
+#ifndef STRATACACHE_H
+#define STRATACACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRATACACHE_VERSION_MAJOR 0
+#define STRATACACHE_VERSION_MINOR 1
+#define STRATACACHE_VERSION_PATCH 0
+#define STRATACACHE_VERSION_NUMBER \
+  (STRATACACHE_VERSION_MAJOR * 10000 + STRATACACHE_VERSION_MINOR * 100 + STRATACACHE_VERSION_PATCH)
+#define STRATACACHE_VERSION_STRING "0.1.0"
+
+#if defined(STRATACACHE_BUILDING)
+#define STRATACACHE_API __attribute__((visibility("default")))
+#else
+#define STRATACACHE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Result codes (values are pinned; new codes are only ever added) ---- */
+#define STRATACACHE_OK 0
+#define STRATACACHE_ENOTFOUND (-1)    /* cache miss / key does not exist */
+#define STRATACACHE_EINVAL (-2)       /* bad argument, URL or parameter; message names it */
+#define STRATACACHE_EUNAVAILABLE (-3) /* Redis unreachable; retry later, L1 still served */
+#define STRATACACHE_ETIMEDOUT (-4)    /* the call's deadline passed */
+#define STRATACACHE_ECORRUPT (-5)     /* stored data unreadable (reads report a miss instead) */
+#define STRATACACHE_ETOOBIG (-6)      /* value or reply over a configured limit */
+#define STRATACACHE_EAUTH (-7)        /* AUTH / ACL refused */
+#define STRATACACHE_EWRONGTYPE (-8)   /* e.g. increment on a non-integer value */
+#define STRATACACHE_EUNSUPPORTED (-9) /* not supported by this build or configuration */
+#define STRATACACHE_EINTERNAL (-10)   /* unexpected reply or library bug */
+#define STRATACACHE_ENOMEM (-11)      /* allocation failed */
+
+/* ---- Value formats (stored in the envelope; read back with the value) ---- */
+#define STRATACACHE_FORMAT_RAW 0     /* opaque bytes */
+#define STRATACACHE_FORMAT_JSON 1    /* UTF-8 JSON text */
+#define STRATACACHE_FORMAT_MSGPACK 2 /* one MessagePack object */
+
+/* ---- Per-call flags ---- */
+#define STRATACACHE_SKIP_L1 0x1u /* neither read nor write the in-process tier */
+#define STRATACACHE_SKIP_L2 0x2u /* neither read nor write Redis */
+
+/* ttl_ms arguments: > 0 milliseconds, 0 never expires, STRATACACHE_TTL_DEFAULT uses
+ * the cache's default_ttl. */
+#define STRATACACHE_TTL_DEFAULT (-1)
+
+typedef struct stratacache_cache stratacache_cache; /* a cache handle */
+typedef struct stratacache_options stratacache_options;   /* settings for opening */
+typedef struct stratacache_callopts stratacache_callopts; /* per-call settings */
+
+/* ---- Version and errors ---- */
+/* STRATACACHE_VERSION_NUMBER of the loaded library. */
+STRATACACHE_API unsigned stratacache_version_number(void);
+/* Static string, e.g. "0.1.0". */
+STRATACACHE_API const char *stratacache_version_string(void);
+/* Static description of a result code; never NULL. */
+STRATACACHE_API const char *stratacache_strerror(int code);
+/* Message of the last error on this thread ("" if none). Valid until the next
+ * stratacache call on this thread. Owned by the library. */
+STRATACACHE_API const char *stratacache_last_error(void);
+/* Free a buffer returned by this library. NULL is ignored. */
+STRATACACHE_API void stratacache_free(void *buffer);
+
+/* ---- Options ---- */
+/* A new options object with defaults (equivalent to "mem://"). */
+STRATACACHE_API int stratacache_options_new(stratacache_options **out);
+/* Options parsed from a URL: mem://, redis://[user:pass@]host:port/db?...,
+ * unix:///path/to/redis.sock?db=0. The URL is copied. */
+STRATACACHE_API int stratacache_options_from_url(stratacache_options **out, const char *url);
+/* Set one parameter by its URL name (e.g. "socket_timeout", "1.5"); both strings are
+ * copied. Unknown names and bad values are STRATACACHE_EINVAL naming the parameter. */
+STRATACACHE_API int stratacache_options_set(stratacache_options *opts, const char *name, const char *value);
+/* Add an AES-256-GCM key (exactly 32 bytes, copied; the copy is wiped when no longer
+ * needed). The first key, or one added with primary != 0, encrypts new values; every
+ * key decrypts. id is stored in each envelope. */
+STRATACACHE_API int stratacache_options_add_key(stratacache_options *opts, uint32_t id, const void *key,
+                                                size_t key_len, int primary);
+STRATACACHE_API void stratacache_options_free(stratacache_options *opts);
+
+/* ---- Open / close ---- */
+/* Open a cache from a URL. Never blocks on the network: an unreachable Redis makes
+ * L2 calls fail with STRATACACHE_EUNAVAILABLE until it comes back. */
+STRATACACHE_API int stratacache_open(stratacache_cache **out, const char *url);
+/* Open from an options object (read, not kept: free it whenever you like). */
+STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratacache_options *opts);
+/* Close the handle and its connections. Calls still running on other threads must
+ * have returned. */
+STRATACACHE_API void stratacache_close(stratacache_cache *cache);
+
+/* ---- Per-call options (NULL everywhere means the defaults) ---- */
+STRATACACHE_API int stratacache_callopts_new(stratacache_callopts **out);
+/* Deadline of each call made with these options; < 0 restores socket_timeout. */
+STRATACACHE_API void stratacache_callopts_set_timeout_ms(stratacache_callopts *co, int64_t timeout_ms);
+/* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2 */
+STRATACACHE_API void stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
+STRATACACHE_API void stratacache_callopts_free(stratacache_callopts *co);
+
+/* ---- Operations ---- */
+/* Read a value. On STRATACACHE_OK, *out_value is a new buffer of *out_len bytes owned
+ * by the caller (free with stratacache_free; never NULL, even for an empty value) and
+ * *out_format (if not NULL) is its STRATACACHE_FORMAT_*. A corrupt stored value is a
+ * miss. */
+STRATACACHE_API int stratacache_get(void **out_value, size_t *out_len, int *out_format, stratacache_cache *cache,
+                                    const void *key, size_t key_len, const stratacache_callopts *co);
+/* Read a value as JSON text, whatever format it was stored in (raw values: EWRONGTYPE;
+ * MessagePack bytes/ext: EWRONGTYPE). *out_json is NUL-terminated, caller-owned. */
+STRATACACHE_API int stratacache_get_json(char **out_json, size_t *out_len, stratacache_cache *cache, const void *key,
+                                         size_t key_len, const stratacache_callopts *co);
+/* Store bytes in the given STRATACACHE_FORMAT_* (not validated: the format labels the
+ * bytes for readers). Copied. */
+STRATACACHE_API int stratacache_set(stratacache_cache *cache, const void *key, size_t key_len, const void *value,
+                                    size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts *co);
+/* Parse JSON text and store it with the cache's serializer (msgpack by default), so
+ * readers in any language get the same value. Invalid JSON: STRATACACHE_EINVAL. */
+STRATACACHE_API int stratacache_set_json(stratacache_cache *cache, const void *key, size_t key_len, const char *json,
+                                         size_t json_len, int64_t ttl_ms, const stratacache_callopts *co);
+/* Delete n keys from both tiers; *out_deleted (may be NULL) = how many existed. */
+STRATACACHE_API int stratacache_delete(int64_t *out_deleted, stratacache_cache *cache, const void *const *keys,
+                                       const size_t *key_lens, size_t n, const stratacache_callopts *co);
+/* *out_exists = 1 or 0. */
+STRATACACHE_API int stratacache_exists(int *out_exists, stratacache_cache *cache, const void *key, size_t key_len,
+                                       const stratacache_callopts *co);
+/* Remaining TTL in ms, -1 when the key never expires; STRATACACHE_ENOTFOUND if missing. */
+STRATACACHE_API int stratacache_ttl(int64_t *out_ttl_ms, stratacache_cache *cache, const void *key, size_t key_len,
+                                    const stratacache_callopts *co);
+/* Atomically add amount (INCRBY in Redis). A missing key starts at 0 and gets ttl_ms;
+ * incrementing never extends an existing TTL. Non-integer value: EWRONGTYPE. */
+STRATACACHE_API int stratacache_increment(int64_t *out_value, stratacache_cache *cache, const void *key, size_t key_len,
+                                          int64_t amount, int64_t ttl_ms, const stratacache_callopts *co);
+/* Delete every key matching a Redis glob (*, ?, [..], \ escapes) from L1 and L2
+ * (SCAN + UNLINK, never KEYS). *out_deleted may be NULL. */
+STRATACACHE_API int stratacache_clear_pattern(int64_t *out_deleted, stratacache_cache *cache, const void *pattern,
+                                              size_t pattern_len, const stratacache_callopts *co);
+/* Read n keys in one L2 round trip. The caller passes arrays of n elements; for each i,
+ * out_codes[i] is STRATACACHE_OK (then out_values[i]/out_lens[i]/out_formats[i] are set
+ * and out_values[i] is caller-owned), STRATACACHE_ENOTFOUND or an error code
+ * (out_values[i] = NULL). out_formats may be NULL. Returns OK when the call ran. */
+STRATACACHE_API int stratacache_mget(void **out_values, size_t *out_lens, int *out_formats, int *out_codes,
+                                     stratacache_cache *cache, const void *const *keys, const size_t *key_lens, size_t n,
+                                     const stratacache_callopts *co);
+/* Write n values in one L2 round trip, all with ttl_ms. formats may be NULL (raw). */
+STRATACACHE_API int stratacache_mset(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
+                                     const void *const *values, const size_t *value_lens, const int *formats,
+                                     size_t n, int64_t ttl_ms, const stratacache_callopts *co);
+/* Drop every L1 entry of this handle (L2 untouched). */
+STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
+
+/* ---- Observability ---- */
+/* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",
+ * "l1.entries", "l1.bytes", "l2.hits", "l2.misses", "l2.errors", "l2.timeouts",
+ * "l2.connect_failures", "l2.fast_failures", "decode_errors", ... (see the README).
+ * Unknown name: STRATACACHE_EINVAL. */
+STRATACACHE_API int stratacache_stat(uint64_t *out_value, stratacache_cache *cache, const char *name);
+/* All counters as a JSON object {"l1": {...}, "l2": {...}, "decode_errors": n};
+ * NUL-terminated, caller-owned. */
+STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, stratacache_cache *cache);
+/* Health as JSON: {"healthy": bool, "latency_ms": f, "version": s, "used_memory": s,
+ * "connected_clients": n, "uptime_seconds": n, "error": s}. Returns OK even when
+ * unhealthy; NUL-terminated, caller-owned. */
+STRATACACHE_API int stratacache_health_json(char **out_json, size_t *out_len, stratacache_cache *cache,
+                                            const stratacache_callopts *co);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATACACHE_H */

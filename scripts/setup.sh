@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what stratacache needs to build and test on Debian 12. Idempotent: only
+# missing packages are installed; nothing is downloaded outside Debian and PyPI.
+set -euo pipefail
+
+DEBS=(build-essential cmake ninja-build pkg-config
+      libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
+      pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev python3 python3-pip)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian redis-server package starts a system daemon on 6379; tests never use it
+# (fixtures start their own servers on free ports), so it is left alone.
+
+PY=${PYTHON:-python3}
+"$PY" -c "import pytest" 2>/dev/null || "$PY" -m pip install -q "pytest>=7"

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Everything: install, build, and run every test — C++ unit + integration tests (they
+# start their own redis-server processes on free loopback ports), the C ABI test
+# against the installed header and library, a find_package consumer, the Python
+# ctypes tests, the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "setup"
+scripts/setup.sh
+
+step "build (RelWithDebInfo)"
+scripts/build.sh build
+
+step "exported symbols: only stratacache_*"
+bad=$(nm -D --defined-only build/libstratacache.so | awk '{print $3}' | grep -v '^stratacache_' | grep -v '^STRATACACHE_' || true)
+if [[ -n $bad ]]; then echo "unexpected exports:"; echo "$bad"; exit 1; fi
+echo "ok: $(nm -D --defined-only build/libstratacache.so | grep -c ' T stratacache_') functions"
+
+step "C++ tests + C ABI test (build tree)"
+(cd build && ctest --output-on-failure -j2 --timeout 300)
+
+step "install, then the C test against the installed header + library (pkg-config)"
+rm -rf build/_install
+cmake --install build --prefix "$root/build/_install" >/dev/null
+export PKG_CONFIG_PATH="$root/build/_install/lib/pkgconfig"
+cc -std=c11 -Wall -Wextra -Werror -o build/capi_test_installed tests/c/capi_test.c $(pkg-config --cflags --libs stratacache)
+LD_LIBRARY_PATH="$root/build/_install/lib" build/capi_test_installed
+
+step "find_package(stratacache) consumer"
+cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$root/build/_install" >/dev/null
+ninja -C build/consumer >/dev/null
+LD_LIBRARY_PATH="$root/build/_install/lib" build/consumer/consumer
+
+step "Python ctypes tests (dlopen libstratacache.so)"
+STRATACACHE_LIB="$root/build/libstratacache.so" python3 -m pytest -q tests/python
+
+step "ASan + UBSan"
+scripts/build.sh build-asan -DSTRATACACHE_SANITIZE=ON -DSTRATACACHE_BUILD_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-asan/tests/stratacache_tests --gtest_brief=1
+ASAN_OPTIONS=detect_leaks=1 build-asan/tests/stratacache_c_test
+
+step "TSan (concurrency tests)"
+scripts/build.sh build-tsan -DSTRATACACHE_TSAN=ON -DSTRATACACHE_BUILD_BENCH=OFF
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/stratacache_tests --gtest_brief=1 \
+  --gtest_filter='MemoryTier*:*Concurren*:*Threads*:CacheRedis.IncrementIsAtomic*'
+
+step "libFuzzer: envelope decoder"
+scripts/run_fuzz.sh "${FUZZ_SECONDS:-30}"
+
+step "all tests passed"

@@ -1,0 +1,119 @@
+// The facade on the embedded default (mem://): L1 only.
+#include <gtest/gtest.h>
+
+#include "stratacache/cache.hpp"
+
+namespace stratacache {
+namespace {
+
+std::unique_ptr<Cache> open_or_die(const std::string& url) {
+  auto c = Cache::open(url);
+  EXPECT_TRUE(c) << c.status().to_string();
+  return std::move(c).value();
+}
+
+TEST(CacheMem, ValueRoundTripWithConfiguredSerializer) {
+  for (const char* url : {"mem://", "mem://?serializer=json"}) {
+    auto c = open_or_die(url);
+    Value user = Value::Map{{"name", "Alice"}, {"role", "admin"}, {"age", 42}, {"tags", Value::Array{"a", "b"}}};
+    ASSERT_TRUE(c->set_value("user:123", user));
+    auto got = c->get_value("user:123");
+    ASSERT_TRUE(got) << got.status().to_string();
+    EXPECT_EQ(*got, user);
+    EXPECT_EQ(c->get("user:123")->format, c->options().serializer);
+  }
+}
+
+TEST(CacheMem, MissDeleteExistsTtl) {
+  auto c = open_or_die("mem://?default_ttl=600");
+  EXPECT_EQ(c->get("nope").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(c->set("a", Payload{Format::kRaw, "1"}));
+  CallOptions no_ttl;
+  no_ttl.ttl_ms = 0;
+  ASSERT_TRUE(c->set("b", Payload{Format::kRaw, "2"}, no_ttl));
+  EXPECT_TRUE(*c->exists("a"));
+  EXPECT_FALSE(*c->exists("zzz"));
+  int64_t ttl = *c->ttl_ms("a");
+  EXPECT_GT(ttl, 599000);
+  EXPECT_LE(ttl, 600000);
+  EXPECT_EQ(*c->ttl_ms("b"), -1);
+  EXPECT_EQ(c->ttl_ms("zzz").code(), StatusCode::kNotFound);
+  EXPECT_EQ(*c->del({"a", "b", "zzz"}), 2);
+  EXPECT_EQ(c->get("a").code(), StatusCode::kNotFound);
+}
+
+TEST(CacheMem, BinarySafeKeys) {
+  auto c = open_or_die("mem://");
+  const std::string keys[] = {std::string("nul\0key", 7), "cr\rlf\n", "*?[]{}", "", "\xff\xfe"};
+  for (size_t i = 0; i < std::size(keys); ++i) ASSERT_TRUE(c->set(keys[i], Payload{Format::kRaw, std::to_string(i)}));
+  for (size_t i = 0; i < std::size(keys); ++i) EXPECT_EQ(c->get(keys[i])->data, std::to_string(i));
+  EXPECT_EQ(*c->clear_pattern("\\*\\?*"), 1);
+  EXPECT_EQ(c->get("*?[]{}").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(c->get("cr\rlf\n"));
+}
+
+TEST(CacheMem, KeyLengthLimitIsAClearError) {
+  auto c = open_or_die("mem://?max_key_length=8");
+  auto st = c->set("123456789", Payload{Format::kRaw, "x"});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("max_key_length"), std::string::npos);
+  EXPECT_TRUE(c->set("12345678", Payload{Format::kRaw, "x"}));
+  EXPECT_EQ(c->get("123456789").code(), StatusCode::kInvalidArgument);
+}
+
+TEST(CacheMem, IncrementCreatesAtZeroAndWorksOnStoredIntegers) {
+  auto c = open_or_die("mem://");
+  EXPECT_EQ(*c->increment("views"), 1);
+  EXPECT_EQ(*c->increment("views", 5), 6);
+  EXPECT_EQ(*c->get_value("views"), Value(6));
+  ASSERT_TRUE(c->set_value("n", Value(41)));  // a msgpack integer
+  EXPECT_EQ(*c->increment("n"), 42);
+  ASSERT_TRUE(c->set_value("s", Value("text")));
+  EXPECT_EQ(c->increment("s").code(), StatusCode::kWrongType);
+}
+
+TEST(CacheMem, MgetMsetAndClearPattern) {
+  auto c = open_or_die("mem://");
+  ASSERT_TRUE(c->mset({{"server:1", {Format::kRaw, "a"}}, {"server:2", {Format::kRaw, "b"}}, {"other", {Format::kRaw, "c"}}}));
+  auto r = c->mget({"server:1", "missing", "other"});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0]->data, "a");
+  EXPECT_EQ(r[1].code(), StatusCode::kNotFound);
+  EXPECT_EQ(r[2]->data, "c");
+  EXPECT_EQ(*c->clear_pattern("server:*"), 2);
+  EXPECT_FALSE(c->get("server:2"));
+  EXPECT_TRUE(c->get("other"));
+}
+
+TEST(CacheMem, SkipL1MeansNoTierAtAll) {
+  auto c = open_or_die("mem://");
+  CallOptions skip;
+  skip.skip_l1 = true;
+  ASSERT_TRUE(c->set("k", Payload{Format::kRaw, "v"}, skip));
+  EXPECT_EQ(c->get("k").code(), StatusCode::kNotFound);
+}
+
+TEST(CacheMem, StatsFlushAndHealth) {
+  auto c = open_or_die("mem://?l1_max_entries=2");
+  for (const char* k : {"a", "b", "c"}) ASSERT_TRUE(c->set(k, Payload{Format::kRaw, "v"}));
+  (void)c->get("c");
+  (void)c->get("a");
+  auto s = c->stats();
+  EXPECT_EQ(s.l1.entries, 2u);
+  EXPECT_EQ(s.l1.evictions, 1u);
+  EXPECT_EQ(s.l1.hits, 1u);
+  EXPECT_EQ(s.l1.misses, 1u);
+  c->flush_l1();
+  EXPECT_EQ(c->stats().l1.entries, 0u);
+  EXPECT_TRUE(c->health().healthy);
+}
+
+TEST(CacheMem, UnencodableValueIsInvalidArgument) {
+  auto c = open_or_die("mem://?serializer=json");
+  auto st = c->set_value("k", Value(Bytes{"\x01"}));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(st.message().empty());
+}
+
+}  // namespace
+}  // namespace stratacache

@@ -1,0 +1,240 @@
+// The facade against real redis-server processes: tiers working together, failures.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "stratacache/cache.hpp"
+#include "support/redis_server.hpp"
+
+namespace stratacache {
+namespace {
+
+using testing::RedisServer;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<Cache> open_or_die(const std::string& url) {
+  auto c = Cache::open(url);
+  EXPECT_TRUE(c) << c.status().to_string();
+  return std::move(c).value();
+}
+
+Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
+
+long elapsed_ms(Clock::time_point since) {
+  return static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - since).count());
+}
+
+TEST(CacheRedis, ReadThroughBackfillsL1AndPrefixesKeys) {
+  auto server = RedisServer::start();
+  auto writer = open_or_die(server->url("", 0, "prefix=app:"));
+  auto reader = open_or_die(server->url("", 0, "prefix=app:"));
+  Value v = Value::Map{{"name", "Alice"}, {"n", 1}};
+  ASSERT_TRUE(writer->set_value("user:1", v));
+  EXPECT_EQ(server->cli({"EXISTS", "app:user:1"}), "1");
+  EXPECT_EQ(*reader->get_value("user:1"), v);  // from L2
+  EXPECT_EQ(reader->stats().l2.hits, 1u);
+  EXPECT_EQ(*reader->get_value("user:1"), v);  // from L1 now
+  EXPECT_EQ(reader->stats().l2.hits, 1u);
+  EXPECT_EQ(reader->stats().l1.hits, 1u);
+}
+
+TEST(CacheRedis, L1CopyNeverOutlivesL2Ttl) {
+  auto server = RedisServer::start();
+  auto writer = open_or_die(server->url());
+  auto reader = open_or_die(server->url("", 0, "l1_ttl=60"));
+  CallOptions short_ttl;
+  short_ttl.ttl_ms = 700;
+  ASSERT_TRUE(writer->set("k", raw("v"), short_ttl));
+  ASSERT_TRUE(reader->get("k"));  // back-filled into L1 with <= 700 ms
+  std::this_thread::sleep_for(milliseconds(900));
+  EXPECT_EQ(reader->get("k").code(), StatusCode::kNotFound);
+}
+
+TEST(CacheRedis, L1TtlCapsStalenessAcrossProcesses) {
+  auto server = RedisServer::start();
+  auto a = open_or_die(server->url("", 0, "l1_ttl=0.3"));
+  auto b = open_or_die(server->url());
+  ASSERT_TRUE(b->set("k", raw("v1")));
+  EXPECT_EQ(a->get("k")->data, "v1");
+  ASSERT_TRUE(b->set("k", raw("v2")));
+  EXPECT_EQ(a->get("k")->data, "v1");  // documented: L1 may be stale up to l1_ttl
+  std::this_thread::sleep_for(milliseconds(400));
+  EXPECT_EQ(a->get("k")->data, "v2");
+}
+
+TEST(CacheRedis, GarbageInRedisIsAMissCountedAndDeleted) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "prefix=p:"));
+  server->cli({"SET", "p:bad", "this is not an envelope"});
+  EXPECT_EQ(c->get("bad").code(), StatusCode::kNotFound);
+  EXPECT_EQ(c->stats().decode_errors, 1u);
+  EXPECT_EQ(server->cli({"EXISTS", "p:bad"}), "0");
+  // A plain integer written by another client is a counter, not garbage.
+  server->cli({"SET", "p:count", "17"});
+  EXPECT_EQ(*c->get_value("count"), Value(17));
+  EXPECT_EQ(*c->increment("count", 3), 20);
+}
+
+TEST(CacheRedis, BinarySafeKeysAndClearPatternWithGlobPrefix) {
+  auto server = RedisServer::start();
+  auto weird = open_or_die(server->url("", 0, "prefix=p%5B1%5D:"));  // prefix "p[1]:"
+  auto plain = open_or_die(server->url("", 0, "prefix=p1:"));
+  const std::string keys[] = {std::string("nul\0key", 7), "cr\rlf\n", "*?[]{}"};
+  for (auto& k : keys) ASSERT_TRUE(weird->set(k, raw("w:" + k)));
+  for (auto& k : keys) ASSERT_TRUE(plain->set(k, raw("p:" + k)));
+  weird->flush_l1();
+  for (auto& k : keys) EXPECT_EQ(weird->get(k)->data, "w:" + k);
+  EXPECT_EQ(*weird->clear_pattern("*"), 3);
+  plain->flush_l1();
+  for (auto& k : keys) EXPECT_EQ(plain->get(k)->data, "p:" + k) << "the other prefix must be untouched";
+}
+
+TEST(CacheRedis, IncrementIsAtomicAcrossHandlesAndSetsTtlOnce) {
+  auto server = RedisServer::start();
+  auto a = open_or_die(server->url());
+  auto b = open_or_die(server->url());
+  CallOptions ttl;
+  ttl.ttl_ms = 60000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Cache& c = t % 2 ? *a : *b;
+      for (int i = 0; i < 250; ++i) ASSERT_TRUE(c.increment("views", 1, ttl));
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(*a->get_value("views"), Value(1000));
+  int64_t left = *a->ttl_ms("views");
+  EXPECT_GT(left, 50000);
+  EXPECT_LE(left, 60000);
+  ASSERT_TRUE(a->set_value("n", Value(41)));
+  EXPECT_EQ(*b->increment("n"), 42);  // integers are stored INCRBY-compatible
+  ASSERT_TRUE(a->set_value("s", Value("x")));
+  EXPECT_EQ(b->increment("s").code(), StatusCode::kWrongType);
+}
+
+TEST(CacheRedis, MgetMsetDeleteExistsTtl) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url());
+  CallOptions no_ttl;
+  no_ttl.ttl_ms = 0;
+  ASSERT_TRUE(c->mset({{"a", raw("1")}, {"b", raw("2")}}, no_ttl));
+  c->flush_l1();
+  auto r = c->mget({"a", "x", "b"});
+  EXPECT_EQ(r[0]->data, "1");
+  EXPECT_EQ(r[1].code(), StatusCode::kNotFound);
+  EXPECT_EQ(r[2]->data, "2");
+  EXPECT_EQ(*c->ttl_ms("a"), -1);
+  EXPECT_EQ(c->ttl_ms("x").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(*c->exists("a"));
+  EXPECT_EQ(*c->del({"a", "b", "x"}), 2);
+  EXPECT_FALSE(*c->exists("a"));
+  EXPECT_EQ(c->get("a").code(), StatusCode::kNotFound);  // L1 copy removed too
+}
+
+TEST(CacheRedis, KillAndRestartDegradesToL1AndRecovers) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "socket_timeout=0.5&socket_connect_timeout=0.2"));
+  ASSERT_TRUE(c->set("warm", raw("hot")));
+  server->kill9();
+  EXPECT_EQ(c->get("warm")->data, "hot");  // L1 keeps serving
+  for (int i = 0; i < 20; ++i) {
+    auto start = Clock::now();
+    auto r = c->get("cold");
+    EXPECT_TRUE(r.code() == StatusCode::kUnavailable || r.code() == StatusCode::kTimeout) << r.status().to_string();
+    EXPECT_LT(elapsed_ms(start), 600);
+  }
+  EXPECT_GT(c->stats().l2.errors, 0u);
+  server->restart();
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  Status st;
+  do {
+    st = c->set("after", raw("ok"));
+    if (st) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  } while (Clock::now() < deadline);
+  ASSERT_TRUE(st) << "no reconnect within 5 s: " << st.to_string();
+  EXPECT_EQ(server->cli({"EXISTS", "after"}), "1");
+}
+
+TEST(CacheRedis, StalledServerNeverBlocksPastTheDeadline) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "socket_timeout=0.3"));
+  ASSERT_TRUE(c->set("k1", raw("v1")));
+  ASSERT_TRUE(c->set("k2", raw("v2")));
+  c->flush_l1();
+  server->pause();
+  for (int i = 0; i < 3; ++i) {
+    auto start = Clock::now();
+    auto r = c->get(i % 2 ? "k1" : "k2");
+    EXPECT_FALSE(r);
+    EXPECT_LT(elapsed_ms(start), 300 + 50 + 50) << "deadline 300 ms + 50 ms slack (+50 ms scheduling on a 2-core box)";
+  }
+  server->resume();
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  Result<Payload> r1 = not_found(), r2 = not_found();
+  do {
+    r1 = c->get("k1");
+    r2 = c->get("k2");
+    if (r1 && r2) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  } while (Clock::now() < deadline);
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->data, "v1");  // no late reply answered the wrong request
+  EXPECT_EQ(r2->data, "v2");
+}
+
+TEST(CacheRedis, WrongPasswordIsPermissionDeniedAndUnhealthy) {
+  RedisServer::Config cfg;
+  cfg.password = "right";
+  auto server = RedisServer::start(cfg);
+  auto bad = open_or_die(server->url(":wrong"));
+  auto st = bad->set("k", raw("v"));
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.to_string();
+  EXPECT_FALSE(bad->health().healthy);
+  EXPECT_FALSE(bad->health().error.empty());
+  auto good = open_or_die(server->url(":right"));
+  EXPECT_TRUE(good->set("k", raw("v")));
+}
+
+TEST(CacheRedis, HealthReportsServerFields) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url());
+  HealthInfo h = c->health();
+  EXPECT_TRUE(h.healthy) << h.error;
+  EXPECT_GT(h.latency_ms, 0.0);
+  EXPECT_EQ(h.version.rfind("7.", 0), 0u) << h.version;
+  EXPECT_FALSE(h.used_memory.empty());
+  EXPECT_GE(h.connected_clients, 1);
+  EXPECT_GE(h.uptime_seconds, 0);
+}
+
+TEST(CacheRedis, AclUserLimitedToPrefix) {
+  RedisServer::Config cfg;
+  cfg.acl_lines = {"user default on nopass ~* &* +@all", "user app on >apppw ~app:* +@all -@dangerous"};
+  auto server = RedisServer::start(cfg);
+  auto c = open_or_die(server->url("app:apppw", 0, "prefix=app:"));
+  ASSERT_TRUE(c->set("k", raw("v")));
+  c->flush_l1();
+  EXPECT_EQ(c->get("k")->data, "v");
+  EXPECT_EQ(*c->increment("n"), 1);
+  EXPECT_EQ(*c->clear_pattern("*"), 2);
+  auto outside = open_or_die(server->url("app:apppw", 0, "prefix=other:"));
+  EXPECT_EQ(outside->set("k", raw("v")).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(CacheRedis, UnixSocket) {
+  RedisServer::Config cfg;
+  cfg.unix_socket = true;
+  auto server = RedisServer::start(cfg);
+  auto c = open_or_die("unix://" + server->unix_path() + "?db=1");
+  ASSERT_TRUE(c->set("k", raw("v")));
+  EXPECT_EQ(server->cli({"-n", "1", "EXISTS", "k"}), "1");
+}
+
+}  // namespace
+}  // namespace stratacache

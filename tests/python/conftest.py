@@ -1,0 +1,71 @@
+"""Fixtures: real redis-server processes on free loopback ports (never a mock)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RedisProcess:
+    port: int
+    proc: subprocess.Popen
+    workdir: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, check=True)
+        return out.stdout.decode().strip()
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+def start_redis(*extra: str) -> RedisProcess:
+    binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server") or "/usr/bin/redis-server"
+    for _ in range(5):
+        port = _free_port()
+        workdir = tempfile.mkdtemp(prefix="stratacache-pyredis-")
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", workdir, *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return RedisProcess(port, proc, workdir)
+            except OSError:
+                time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("could not start redis-server")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisProcess]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is None:
+            server.kill9()
+        shutil.rmtree(server.workdir, ignore_errors=True)
