@@ -13,7 +13,7 @@
 #include "stratacache/cache.hpp"
 
 using namespace stratacache;
-using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -32,7 +32,7 @@ double ns_per_op(int threads, F&& op) {
   std::vector<double> runs;
   for (int r = 0; r < kRepeats; ++r) {
     std::vector<std::thread> ts;
-    auto start = Clock::now();
+    auto start = WallClock::now();
     for (int t = 0; t < threads; ++t) {
       ts.emplace_back([&, t] {
         unsigned x = 12345u + static_cast<unsigned>(t) * 7919u;
@@ -43,7 +43,7 @@ double ns_per_op(int threads, F&& op) {
       });
     }
     for (auto& th : ts) th.join();
-    double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+    double ns = std::chrono::duration<double, std::nano>(WallClock::now() - start).count();
     runs.push_back(ns / kOps);  // wall time per op across all threads
   }
   std::sort(runs.begin(), runs.end());

@@ -1,7 +1,7 @@
 /* The C ABI used from C, as a dlopen-free C program would: mem:// always, and a real
  * redis-server (started here on a free loopback port) when one is installed.
  * Exit status 0 = every check passed. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
