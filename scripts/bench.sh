@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds (Release) and runs every benchmark, printing markdown tables. Run it on a quiet
+# machine; each table is the median of repeated runs measured in one process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+BUILD_TYPE=Release scripts/build.sh build-bench -DSTRATACACHE_BUILD_TESTS=OFF
+echo "## L1"; build-bench/bench/bench_l1
+echo; echo "## Codec"; build-bench/bench/bench_codec
+echo; echo "## L2"; build-bench/bench/bench_l2
