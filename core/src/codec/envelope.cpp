@@ -1,0 +1,271 @@
+// The envelope: header, optional compression, optional AES-256-GCM. Layout in
+// docs/envelope.md. Nothing here throws to the caller: every failure is a Status.
+#include "codec/envelope.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include <openssl/rand.h>
+
+#include "codec/compress.hpp"
+
+namespace stratacache::codec {
+
+size_t put_varint(unsigned char* out, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = static_cast<unsigned char>(v | 0x80);
+    v >>= 7;
+  }
+  out[n++] = static_cast<unsigned char>(v);
+  return n;
+}
+
+bool parse_counter(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  const size_t digits_at = s[0] == '-' ? 1 : 0;
+  const size_t ndigits = s.size() - digits_at;
+  if (ndigits < 1 || ndigits > 19) return false;
+  for (size_t i = digits_at; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  int64_t v = 0;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return false;  // out of int64 range
+  *out = v;
+  return true;
+}
+
+Result<EnvelopeHeader> parse_envelope_header(std::string_view env) {
+  const auto* p = reinterpret_cast<const unsigned char*>(env.data());
+  const size_t n = env.size();
+  if (n < 2 || p[0] != kMagic0 || p[1] != kMagic1) return data_loss("not a stratacache envelope (bad magic)");
+  if (n < kOffLength) return data_loss("truncated envelope header");
+  EnvelopeHeader h;
+  h.version = p[kOffVersion];
+  if (h.version != kEnvelopeVersion) {
+    return data_loss("unsupported envelope version " + std::to_string(h.version));
+  }
+  if (p[kOffFormat] > static_cast<uint8_t>(Format::kMsgPack)) {
+    return data_loss("unknown serializer id " + std::to_string(p[kOffFormat]));
+  }
+  h.format = static_cast<Format>(p[kOffFormat]);
+  if (p[kOffCompression] > static_cast<uint8_t>(Compression::kZlib)) {
+    return data_loss("unknown compression id " + std::to_string(p[kOffCompression]));
+  }
+  h.compression = static_cast<Compression>(p[kOffCompression]);
+  const uint8_t flags = p[kOffFlags];
+  if ((flags & ~kKnownFlags) != 0) return data_loss("unknown envelope flags " + std::to_string(flags));
+  h.encrypted = (flags & kFlagEncrypted) != 0;
+
+  // Original length: minimal LEB128, at most 10 bytes, must fit uint64.
+  size_t pos = kOffLength;
+  uint64_t len = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    if (pos >= n) return data_loss("truncated envelope header (length)");
+    if (pos - kOffLength >= kMaxVarintSize) return data_loss("envelope length field too long");
+    const unsigned char b = p[pos++];
+    const uint64_t bits = b & 0x7Fu;
+    if (shift == 63 && bits > 1) return data_loss("envelope length overflows 64 bits");
+    len |= bits << shift;
+    if ((b & 0x80u) == 0) {
+      if (b == 0 && shift != 0) return data_loss("non-minimal envelope length encoding");
+      break;
+    }
+  }
+  h.original_length = len;
+
+  if (h.encrypted) {
+    if (n - pos < 4 + kNonceSize) return data_loss("truncated envelope header (key id / nonce)");
+    h.key_id = static_cast<uint32_t>(p[pos]) | static_cast<uint32_t>(p[pos + 1]) << 8 |
+               static_cast<uint32_t>(p[pos + 2]) << 16 | static_cast<uint32_t>(p[pos + 3]) << 24;
+    h.nonce = p + pos + 4;
+    pos += 4 + kNonceSize;
+  }
+  h.header_size = pos;
+  return h;
+}
+
+}  // namespace stratacache::codec
+
+namespace stratacache {
+
+using namespace codec;
+
+Codec::Codec(CodecOptions options) : options_(std::move(options)) {}
+Codec::~Codec() = default;
+
+namespace {
+
+const KeyRing::Impl* active_ring(const CodecOptions& o) {
+  return (o.keys && !o.keys->empty()) ? &o.keys->impl() : nullptr;
+}
+
+}  // namespace
+
+Result<std::string> Codec::encode(const Payload& payload, std::string_view ns, std::string_view key) const {
+  try {
+    if (static_cast<uint8_t>(payload.format) > static_cast<uint8_t>(Format::kMsgPack)) {
+      return invalid_argument("unknown serializer id " + std::to_string(static_cast<int>(payload.format)));
+    }
+    const std::string& src = payload.data;
+    const size_t n = src.size();
+    if (n > options_.limits.max_value_bytes) {
+      return too_large("payload of " + std::to_string(n) + " bytes exceeds max_value_bytes " +
+                       std::to_string(options_.limits.max_value_bytes));
+    }
+    const KeyRing::Impl* ring = active_ring(options_);
+    if (ring != nullptr && (ns.size() > UINT32_MAX || key.size() > UINT32_MAX)) {
+      return invalid_argument("namespace or key longer than 2^32-1 bytes");
+    }
+
+    // Compress into scratch first: only a result that shrinks is kept.
+    Compression comp = options_.compression;
+    std::unique_ptr<char[]> scratch;
+    size_t body_len = n;
+    if (comp != Compression::kNone) {
+      if (static_cast<uint8_t>(comp) > static_cast<uint8_t>(Compression::kZlib)) {
+        return invalid_argument("unknown compression id " + std::to_string(static_cast<int>(comp)));
+      }
+      if (comp == Compression::kZlib && (options_.zlib_level < -1 || options_.zlib_level > 9)) {
+        return invalid_argument("zlib_level must be -1..9, got " + std::to_string(options_.zlib_level));
+      }
+      const size_t bound = n > options_.compression_threshold ? compress_bound(comp, n) : 0;
+      size_t clen = 0;
+      if (bound != 0) {
+        scratch.reset(new char[bound]);
+        clen = compress_into(comp, src, scratch.get(), bound, options_.zlib_level);
+      }
+      if (clen != 0 && clen < n) {
+        body_len = clen;
+      } else {
+        comp = Compression::kNone;
+        scratch.reset();
+      }
+    }
+    const char* body_src = comp == Compression::kNone ? src.data() : scratch.get();
+
+    unsigned char hdr[kMaxHeaderSize];
+    hdr[0] = kMagic0;
+    hdr[1] = kMagic1;
+    hdr[kOffVersion] = kEnvelopeVersion;
+    hdr[kOffFormat] = static_cast<unsigned char>(payload.format);
+    hdr[kOffCompression] = static_cast<unsigned char>(comp);
+    hdr[kOffFlags] = ring != nullptr ? kFlagEncrypted : 0;
+    size_t h = kOffLength + put_varint(hdr + kOffLength, n);
+    const KeyRing::Impl::Key* k = nullptr;
+    if (ring != nullptr) {
+      k = ring->primary;
+      for (int i = 0; i < 4; ++i) hdr[h + i] = static_cast<unsigned char>(k->id >> (8 * i));
+      if (RAND_bytes(hdr + h + 4, static_cast<int>(kNonceSize)) != 1) {
+        return internal_error("RAND_bytes failed to produce a nonce");
+      }
+      h += 4 + kNonceSize;
+    }
+
+    std::string out;
+    out.resize(h + body_len + (ring != nullptr ? kTagSize : 0));
+    char* o = out.data();
+    std::memcpy(o, hdr, h);
+    if (ring == nullptr) {
+      std::memcpy(o + h, body_src, body_len);
+      return out;
+    }
+    const AadParts aad{std::string_view(o, h), ns, key};
+    Status st = aes_gcm_seal(*ring, k->bytes, hdr + h - kNonceSize, aad, body_src, body_len, o + h,
+                             reinterpret_cast<unsigned char*>(o + h + body_len));
+    if (!st.is_ok()) return st;
+    return out;
+  } catch (const std::bad_alloc&) {
+    return too_large("out of memory while encoding");
+  } catch (const std::exception& e) {
+    return internal_error(std::string("encode: ") + e.what());
+  } catch (...) {
+    return internal_error("encode: unknown exception");
+  }
+}
+
+Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::string_view key) const {
+  try {
+    // INCRBY writes bare ASCII integers, never encrypted: read them as JSON numbers.
+    int64_t counter = 0;
+    if (parse_counter(env, &counter)) {
+      char buf[24];
+      const auto r = std::to_chars(buf, buf + sizeof buf, counter);
+      return Payload{Format::kJson, std::string(buf, r.ptr)};
+    }
+
+    Result<EnvelopeHeader> parsed = parse_envelope_header(env);
+    if (!parsed.is_ok()) return parsed.status();
+    const EnvelopeHeader& hd = *parsed;
+    const DecodeLimits& limits = options_.limits;
+    if (hd.original_length > limits.max_value_bytes) {
+      return too_large("stored value of " + std::to_string(hd.original_length) +
+                       " bytes exceeds max_value_bytes " + std::to_string(limits.max_value_bytes));
+    }
+    const auto original = static_cast<size_t>(hd.original_length);
+    const KeyRing::Impl* ring = active_ring(options_);
+    if (ring != nullptr && !hd.encrypted) {
+      return data_loss("unencrypted value rejected: a key ring is configured");
+    }
+    if (ring == nullptr && hd.encrypted) return data_loss("encrypted value but no key ring is configured");
+
+    std::string_view body = env.substr(hd.header_size);
+    const unsigned char* tag = nullptr;
+    if (hd.encrypted) {
+      if (body.size() < kTagSize) return data_loss("truncated envelope (tag)");
+      tag = reinterpret_cast<const unsigned char*>(body.data() + body.size() - kTagSize);
+      body.remove_suffix(kTagSize);
+    }
+    if (hd.compression == Compression::kNone) {
+      if (body.size() != original) {
+        return data_loss("envelope body is " + std::to_string(body.size()) + " bytes, header says " +
+                         std::to_string(original));
+      }
+    } else if (!plausible_expansion(hd.compression, body.size(), original)) {
+      return data_loss("implausible original length " + std::to_string(original) + " for " +
+                       std::to_string(body.size()) + " compressed bytes");
+    }
+
+    Payload out;
+    out.format = hd.format;
+    std::unique_ptr<char[]> plain_buf;  // decrypted, still compressed
+    std::string_view plain = body;
+    if (hd.encrypted) {
+      const KeyRing::Impl::Key* k = ring->find(hd.key_id);
+      if (k == nullptr) return data_loss("unknown key id " + std::to_string(hd.key_id));
+      char* dst;
+      if (hd.compression == Compression::kNone) {
+        out.data.resize(body.size());
+        dst = out.data.data();
+      } else {
+        plain_buf.reset(new char[body.size() > 0 ? body.size() : 1]);
+        dst = plain_buf.get();
+      }
+      const AadParts aad{env.substr(0, hd.header_size), ns, key};
+      Status st = aes_gcm_open(*ring, k->bytes, hd.nonce, aad, body.data(), body.size(), dst, tag);
+      if (!st.is_ok()) return st;
+      if (hd.compression == Compression::kNone) return out;
+      plain = std::string_view(dst, body.size());
+    } else if (hd.compression == Compression::kNone) {
+      out.data.assign(body.data(), body.size());
+      return out;
+    }
+
+    out.data.resize(original);
+    Status st = decompress_into(hd.compression, plain, out.data.data(), original);
+    if (!st.is_ok()) return st;
+    return out;
+  } catch (const std::bad_alloc&) {
+    return too_large("out of memory while decoding");
+  } catch (const std::exception& e) {
+    return data_loss(std::string("decode: ") + e.what());
+  } catch (...) {
+    return data_loss("decode: unknown exception");
+  }
+}
+
+}  // namespace stratacache

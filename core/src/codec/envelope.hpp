@@ -1,0 +1,45 @@
+// Internal: the envelope wire format (docs/envelope.md) and the counter rule.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "codec/cipher.hpp"
+#include "stratacache/codec.hpp"
+
+namespace stratacache::codec {
+
+constexpr unsigned char kMagic0 = 0xFE;  // never valid UTF-8, never a digit or '-'
+constexpr unsigned char kMagic1 = 0x53;  // 'S'
+constexpr uint8_t kEnvelopeVersion = 1;
+constexpr uint8_t kFlagEncrypted = 0x01;
+constexpr uint8_t kKnownFlags = kFlagEncrypted;
+// Byte offsets of the fixed part.
+constexpr size_t kOffVersion = 2, kOffFormat = 3, kOffCompression = 4, kOffFlags = 5, kOffLength = 6;
+constexpr size_t kMaxVarintSize = 10;
+constexpr size_t kMaxHeaderSize = kOffLength + kMaxVarintSize + 4 + kNonceSize;
+
+struct EnvelopeHeader {
+  uint8_t version = 0;
+  Format format = Format::kRaw;
+  Compression compression = Compression::kNone;
+  bool encrypted = false;
+  uint64_t original_length = 0;
+  uint32_t key_id = 0;              // encrypted only
+  const unsigned char* nonce = nullptr;  // encrypted only; points into the envelope
+  size_t header_size = 0;           // bytes before the body
+};
+
+// Parses and validates the header; every length is checked against the input first.
+// Unknown version / serializer / compression / flag bits -> kDataLoss.
+Result<EnvelopeHeader> parse_envelope_header(std::string_view envelope);
+
+// True when s is '-'? followed by 1..19 ASCII digits and fits int64 (an INCRBY value).
+bool parse_counter(std::string_view s, int64_t* out);
+
+// Appends LEB128 (7 bits per byte, low first) of v; returns bytes written.
+size_t put_varint(unsigned char* out, uint64_t v);
+
+}  // namespace stratacache::codec
