@@ -288,7 +288,7 @@ TEST(CodecCounter, PlainIntegersDecodeAsJsonNumbers) {
   for (const Codec& c : {make_codec(Compression::kLz4), make_codec(Compression::kLz4, ring({{1, 1}}))}) {
     const std::pair<const char*, const char*> cases[] = {
         {"0", "0"}, {"42", "42"}, {"-42", "-42"}, {"9223372036854775807", "9223372036854775807"},
-        {"-9223372036854775808", "-9223372036854775808"}, {"007", "7"}, {"-0", "0"}};
+        {"-9223372036854775808", "-9223372036854775808"}, };
     for (const auto& [in, out] : cases) {
       auto r = c.decode(in, "n", "k");
       ASSERT_TRUE(r.is_ok()) << in << ": " << r.status().to_string();
@@ -296,7 +296,7 @@ TEST(CodecCounter, PlainIntegersDecodeAsJsonNumbers) {
     }
     EXPECT_EQ(*deserialize(c.decode("-17", "n", "k")->data, Format::kJson), Value(-17));
     for (const char* not_counter : {"", "-", "+1", "1 ", " 1", "1.0", "9223372036854775808",
-                                    "-9223372036854775809", "12345678901234567890", "1e3", "0x10"}) {
+                                    "-9223372036854775809", "12345678901234567890", "1e3", "0x10", "007", "-0"}) {
       EXPECT_EQ(c.decode(not_counter, "n", "k").code(), StatusCode::kDataLoss) << not_counter;
     }
   }

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "codec/compress.hpp"
+#include "integer_payload.hpp"
 
 namespace stratacache::codec {
 
@@ -22,21 +23,6 @@ size_t put_varint(unsigned char* out, uint64_t v) {
   }
   out[n++] = static_cast<unsigned char>(v);
   return n;
-}
-
-bool parse_counter(std::string_view s, int64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  const size_t digits_at = s[0] == '-' ? 1 : 0;
-  const size_t ndigits = s.size() - digits_at;
-  if (ndigits < 1 || ndigits > 19) return false;
-  for (size_t i = digits_at; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  int64_t v = 0;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return false;  // out of int64 range
-  *out = v;
-  return true;
 }
 
 Result<EnvelopeHeader> parse_envelope_header(std::string_view env) {
@@ -191,12 +177,8 @@ Result<std::string> Codec::encode(const Payload& payload, std::string_view ns, s
 Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::string_view key) const {
   try {
     // INCRBY writes bare ASCII integers, never encrypted: read them as JSON numbers.
-    int64_t counter = 0;
-    if (parse_counter(env, &counter)) {
-      char buf[24];
-      const auto r = std::to_chars(buf, buf + sizeof buf, counter);
-      return Payload{Format::kJson, std::string(buf, r.ptr)};
-    }
+    // Only the canonical form Redis itself accepts for INCRBY ("007" and "-0" are not).
+    if (parse_ascii_integer(env)) return Payload{Format::kJson, std::string(env)};
 
     Result<EnvelopeHeader> parsed = parse_envelope_header(env);
     if (!parsed.is_ok()) return parsed.status();

@@ -36,9 +36,6 @@ struct EnvelopeHeader {
 // Unknown version / serializer / compression / flag bits -> kDataLoss.
 Result<EnvelopeHeader> parse_envelope_header(std::string_view envelope);
 
-// True when s is '-'? followed by 1..19 ASCII digits and fits int64 (an INCRBY value).
-bool parse_counter(std::string_view s, int64_t* out);
-
 // Appends LEB128 (7 bits per byte, low first) of v; returns bytes written.
 size_t put_varint(unsigned char* out, uint64_t v);
 
