@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ bool port_accepts(uint16_t port) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool unix_accepts(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
@@ -73,17 +84,20 @@ bool RedisServer::launch() {
   }
   for (auto& a : config_.extra_args) args.push_back(a);
 
+  // Built before fork(): between fork and exec a child of a multi-threaded process may
+  // only make async-signal-safe calls (no malloc).
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   pid_ = pid;
   for (int i = 0; i < 500; ++i) {  // up to 5 s
-    if (port_accepts(port_)) return true;
+    // redis-server listens on TCP before it creates its unix socket: wait for both.
+    if (port_accepts(port_) && (unix_path_.empty() || unix_accepts(unix_path_))) return true;
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) { pid_ = -1; return false; }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

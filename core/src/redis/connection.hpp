@@ -1,0 +1,86 @@
+// One connection to Redis: our socket, hiredis' formatter and reader, and the
+// handshake (AUTH, SELECT). Used by one caller at a time (the pool hands it out).
+//
+// A round trip writes every queued command in one send and reads exactly one reply per
+// command. Any transport failure, timeout, protocol error or over-limit reply marks
+// the connection broken: it is then closed, never reused, so a late reply can never
+// reach another caller.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deadline.hpp"
+#include "redis/reply.hpp"
+#include "redis/socket.hpp"
+#include "stratacache/options.hpp"
+#include "stratacache/status.hpp"
+
+namespace stratacache::redis {
+
+class Connection {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `options` must outlive the connection.
+  Connection(const RedisOptions& options, uint64_t generation);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects (bounded by the deadline and socket_connect_timeout) and authenticates.
+  // kUnavailable: unreachable or the connect timeout passed; kTimeout: the caller's
+  // deadline passed; kPermissionDenied: AUTH refused; kInvalidArgument: SELECT refused.
+  Status open(Deadline deadline);
+
+  // Queues one command (binary-safe arguments).
+  void command(std::initializer_list<std::string_view> args) { command(args.begin(), args.size()); }
+  void command(const std::string_view* args, size_t n);
+  // Sends the queued commands and reads their replies. The replies stay valid until
+  // the next round trip.
+  Status roundtrip(Deadline deadline);
+  size_t reply_count() const { return replies_.size(); }
+  Reply reply(size_t i) const { return replies_[i]; }
+
+  // PING, for the pool's health check.
+  Status ping(Deadline deadline);
+
+  bool broken() const { return broken_; }
+  StatusCode failure() const { return failure_; }
+  // Whether any byte arrived since start_lease(): a failure before that is safe to
+  // retry on another connection for idempotent commands.
+  bool received_any() const { return received_any_; }
+  void start_lease() { received_any_ = false; }
+
+  uint64_t generation() const { return generation_; }
+  pid_t pid() const { return pid_; }
+  Clock::time_point last_used() const { return last_used_; }
+  void touch() { last_used_ = Clock::now(); }
+
+ private:
+  Status fail(Status s);
+
+  const RedisOptions& options_;
+  Socket socket_;
+  ReplyReader reader_;
+  std::string out_;
+  size_t queued_ = 0;
+  Status format_error_;
+  std::vector<Reply> replies_;
+  std::unique_ptr<char[]> in_;
+  bool broken_ = false;
+  StatusCode failure_ = StatusCode::kOk;
+  bool received_any_ = false;
+  uint64_t generation_;
+  pid_t pid_;
+  Clock::time_point last_used_;
+};
+
+}  // namespace stratacache::redis

@@ -1,0 +1,86 @@
+// Up to max_connections connections to one Redis, shared by every thread of a tier,
+// with reconnect backoff and fork safety.
+//
+// acquire(): an idle connection (PINGed first when idle longer than
+// health_check_interval), else a new one while under the cap, else wait for a release
+// until the deadline (kTimeout). After a failed connect the pool backs off
+// (exponential from retry_backoff_min to retry_backoff_max, jittered): meanwhile
+// acquire() fails at once (kUnavailable, or kPermissionDenied after an AUTH refusal)
+// instead of each caller paying a connect timeout; after the window one caller probes
+// with a real connect, and success ends the backoff.
+//
+// Fork: connections remember the pid and the fork generation that opened them. In a
+// child, the inherited connections are closed without a byte sent (the parent's copies
+// keep working) and the pool starts empty.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include "deadline.hpp"
+#include "redis/connection.hpp"
+#include "stratacache/options.hpp"
+#include "stratacache/stats.hpp"
+#include "stratacache/status.hpp"
+
+namespace stratacache::redis {
+
+struct Counters {
+  std::atomic<uint64_t> hits{0}, misses{0}, sets{0}, deletes{0}, errors{0}, timeouts{0};
+  std::atomic<uint64_t> connect_failures{0}, connections_opened{0}, connections_discarded{0}, fast_failures{0};
+  L2Stats snapshot() const;
+};
+
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+class ConnectionPool {
+ public:
+  // `options` and `counters` must outlive the pool.
+  ConnectionPool(const RedisOptions& options, Counters& counters);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  struct Lease {
+    std::unique_ptr<Connection> conn;
+    bool reused = false;  // came from the idle list (it may have gone stale)
+  };
+  Result<Lease> acquire(Deadline deadline);
+  // Back to the idle list when still in step, else closed and counted as discarded.
+  void release(std::unique_ptr<Connection> conn);
+  // Closes every idle connection (after one of them found the server gone).
+  void discard_idle();
+
+ private:
+  void reset_after_fork_locked();
+  void note_connect_failure_locked(const Status& s);
+  Status backoff_status_locked() const;
+
+  const RedisOptions& options_;
+  Counters& counters_;
+  const size_t max_connections_;
+
+  std::mutex mu_;
+  std::condition_variable released_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // most recently used last
+  size_t open_ = 0;                                // idle + leased + connecting
+  uint64_t generation_;                            // fork generation of this pool's connections
+
+  // Backoff after failed connects.
+  unsigned failures_ = 0;
+  std::chrono::steady_clock::time_point retry_at_{};
+  bool probing_ = false;
+  Status last_connect_error_;
+  std::minstd_rand rng_;
+};
+
+// Incremented in every child process (pthread_atfork); cheap to read on every acquire.
+uint64_t fork_generation();
+
+}  // namespace stratacache::redis

@@ -1,0 +1,389 @@
+#include "redis/redis_tier.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+namespace stratacache::redis {
+namespace {
+
+// An integer argument formatted on the stack.
+class Num {
+ public:
+  explicit Num(int64_t v) { len_ = static_cast<size_t>(std::to_chars(buf_, buf_ + sizeof buf_, v).ptr - buf_); }
+  std::string_view view() const { return std::string_view(buf_, len_); }
+
+ private:
+  char buf_[24];
+  size_t len_;
+};
+
+Status unexpected(const char* command) { return internal_error(std::string("unexpected reply type to ") + command); }
+
+Status read_integer(Reply r, const char* command, int64_t* out) {
+  if (r.is(ReplyType::kError)) return server_error(r.str());
+  if (!r.is(ReplyType::kInteger)) return unexpected(command);
+  *out = r.integer();
+  return Status();
+}
+
+Status read_ok(Reply r, const char* command) {
+  if (r.is(ReplyType::kError)) return server_error(r.str());
+  if (!r.is(ReplyType::kStatus)) return unexpected(command);
+  return Status();
+}
+
+// GET + PTTL replies of one key.
+Status read_entry(Reply value, Reply ttl, RemoteEntry* entry, bool* hit) {
+  *hit = false;
+  if (value.is(ReplyType::kError)) return server_error(value.str());
+  if (value.is(ReplyType::kNil)) return Status();
+  if (!value.is(ReplyType::kString)) return unexpected("GET");
+  int64_t ms = 0;
+  if (Status s = read_integer(ttl, "PTTL", &ms); !s) return s;
+  if (ms == -2) return Status();  // expired between GET and PTTL
+  entry->value.assign(value.str().data(), value.str().size());
+  entry->pttl_ms = ms < 0 ? -1 : ms;
+  *hit = true;
+  return Status();
+}
+
+Status check_ttl(int64_t ttl_ms) {
+  if (ttl_ms < 0) return invalid_argument("ttl_ms must be >= 0 (0: no expiry)");
+  return Status();
+}
+
+void queue_set(Connection& c, std::string_view key, std::string_view value, int64_t ttl_ms) {
+  if (ttl_ms > 0) {
+    Num ttl(ttl_ms);
+    c.command({"SET", key, value, "PX", ttl.view()});
+  } else {
+    c.command({"SET", key, value});
+  }
+}
+
+// "field:value" from an INFO section.
+std::string_view info_field(std::string_view info, std::string_view field) {
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t end = info.find('\n', pos);
+    if (end == std::string_view::npos) end = info.size();
+    std::string_view line = info.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
+      return line.substr(field.size() + 1);
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
+int64_t to_int(std::string_view s) {
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
+RedisTier::RedisTier(RedisOptions options) : options_(std::move(options)), pool_(options_, counters_) {}
+
+RedisTier::~RedisTier() = default;
+
+template <typename Fn>
+Status RedisTier::run(Deadline deadline, bool idempotent, Fn&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = pool_.acquire(deadline);
+    if (!lease) return lease.status();
+    std::unique_ptr<Connection> conn = std::move(lease->conn);
+    Status s = fn(*conn);
+    bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
+    bool retry = lost && idempotent && lease->reused && attempt == 0 && !conn->received_any() && !deadline.expired();
+    pool_.release(std::move(conn));
+    if (lost) pool_.discard_idle();
+    if (!retry) return s;
+  }
+}
+
+void RedisTier::count_failure(const Status& s) {
+  if (s.code() != StatusCode::kNotFound) bump(counters_.errors);
+  if (s.code() == StatusCode::kTimeout) bump(counters_.timeouts);
+}
+
+Status RedisTier::failed(Status s) {
+  count_failure(s);
+  return s;
+}
+
+Result<RemoteEntry> RedisTier::get(std::string_view key, Deadline deadline) {
+  RemoteEntry entry;
+  bool hit = false;
+  Status s = run(deadline, true, [&](Connection& c) {
+    c.command({"GET", key});
+    c.command({"PTTL", key});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_entry(c.reply(0), c.reply(1), &entry, &hit);
+  });
+  if (!s) return failed(std::move(s));
+  if (!hit) {
+    bump(counters_.misses);
+    return not_found();
+  }
+  bump(counters_.hits);
+  return Result<RemoteEntry>(std::move(entry));
+}
+
+Result<std::string> RedisTier::get_value(std::string_view key, Deadline deadline) {
+  std::string value;
+  bool hit = false;
+  Status s = run(deadline, true, [&](Connection& c) {
+    c.command({"GET", key});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    Reply r = c.reply(0);
+    if (r.is(ReplyType::kError)) return server_error(r.str());
+    if (r.is(ReplyType::kNil)) return Status();
+    if (!r.is(ReplyType::kString)) return unexpected("GET");
+    value.assign(r.str().data(), r.str().size());
+    hit = true;
+    return Status();
+  });
+  if (!s) return failed(std::move(s));
+  if (!hit) {
+    bump(counters_.misses);
+    return not_found();
+  }
+  bump(counters_.hits);
+  return Result<std::string>(std::move(value));
+}
+
+std::vector<Result<RemoteEntry>> RedisTier::mget(const std::vector<std::string>& keys, Deadline deadline) {
+  std::vector<Result<RemoteEntry>> out;
+  if (keys.empty()) return out;
+  std::vector<RemoteEntry> entries(keys.size());
+  std::vector<Status> statuses(keys.size());
+  std::vector<char> hits(keys.size(), 0);
+  Status s = run(deadline, true, [&](Connection& c) {
+    for (const std::string& k : keys) {
+      c.command({"GET", k});
+      c.command({"PTTL", k});
+    }
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      bool hit = false;
+      statuses[i] = read_entry(c.reply(2 * i), c.reply(2 * i + 1), &entries[i], &hit);
+      hits[i] = hit ? 1 : 0;
+    }
+    return Status();
+  });
+  out.reserve(keys.size());
+  if (!s) {
+    count_failure(s);
+    for (size_t i = 0; i < keys.size(); ++i) out.emplace_back(s);
+    return out;
+  }
+  uint64_t n_hits = 0, n_misses = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!statuses[i].is_ok()) {
+      out.emplace_back(failed(std::move(statuses[i])));
+    } else if (hits[i]) {
+      ++n_hits;
+      out.emplace_back(std::move(entries[i]));
+    } else {
+      ++n_misses;
+      out.emplace_back(not_found());
+    }
+  }
+  bump(counters_.hits, n_hits);
+  bump(counters_.misses, n_misses);
+  return out;
+}
+
+Status RedisTier::set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) {
+  if (Status s = check_ttl(ttl_ms); !s) return failed(std::move(s));
+  Status s = run(deadline, true, [&](Connection& c) {
+    queue_set(c, key, value, ttl_ms);
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_ok(c.reply(0), "SET");
+  });
+  if (!s) return failed(std::move(s));
+  bump(counters_.sets);
+  return s;
+}
+
+Status RedisTier::mset(const std::vector<RemoteWrite>& writes, Deadline deadline) {
+  if (writes.empty()) return Status();
+  for (const RemoteWrite& w : writes) {
+    if (Status s = check_ttl(w.ttl_ms); !s) return failed(std::move(s));
+  }
+  Status s = run(deadline, true, [&](Connection& c) {
+    for (const RemoteWrite& w : writes) queue_set(c, w.key, w.value, w.ttl_ms);
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      if (Status r = read_ok(c.reply(i), "SET"); !r) return r;
+    }
+    return Status();
+  });
+  if (!s) return failed(std::move(s));
+  bump(counters_.sets, writes.size());
+  return s;
+}
+
+Result<int64_t> RedisTier::del(const std::vector<std::string>& keys, Deadline deadline) {
+  if (keys.empty()) return int64_t{0};
+  std::vector<std::string_view> argv;
+  argv.reserve(keys.size() + 1);
+  argv.emplace_back("DEL");
+  for (const std::string& k : keys) argv.emplace_back(k);
+  int64_t deleted = 0;
+  Status s = run(deadline, true, [&](Connection& c) {
+    c.command(argv.data(), argv.size());
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_integer(c.reply(0), "DEL", &deleted);
+  });
+  if (!s) return failed(std::move(s));
+  bump(counters_.deletes, static_cast<uint64_t>(deleted));
+  return deleted;
+}
+
+Result<bool> RedisTier::exists(std::string_view key, Deadline deadline) {
+  int64_t n = 0;
+  Status s = run(deadline, true, [&](Connection& c) {
+    c.command({"EXISTS", key});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_integer(c.reply(0), "EXISTS", &n);
+  });
+  if (!s) return failed(std::move(s));
+  return n > 0;
+}
+
+Result<int64_t> RedisTier::pttl(std::string_view key, Deadline deadline) {
+  int64_t ms = 0;
+  Status s = run(deadline, true, [&](Connection& c) {
+    c.command({"PTTL", key});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_integer(c.reply(0), "PTTL", &ms);
+  });
+  if (!s) return failed(std::move(s));
+  if (ms == -2) return not_found("key does not exist");
+  return ms < 0 ? int64_t{-1} : ms;
+}
+
+Result<int64_t> RedisTier::incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Deadline deadline) {
+  if (Status s = check_ttl(ttl_ms); !s) return failed(std::move(s));
+  int64_t value = 0;
+  Num by(amount), ttl(ttl_ms);
+  // Not idempotent: never retried.
+  Status s = run(deadline, false, [&](Connection& c) {
+    c.command({"INCRBY", key, by.view()});
+    // NX (Redis >= 7): the TTL is set by the increment that creates the key, never extended.
+    if (ttl_ms > 0) c.command({"PEXPIRE", key, ttl.view(), "NX"});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    if (Status r = read_integer(c.reply(0), "INCRBY", &value); !r) return r;
+    if (ttl_ms > 0) {
+      int64_t ignored = 0;
+      if (Status r = read_integer(c.reply(1), "PEXPIRE", &ignored); !r) {
+        // The counter moved but has no TTL: say so rather than leave it to live forever.
+        return Status(r.code(), "INCRBY applied (now " + std::to_string(value) +
+                                    ") but PEXPIRE NX failed (needs Redis >= 7): " + r.message());
+      }
+    }
+    return Status();
+  });
+  if (!s) return failed(std::move(s));
+  return value;
+}
+
+Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadline) {
+  int64_t deleted = 0;
+  Num count(static_cast<int64_t>(options_.scan_count == 0 ? 1000 : options_.scan_count));
+  Status s = run(deadline, true, [&](Connection& c) {
+    deleted = 0;
+    std::string cursor = "0";
+    bool scanned_all = false;
+    std::vector<std::string> batch;  // keys of the last SCAN, unlinked with the next one
+    std::vector<std::string_view> argv;
+    while (!scanned_all || !batch.empty()) {
+      bool unlink = !batch.empty();
+      if (unlink) {
+        argv.assign(1, "UNLINK");
+        for (const std::string& k : batch) argv.emplace_back(k);
+        c.command(argv.data(), argv.size());
+      }
+      bool scan = !scanned_all;
+      if (scan) c.command({"SCAN", cursor, "MATCH", glob, "COUNT", count.view()});
+      if (Status rt = c.roundtrip(deadline); !rt) return rt;
+      size_t i = 0;
+      if (unlink) {
+        int64_t n = 0;
+        if (Status r = read_integer(c.reply(i++), "UNLINK", &n); !r) return r;
+        deleted += n;
+        batch.clear();
+      }
+      if (scan) {
+        Reply r = c.reply(i);
+        if (r.is(ReplyType::kError)) return server_error(r.str());
+        Reply next_cursor = r.is(ReplyType::kArray) && r.size() == 2 ? r.first() : Reply();
+        Reply keys = next_cursor.valid() ? next_cursor.next() : Reply();
+        if (!next_cursor.is(ReplyType::kString) || !keys.is(ReplyType::kArray)) return unexpected("SCAN");
+        cursor.assign(next_cursor.str().data(), next_cursor.str().size());
+        for (Reply k = keys.first(); k.valid(); k = k.next()) {
+          if (!k.is(ReplyType::kString)) return unexpected("SCAN");
+          batch.emplace_back(k.str());
+        }
+        scanned_all = cursor == "0";
+      }
+    }
+    return Status();
+  });
+  if (!s) return failed(std::move(s));
+  bump(counters_.deletes, static_cast<uint64_t>(deleted));
+  return deleted;
+}
+
+Result<HealthInfo> RedisTier::health(Deadline deadline) {
+  HealthInfo info;
+  Status s = run(deadline, true, [&](Connection& c) {
+    info = HealthInfo{};
+    auto start = std::chrono::steady_clock::now();
+    if (Status p = c.ping(deadline); !p) return p;
+    info.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    c.command({"INFO", "server"});
+    c.command({"INFO", "clients"});
+    c.command({"INFO", "memory"});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    for (size_t i = 0; i < 3; ++i) {
+      Reply r = c.reply(i);
+      if (r.is(ReplyType::kError)) {
+        Status e = server_error(r.str());
+        if (e.code() == StatusCode::kPermissionDenied) continue;  // ACL without INFO: PING is enough
+        return e;
+      }
+      if (!r.is(ReplyType::kString)) return unexpected("INFO");
+      std::string_view text = r.str();
+      if (auto v = info_field(text, "redis_version"); !v.empty()) info.version = std::string(v);
+      if (auto v = info_field(text, "uptime_in_seconds"); !v.empty()) info.uptime_seconds = to_int(v);
+      if (auto v = info_field(text, "connected_clients"); !v.empty()) info.connected_clients = to_int(v);
+      if (auto v = info_field(text, "used_memory_human"); !v.empty()) info.used_memory = std::string(v);
+    }
+    info.healthy = true;
+    return Status();
+  });
+  if (!s) {
+    count_failure(s);
+    info = HealthInfo{};
+    info.error = s.to_string();
+  }
+  return info;
+}
+
+}  // namespace stratacache::redis
+
+namespace stratacache {
+
+std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options) {
+  // No transport means no L2: the null tier is exactly that.
+  if (options.transport == RedisOptions::Transport::kNone) return make_null_remote_tier();
+  return std::make_unique<redis::RedisTier>(options);
+}
+
+}  // namespace stratacache
