@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
 
 namespace stratacache {
 
@@ -12,10 +13,13 @@ class Deadline {
   static Deadline after(std::chrono::milliseconds d) { return Deadline(Clock::now() + d); }
   Clock::time_point at() const { return at_; }
   bool expired() const { return Clock::now() >= at_; }
-  // Remaining time in whole milliseconds, rounded up, never negative.
+  // Remaining time in whole milliseconds, rounded up, never negative, clamped to what
+  // poll() takes (so a far-away deadline such as time_point::max() does not overflow).
   int remaining_ms() const {
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(at_ - Clock::now()).count();
-    return left <= 0 ? 0 : static_cast<int>((left + 999) / 1000);
+    auto now = Clock::now();
+    if (at_ <= now) return 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(at_ - now).count() + 1;
+    return left > INT_MAX ? INT_MAX : static_cast<int>(left);
   }
 
  private:
