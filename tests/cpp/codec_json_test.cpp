@@ -147,7 +147,8 @@ TEST(JsonCodec, RejectsUnencodableValuesNamingTheProblem) {
       {Value(std::nan("")), "non-finite"},
       {Value(std::numeric_limits<double>::infinity()), "non-finite"},
       {Value(Bytes{"abc"}), "bytes"},
-      {Value(Ext{3, "x"}), "ext"},
+      {Value(Ext{3, "x"}), "16 bytes"},
+      {Value(Ext{9, "x"}), "ext type 9"},
       {Value(int_key), "keys must be strings"},
       {Value(Value::Array{1, Value::Array{Value(Bytes{"x"})}}), "bytes"},
   };
@@ -157,6 +158,16 @@ TEST(JsonCodec, RejectsUnencodableValuesNamingTheProblem) {
     EXPECT_EQ(r.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().message();
   }
+}
+
+TEST(JsonCodec, SharedExtTypesBecomeStrings) {
+  const std::string uuid("\x12\x34\x56\x78\x9a\xbc\xde\xf0\x01\x23\x45\x67\x89\xab\xcd\xef", 16);
+  Value v = Value::Array{Value(Ext{ext_type::kDateTime, "2026-11-25T12:00:00+00:00"}),
+                         Value(Ext{ext_type::kDate, "2026-11-25"}), Value(Ext{ext_type::kUuid, uuid}),
+                         Value(Ext{ext_type::kDecimal, "12.50"})};
+  auto r = serialize(v, Format::kJson);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(*r, R"(["2026-11-25T12:00:00+00:00","2026-11-25","12345678-9abc-def0-0123-456789abcdef","12.50"])");
 }
 
 TEST(JsonCodec, MalformedInputIsDataLoss) {

@@ -19,6 +19,15 @@ enum class Compression : uint8_t { kNone = 0, kLz4 = 1, kZlib = 2 };
 const char* format_name(Format f) noexcept;
 const char* compression_name(Compression c) noexcept;
 
+// MessagePack ext type ids with a meaning shared by every binding (docs/envelope.md).
+// JSON output writes them as strings so a value stays readable from any language.
+namespace ext_type {
+constexpr int8_t kDateTime = 1;  // ISO-8601 text, e.g. "2026-11-25T12:00:00+00:00"
+constexpr int8_t kDate = 2;      // ISO-8601 text, "2026-11-25"
+constexpr int8_t kUuid = 3;      // 16 bytes, big-endian (RFC 4122 byte order)
+constexpr int8_t kDecimal = 4;   // decimal text, e.g. "12.50"
+}  // namespace ext_type
+
 // A serialized value as the caller sees it: bytes plus the format they are in.
 struct Payload {
   Format format = Format::kRaw;

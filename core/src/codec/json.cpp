@@ -57,6 +57,30 @@ class JsonWriter {
     return false;
   }
 
+  // The shared ext types become strings; any other ext has no JSON form.
+  bool ext(const Ext& e) {
+    switch (e.type) {
+      case ext_type::kDateTime:
+      case ext_type::kDate:
+      case ext_type::kDecimal:
+        return string(e.data);
+      case ext_type::kUuid: {
+        if (e.data.size() != 16) return fail("UUID ext value must be 16 bytes");
+        static const char kHex[] = "0123456789abcdef";
+        std::string text;
+        for (size_t i = 0; i < 16; ++i) {
+          if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
+          auto b = static_cast<unsigned char>(e.data[i]);
+          text += kHex[b >> 4];
+          text += kHex[b & 15];
+        }
+        return string(text);
+      }
+      default:
+        return fail("JSON cannot encode MessagePack ext type " + std::to_string(e.type));
+    }
+  }
+
   bool value(const Value& v) {
     char buf[32];
     switch (v.type()) {
@@ -85,7 +109,7 @@ class JsonWriter {
       }
       case Value::Type::String: return string(v.as_string());
       case Value::Type::Bytes: return fail("JSON cannot encode bytes; use msgpack or raw");
-      case Value::Type::Ext: return fail("JSON cannot encode a MessagePack ext value");
+      case Value::Type::Ext: return ext(v.as_ext());
       case Value::Type::Array: {
         out_ += '[';
         bool first = true;
