@@ -34,6 +34,14 @@ class RedisProcess:
         out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, check=True)
         return out.stdout.decode().strip()
 
+    def command(self, *args: bytes | str) -> bytes:
+        """Send one command in RESP (binary-safe) and return the raw reply line(s)."""
+        parts = [a.encode() if isinstance(a, str) else a for a in args]
+        req = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(req)
+            return s.recv(65536)
+
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()

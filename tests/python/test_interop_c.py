@@ -1,0 +1,59 @@
+"""Values written through the C ABI by a C program are read from Python, and the other
+way round: one cache behaviour in every language."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from stratacache import _native
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _interop_bin() -> str:
+    path = os.environ.get("STRATACACHE_INTEROP_BIN") or str(ROOT / "build" / "tests" / "stratacache_interop")
+    if not Path(path).exists():
+        pytest.fail(f"{path} missing: build the C++ tree first (scripts/build.sh)")
+    return path
+
+
+def _c(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_interop_bin(), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_c_writes_python_reads(redis_server) -> None:
+    doc = {"name": "Alice", "roles": ["admin", "dev"], "age": 42, "score": 1.5, "active": True, "x": None}
+    url = redis_server.url + "?prefix=interop:"
+    done = _c("write", url, "user:1", json.dumps(doc))
+    assert done.returncode == 0, done.stderr
+    cache = _native.NativeCache(url)
+    try:
+        assert cache.get("user:1") == doc
+    finally:
+        cache.close()
+
+
+@pytest.mark.parametrize("serializer", ["msgpack", "json"])
+def test_python_writes_c_reads(redis_server, serializer: str) -> None:
+    url = redis_server.url + "?prefix=interop:"
+    cache = _native.NativeCache(url, serializer=serializer)
+    when = dt.datetime(2026, 11, 25, 12, 30, tzinfo=dt.timezone.utc)
+    ident = uuid.UUID("12345678-9abc-def0-0123-456789abcdef")
+    try:
+        cache.set("order:7", {"id": 7, "items": (1, 2), "at": when, "day": when.date(), "ref": ident,
+                              "total": Decimal("12.50"), "note": "zoë"})
+    finally:
+        cache.close()
+    done = _c("read", url, "order:7")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "id": 7, "items": [1, 2], "at": "2026-11-25T12:30:00+00:00", "day": "2026-11-25",
+        "ref": "12345678-9abc-def0-0123-456789abcdef", "total": "12.50", "note": "zoë"}
+    assert _c("read", url, "absent").returncode == 3
