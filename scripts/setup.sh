@@ -21,4 +21,4 @@ fi
 # (fixtures start their own servers on free ports), so it is left alone.
 
 PY=${PYTHON:-python3}
-"$PY" -c "import pytest" 2>/dev/null || "$PY" -m pip install -q "pytest>=7"
+"$PY" -c "import pytest, mypy" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check "pytest>=7" "mypy>=1.5"

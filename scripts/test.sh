@@ -2,7 +2,8 @@
 # Everything: install, build, and run every test — C++ unit + integration tests (they
 # start their own redis-server processes on free loopback ports), the C ABI test
 # against the installed header and library, a find_package consumer, the Python
-# ctypes tests, the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check.
+# ctypes tests, the Python package tests (after pip install .) and mypy --strict,
+# the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -34,8 +35,11 @@ cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$root/bu
 ninja -C build/consumer >/dev/null
 LD_LIBRARY_PATH="$root/build/_install/lib" build/consumer/consumer
 
-step "Python ctypes tests (dlopen libstratacache.so)"
-STRATACACHE_LIB="$root/build/libstratacache.so" python3 -m pytest -q tests/python
+step "Python package: pip install ., then every Python test and mypy --strict"
+python3 -m pip install -q --disable-pip-version-check .
+STRATACACHE_LIB="$root/build/libstratacache.so" STRATACACHE_INTEROP_BIN="$root/build/tests/stratacache_interop" \
+  python3 -m pytest -q tests/python
+python3 -m mypy --strict python/stratacache
 
 step "ASan + UBSan"
 scripts/build.sh build-asan -DSTRATACACHE_SANITIZE=ON -DSTRATACACHE_BUILD_BENCH=OFF
