@@ -7,14 +7,20 @@
  *  - Fallible functions return int: STRATACACHE_OK (0) or a negative STRATACACHE_E*
  *    code. Out-parameters come first. A miss is STRATACACHE_ENOTFOUND, an expected
  *    outcome, not an error with a message.
- *  - After an error, stratacache_last_error() describes it (thread-local).
+ *  - After an error, stratacache_last_error() describes it. The message is kept per OS
+ *    thread and cleared by the next call on that thread: read it right after the
+ *    failing call, on the same thread (Go: inside runtime.LockOSThread; koffi async:
+ *    in the same worker callback).
+ *  - Every out-parameter is set (to NULL / 0) at the start of the call, so it is
+ *    defined even when the call fails.
  *  - Buffers the library allocates are owned by the caller and released with
  *    stratacache_free(); never with free(). Arguments are borrowed for the duration
  *    of the call only (the library copies what it keeps).
  *  - Keys and values are byte strings (pointer + length); NUL, CR, LF and glob
  *    characters are ordinary bytes. A NULL pointer with length 0 is the empty string.
- *  - All functions are thread-safe; one stratacache handle may be shared by threads.
- *    Free/close functions accept NULL and never fail.
+ *  - Cache handles are thread-safe: one stratacache_cache may be shared by threads.
+ *    Options and callopts objects are not: set them up on one thread, then share
+ *    them read-only. Free/close functions accept NULL and never fail.
  */
 #ifndef STRATACACHE_H
 #define STRATACACHE_H
@@ -62,8 +68,8 @@ extern "C" {
 #define STRATACACHE_SKIP_L1 0x1u /* neither read nor write the in-process tier */
 #define STRATACACHE_SKIP_L2 0x2u /* neither read nor write Redis */
 
-/* ttl_ms arguments: > 0 milliseconds, 0 never expires, STRATACACHE_TTL_DEFAULT uses
- * the cache's default_ttl. */
+/* ttl_ms arguments: > 0 milliseconds (at most 10 years), 0 never expires,
+ * STRATACACHE_TTL_DEFAULT uses the cache's default_ttl; anything else is EINVAL. */
 #define STRATACACHE_TTL_DEFAULT (-1)
 
 typedef struct stratacache_cache stratacache_cache; /* a cache handle */
@@ -111,10 +117,12 @@ STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
 /* ---- Per-call options (NULL everywhere means the defaults) ---- */
 STRATACACHE_API int stratacache_callopts_new(stratacache_callopts **out);
-/* Deadline of each call made with these options; < 0 restores socket_timeout. */
-STRATACACHE_API void stratacache_callopts_set_timeout_ms(stratacache_callopts *co, int64_t timeout_ms);
-/* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2 */
-STRATACACHE_API void stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
+/* Deadline of each call made with these options, in ms; < 0 restores socket_timeout.
+ * 0 means "already due": L2 calls fail with ETIMEDOUT, L1 hits still answer. */
+STRATACACHE_API int stratacache_callopts_set_timeout_ms(stratacache_callopts *co, int64_t timeout_ms);
+/* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2. Bits this library does not know are
+ * STRATACACHE_EUNSUPPORTED (never silently ignored). */
+STRATACACHE_API int stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
 STRATACACHE_API void stratacache_callopts_free(stratacache_callopts *co);
 
 /* ---- Operations ---- */
@@ -124,12 +132,15 @@ STRATACACHE_API void stratacache_callopts_free(stratacache_callopts *co);
  * miss. */
 STRATACACHE_API int stratacache_get(void **out_value, size_t *out_len, int *out_format, stratacache_cache *cache,
                                     const void *key, size_t key_len, const stratacache_callopts *co);
-/* Read a value as JSON text, whatever format it was stored in (raw values: EWRONGTYPE;
- * MessagePack bytes/ext: EWRONGTYPE). *out_json is NUL-terminated, caller-owned. */
+/* Read a value as JSON text, whatever format it was stored in. MessagePack ext values
+ * of the shared types (date-time, date, UUID, decimal; docs/envelope.md) become
+ * strings; raw values, MessagePack bytes and other ext types are EWRONGTYPE.
+ * Undecodable stored bytes are a miss. *out_json is NUL-terminated, caller-owned. */
 STRATACACHE_API int stratacache_get_json(char **out_json, size_t *out_len, stratacache_cache *cache, const void *key,
                                          size_t key_len, const stratacache_callopts *co);
 /* Store bytes in the given STRATACACHE_FORMAT_* (not validated: the format labels the
- * bytes for readers). Copied. */
+ * bytes for readers). Copied. With Redis, a write that skips L1 still removes this
+ * handle's L1 copy; with only L1 (mem://), a value that cannot fit is ETOOBIG. */
 STRATACACHE_API int stratacache_set(stratacache_cache *cache, const void *key, size_t key_len, const void *value,
                                     size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts *co);
 /* Parse JSON text and store it with the cache's serializer (msgpack by default), so

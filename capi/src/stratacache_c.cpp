@@ -79,6 +79,7 @@ int report(const Status& st) {
 template <typename F>
 int guarded(F&& body) noexcept {
   try {
+    t_last_error.clear();  // never allocates: the message is about the current call only
     return body();
   } catch (const std::bad_alloc&) {
     return fail(STRATACACHE_ENOMEM, "out of memory");
@@ -96,6 +97,18 @@ std::string_view bytes(const void* p, size_t n) {
 const CallOptions& call_of(const stratacache_callopts* co) {
   static const CallOptions kDefaults;
   return co ? co->call : kDefaults;
+}
+
+// STRATACACHE_TTL_DEFAULT (-1), 0 or a positive number of milliseconds.
+bool valid_ttl(int64_t ttl_ms) { return ttl_ms >= -1; }
+#define REQUIRE_TTL(ttl)                                                                          \
+  do {                                                                                            \
+    if (!valid_ttl(ttl)) return fail(STRATACACHE_EINVAL, "argument 'ttl_ms' must be >= -1 (STRATACACHE_TTL_DEFAULT)"); \
+  } while (0)
+
+template <typename T>
+void clear_out(T* p, T v) {
+  if (p) *p = v;
 }
 
 // Copies into a malloc'd buffer (+1 NUL byte so text results are C strings).
@@ -189,9 +202,9 @@ int stratacache_options_new(stratacache_options** out) {
 
 int stratacache_options_from_url(stratacache_options** out, const char* url) {
   return guarded([&] {
+    clear_out<stratacache_options*>(out, nullptr);
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(url, "url");
-    *out = nullptr;
     auto o = Options::from_url(url);
     if (!o) return report(o.status());
     auto* opts = new stratacache_options();
@@ -230,9 +243,9 @@ void stratacache_options_free(stratacache_options* opts) { delete opts; }
 
 int stratacache_open(stratacache_cache** out, const char* url) {
   return guarded([&] {
+    clear_out<stratacache_cache*>(out, nullptr);
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(url, "url");
-    *out = nullptr;
     auto c = Cache::open(url);
     if (!c) return report(c.status());
     *out = new stratacache_cache{std::move(c).value()};
@@ -242,9 +255,9 @@ int stratacache_open(stratacache_cache** out, const char* url) {
 
 int stratacache_open_with(stratacache_cache** out, const stratacache_options* opts) {
   return guarded([&] {
+    clear_out<stratacache_cache*>(out, nullptr);
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(opts, "opts");
-    *out = nullptr;
     auto c = open_from(*opts);
     if (!c) return report(c.status());
     *out = new stratacache_cache{std::move(c).value()};
@@ -262,14 +275,26 @@ int stratacache_callopts_new(stratacache_callopts** out) {
   });
 }
 
-void stratacache_callopts_set_timeout_ms(stratacache_callopts* co, int64_t timeout_ms) {
-  if (co) co->call.timeout = Millis(timeout_ms < 0 ? -1 : timeout_ms);
+int stratacache_callopts_set_timeout_ms(stratacache_callopts* co, int64_t timeout_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    co->call.timeout = Millis(timeout_ms < 0 ? -1 : timeout_ms);
+    return STRATACACHE_OK;
+  });
 }
 
-void stratacache_callopts_set_flags(stratacache_callopts* co, uint32_t flags) {
-  if (!co) return;
-  co->call.skip_l1 = (flags & STRATACACHE_SKIP_L1) != 0;
-  co->call.skip_l2 = (flags & STRATACACHE_SKIP_L2) != 0;
+int stratacache_callopts_set_flags(stratacache_callopts* co, uint32_t flags) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    constexpr uint32_t kKnown = STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2;
+    if (flags & ~kKnown) {
+      return fail(STRATACACHE_EUNSUPPORTED, "unknown flag bits " + std::to_string(flags & ~kKnown) +
+                                                " (this library is " STRATACACHE_VERSION_STRING ")");
+    }
+    co->call.skip_l1 = (flags & STRATACACHE_SKIP_L1) != 0;
+    co->call.skip_l2 = (flags & STRATACACHE_SKIP_L2) != 0;
+    return STRATACACHE_OK;
+  });
 }
 
 void stratacache_callopts_free(stratacache_callopts* co) { delete co; }
@@ -277,11 +302,12 @@ void stratacache_callopts_free(stratacache_callopts* co) { delete co; }
 int stratacache_get(void** out_value, size_t* out_len, int* out_format, stratacache_cache* cache, const void* key,
                     size_t key_len, const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<void*>(out_value, nullptr);
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
     REQUIRE_ARG(out_value, "out_value");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
-    *out_value = nullptr;
-    if (out_len) *out_len = 0;
     auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     if (out_format) *out_format = static_cast<int>((*r)->format);
@@ -292,10 +318,11 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
 int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
                          const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
-    *out_json = nullptr;
     auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     const Payload& p = **r;
@@ -306,7 +333,8 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
       return rc;
     }
     if (p.format == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
-    auto v = deserialize(p.data, p.format, cache->cache->options().codec.limits);
+    // Undecodable stored bytes are a miss, counted, exactly as in Cache::get_value.
+    auto v = cache->cache->get_value(bytes(key, key_len), call_of(co));
     if (!v) return report(v.status());
     auto text = serialize(*v, Format::kJson);
     if (!text) return fail(STRATACACHE_EWRONGTYPE, "value cannot be represented as JSON: " + text.status().message());
@@ -326,8 +354,9 @@ int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, c
     if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
       return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
     }
+    REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    call.ttl_ms = ttl_ms;
     Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
     return report(cache->cache->set(bytes(key, key_len), std::move(p), call));
   });
@@ -339,10 +368,14 @@ int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_l
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(json, json_len, "json");
+    REQUIRE_TTL(ttl_ms);
     auto v = deserialize(bytes(json, json_len), Format::kJson, cache->cache->options().codec.limits);
-    if (!v) return fail(STRATACACHE_EINVAL, "argument 'json' is not valid JSON: " + v.status().message());
+    if (!v) {
+      int code = v.code() == StatusCode::kTooLarge ? STRATACACHE_ETOOBIG : STRATACACHE_EINVAL;
+      return fail(code, "argument 'json' was rejected: " + v.status().message());
+    }
     CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    call.ttl_ms = ttl_ms;
     return report(cache->cache->set_value(bytes(key, key_len), *v, call));
   });
 }
@@ -350,6 +383,7 @@ int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_l
 int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const void* const* keys, const size_t* key_lens,
                        size_t n, const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<int64_t>(out_deleted, 0);
     REQUIRE_ARG(cache, "cache");
     if (n > 0) {
       REQUIRE_ARG(keys, "keys");
@@ -371,6 +405,7 @@ int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const voi
 int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* key, size_t key_len,
                        const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<int>(out_exists, 0);
     REQUIRE_ARG(out_exists, "out_exists");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
@@ -384,6 +419,7 @@ int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* ke
 int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* key, size_t key_len,
                     const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<int64_t>(out_ttl_ms, 0);
     REQUIRE_ARG(out_ttl_ms, "out_ttl_ms");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
@@ -397,10 +433,12 @@ int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* k
 int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
                           int64_t ttl_ms, const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<int64_t>(out_value, 0);
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    call.ttl_ms = ttl_ms;
     auto r = cache->cache->increment(bytes(key, key_len), amount, call);
     if (!r) return report(r.status());
     if (out_value) *out_value = *r;
@@ -411,6 +449,7 @@ int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const vo
 int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, const void* pattern, size_t pattern_len,
                               const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<int64_t>(out_deleted, 0);
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
     auto r = cache->cache->clear_pattern(bytes(pattern, pattern_len), call_of(co));
@@ -423,6 +462,12 @@ int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, co
 int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int* out_codes, stratacache_cache* cache,
                      const void* const* keys, const size_t* key_lens, size_t n, const stratacache_callopts* co) {
   return guarded([&] {
+    for (size_t i = 0; i < n; ++i) {  // every out slot is defined before anything can fail
+      if (out_values) out_values[i] = nullptr;
+      if (out_lens) out_lens[i] = 0;
+      if (out_formats) out_formats[i] = -1;
+      if (out_codes) out_codes[i] = STRATACACHE_EINVAL;
+    }
     REQUIRE_ARG(cache, "cache");
     if (n == 0) return STRATACACHE_OK;
     REQUIRE_ARG(out_values, "out_values");
@@ -435,10 +480,6 @@ int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int*
     for (size_t i = 0; i < n; ++i) {
       REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
       ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
-    for (size_t i = 0; i < n; ++i) {
-      out_values[i] = nullptr;
-      out_lens[i] = 0;
     }
     auto results = cache->cache->mget(ks, call_of(co));
     for (size_t i = 0; i < n; ++i) {
@@ -476,18 +517,23 @@ int stratacache_mset(stratacache_cache* cache, const void* const* keys, const si
       items.emplace_back(std::string(bytes(keys[i], key_lens[i])),
                          Payload{static_cast<Format>(f), std::string(bytes(values[i], value_lens[i]))});
     }
+    REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms < 0 ? CallOptions::kDefaultTtl : ttl_ms;
+    call.ttl_ms = ttl_ms;
     return report(cache->cache->mset(items, call));
   });
 }
 
 void stratacache_flush_l1(stratacache_cache* cache) {
-  if (cache) cache->cache->flush_l1();
+  (void)guarded([&] {
+    if (cache) cache->cache->flush_l1();
+    return STRATACACHE_OK;
+  });
 }
 
 int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* name) {
   return guarded([&] {
+    clear_out<uint64_t>(out_value, 0);
     REQUIRE_ARG(out_value, "out_value");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_ARG(name, "name");
@@ -509,6 +555,8 @@ int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* 
 
 int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* cache) {
   return guarded([&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
     REQUIRE_ARG(cache, "cache");
     return give_json(out_json, out_len, stats_to_json(cache->cache->stats()));
@@ -517,6 +565,8 @@ int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* 
 
 int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache* cache, const stratacache_callopts* co) {
   return guarded([&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
     REQUIRE_ARG(cache, "cache");
     HealthInfo h = cache->cache->health(call_of(co));

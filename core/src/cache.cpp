@@ -33,7 +33,7 @@ struct Cache::Impl {
 
   Deadline deadline(const CallOptions& c, Millis minimum = Millis(0)) const {
     Millis t = c.timeout.count() >= 0 ? c.timeout : std::max(options.redis.socket_timeout, minimum);
-    return Deadline::after(t);
+    return Deadline::after_saturating(t);
   }
 
   Status check_key(std::string_view key) const {
@@ -72,17 +72,31 @@ struct Cache::Impl {
     return codec.encode(p, options.prefix, key);
   }
 
-  // Decode an L2 value; a bad one is a miss, counted, and removed from L2.
+  // Decode an L2 value; an unreadable one is a miss and counted. Garbage and tampered
+  // values (kDataLoss) are removed from L2; values this process merely cannot read (a
+  // newer format, a key it lacks, over its size limit) stay for those that can.
   Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d) {
     auto p = codec.decode(env, options.prefix, key);
     if (p) return p;
     decode_errors.fetch_add(1, std::memory_order_relaxed);
-    (void)l2->del({full}, d);
+    if (p.code() == StatusCode::kDataLoss) (void)l2->del({full}, d);
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }
 
-  void backfill(std::string_view key, PayloadPtr p, int64_t l2_pttl_ms) {
-    l1.set(key, std::move(p), l1_ttl(l2_pttl_ms));
+  // Back-fill only when no write to the key's shard raced the L2 fetch, and never for a
+  // key in its last millisecond (PTTL 0).
+  void backfill(std::string_view key, PayloadPtr p, int64_t l2_pttl_ms, uint64_t epoch) {
+    if (l2_pttl_ms == 0) return;
+    l1.set_if_epoch(key, std::move(p), l1_ttl(l2_pttl_ms), epoch);
+  }
+
+  // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
+  static constexpr int64_t kMaxTtlMs = 10LL * 365 * 24 * 3600 * 1000;
+
+  Result<int64_t> ttl_for(const CallOptions& c) const {
+    int64_t ttl = resolve_ttl(c);
+    if (ttl > kMaxTtlMs) return invalid_argument("ttl of " + std::to_string(ttl) + " ms is over the 10-year maximum");
+    return ttl;
   }
 };
 
@@ -110,13 +124,14 @@ Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, c
   }
   if (!m.use_l2(call)) return not_found();
   Deadline d = m.deadline(call);
+  uint64_t epoch = m.l1.write_epoch(key);
   std::string full = m.full_key(key);
   auto r = m.l2->get(full, d);
   if (!r) return r.status();
   auto p = m.open_envelope(key, full, r->value, d);
   if (!p) return p.status();
   auto shared = std::make_shared<const Payload>(std::move(p).value());
-  if (m.use_l1(call)) m.backfill(key, shared, r->pttl_ms);
+  if (m.use_l1(call)) m.backfill(key, shared, r->pttl_ms, epoch);
   return shared;
 }
 
@@ -151,8 +166,13 @@ std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, c
   if (pending.empty() || !m.use_l2(call)) return out;
   Deadline d = m.deadline(call);
   std::vector<std::string> full;
+  std::vector<uint64_t> epochs;
   full.reserve(pending.size());
-  for (size_t i : pending) full.push_back(m.full_key(keys[i]));
+  epochs.reserve(pending.size());
+  for (size_t i : pending) {
+    full.push_back(m.full_key(keys[i]));
+    epochs.push_back(m.l1.write_epoch(keys[i]));
+  }
   auto remote = m.l2->mget(full, d);
   for (size_t j = 0; j < pending.size(); ++j) {
     size_t i = pending[j];
@@ -160,7 +180,7 @@ std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, c
     if (!remote[j]) { out[i] = remote[j].status(); continue; }
     auto p = m.open_envelope(keys[i], full[j], remote[j]->value, d);
     if (!p) { out[i] = p.status(); continue; }
-    if (m.use_l1(call)) m.backfill(keys[i], std::make_shared<const Payload>(*p), remote[j]->pttl_ms);
+    if (m.use_l1(call)) m.backfill(keys[i], std::make_shared<const Payload>(*p), remote[j]->pttl_ms, epochs[j]);
     out[i] = std::move(p);
   }
   return out;
@@ -177,14 +197,22 @@ Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call
     return too_large("value is " + std::to_string(value.data.size()) + " bytes; max_value_bytes is " +
                      std::to_string(m.options.codec.limits.max_value_bytes));
   }
-  int64_t ttl = m.resolve_ttl(call);
+  auto ttl = m.ttl_for(call);
+  if (!ttl) return ttl.status();
+  if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "set with both tiers skipped");
+  if (!m.use_l2(call) && !m.l1.admissible(key, value.data.size())) {
+    m.l1.erase(key);
+    return too_large("value does not fit in L1 (l1_max_bytes is shared by 16 shards; raise it or use Redis)");
+  }
   Status l2_status;
   if (m.use_l2(call)) {
     auto env = m.envelope(key, value);
     if (!env) return env.status();
-    l2_status = m.l2->set(m.full_key(key), *env, ttl, m.deadline(call));
+    l2_status = m.l2->set(m.full_key(key), *env, *ttl, m.deadline(call));
   }
-  if (m.use_l1(call)) m.l1.set(key, std::make_shared<const Payload>(std::move(value)), m.l1_ttl(ttl));
+  // Skipping L1 still invalidates it: a write must never leave an older copy visible.
+  if (m.use_l1(call)) m.l1.set(key, std::make_shared<const Payload>(std::move(value)), m.l1_ttl(*ttl));
+  else m.l1.erase(key);
   return l2_status;
 }
 
@@ -200,7 +228,14 @@ Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, co
     if (Status st = m.check_key(k); !st) return st;
     if (v.data.size() > m.options.codec.limits.max_value_bytes) return too_large("value for a key exceeds max_value_bytes");
   }
-  int64_t ttl = m.resolve_ttl(call);
+  auto ttl = m.ttl_for(call);
+  if (!ttl) return ttl.status();
+  if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "mset with both tiers skipped");
+  if (!m.use_l2(call)) {
+    for (auto& [k, v] : items) {
+      if (!m.l1.admissible(k, v.data.size())) return too_large("a value does not fit in L1 (l1_max_bytes)");
+    }
+  }
   Status l2_status;
   if (m.use_l2(call)) {
     std::vector<RemoteWrite> writes;
@@ -208,12 +243,13 @@ Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, co
     for (auto& [k, v] : items) {
       auto env = m.envelope(k, v);
       if (!env) return env.status();
-      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), ttl});
+      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), *ttl});
     }
     l2_status = m.l2->mset(writes, m.deadline(call));
   }
-  if (m.use_l1(call)) {
-    for (auto& [k, v] : items) m.l1.set(k, std::make_shared<const Payload>(v), m.l1_ttl(ttl));
+  for (auto& [k, v] : items) {
+    if (m.use_l1(call)) m.l1.set(k, std::make_shared<const Payload>(v), m.l1_ttl(*ttl));
+    else m.l1.erase(k);
   }
   return l2_status;
 }
@@ -223,15 +259,18 @@ Result<int64_t> Cache::del(const std::vector<std::string>& keys, const CallOptio
   for (auto& k : keys) {
     if (Status st = m.check_key(k); !st) return st;
   }
+  // L1 copies always go (skip_l1 only skips reading/writing values), before the L2
+  // delete so this process stops serving them, and again after it so that a read that
+  // fetched the old value from L2 meanwhile cannot back-fill it.
   int64_t l1_count = 0;
-  if (m.use_l1(call)) {
-    for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
-  }
+  for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
   if (!m.use_l2(call) || keys.empty()) return l1_count;
   std::vector<std::string> full;
   full.reserve(keys.size());
   for (auto& k : keys) full.push_back(m.full_key(k));
-  return m.l2->del(full, m.deadline(call));
+  auto r = m.l2->del(full, m.deadline(call));
+  for (auto& k : keys) m.l1.erase(k);
+  return r;
 }
 
 Result<int64_t> Cache::del(std::string_view key, const CallOptions& call) {
@@ -259,12 +298,13 @@ Result<int64_t> Cache::ttl_ms(std::string_view key, const CallOptions& call) {
 Result<int64_t> Cache::increment(std::string_view key, int64_t amount, const CallOptions& call) {
   Impl& m = *impl_;
   if (Status st = m.check_key(key); !st) return st;
-  int64_t ttl = m.resolve_ttl(call);
+  auto ttl = m.ttl_for(call);
+  if (!ttl) return ttl.status();
   if (!m.use_l2(call)) {
     if (!m.use_l1(call)) return Status(StatusCode::kUnsupported, "increment with both tiers skipped");
-    return m.l1.increment(key, amount, ttl);
+    return m.l1.increment(key, amount, *ttl);
   }
-  auto r = m.l2->incr_by(m.full_key(key), amount, ttl, m.deadline(call));
+  auto r = m.l2->incr_by(m.full_key(key), amount, *ttl, m.deadline(call));
   // Redis owns the counter; a stale L1 copy must not shadow the new value.
   m.l1.erase(key);
   return r;
@@ -272,12 +312,13 @@ Result<int64_t> Cache::increment(std::string_view key, int64_t amount, const Cal
 
 Result<int64_t> Cache::clear_pattern(std::string_view glob, const CallOptions& call) {
   Impl& m = *impl_;
-  int64_t l1_count = 0;
-  if (m.use_l1(call)) l1_count = static_cast<int64_t>(m.l1.erase_matching(glob));
+  int64_t l1_count = static_cast<int64_t>(m.l1.erase_matching(glob));
   if (!m.use_l2(call)) return l1_count;
   std::string pattern = glob_escape(m.options.prefix);
   pattern.append(glob);
-  return m.l2->delete_matching(pattern, m.deadline(call, Millis(30000)));
+  auto r = m.l2->delete_matching(pattern, m.deadline(call, Millis(30000)));
+  m.l1.erase_matching(glob);  // see del(): no back-fill of what L2 just lost
+  return r;
 }
 
 void Cache::flush_l1() { impl_->l1.clear(); }

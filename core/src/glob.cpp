@@ -1,27 +1,32 @@
 #include "glob.hpp"
 
+#include <utility>
+
 namespace stratacache {
 namespace {
 
-// Matches one character class starting at pattern[p] == '['. On return p points past
-// the closing ']' (or at the end for an unterminated class, which then matches '[').
-bool match_class(std::string_view pattern, size_t& p, unsigned char c) {
+// Matches one character class starting at pattern[p] == '[', exactly as Redis's
+// stringmatchlen does: '\\x' is a literal, "a-z" a range (ends compared as signed char,
+// swapped when reversed; ']' may end a range), and an unterminated class simply runs
+// to the end of the pattern. On return p points past the class.
+bool match_class(std::string_view pattern, size_t& p, char c) {
   size_t i = p + 1;
   bool negate = false;
   if (i < pattern.size() && pattern[i] == '^') { negate = true; ++i; }
   bool matched = false;
-  bool closed = false;
   while (i < pattern.size()) {
-    unsigned char pc = static_cast<unsigned char>(pattern[i]);
-    if (pc == ']') { closed = true; ++i; break; }
+    char pc = pattern[i];
     if (pc == '\\' && i + 1 < pattern.size()) {
+      if (pattern[i + 1] == c) matched = true;
+      i += 2;
+    } else if (pc == ']') {
       ++i;
-      if (static_cast<unsigned char>(pattern[i]) == c) matched = true;
-      ++i;
-    } else if (i + 2 < pattern.size() && pattern[i + 1] == '-' && pattern[i + 2] != ']') {
-      unsigned char lo = pc, hi = static_cast<unsigned char>(pattern[i + 2]);
+      break;
+    } else if (i + 2 < pattern.size() && pattern[i + 1] == '-') {
+      signed char lo = static_cast<signed char>(pc), hi = static_cast<signed char>(pattern[i + 2]);
       if (lo > hi) std::swap(lo, hi);
-      if (c >= lo && c <= hi) matched = true;
+      signed char sc = static_cast<signed char>(c);
+      if (sc >= lo && sc <= hi) matched = true;
       i += 3;
     } else {
       if (pc == c) matched = true;
@@ -29,7 +34,6 @@ bool match_class(std::string_view pattern, size_t& p, unsigned char c) {
     }
   }
   p = i;
-  if (!closed) return c == '[';  // unterminated: treat '[' literally (best effort)
   return negate ? !matched : matched;
 }
 
@@ -48,14 +52,14 @@ bool glob_match(std::string_view pattern, std::string_view text) {
         star_t = t;
         continue;
       }
-      unsigned char c = static_cast<unsigned char>(text[t]);
+      char c = text[t];
       if (pc == '?') { ++p; ++t; continue; }
       if (pc == '[') {
         size_t np = p;
         if (match_class(pattern, np, c)) { p = np; ++t; continue; }
       } else if (pc == '\\' && p + 1 < pattern.size()) {
-        if (static_cast<unsigned char>(pattern[p + 1]) == c) { p += 2; ++t; continue; }
-      } else if (static_cast<unsigned char>(pc) == c) {
+        if (pattern[p + 1] == c) { p += 2; ++t; continue; }
+      } else if (pc == c) {
         ++p; ++t; continue;
       }
     }

@@ -47,15 +47,16 @@ bool parse_uint(std::string_view s, T& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// "1.5" seconds -> milliseconds; finite, >= 0.
+// "1.5" seconds -> milliseconds; finite, >= 0, plain decimal (from_chars: no locale,
+// no spaces, no hex). A non-zero value never rounds down to 0 ("no limit").
 bool parse_seconds(std::string_view s, Millis& out) {
   if (s.empty() || s.size() > 32) return false;
-  std::string tmp(s);
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(tmp.c_str(), &end);
-  if (errno != 0 || end != tmp.c_str() + tmp.size() || !std::isfinite(v) || v < 0 || v > 1e9) return false;
-  out = Millis(static_cast<int64_t>(std::llround(v * 1000.0)));
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::fixed);
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v) || v < 0 || v > 1e9) return false;
+  int64_t ms = static_cast<int64_t>(std::llround(v * 1000.0));
+  if (ms == 0 && v > 0) ms = 1;
+  out = Millis(ms);
   return true;
 }
 
@@ -135,8 +136,8 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
   return invalid_argument("unknown URL parameter '" + std::string(name) + "'");
 }
 
-Status parse_query(Options& o, std::string_view query) {
-  std::set<std::string> seen;
+// `seen` starts with what the URL's user-info and path already set.
+Status parse_query(Options& o, std::string_view query, std::set<std::string> seen) {
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view item = query.substr(0, amp);
@@ -148,7 +149,9 @@ Status parse_query(Options& o, std::string_view query) {
     if (!name) return name.status();
     auto value = percent_decode(item.substr(eq + 1), "parameter '" + *name + "'");
     if (!value) return value.status();
-    if (!seen.insert(*name).second) return invalid_argument("URL parameter '" + *name + "' given twice");
+    if (!seen.insert(*name).second) {
+      return invalid_argument("URL parameter '" + *name + "' given twice (in the query, or also in the URL itself)");
+    }
     if (Status st = apply_param(o, *name, *value); !st) return st;
   }
   return Status::ok();
@@ -165,6 +168,7 @@ Result<Options> Options::from_url(std::string_view url) {
     return invalid_argument("cache URL must start with mem://, redis:// or unix:// (got '" + std::string(url) + "')");
   }
   std::string_view scheme = url.substr(0, colon);
+  bool explicit_db = false;
   std::string_view rest = url.substr(colon + 3);
   std::string_view query;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {
@@ -232,6 +236,7 @@ Result<Options> Options::from_url(std::string_view url) {
         int db;
         if (!parse_uint(path, db) || db < 0) return invalid_argument("bad database number '" + std::string(path) + "' in URL path");
         o.redis.db = db;
+        explicit_db = true;
       }
     }
   } else if (scheme == "rediss" || scheme == "redis+sentinel" || scheme == "redis+cluster") {
@@ -239,7 +244,11 @@ Result<Options> Options::from_url(std::string_view url) {
   } else {
     return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis:// or unix://)");
   }
-  if (Status st = parse_query(o, query); !st) return st;
+  std::set<std::string> from_url_body;
+  if (!o.redis.username.empty()) from_url_body.insert("username");
+  if (!o.redis.password.empty()) from_url_body.insert("password");
+  if (explicit_db) from_url_body.insert("db");
+  if (Status st = parse_query(o, query, std::move(from_url_body)); !st) return st;
   return o;
 }
 

@@ -275,8 +275,29 @@ int main(void) {
   CHECK(strstr(stratacache_last_error(), "no_such_param") != NULL);
   CHECK_RC(stratacache_open(&c, NULL), STRATACACHE_EINVAL);
 
+  /* Out-parameters are defined even when the call fails. */
+  void *junk = (void *)0x1;
+  size_t junk_len = 99;
+  int junk_fmt = 5;
+  CHECK_RC(stratacache_get(&junk, &junk_len, &junk_fmt, NULL, "k", 1, NULL), STRATACACHE_EINVAL);
+  CHECK(junk == NULL && junk_len == 0 && junk_fmt == -1);
+  int64_t junk_n = 42;
+  CHECK_RC(stratacache_increment(&junk_n, NULL, "k", 1, 1, 0, NULL), STRATACACHE_EINVAL);
+  CHECK(junk_n == 0);
+
+  /* Per-call options refuse what they do not understand. */
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  CHECK_RC(stratacache_callopts_set_flags(co, 0x80u), STRATACACHE_EUNSUPPORTED);
+  CHECK_RC(stratacache_callopts_set_flags(co, STRATACACHE_SKIP_L2), 0);
+  CHECK(strlen(stratacache_last_error()) == 0); /* cleared by the successful call */
+  CHECK_RC(stratacache_callopts_set_timeout_ms(NULL, 5), STRATACACHE_EINVAL);
+  stratacache_callopts_free(co);
+
   CHECK_RC(stratacache_open(&c, "mem://?max_key_length=16"), 0);
   if (c) {
+    CHECK_RC(stratacache_set(c, "k", 1, "v", 1, STRATACACHE_FORMAT_RAW, -5, NULL), STRATACACHE_EINVAL);
+    CHECK(strstr(stratacache_last_error(), "ttl_ms") != NULL);
     check_basics(c, "mem://");
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);

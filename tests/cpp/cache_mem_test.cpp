@@ -85,12 +85,35 @@ TEST(CacheMem, MgetMsetAndClearPattern) {
   EXPECT_TRUE(c->get("other"));
 }
 
-TEST(CacheMem, SkipL1MeansNoTierAtAll) {
+TEST(CacheMem, SkippingTheOnlyTierIsUnsupportedNotASilentSuccess) {
   auto c = open_or_die("mem://");
   CallOptions skip;
   skip.skip_l1 = true;
-  ASSERT_TRUE(c->set("k", Payload{Format::kRaw, "v"}, skip));
+  EXPECT_EQ(c->set("k", Payload{Format::kRaw, "v"}, skip).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(c->increment("n", 1, skip).code(), StatusCode::kUnsupported);
   EXPECT_EQ(c->get("k").code(), StatusCode::kNotFound);
+}
+
+TEST(CacheMem, ValueThatCannotFitInL1IsTooLargeNotSilentlyDropped) {
+  auto c = open_or_die("mem://?l1_max_bytes=64k");
+  ASSERT_TRUE(c->set("k", Payload{Format::kRaw, "old"}));
+  auto st = c->set("k", Payload{Format::kRaw, std::string(100 * 1024, 'x')});
+  EXPECT_EQ(st.code(), StatusCode::kTooLarge) << st.to_string();
+  EXPECT_EQ(c->get("k").code(), StatusCode::kNotFound);  // the old value is gone too
+  auto tiny = open_or_die("mem://?l1_max_entries=0");
+  EXPECT_EQ(tiny->increment("n").code(), StatusCode::kTooLarge);
+}
+
+TEST(CacheMem, ExtremeTtlAndTimeoutAreHandled) {
+  auto c = open_or_die("mem://");
+  CallOptions forever_ish;
+  forever_ish.ttl_ms = INT64_MAX;
+  EXPECT_EQ(c->set("k", Payload{Format::kRaw, "v"}, forever_ish).code(), StatusCode::kInvalidArgument);
+  CallOptions year;
+  year.ttl_ms = 365LL * 24 * 3600 * 1000;
+  year.timeout = Millis(INT64_MAX);
+  ASSERT_TRUE(c->set("k", Payload{Format::kRaw, "v"}, year));
+  EXPECT_EQ(c->get("k", year)->data, "v");
 }
 
 TEST(CacheMem, StatsFlushAndHealth) {

@@ -117,6 +117,47 @@ TEST(CacheRedis, IncrementIsAtomicAcrossHandlesAndSetsTtlOnce) {
   EXPECT_EQ(b->increment("s").code(), StatusCode::kWrongType);
 }
 
+TEST(CacheRedis, WritesThatSkipL1StillInvalidateIt) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url());
+  CallOptions skip_l1;
+  skip_l1.skip_l1 = true;
+  ASSERT_TRUE(c->set("k", raw("a")));
+  ASSERT_TRUE(c->set("k", raw("b"), skip_l1));
+  EXPECT_EQ(c->get("k")->data, "b");
+  EXPECT_EQ(*c->del("k", skip_l1), 1);
+  EXPECT_EQ(c->get("k").code(), StatusCode::kNotFound);
+}
+
+TEST(CacheRedis, ValuesThisProcessCannotReadAreLeftForOthers) {
+  auto server = RedisServer::start();
+  auto opts = Options::from_url(server->url());
+  ASSERT_TRUE(opts);
+  auto ring = std::make_shared<KeyRing>();
+  ASSERT_TRUE(ring->add_key(3, std::string(32, 'k')));
+  opts->codec.keys = ring;
+  auto with_key = std::move(Cache::open(*opts).value());
+  auto without_key = open_or_die(server->url());
+  ASSERT_TRUE(with_key->set("secret", raw("v")));
+  EXPECT_EQ(without_key->get("secret").code(), StatusCode::kNotFound);
+  EXPECT_EQ(without_key->stats().decode_errors, 1u);
+  EXPECT_EQ(server->cli({"EXISTS", "secret"}), "1") << "a key this process lacks is not garbage";
+  with_key->flush_l1();
+  EXPECT_EQ(with_key->get("secret")->data, "v");
+}
+
+TEST(CacheRedis, IncrementNeverGivesAnExistingKeyATtl) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url());
+  CallOptions persistent;
+  persistent.ttl_ms = 0;
+  ASSERT_TRUE(c->set_value("n", Value(5), persistent));
+  EXPECT_EQ(*c->increment("n"), 6);  // default_ttl applies only to a new counter
+  EXPECT_EQ(*c->ttl_ms("n"), -1);
+  EXPECT_EQ(*c->increment("fresh"), 1);
+  EXPECT_GT(*c->ttl_ms("fresh"), 0);
+}
+
 TEST(CacheRedis, MgetMsetDeleteExistsTtl) {
   auto server = RedisServer::start();
   auto c = open_or_die(server->url());

@@ -35,6 +35,7 @@ nlohmann::json manifest() {
 StatusCode code_named(const std::string& name) {
   if (name == "data_loss") return StatusCode::kDataLoss;
   if (name == "too_large") return StatusCode::kTooLarge;
+  if (name == "unsupported") return StatusCode::kUnsupported;
   ADD_FAILURE() << "unknown error name " << name;
   return StatusCode::kOk;
 }

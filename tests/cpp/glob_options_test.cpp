@@ -24,6 +24,18 @@ TEST(Glob, MatchesLikeRedis) {
   EXPECT_TRUE(glob_match("*", std::string("bin\0ary", 7)));
 }
 
+TEST(Glob, ClassEdgeCasesFollowRedis) {
+  // An unterminated class runs to the end of the pattern (Redis stringmatchlen).
+  EXPECT_TRUE(glob_match("user[1", "user1"));
+  EXPECT_FALSE(glob_match("user[1", "user["));
+  // ']' can end a range: [a-] is the range ']'..'a'.
+  EXPECT_TRUE(glob_match("[a-]", "_"));
+  EXPECT_FALSE(glob_match("[a-]", "-"));
+  EXPECT_TRUE(glob_match("[z-a]", "m"));  // reversed ranges are swapped
+  EXPECT_TRUE(glob_match("[\\]]", "]"));
+  EXPECT_TRUE(glob_match("x\\", "x\\"));  // a trailing backslash is literal
+}
+
 TEST(Glob, HostilePatternStaysFast) {
   std::string text(5000, 'a');
   EXPECT_FALSE(glob_match("a*a*a*a*a*a*a*a*a*a*b", text));
@@ -132,6 +144,11 @@ TEST(Options, ErrorsNameTheParameter) {
     EXPECT_NE(o.status().message().find(c.must_mention), std::string::npos) << c.url << ": " << o.status().message();
   }
   EXPECT_EQ(Options::from_url("rediss://h").code(), StatusCode::kUnsupported);
+  // The same setting twice in different places is a conflict, not a silent override.
+  EXPECT_EQ(Options::from_url("redis://h/1?db=2").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Options::from_url("redis://:a@h?password=b").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Options::from_url("redis://h?socket_timeout=%201").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Options::from_url("redis://h?socket_timeout=0x10").code(), StatusCode::kInvalidArgument);
   Options o;
   EXPECT_TRUE(o.set("socket_timeout", "2"));
   EXPECT_EQ(o.redis.socket_timeout.count(), 2000);

@@ -178,12 +178,12 @@ int main(int argc, char** argv) {
   CodecOptions uo;
   uo.keys = ring(9, test_key());
   fail("fail_unknown_key_id", must(Codec(uo).encode(Payload{Format::kJson, "[1]"}, kNs, key), "encode"), true,
-       true, "data_loss");
+       true, "unsupported");
   CodecOptions po;
   const std::string plain = must(Codec(po).encode(Payload{Format::kJson, "[1]"}, kNs, key), "encode");
   std::string bad_version = plain;
   bad_version[2] = 2;
-  fail("fail_unknown_version", bad_version, false, false, "data_loss");
+  fail("fail_unknown_version", bad_version, false, false, "unsupported");
   fail("fail_plaintext_with_keys", plain, false, true, "data_loss");
   // Header claims 2^40 original bytes: over the default max_value_bytes (64 MiB).
   fail("fail_too_large", std::string("\xFE\x53\x01\x01\x01\x00\x80\x80\x80\x80\x80\x20tiny", 16), false, false,
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
       "Codec::decode(namespace, key) using default DecodeLimits and a key ring holding {key_id: key_hex} "
       "(no key ring when key_id is null). expect=ok: the payload must equal payload_hex in 'serializer' "
       "format and deserialize to value_json (JSON text) or value_hex (raw bytes). expect=error: decode must "
-      "fail with 'error' (data_loss | too_large).";
+      "fail with 'error' (data_loss | too_large | unsupported).";
   manifest["envelope_version"] = 1;
   manifest["test_key_id"] = kTestKeyId;
   manifest["test_key_hex"] = hex(test_key());

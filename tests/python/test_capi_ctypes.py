@@ -52,7 +52,7 @@ def lib() -> C.CDLL:
         "stratacache_stat": (C.c_int, [C.POINTER(u64), vp, C.c_char_p]),
         "stratacache_health_json": (C.c_int, [pp, C.POINTER(sz), vp, vp]),
         "stratacache_callopts_new": (C.c_int, [pp]),
-        "stratacache_callopts_set_flags": (None, [vp, C.c_uint32]),
+        "stratacache_callopts_set_flags": (C.c_int, [vp, C.c_uint32]),
         "stratacache_callopts_free": (None, [vp]),
     }
     for name, (res, args) in sig.items():
@@ -185,7 +185,7 @@ def test_values_shared_between_handles_and_outage(lib: C.CDLL, redis_server) -> 
         assert b.get_json(b"cfg") == (OK, {"v": [1, 2, 3]})
         co = C.c_void_p()
         assert lib.stratacache_callopts_new(C.byref(co)) == OK
-        lib.stratacache_callopts_set_flags(co, SKIP_L1)
+        assert lib.stratacache_callopts_set_flags(co, SKIP_L1) == OK
         start = time.monotonic()
         rc = b.get(b"cfg", co)[0]
         assert rc in (EUNAVAILABLE, ETIMEDOUT)

@@ -91,8 +91,11 @@ class Codec {
   // length-prefixed namespace + key are authenticated when encryption is on.
   Result<std::string> encode(const Payload& payload, std::string_view ns, std::string_view key) const;
 
-  // Unwrap an envelope. Any malformed, truncated, tampered, wrong-key, unknown-key-id
-  // or unknown-version input -> kDataLoss (never a crash); over-limit -> kTooLarge.
+  // Unwrap an envelope. Never crashes or throws. Malformed, truncated, tampered or
+  // wrong-key input, and plaintext when a key ring is configured -> kDataLoss. A
+  // well-formed envelope this process cannot read (unknown version, serializer,
+  // compression or flags; a key id it lacks; encrypted but no key ring) ->
+  // kUnsupported. Over-limit -> kTooLarge.
   // A plain ASCII integer (as written by INCRBY) decodes to a JSON payload holding it.
   Result<Payload> decode(std::string_view envelope, std::string_view ns, std::string_view key) const;
 

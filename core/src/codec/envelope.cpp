@@ -15,6 +15,11 @@
 
 namespace stratacache::codec {
 
+// A well-formed value this process cannot read (newer format, key it lacks): a miss,
+// but not garbage, so the facade leaves it in Redis for processes that can read it.
+Status unsupported_value(std::string msg) { return Status(StatusCode::kUnsupported, std::move(msg)); }
+
+
 size_t put_varint(unsigned char* out, uint64_t v) {
   size_t n = 0;
   while (v >= 0x80) {
@@ -33,18 +38,18 @@ Result<EnvelopeHeader> parse_envelope_header(std::string_view env) {
   EnvelopeHeader h;
   h.version = p[kOffVersion];
   if (h.version != kEnvelopeVersion) {
-    return data_loss("unsupported envelope version " + std::to_string(h.version));
+    return unsupported_value("unsupported envelope version " + std::to_string(h.version));
   }
   if (p[kOffFormat] > static_cast<uint8_t>(Format::kMsgPack)) {
-    return data_loss("unknown serializer id " + std::to_string(p[kOffFormat]));
+    return unsupported_value("unknown serializer id " + std::to_string(p[kOffFormat]));
   }
   h.format = static_cast<Format>(p[kOffFormat]);
   if (p[kOffCompression] > static_cast<uint8_t>(Compression::kZlib)) {
-    return data_loss("unknown compression id " + std::to_string(p[kOffCompression]));
+    return unsupported_value("unknown compression id " + std::to_string(p[kOffCompression]));
   }
   h.compression = static_cast<Compression>(p[kOffCompression]);
   const uint8_t flags = p[kOffFlags];
-  if ((flags & ~kKnownFlags) != 0) return data_loss("unknown envelope flags " + std::to_string(flags));
+  if ((flags & ~kKnownFlags) != 0) return unsupported_value("unknown envelope flags " + std::to_string(flags));
   h.encrypted = (flags & kFlagEncrypted) != 0;
 
   // Original length: minimal LEB128, at most 10 bytes, must fit uint64.
@@ -193,7 +198,7 @@ Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::st
     if (ring != nullptr && !hd.encrypted) {
       return data_loss("unencrypted value rejected: a key ring is configured");
     }
-    if (ring == nullptr && hd.encrypted) return data_loss("encrypted value but no key ring is configured");
+    if (ring == nullptr && hd.encrypted) return unsupported_value("encrypted value but no key ring is configured");
 
     std::string_view body = env.substr(hd.header_size);
     const unsigned char* tag = nullptr;
@@ -218,7 +223,7 @@ Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::st
     std::string_view plain = body;
     if (hd.encrypted) {
       const KeyRing::Impl::Key* k = ring->find(hd.key_id);
-      if (k == nullptr) return data_loss("unknown key id " + std::to_string(hd.key_id));
+      if (k == nullptr) return unsupported_value("unknown key id " + std::to_string(hd.key_id));
       char* dst;
       if (hd.compression == Compression::kNone) {
         out.data.resize(body.size());

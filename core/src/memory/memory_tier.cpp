@@ -1,5 +1,6 @@
 #include "memory/memory_tier.hpp"
 
+#include <atomic>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -38,6 +39,7 @@ struct MemoryTier::Shard {
   LruList lru;
   std::unordered_map<std::string_view, LruList::iterator> index;  // views into Node::key
   size_t bytes = 0;
+  std::atomic<uint64_t> epoch{0};  // bumped under mu by every write
   size_t max_entries = 0;
   size_t max_bytes = 0;
   uint64_t hits = 0, misses = 0, evictions = 0, expirations = 0;
@@ -71,7 +73,12 @@ struct MemoryTier::Shard {
     }
   }
 
+  void bump() { epoch.store(epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
+  bool fits(size_t charge) const { return max_entries > 0 && charge <= max_bytes; }
+
   void insert(std::string_view key, PayloadPtr value, int64_t expires_at, int64_t now) {
+    bump();
     size_t charge = charge_of(key, value);
     auto found = index.find(key);
     if (found != index.end()) {
@@ -140,7 +147,8 @@ bool MemoryTier::set(std::string_view key, PayloadPtr value, int64_t ttl_ms) {
   Shard& s = shard_for(key);
   int64_t now = clock_->now_ms();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (charge_of(key, value) > s.max_bytes || s.max_entries == 0) {
+  if (!s.fits(charge_of(key, value))) {
+    s.bump();
     auto found = s.index.find(key);
     if (found != s.index.end()) s.remove(found->second);  // never leave a stale value behind
     return false;
@@ -149,9 +157,27 @@ bool MemoryTier::set(std::string_view key, PayloadPtr value, int64_t ttl_ms) {
   return true;
 }
 
+uint64_t MemoryTier::write_epoch(std::string_view key) const {
+  return shard_for(key).epoch.load(std::memory_order_acquire);
+}
+
+bool MemoryTier::set_if_epoch(std::string_view key, PayloadPtr value, int64_t ttl_ms, uint64_t epoch) {
+  Shard& s = shard_for(key);
+  int64_t now = clock_->now_ms();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.epoch.load(std::memory_order_relaxed) != epoch || !s.fits(charge_of(key, value))) return false;
+  s.insert(key, std::move(value), ttl_ms > 0 ? now + ttl_ms : 0, now);
+  return true;
+}
+
+bool MemoryTier::admissible(std::string_view key, size_t value_bytes) const {
+  return shard_for(key).fits(key.size() + value_bytes + kEntryOverhead);
+}
+
 bool MemoryTier::erase(std::string_view key) {
   Shard& s = shard_for(key);
   std::lock_guard<std::mutex> lock(s.mu);
+  s.bump();
   auto found = s.index.find(key);
   if (found == s.index.end()) return false;
   bool live = !s.expired(*found->second, clock_->now_ms());
@@ -165,6 +191,7 @@ size_t MemoryTier::erase_matching(std::string_view glob) {
   for (auto& sp : shards_) {
     Shard& s = *sp;
     std::lock_guard<std::mutex> lock(s.mu);
+    s.bump();
     for (auto it = s.lru.begin(); it != s.lru.end();) {
       auto next = std::next(it);
       if (glob_match(glob, it->key)) {
@@ -203,13 +230,16 @@ Result<int64_t> MemoryTier::increment(std::string_view key, int64_t amount, int6
   if (__builtin_add_overflow(current, amount, &result)) {
     return invalid_argument("increment would overflow int64");
   }
-  s.insert(key, std::make_shared<const Payload>(integer_payload(result)), expires_at, now);
+  auto payload = std::make_shared<const Payload>(integer_payload(result));
+  if (!s.fits(charge_of(key, payload))) return too_large("the counter does not fit in L1 (l1_max_entries / l1_max_bytes)");
+  s.insert(key, std::move(payload), expires_at, now);
   return result;
 }
 
 void MemoryTier::clear() {
   for (auto& sp : shards_) {
     std::lock_guard<std::mutex> lock(sp->mu);
+    sp->bump();
     sp->index.clear();
     sp->lru.clear();
     sp->bytes = 0;

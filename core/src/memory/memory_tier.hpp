@@ -32,6 +32,13 @@ class MemoryTier {
   // ttl_ms <= 0: no expiry. Returns false when the entry alone exceeds the byte bound
   // (it is not admitted, and any older value under the key is removed).
   bool set(std::string_view key, PayloadPtr value, int64_t ttl_ms);
+  // Write epoch of the key's shard: it changes on every set/erase/increment there. A
+  // reader takes it before fetching from L2 and back-fills with set_if_epoch, which
+  // does nothing when a write raced the fetch (so a stale value never shadows it).
+  uint64_t write_epoch(std::string_view key) const;
+  bool set_if_epoch(std::string_view key, PayloadPtr value, int64_t ttl_ms, uint64_t epoch);
+  // Whether an entry of this size could be admitted at all.
+  bool admissible(std::string_view key, size_t value_bytes) const;
   bool erase(std::string_view key);
   size_t erase_matching(std::string_view glob);
   // nullopt: missing; -1: no expiry; else remaining ms.

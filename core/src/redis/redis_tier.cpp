@@ -274,20 +274,17 @@ Result<int64_t> RedisTier::incr_by(std::string_view key, int64_t amount, int64_t
   Num by(amount), ttl(ttl_ms);
   // Not idempotent: never retried.
   Status s = run(deadline, false, [&](Connection& c) {
-    c.command({"INCRBY", key, by.view()});
-    // NX (Redis >= 7): the TTL is set by the increment that creates the key, never extended.
-    if (ttl_ms > 0) c.command({"PEXPIRE", key, ttl.view(), "NX"});
-    if (Status rt = c.roundtrip(deadline); !rt) return rt;
-    if (Status r = read_integer(c.reply(0), "INCRBY", &value); !r) return r;
+    // A new counter is created at 0 with its TTL (SET NX PX) in the same pipeline, so
+    // only the increment that creates the key sets a TTL: an existing key, counter or
+    // not, keeps its TTL or its lack of one. Works on every Redis version.
+    size_t incr_at = 0;
     if (ttl_ms > 0) {
-      int64_t ignored = 0;
-      if (Status r = read_integer(c.reply(1), "PEXPIRE", &ignored); !r) {
-        // The counter moved but has no TTL: say so rather than leave it to live forever.
-        return Status(r.code(), "INCRBY applied (now " + std::to_string(value) +
-                                    ") but PEXPIRE NX failed (needs Redis >= 7): " + r.message());
-      }
+      c.command({"SET", key, "0", "NX", "PX", ttl.view()});
+      incr_at = 1;
     }
-    return Status();
+    c.command({"INCRBY", key, by.view()});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_integer(c.reply(incr_at), "INCRBY", &value);
   });
   if (!s) return failed(std::move(s));
   return value;
