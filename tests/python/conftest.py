@@ -77,3 +77,74 @@ def redis_server() -> Iterator[RedisProcess]:
         if server.proc.poll() is None:
             server.kill9()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@dataclass
+class RestartableRedis:
+    """A redis-server that can be killed and started again on the same port."""
+
+    server: RedisProcess
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def cli(self, *args: str) -> str:
+        return self.server.cli(*args)
+
+    def kill9(self) -> None:
+        if self.server.proc.poll() is None:
+            self.server.kill9()
+
+    def restart(self) -> None:
+        self.kill9()
+        binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server") or "/usr/bin/redis-server"
+        proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.server.workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    self.server = RedisProcess(self.port, proc, self.server.workdir)
+                    return
+            except OSError:
+                time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"could not restart redis-server on port {self.port}")
+
+
+@pytest.fixture
+def restartable_redis() -> Iterator[RestartableRedis]:
+    r = RestartableRedis(start_redis())
+    try:
+        yield r
+    finally:
+        r.kill9()
+        shutil.rmtree(r.server.workdir, ignore_errors=True)
+
+
+STRATACACHE_ENV = ("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD", "REDIS_POOL_SIZE",
+                   "REDIS_SOCKET_TIMEOUT", "CACHE_ENABLED", "CACHE_TTL_DEFAULT", "CACHE_FAIL_SILENTLY",
+                   "CACHE_KEY_PREFIX", "CACHE_SERIALIZER", "CACHE_PICKLE_SECRET")
+
+
+@pytest.fixture
+def clean_stratacache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No stratacache variables in the environment, and a fresh process-wide cache
+    before and after the test (it is opened from the environment on first use)."""
+    from stratacache import _runtime
+
+    for name in STRATACACHE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    _runtime.reset()
+    try:
+        yield
+    finally:
+        _runtime.reset()

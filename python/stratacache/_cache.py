@@ -1,0 +1,320 @@
+"""``Cache`` (synchronous) and ``AsyncCache`` (asyncio): the same methods, the same
+behaviour, over one native handle.
+
+Failure contract (``fail_silently=True``, the default): a ``CacheConnectionError``
+(Redis down, timed out, refused credentials) never reaches the caller. ``get`` and
+``get_many`` treat it as a miss, ``exists`` says ``False``, ``get_ttl`` ``None``,
+``delete``/``clear_pattern`` return ``0``, ``set``/``set_many`` do nothing,
+``health_check`` reports ``healthy: False``. Each absorbed error is counted
+(``stats()["errors_absorbed"]``) and logged on the ``"stratacache"`` logger at WARNING,
+at most once per 10 s per operation. ``increment`` is the exception: a counter can't
+be faked, so it raises ``CacheConnectionError`` even when silent. Errors that are the
+caller's (``TypeError`` for an unserializable value or a bad key, ``CacheValueError``,
+``CacheWrongTypeError``) always propagate. With ``fail_silently=False`` everything
+propagates. Writes and deletes still reach L1 when Redis fails.
+
+``AsyncCache`` never blocks the event loop on network I/O: ``get`` first asks L1 only
+(no network, microseconds); only on an L1 miss with Redis configured does the full
+read run in a thread pool as large as the connection pool, like every other operation
+that may touch Redis. On ``mem://`` nothing leaves the loop's thread.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar, Union
+
+from ._config import TTL, resolve_settings, ttl_seconds
+from ._core import CacheCore
+from ._native import MISSING, CacheConnectionError
+
+__all__ = ["Cache", "AsyncCache", "Key"]
+
+Key = Union[str, bytes]
+_C = TypeVar("_C", bound="_Base")
+
+_HEALTH_KEYS = ("healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds")
+
+
+def _health(raw: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: raw.get(k) for k in _HEALTH_KEYS}
+    out["healthy"] = bool(out["healthy"])
+    if not out["healthy"] and raw.get("error"):
+        out["error"] = raw["error"]
+    return out
+
+
+def _unhealthy(exc: BaseException) -> dict[str, Any]:
+    out: dict[str, Any] = dict.fromkeys(_HEALTH_KEYS)
+    out["healthy"] = False
+    out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _ttl_out(seconds: float | None) -> int | None:
+    if seconds is None:
+        return None
+    if seconds < 0:
+        return -1
+    return math.ceil(seconds)
+
+
+def _items(items: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    return list(items.items() if isinstance(items, Mapping) else items)
+
+
+class _Base:
+    __slots__ = ("_core",)
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        """Open a cache. ``url`` as in the README (``mem://``, ``redis://...``); None
+        takes it from the environment (``REDIS_URL``, ...). ``options``: ``enabled``,
+        ``fail_silently``, ``default_ttl``, ``serializer`` (msgpack, json, pickle),
+        ``pickle_secret``, ``encryption_keys`` and any URL parameter by name."""
+        self._core = CacheCore(resolve_settings(url, options))
+
+    @classmethod
+    def _over(cls: type[_C], core: CacheCore) -> _C:
+        self = cls.__new__(cls)
+        self._core = core
+        return self
+
+    @property
+    def url(self) -> str:
+        return self._core.settings.url
+
+    @property
+    def fail_silently(self) -> bool:
+        return self._core.fail_silently
+
+    @property
+    def enabled(self) -> bool:
+        """Whether ``@cached`` functions using this cache cache at all."""
+        return self._core.enabled
+
+    @property
+    def l2_enabled(self) -> bool:
+        return self._core.l2
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def stats(self) -> dict[str, Any]:
+        """The native counters (``l1``, ``l2``, ``decode_errors``) plus
+        ``errors_absorbed`` and ``values_rejected`` (unsigned pickles refused)."""
+        return self._core.stats()
+
+    def flush_local(self) -> None:
+        """Drop this process's L1 copies (Redis untouched)."""
+        self._core.native.flush_l1()
+
+    def _absorb(self, op: str, exc: CacheConnectionError) -> None:
+        if not self._core.fail_silently:
+            raise exc
+        self._core.absorbed(op, exc)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._core.closed else "open"
+        return f"<{type(self).__name__} {self._core.settings.url!r} {state}>"
+
+
+class Cache(_Base):
+    """A synchronous cache: L1 in this process, L2 in Redis (if the URL names one)."""
+
+    __slots__ = ()
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        """The value, or ``default`` on a miss."""
+        core = self._core
+        try:
+            value = core.get(key)
+        except CacheConnectionError as exc:
+            self._absorb("get", exc)
+            return default
+        return default if value is MISSING else value
+
+    def set(self, key: Key, value: Any, ttl: TTL | None = None) -> None:
+        """Store ``value`` for ``ttl`` (seconds or timedelta; None: the default TTL,
+        0: never expire)."""
+        try:
+            self._core.set(key, value, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("set", exc)
+
+    def exists(self, key: Key) -> bool:
+        try:
+            return self._core.native.exists(key)
+        except CacheConnectionError as exc:
+            self._absorb("exists", exc)
+            return False
+
+    def get_ttl(self, key: Key) -> int | None:
+        """Seconds left, rounded up; -1 if the key never expires; None if missing."""
+        try:
+            return _ttl_out(self._core.native.ttl(key))
+        except CacheConnectionError as exc:
+            self._absorb("get_ttl", exc)
+            return None
+
+    def delete(self, *keys: Key) -> int:
+        """Delete keys from L1 and L2; the number that existed."""
+        if not keys:
+            return 0
+        try:
+            return self._core.native.delete(keys)
+        except CacheConnectionError as exc:
+            self._absorb("delete", exc)
+            return 0
+
+    def clear_pattern(self, pattern: str) -> int:
+        """Delete every key matching a Redis glob (``*``, ``?``, ``[...]``, ``\\``) from
+        L1 and L2; the number deleted."""
+        try:
+            return self._core.native.clear_pattern(pattern)
+        except CacheConnectionError as exc:
+            self._absorb("clear_pattern", exc)
+            return 0
+
+    def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int:
+        """Atomically add ``amount``; a new counter starts at 0 and gets ``ttl``.
+        Raises CacheConnectionError even with fail_silently (a counter can't be faked)."""
+        return self._core.native.increment(key, amount, ttl_seconds(ttl))
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """``{key: value}`` for the keys that hit (one L2 round trip)."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        try:
+            values = self._core.get_many(keys)
+        except CacheConnectionError as exc:
+            self._absorb("get_many", exc)
+            return {}
+        return {k: v for k, v in zip(keys, values) if v is not MISSING}
+
+    def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None) -> None:
+        pairs = _items(items)
+        if not pairs:
+            return
+        try:
+            self._core.set_many(pairs, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("set_many", exc)
+
+    def health_check(self) -> dict[str, Any]:
+        """``{'healthy', 'latency_ms', 'version', 'used_memory', 'connected_clients',
+        'uptime_seconds'}`` (plus ``'error'`` when unhealthy)."""
+        try:
+            return _health(self._core.native.health())
+        except CacheConnectionError as exc:
+            self._absorb("health_check", exc)
+            return _unhealthy(exc)
+
+    def close(self) -> None:
+        """Close the handle and its connections; later calls raise CacheError."""
+        self._core.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class AsyncCache(_Base):
+    """The asyncio cache: ``Cache``'s methods as coroutines; never blocks the loop."""
+
+    __slots__ = ()
+
+    async def get(self, key: Key, default: Any = None) -> Any:
+        core = self._core
+        try:
+            value = core.get(key, skip_l2=True)  # L1 only: no network
+            if value is MISSING and core.l2:
+                value = await core.run(core.get, key)
+        except CacheConnectionError as exc:
+            self._absorb("get", exc)
+            return default
+        return default if value is MISSING else value
+
+    async def set(self, key: Key, value: Any, ttl: TTL | None = None) -> None:
+        core = self._core
+        try:
+            await core.run(core.set, key, value, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("set", exc)
+
+    async def exists(self, key: Key) -> bool:
+        try:
+            return await self._core.run(self._core.native.exists, key)
+        except CacheConnectionError as exc:
+            self._absorb("exists", exc)
+            return False
+
+    async def get_ttl(self, key: Key) -> int | None:
+        try:
+            return _ttl_out(await self._core.run(self._core.native.ttl, key))
+        except CacheConnectionError as exc:
+            self._absorb("get_ttl", exc)
+            return None
+
+    async def delete(self, *keys: Key) -> int:
+        if not keys:
+            return 0
+        try:
+            return await self._core.run(self._core.native.delete, keys)
+        except CacheConnectionError as exc:
+            self._absorb("delete", exc)
+            return 0
+
+    async def clear_pattern(self, pattern: str) -> int:
+        try:
+            return await self._core.run(self._core.native.clear_pattern, pattern)
+        except CacheConnectionError as exc:
+            self._absorb("clear_pattern", exc)
+            return 0
+
+    async def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int:
+        return await self._core.run(self._core.native.increment, key, amount, ttl_seconds(ttl))
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        core = self._core
+        try:
+            values = await core.run(core.get_many, keys)
+        except CacheConnectionError as exc:
+            self._absorb("get_many", exc)
+            return {}
+        return {k: v for k, v in zip(keys, values) if v is not MISSING}
+
+    async def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None) -> None:
+        pairs = _items(items)
+        if not pairs:
+            return
+        core = self._core
+        try:
+            await core.run(core.set_many, pairs, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("set_many", exc)
+
+    async def health_check(self) -> dict[str, Any]:
+        try:
+            return _health(await self._core.run(self._core.native.health))
+        except CacheConnectionError as exc:
+            self._absorb("health_check", exc)
+            return _unhealthy(exc)
+
+    async def close(self) -> None:
+        self._core.close()
+
+    async def __aenter__(self) -> AsyncCache:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()

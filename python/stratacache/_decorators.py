@@ -1,0 +1,522 @@
+"""``@cached`` and ``@invalidate_cache``.
+
+``@cached`` stores a function's results under keys built from its arguments (see
+``_keys``), on sync and async functions, methods, classmethods and staticmethods, bare
+or called. The cache is resolved on every call (``cache=None``: the process-wide one),
+so ``configure()`` after decoration takes effect, and ``enabled=False``
+(``CACHE_ENABLED=false``) turns the decorator into a plain call. Exceptions are never
+cached; ``None`` results are. Concurrent calls that miss the same key in one process
+run the function once (per process for threads, per event loop for coroutines); the
+others wait and get its result or its exception.
+
+The wrapper has ``cache_info()`` (hits, misses; maxsize and currsize are None: the
+cache is shared and bounded by bytes), ``cache_clear()`` (deletes this function's keys
+from L1 and L2, and resets the counters; a coroutine for async functions),
+``cache_key(*args, **kwargs)`` (the key a call would use) and ``__wrapped__``.
+
+``@invalidate_cache(*patterns)`` runs the function and, only if it returned (or its
+coroutine completed) without raising, invalidates each pattern in L1 and L2. Patterns
+may name arguments (``"server:{server_id}"``, formatted with the call's arguments and
+defaults, rendered exactly as in keys) and may be globs (``"server:*"``: any of
+``*?[`` in the pattern's own text; substituted values are escaped). Exact patterns
+delete one key; globs use ``clear_pattern``.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import keyword
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NamedTuple, TypeVar, Union, cast, overload
+
+from ._cache import AsyncCache, Cache
+from ._config import TTL, ttl_seconds
+from ._core import CacheCore
+from ._keys import KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
+from ._native import MISSING, CacheConnectionError
+from ._runtime import DEFAULT, default_core
+
+__all__ = ["cached", "invalidate_cache", "CacheInfo"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+TTLSpec = Union[TTL, Callable[[Any], Union[TTL, None]], None]
+
+
+class CacheInfo(NamedTuple):
+    """Like ``functools.lru_cache``'s: ``maxsize`` and ``currsize`` are always None."""
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int | None
+
+
+class _Counters:
+    __slots__ = ("hits", "misses")
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+
+
+class _Flight:
+    """One in-progress load of a key, shared by the threads that missed it."""
+
+    __slots__ = ("event", "value", "error")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _LeaderCancelled(Exception):
+    """The coroutine loading a key was cancelled: its waiters try again themselves."""
+
+
+def _source(cache: Cache | AsyncCache | None) -> Any:
+    if cache is None:
+        return DEFAULT
+    if not isinstance(cache, (Cache, AsyncCache)):
+        raise TypeError(f"cache= must be a Cache, an AsyncCache or None, not {type(cache).__name__!r}")
+    return cache
+
+
+def _unwrap(obj: Any) -> tuple[Callable[..., Any], Callable[[Callable[..., Any]], Any] | None, bool | None]:
+    """(function, rewrap, skip_first) for a function, classmethod or staticmethod."""
+    if isinstance(obj, classmethod):
+        return obj.__func__, classmethod, True
+    if isinstance(obj, staticmethod):
+        return obj.__func__, staticmethod, False
+    if not callable(obj):
+        raise TypeError(f"expected a function, got {type(obj).__name__!r}")
+    return obj, None, None
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(func)
+
+
+class _TTL:
+    """``ttl=``: fixed seconds (checked at decoration) or a callable of the result."""
+
+    __slots__ = ("seconds", "fn")
+
+    def __init__(self, ttl: TTLSpec) -> None:
+        self.fn: Callable[[Any], Any] | None = None
+        self.seconds: float | None = None
+        if callable(ttl):
+            self.fn = ttl
+        else:
+            self.seconds = ttl_seconds(ttl)
+
+    def for_result(self, result: Any) -> float | None:
+        if self.fn is None:
+            return self.seconds
+        return ttl_seconds(self.fn(result), "ttl(result)")
+
+
+@overload
+def cached(func: F, /) -> F: ...
+@overload
+def cached(*, ttl: TTLSpec = ..., key_prefix: str | None = ..., key_builder: Callable[..., Any] | None = ...,
+           cache: Cache | AsyncCache | None = ..., condition: Callable[[Any], Any] | None = ...,
+           unless: Callable[[Any], Any] | None = ...) -> Callable[[F], F]: ...
+
+
+def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None = None,
+           key_builder: Callable[..., Any] | None = None, cache: Cache | AsyncCache | None = None,
+           condition: Callable[[Any], Any] | None = None, unless: Callable[[Any], Any] | None = None) -> Any:
+    """Cache the results of a function (sync or async) in L1 and L2.
+
+    ``ttl``: seconds, a ``timedelta``, a callable of the result returning either, or
+    None (the cache's default TTL; 0 = never expire). ``key_prefix``: default
+    ``module.qualname``. ``key_builder``: called with the function's own arguments,
+    returns the key part after ``"{key_prefix}:"``. ``cache``: a ``Cache`` or
+    ``AsyncCache`` (default: the process-wide cache, looked up at call time).
+    ``condition(result)``: store only if true. ``unless(result)``: don't store if true.
+    """
+    if func is not None and not callable(func) and not isinstance(func, (classmethod, staticmethod)):
+        raise TypeError("@cached takes keyword arguments only, e.g. @cached(ttl=600)")
+    spec = _TTL(ttl)
+    source = _source(cache)
+    if key_prefix is not None and not isinstance(key_prefix, str):
+        raise TypeError(f"key_prefix must be str, not {type(key_prefix).__name__!r}")
+
+    def decorate(obj: Any) -> Any:
+        fn, rewrap, skip_first = _unwrap(obj)
+        if skip_first is None:
+            skip_first = is_method_function(fn)
+        prefix = key_prefix if key_prefix is not None else default_prefix(fn)
+        keys = KeyMaker(fn, prefix, skip_first, key_builder)
+        make = _async_cached if _is_async(fn) else _sync_cached
+        wrapper = make(fn, keys, spec, source, condition, unless)
+        return rewrap(wrapper) if rewrap is not None else wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+def _should_store(result: Any, condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> bool:
+    if condition is not None and not condition(result):
+        return False
+    return unless is None or not unless(result)
+
+
+def _absorb_get(core: CacheCore, exc: CacheConnectionError) -> Any:
+    if not core.fail_silently:
+        raise exc
+    core.absorbed("get", exc)
+    return MISSING
+
+
+# The hit path, generated per function with the function's own parameters (as
+# dataclasses and namedtuple generate code): no *args tuple, no **kwargs dict, no
+# key-builder call, the key rendered inline. Same behaviour as the generic wrappers
+# below, which serve signatures with *args, **kwargs or keyword-only parameters.
+_SYNC_TEMPLATE = """
+def {name}({params}):
+    _sc_core = _sc_source._core
+    if _sc_core is None:
+        _sc_core = _sc_default_core()
+    if not _sc_core.enabled:
+        return _sc_func({args})
+    _sc_key = {key}
+    try:
+        _sc_value = _sc_core.get(_sc_key)
+    except _sc_CacheConnectionError as _sc_exc:
+        _sc_value = _sc_absorb_get(_sc_core, _sc_exc)
+    if _sc_value is not _sc_MISSING:
+        _sc_counters.hits += 1
+        return _sc_value
+    return _sc_load(_sc_core, _sc_key, {args_tuple}, {{}})
+"""
+
+_ASYNC_TEMPLATE = """
+async def {name}({params}):
+    _sc_core = _sc_source._core
+    if _sc_core is None:
+        _sc_core = _sc_default_core()
+    if not _sc_core.enabled:
+        return await _sc_func({args})
+    _sc_key = {key}
+    try:
+        _sc_value = _sc_core.get(_sc_key, skip_l2=True)
+        if _sc_value is _sc_MISSING and _sc_core.l2:
+            _sc_value = await _sc_core.run(_sc_core.get, _sc_key)
+    except _sc_CacheConnectionError as _sc_exc:
+        _sc_value = _sc_absorb_get(_sc_core, _sc_exc)
+    if _sc_value is not _sc_MISSING:
+        _sc_counters.hits += 1
+        return _sc_value
+    return await _sc_load(_sc_core, _sc_key, {args_tuple}, {{}})
+"""
+
+
+def _generate(template: str, func: Callable[..., Any], keys: KeyMaker, source: Any, counters: _Counters,
+              load: Callable[..., Any]) -> Callable[..., Any] | None:
+    inline = keys.inline()
+    if inline is None:
+        return None
+    params, args, key, names = inline
+    name = func.__name__
+    if not name.isidentifier() or keyword.iskeyword(name) or name in keys.names or name.startswith("_sc_"):
+        name = "wrapper"
+    code = template.format(name=name, params=params, args=args, key=key,
+                           args_tuple=f"({args},)" if args else "()")
+    namespace: dict[str, Any] = {
+        **names, "_sc_source": source, "_sc_default_core": default_core, "_sc_func": func,
+        "_sc_CacheConnectionError": CacheConnectionError, "_sc_absorb_get": _absorb_get,
+        "_sc_MISSING": MISSING, "_sc_counters": counters, "_sc_load": load, "__builtins__": {},
+    }
+    exec(compile(code, f"<stratacache @cached {func.__qualname__}>", "exec"), namespace)  # noqa: S102
+    generated: Callable[..., Any] = namespace[name]
+    return generated
+
+
+def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: Any,
+                 condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> Callable[..., Any]:
+    make_key = keys.make
+    counters = _Counters()
+    flights: dict[str, _Flight] = {}
+    flights_lock = threading.Lock()
+    clear_glob = glob_escape(keys.prefix) + ":*"
+
+    def store(core: CacheCore, key: str, value: Any) -> None:
+        if not _should_store(value, condition, unless):
+            return
+        try:
+            core.set(key, value, spec.for_result(value))
+        except CacheConnectionError as exc:
+            if not core.fail_silently:
+                raise
+            core.absorbed("set", exc)
+
+    def load(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        counters.misses += 1
+        with flights_lock:
+            flight = flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = flights[key] = _Flight()
+        assert flight is not None
+        if not leader:
+            flight.event.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value
+        computed = False
+        try:
+            value = core.get(key, skip_l2=True)  # stored by a load that just finished?
+            if value is MISSING:
+                computed = True
+                value = func(*args, **kwargs)
+        except BaseException as exc:
+            flight.error = exc
+            with flights_lock:
+                flights.pop(key, None)
+            flight.event.set()
+            raise
+        flight.value = value
+        flight.event.set()
+        try:
+            if computed:
+                store(core, key, value)
+        finally:
+            with flights_lock:
+                flights.pop(key, None)
+        return value
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        core = source._core
+        if core is None:
+            core = default_core()
+        if not core.enabled:
+            return func(*args, **kwargs)
+        key = make_key(args, kwargs)
+        try:
+            value = core.get(key)
+        except CacheConnectionError as exc:
+            value = _absorb_get(core, exc)
+        if value is not MISSING:
+            counters.hits += 1
+            return value
+        return load(core, key, args, kwargs)
+
+    wrapper = _generate(_SYNC_TEMPLATE, func, keys, source, counters, load) or wrapper
+
+    def cache_info() -> CacheInfo:
+        return CacheInfo(counters.hits, counters.misses, None, None)
+
+    def cache_clear() -> None:
+        """Delete this function's entries (L1 and L2) and reset cache_info()."""
+        core = source._core or default_core()
+        counters.hits = counters.misses = 0
+        try:
+            core.native.clear_pattern(clear_glob)
+        except CacheConnectionError as exc:
+            if not core.fail_silently:
+                raise
+            core.absorbed("clear_pattern", exc)
+
+    def cache_key(*args: Any, **kwargs: Any) -> str:
+        """The key a call with these arguments uses."""
+        return make_key(args, kwargs)
+
+    functools.update_wrapper(wrapper, func)
+    w = cast(Any, wrapper)
+    w.cache_info, w.cache_clear, w.cache_key = cache_info, cache_clear, cache_key
+    return wrapper
+
+
+def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: Any,
+                  condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> Callable[..., Any]:
+    make_key = keys.make
+    counters = _Counters()
+    per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = \
+        weakref.WeakKeyDictionary()
+    per_loop_lock = threading.Lock()
+    clear_glob = glob_escape(keys.prefix) + ":*"
+    afunc = cast(Callable[..., Awaitable[Any]], func)
+
+    async def store(core: CacheCore, key: str, value: Any) -> None:
+        if not _should_store(value, condition, unless):
+            return
+        try:
+            await core.run(core.set, key, value, spec.for_result(value))
+        except CacheConnectionError as exc:
+            if not core.fail_silently:
+                raise
+            core.absorbed("set", exc)
+
+    def loop_flights() -> dict[str, asyncio.Future[Any]]:
+        loop = asyncio.get_running_loop()
+        flights = per_loop.get(loop)
+        if flights is None:
+            with per_loop_lock:
+                flights = per_loop.setdefault(loop, {})
+        return flights
+
+    async def load(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        counters.misses += 1
+        flights = loop_flights()
+        while (waiting := flights.get(key)) is not None:
+            try:
+                return await asyncio.shield(waiting)
+            except _LeaderCancelled:
+                continue
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        flights[key] = fut
+        computed = False
+        try:
+            value = core.get(key, skip_l2=True)  # stored by a load that just finished?
+            if value is MISSING:
+                computed = True
+                value = await afunc(*args, **kwargs)
+        except BaseException as exc:
+            if flights.get(key) is fut:
+                del flights[key]
+            fut.set_exception(_LeaderCancelled() if isinstance(exc, asyncio.CancelledError) else exc)
+            fut.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        fut.set_result(value)
+        try:
+            if computed:
+                await store(core, key, value)
+        finally:
+            if flights.get(key) is fut:
+                del flights[key]
+        return value
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        core = source._core
+        if core is None:
+            core = default_core()
+        if not core.enabled:
+            return await afunc(*args, **kwargs)
+        key = make_key(args, kwargs)
+        try:
+            value = core.get(key, skip_l2=True)  # L1 only: no network, no thread hop
+            if value is MISSING and core.l2:
+                value = await core.run(core.get, key)
+        except CacheConnectionError as exc:
+            value = _absorb_get(core, exc)
+        if value is not MISSING:
+            counters.hits += 1
+            return value
+        return await load(core, key, args, kwargs)
+
+    wrapper = _generate(_ASYNC_TEMPLATE, func, keys, source, counters, load) or wrapper
+
+    def cache_info() -> CacheInfo:
+        return CacheInfo(counters.hits, counters.misses, None, None)
+
+    async def cache_clear() -> None:
+        """Delete this function's entries (L1 and L2) and reset cache_info()."""
+        core = source._core or default_core()
+        counters.hits = counters.misses = 0
+        try:
+            await core.run(core.native.clear_pattern, clear_glob)
+        except CacheConnectionError as exc:
+            if not core.fail_silently:
+                raise
+            core.absorbed("clear_pattern", exc)
+
+    def cache_key(*args: Any, **kwargs: Any) -> str:
+        """The key a call with these arguments uses."""
+        return make_key(args, kwargs)
+
+    functools.update_wrapper(wrapper, func)
+    w = cast(Any, wrapper)
+    w.cache_info, w.cache_clear, w.cache_key = cache_info, cache_clear, cache_key
+    return wrapper
+
+
+# ---- invalidation ------------------------------------------------------------------
+
+class _Invalidation:
+    """The patterns of one decorated function and how to fill them from a call."""
+
+    __slots__ = ("templates", "signature", "needs_arguments", "var_keyword")
+
+    def __init__(self, func: Callable[..., Any], templates: list[KeyTemplate]) -> None:
+        self.templates = templates
+        self.signature = inspect.signature(func)
+        params = self.signature.parameters
+        var_kw = [p.name for p in params.values() if p.kind is p.VAR_KEYWORD]
+        self.var_keyword = var_kw[0] if var_kw else None
+        for t in templates:
+            for name in t.fields:
+                if name not in params and self.var_keyword is None:
+                    raise ValueError(f"invalidation pattern {t.template!r} names {name!r}, "
+                                     f"which is not a parameter of {func.__qualname__}{self.signature}")
+        self.needs_arguments = any(t.fields for t in templates)
+
+    def targets(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """(exact keys, glob patterns) for a call."""
+        arguments: dict[str, Any] = {}
+        if self.needs_arguments:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            if self.var_keyword is not None:
+                extra = arguments.pop(self.var_keyword, {})
+                arguments = {**extra, **arguments}
+        exact: list[str] = []
+        globs: list[str] = []
+        for t in self.templates:
+            (globs if t.is_glob else exact).append(t.format(arguments))
+        return exact, globs
+
+
+def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+    native = core.native
+    try:
+        if exact:
+            native.delete(exact)
+        for pattern in globs:
+            native.clear_pattern(pattern)
+    except CacheConnectionError as exc:
+        if not core.fail_silently:
+            raise
+        core.absorbed("invalidate", exc)
+
+
+def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) -> Callable[[F], F]:
+    """Invalidate ``patterns`` (formatted with the call's arguments) in L1 and L2 after
+    the decorated function (sync or async) returns without raising."""
+    if not patterns:
+        raise ValueError("@invalidate_cache needs at least one key or pattern")
+    templates = [KeyTemplate(p) for p in patterns]
+    source = _source(cache)
+
+    def decorate(obj: Any) -> Any:
+        fn, rewrap, _ = _unwrap(obj)
+        plan = _Invalidation(fn, templates)
+        wrapper: Callable[..., Any]
+        if _is_async(fn):
+            afn = cast(Callable[..., Coroutine[Any, Any, Any]], fn)
+
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                result = await afn(*args, **kwargs)
+                core = source._core or default_core()
+                if core.enabled:
+                    exact, globs = plan.targets(args, kwargs)
+                    await core.run(_invalidate, core, exact, globs)
+                return result
+            wrapper = async_wrapper
+        else:
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                result = fn(*args, **kwargs)
+                core = source._core or default_core()
+                if core.enabled:
+                    exact, globs = plan.targets(args, kwargs)
+                    _invalidate(core, exact, globs)
+                return result
+            wrapper = sync_wrapper
+        functools.update_wrapper(wrapper, fn)
+        return rewrap(wrapper) if rewrap is not None else wrapper
+
+    return decorate
