@@ -7,8 +7,8 @@ Failure contract (``fail_silently=True``, the default): a ``CacheConnectionError
 ``delete``/``clear_pattern`` return ``0``, ``set``/``set_many`` do nothing,
 ``health_check`` reports ``healthy: False``. Each absorbed error is counted
 (``stats()["errors_absorbed"]``) and logged on the ``"stratacache"`` logger at WARNING,
-at most once per 10 s per operation. ``increment`` is the exception: a counter can't
-be faked, so it raises ``CacheConnectionError`` even when silent. Errors that are the
+at most once per 10 s per operation. ``increment`` returns ``None`` (a counter value
+can't be made up, but the app must keep running). Errors that are the
 caller's (``TypeError`` for an unserializable value or a bad key, ``CacheValueError``,
 ``CacheWrongTypeError``) always propagate. With ``fail_silently=False`` everything
 propagates. Writes and deletes still reach L1 when Redis fails.
@@ -177,10 +177,15 @@ class Cache(_Base):
             self._absorb("clear_pattern", exc)
             return 0
 
-    def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int:
+    def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
         """Atomically add ``amount``; a new counter starts at 0 and gets ``ttl``.
-        Raises CacheConnectionError even with fail_silently (a counter can't be faked)."""
-        return self._core.native.increment(key, amount, ttl_seconds(ttl))
+        When Redis is unreachable and fail_silently is on, returns None (a counter
+        value can't be made up, and an outage must not raise into the app)."""
+        try:
+            return self._core.native.increment(key, amount, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("increment", exc)
+            return None
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """``{key: value}`` for the keys that hit (one L2 round trip)."""
@@ -277,8 +282,13 @@ class AsyncCache(_Base):
             self._absorb("clear_pattern", exc)
             return 0
 
-    async def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int:
-        return await self._core.run(self._core.native.increment, key, amount, ttl_seconds(ttl))
+    async def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
+        """See Cache.increment: None when an outage was absorbed (fail_silently)."""
+        try:
+            return await self._core.run(self._core.native.increment, key, amount, ttl_seconds(ttl))
+        except CacheConnectionError as exc:
+            self._absorb("increment", exc)
+            return None
 
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         keys = list(keys)

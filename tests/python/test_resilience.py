@@ -62,9 +62,8 @@ def test_fail_silently_cache_methods(redis_server: Any) -> None:
     cache.set_many({"a": 1})
     health = cache.health_check()
     assert health["healthy"] is False
-    with pytest.raises(CacheConnectionError):  # a counter can't be faked
-        cache.increment("n")
-    assert cache.stats()["errors_absorbed"] >= 8
+    assert cache.increment("n") is None  # no made-up counter value, and no exception
+    assert cache.stats()["errors_absorbed"] >= 9
     cache.close()
 
 
