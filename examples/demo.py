@@ -28,7 +28,7 @@ def build_cache_key(user_id: int, include_deleted: bool = False) -> str:
     return f"{user_id}:deleted={include_deleted}"
 
 
-@cached(ttl=300, key_prefix="user", key_builder=build_cache_key)
+@cached(ttl=300, key_prefix="users", key_builder=build_cache_key)
 def get_users(user_id: int, include_deleted: bool = False) -> list[str]:
     calls["users"] += 1
     time.sleep(0.02)
