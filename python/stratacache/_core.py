@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from ._config import Settings
-from ._native import MISSING, CacheConnectionError, NativeCache
+from ._native import MISSING, CacheConnectionError, CacheError, NativeCache
 from ._serializers import SignedPickle
 
 __all__ = ["CacheCore", "logger", "LOG_INTERVAL_S"]
@@ -33,6 +33,7 @@ class CacheCore:
     methods themselves, or signed-pickle wrappers around them."""
 
     __slots__ = ("settings", "native", "enabled", "fail_silently", "l2", "get", "set", "get_many", "set_many",
+                 "invalidations",
                  "errors_absorbed", "values_rejected", "closed", "on_close", "_pickle", "_executor", "_lock",
                  "_log_state", "__weakref__")
 
@@ -48,6 +49,7 @@ class CacheCore:
         self.fail_silently = settings.fail_silently
         self.l2: bool = self.native.l2_enabled
         self.errors_absorbed = 0
+        self.invalidations = 0  # bumped around every invalidation; loads compare it
         self.values_rejected = 0
         self.closed = False
         self.on_close: Callable[[CacheCore], None] | None = None
@@ -118,6 +120,8 @@ class CacheCore:
         """Runs blocking native calls for AsyncCache; as many threads as connections."""
         ex = self._executor
         if ex is None:
+            if self.closed:
+                raise CacheError("cache is closed")
             with self._lock:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(max_workers=self.settings.pool_size,

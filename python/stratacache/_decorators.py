@@ -268,6 +268,7 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: A
                 raise flight.error
             return flight.value
         computed = False
+        generation = core.invalidations
         try:
             value = core.get(key, skip_l2=True)  # stored by a load that just finished?
             if value is MISSING:
@@ -282,7 +283,7 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: A
         flight.value = value
         flight.event.set()
         try:
-            if computed:
+            if computed and core.invalidations == generation:  # else it may predate an invalidation
                 store(core, key, value)
         finally:
             with flights_lock:
@@ -370,6 +371,7 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         flights[key] = fut
         computed = False
+        generation = core.invalidations
         try:
             value = core.get(key, skip_l2=True)  # stored by a load that just finished?
             if value is MISSING:
@@ -383,7 +385,7 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
             raise
         fut.set_result(value)
         try:
-            if computed:
+            if computed and core.invalidations == generation:  # else it may predate an invalidation
                 await store(core, key, value)
         finally:
             if flights.get(key) is fut:
@@ -472,16 +474,23 @@ class _Invalidation:
 
 
 def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+    """Each target on its own, so one failing never skips the others. (The core drops
+    this process's L1 copies before it talks to Redis, so an outage still purges L1.)"""
     native = core.native
-    try:
-        if exact:
-            native.delete(exact)
-        for pattern in globs:
-            native.clear_pattern(pattern)
-    except CacheConnectionError as exc:
+    core.invalidations += 1  # before and after: a load racing this won't store old data
+    failure: CacheConnectionError | None = None
+    calls: list[tuple[Callable[..., Any], Any]] = [(native.delete, exact)] if exact else []
+    calls += [(native.clear_pattern, pattern) for pattern in globs]
+    for call, target in calls:
+        try:
+            call(target)
+        except CacheConnectionError as exc:
+            failure = failure or exc
+    core.invalidations += 1
+    if failure is not None:
         if not core.fail_silently:
-            raise
-        core.absorbed("invalidate", exc)
+            raise failure
+        core.absorbed("invalidate", failure)
 
 
 def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) -> Callable[[F], F]:
