@@ -146,8 +146,10 @@ Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
 nlohmann::json stats_to_json(const CacheStats& s) {
   return {
       {"l1", {{"hits", s.l1.hits}, {"misses", s.l1.misses}, {"evictions", s.l1.evictions},
-              {"expirations", s.l1.expirations}, {"entries", s.l1.entries}, {"bytes", s.l1.bytes},
-              {"max_entries", s.l1.max_entries}, {"max_bytes", s.l1.max_bytes}}},
+              {"expirations", s.l1.expirations}, {"rejections", s.l1.rejections}, {"entries", s.l1.entries},
+              {"bytes", s.l1.bytes}, {"payload_bytes", s.l1.payload_bytes}, {"max_entries", s.l1.max_entries},
+              {"max_bytes", s.l1.max_bytes}, {"window_max_entries", s.l1.window_max_entries},
+              {"sketch_bytes", s.l1.sketch_bytes}}},
       {"l2", {{"hits", s.l2.hits}, {"misses", s.l2.misses}, {"sets", s.l2.sets}, {"deletes", s.l2.deletes},
               {"errors", s.l2.errors}, {"timeouts", s.l2.timeouts}, {"connect_failures", s.l2.connect_failures},
               {"connections_opened", s.l2.connections_opened},
@@ -308,10 +310,10 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
     REQUIRE_ARG(out_value, "out_value");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
+    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
-    if (out_format) *out_format = static_cast<int>((*r)->format);
-    return give_buffer(out_value, out_len, (*r)->data);
+    if (out_format) *out_format = static_cast<int>(r->format());
+    return give_buffer(out_value, out_len, r->data());
   });
 }
 
@@ -323,16 +325,16 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
     REQUIRE_ARG(out_json, "out_json");
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_shared(bytes(key, key_len), call_of(co));
+    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
-    const Payload& p = **r;
-    if (p.format == Format::kJson) {
+    const ValueRef& p = *r;
+    if (p.format() == Format::kJson) {
       void* buf = nullptr;
-      int rc = give_buffer(&buf, out_len, p.data);
+      int rc = give_buffer(&buf, out_len, p.data());
       *out_json = static_cast<char*>(buf);
       return rc;
     }
-    if (p.format == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
+    if (p.format() == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
     // Undecodable stored bytes are a miss, counted, exactly as in Cache::get_value.
     auto v = cache->cache->get_value(bytes(key, key_len), call_of(co));
     if (!v) return report(v.status());

@@ -85,9 +85,10 @@ struct Cache::Impl {
 
   // Back-fill only when no write to the key's shard raced the L2 fetch, and never for a
   // key in its last millisecond (PTTL 0).
-  void backfill(std::string_view key, PayloadPtr p, int64_t l2_pttl_ms, uint64_t epoch) {
-    if (l2_pttl_ms == 0) return;
-    l1.set_if_epoch(key, std::move(p), l1_ttl(l2_pttl_ms), epoch);
+  // Returns a reference to the value either way.
+  ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch) {
+    if (l2_pttl_ms == 0) return MemoryTier::make_ref(p.format, p.data);
+    return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
   }
 
   // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
@@ -116,7 +117,7 @@ Result<std::unique_ptr<Cache>> Cache::open(Options options) {
 
 const Options& Cache::options() const { return impl_->options; }
 
-Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, const CallOptions& call) {
+Result<ValueRef> Cache::get_ref(std::string_view key, const CallOptions& call) {
   Impl& m = *impl_;
   if (Status st = m.check_key(key); !st) return st;
   if (m.use_l1(call)) {
@@ -130,21 +131,26 @@ Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, c
   if (!r) return r.status();
   auto p = m.open_envelope(key, full, r->value, d);
   if (!p) return p.status();
-  auto shared = std::make_shared<const Payload>(std::move(p).value());
-  if (m.use_l1(call)) m.backfill(key, shared, r->pttl_ms, epoch);
-  return shared;
+  if (!m.use_l1(call)) return MemoryTier::make_ref(p->format, p->data);
+  return m.backfill(key, *p, r->pttl_ms, epoch);
+}
+
+Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, const CallOptions& call) {
+  auto r = get_ref(key, call);
+  if (!r) return r.status();
+  return std::make_shared<const Payload>(r->to_payload());
 }
 
 Result<Payload> Cache::get(std::string_view key, const CallOptions& call) {
-  auto r = get_shared(key, call);
+  auto r = get_ref(key, call);
   if (!r) return r.status();
-  return **r;
+  return r->to_payload();
 }
 
 Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
-  auto r = get_shared(key, call);
+  auto r = get_ref(key, call);
   if (!r) return r.status();
-  auto v = deserialize((*r)->data, (*r)->format, impl_->options.codec.limits);
+  auto v = deserialize(r->data(), r->format(), impl_->options.codec.limits);
   if (!v) {
     impl_->decode_errors.fetch_add(1, std::memory_order_relaxed);
     return not_found("stored value could not be deserialized (" + v.status().to_string() + ")");
@@ -159,7 +165,7 @@ std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, c
   for (size_t i = 0; i < keys.size(); ++i) {
     if (Status st = m.check_key(keys[i]); !st) { out[i] = st; continue; }
     if (m.use_l1(call)) {
-      if (auto p = m.l1.get(keys[i])) { out[i] = *p; continue; }
+      if (auto p = m.l1.get(keys[i])) { out[i] = p.to_payload(); continue; }
     }
     pending.push_back(i);
   }
@@ -180,7 +186,7 @@ std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, c
     if (!remote[j]) { out[i] = remote[j].status(); continue; }
     auto p = m.open_envelope(keys[i], full[j], remote[j]->value, d);
     if (!p) { out[i] = p.status(); continue; }
-    if (m.use_l1(call)) m.backfill(keys[i], std::make_shared<const Payload>(*p), remote[j]->pttl_ms, epochs[j]);
+    if (m.use_l1(call)) m.backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j]);
     out[i] = std::move(p);
   }
   return out;
@@ -202,7 +208,7 @@ Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call
   if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "set with both tiers skipped");
   if (!m.use_l2(call) && !m.l1.admissible(key, value.data.size())) {
     m.l1.erase(key);
-    return too_large("value does not fit in L1 (l1_max_bytes is shared by 16 shards; raise it or use Redis)");
+    return too_large("value does not fit in L1 (over l1_max_bytes); raise it or use Redis");
   }
   Status l2_status;
   if (m.use_l2(call)) {
@@ -211,7 +217,7 @@ Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call
     l2_status = m.l2->set(m.full_key(key), *env, *ttl, m.deadline(call));
   }
   // Skipping L1 still invalidates it: a write must never leave an older copy visible.
-  if (m.use_l1(call)) m.l1.set(key, std::make_shared<const Payload>(std::move(value)), m.l1_ttl(*ttl));
+  if (m.use_l1(call)) m.l1.set(key, value.format, value.data, m.l1_ttl(*ttl));
   else m.l1.erase(key);
   return l2_status;
 }
@@ -248,7 +254,7 @@ Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, co
     l2_status = m.l2->mset(writes, m.deadline(call));
   }
   for (auto& [k, v] : items) {
-    if (m.use_l1(call)) m.l1.set(k, std::make_shared<const Payload>(v), m.l1_ttl(*ttl));
+    if (m.use_l1(call)) m.l1.set(k, v.format, v.data, m.l1_ttl(*ttl));
     else m.l1.erase(k);
   }
   return l2_status;

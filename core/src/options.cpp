@@ -117,7 +117,24 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
   }
   if (name == "l1_policy") {
     if (value == "lru") { o.l1.policy = L1Policy::kLru; return Status::ok(); }
-    return bad_param(name, value, "lru");
+    if (value == "wtinylfu" || value == "tinylfu") { o.l1.policy = L1Policy::kWTinyLfu; return Status::ok(); }
+    return bad_param(name, value, "wtinylfu or lru");
+  }
+  if (name == "l1_idle_ttl") return seconds(o.l1.idle_ttl, true);
+  if (name == "l1_ttl_jitter") {
+    double v = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || !(v >= 0 && v <= 1)) {
+      return bad_param(name, value, "a fraction between 0 and 1");
+    }
+    o.l1.ttl_jitter = v;
+    return Status::ok();
+  }
+  if (name == "l1_doorkeeper") {
+    if (value == "true" || value == "1" || value == "yes") o.l1.doorkeeper = true;
+    else if (value == "false" || value == "0" || value == "no") o.l1.doorkeeper = false;
+    else return bad_param(name, value, "true or false");
+    return Status::ok();
   }
   if (name == "serializer") {
     if (value == "msgpack") o.serializer = Format::kMsgPack;

@@ -117,7 +117,7 @@ TEST(CacheMem, ExtremeTtlAndTimeoutAreHandled) {
 }
 
 TEST(CacheMem, StatsFlushAndHealth) {
-  auto c = open_or_die("mem://?l1_max_entries=2");
+  auto c = open_or_die("mem://?l1_max_entries=2&l1_policy=lru");
   for (const char* k : {"a", "b", "c"}) ASSERT_TRUE(c->set(k, Payload{Format::kRaw, "v"}));
   (void)c->get("c");
   (void)c->get("a");

@@ -13,6 +13,7 @@
 #include "stratacache/options.hpp"
 #include "stratacache/stats.hpp"
 #include "stratacache/status.hpp"
+#include "stratacache/value_ref.hpp"
 #include "stratacache/value.hpp"
 
 namespace stratacache {
@@ -46,7 +47,10 @@ class Cache {
   // Read-through L1 -> L2; an L2 hit back-fills L1 with a TTL never beyond the
   // entry's remaining L2 TTL.
   Result<Payload> get(std::string_view key, const CallOptions& call = {});
-  // The same without copying the value: L1 and the caller share one immutable payload.
+  // The same without copying the value: the caller shares L1's immutable entry (valid
+  // for as long as the ValueRef lives, even after eviction). The fastest read.
+  Result<ValueRef> get_ref(std::string_view key, const CallOptions& call = {});
+  // Kept for compatibility: a copy of the value in a shared Payload.
   Result<std::shared_ptr<const Payload>> get_shared(std::string_view key, const CallOptions& call = {});
   // get + deserialize by the stored format (raw payloads come back as Bytes).
   Result<Value> get_value(std::string_view key, const CallOptions& call = {});

@@ -14,7 +14,8 @@ namespace stratacache {
 
 using Millis = std::chrono::milliseconds;
 
-enum class L1Policy : uint8_t { kLru = 0 };
+// kWTinyLfu: adaptive W-TinyLFU (Caffeine's policy), the default. kLru: plain LRU.
+enum class L1Policy : uint8_t { kLru = 0, kWTinyLfu = 1 };
 
 struct RedisOptions {
   enum class Transport : uint8_t { kNone, kTcp, kUnix };
@@ -39,9 +40,17 @@ struct RedisOptions {
 struct L1Options {
   size_t max_entries = 100000;
   size_t max_bytes = 256u << 20;
-  L1Policy policy = L1Policy::kLru;
+  L1Policy policy = L1Policy::kWTinyLfu;
   // Cap on the L1 lifetime of an entry when an L2 exists (0: the entry's own TTL).
   Millis ttl{60000};
+  // Shorten each L1 lifetime by a random 0..jitter fraction (0..1) so entries written
+  // together do not all expire (and reload) together. Never lengthens a TTL.
+  double ttl_jitter = 0;
+  // Sliding expiry: an entry not read for this long expires (0: off). Reads extend
+  // it, never past the entry's own TTL.
+  Millis idle_ttl{0};
+  // TinyLFU doorkeeper in front of the frequency sketch.
+  bool doorkeeper = false;
 };
 
 struct Options {

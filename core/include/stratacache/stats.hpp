@@ -8,8 +8,14 @@ namespace stratacache {
 
 struct L1Stats {
   uint64_t hits = 0, misses = 0, evictions = 0, expirations = 0;
-  uint64_t entries = 0, bytes = 0;  // current size; bytes = key + value + overhead
+  uint64_t rejections = 0;          // new entries the admission filter turned away (W-TinyLFU)
+  uint64_t entries = 0, bytes = 0;  // current size; bytes = exact memory charged (see below)
+  uint64_t payload_bytes = 0;       // key + value bytes of the current entries
   uint64_t max_entries = 0, max_bytes = 0;
+  uint64_t window_max_entries = 0;  // W-TinyLFU window size chosen by the hill climber
+  uint64_t sketch_bytes = 0;        // frequency sketch (not charged to entries)
+  // bytes = for each entry, the allocator chunk that holds its header, key and value
+  // (glibc rounding and chunk header included) plus its hash-bucket slot.
 };
 
 struct L2Stats {
