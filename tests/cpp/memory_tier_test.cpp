@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "memory/frequency_sketch.hpp"
 #include "memory/memory_tier.hpp"
 
 namespace stratacache {
@@ -511,3 +512,34 @@ TEST(MemoryTierConcurrency, BoundsHoldUnderConcurrentWriters) {
 
 }  // namespace
 }  // namespace stratacache
+
+namespace stratacache::l1 {
+namespace {
+
+TEST(FrequencySketch, CountsSaturatesAndAges) {
+  FrequencySketch s;
+  EXPECT_EQ(s.frequency(1), 0);
+  s.increment(1);  // not initialized: ignored
+  EXPECT_EQ(s.frequency(1), 0);
+  s.ensure_capacity(64);
+  for (int i = 0; i < 5; ++i) s.increment(42);
+  EXPECT_EQ(s.frequency(42), 5);
+  for (int i = 0; i < 40; ++i) s.increment(42);
+  EXPECT_EQ(s.frequency(42), 15);  // 4-bit counters saturate
+  // Aging: after sample_size additions every counter is halved.
+  for (uint32_t h = 1000; s.frequency(42) == 15; ++h) s.increment(h);
+  EXPECT_EQ(s.frequency(42), 7);
+}
+
+TEST(FrequencySketch, DoorkeeperAbsorbsFirstSightings) {
+  FrequencySketch s(true);
+  s.ensure_capacity(1024);
+  s.increment(7);
+  EXPECT_EQ(s.frequency(7), 1);  // doorkeeper bit only
+  s.increment(7);
+  EXPECT_EQ(s.frequency(7), 2);  // one counter increment + the bit
+  EXPECT_EQ(s.frequency(8), 0);
+}
+
+}  // namespace
+}  // namespace stratacache::l1
