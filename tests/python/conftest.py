@@ -107,27 +107,24 @@ def test_certificates(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return _make_certificates(str(tmp_path_factory.mktemp("pki")))
 
 
-@pytest.fixture
-def tls_redis_server(test_certificates: TlsFiles) -> Iterator[RedisProcess]:
-    """A redis-server that speaks only TLS (``server.url`` is ``rediss://``)."""
-    server = start_redis(tls=test_certificates)
+def _serve(server: RedisProcess) -> Iterator[RedisProcess]:
     try:
         yield server
     finally:
         if server.proc.poll() is None:
             server.kill9()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def tls_redis_server(test_certificates: TlsFiles) -> Iterator[RedisProcess]:
+    """A redis-server that speaks only TLS (``server.url`` is ``rediss://``)."""
+    yield from _serve(start_redis(tls=test_certificates))
 
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisProcess]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        if server.proc.poll() is None:
-            server.kill9()
-        shutil.rmtree(server.workdir, ignore_errors=True)
+    yield from _serve(start_redis())
 
 
 @dataclass
