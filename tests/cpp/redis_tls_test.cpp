@@ -101,6 +101,25 @@ TEST(RedisTls, HostNameUrlWorksWithSni) {
   EXPECT_EQ(tier->get("k", soon())->value, "v");
 }
 
+TEST(RedisTls, AuthAndSelectTravelOverTheSession) {
+  const TestPki& pki = TestPki::get();
+  RedisServer::Config c;
+  c.password = "s3cret";
+  c.tls.cert_file = pki.server_cert;
+  c.tls.key_file = pki.server_key;
+  c.tls.ca_file = pki.ca_cert;
+  auto server = RedisServer::start(std::move(c));
+  auto tier = tier_for(server->url(":s3cret", 3, ca_param()));
+  ASSERT_TRUE(tier);
+  ASSERT_TRUE(tier->set("k", "in-db-3", 0, soon()).is_ok());
+  EXPECT_EQ(server->cli({"-n", "3", "GET", "k"}), "in-db-3");
+  auto wrong = tier_for(server->url(":nope", 0, ca_param()));
+  ASSERT_TRUE(wrong);
+  auto r = wrong->get("k", soon());
+  EXPECT_EQ(r.code(), StatusCode::kPermissionDenied) << r.status().to_string();
+  EXPECT_TRUE(contains(r.status().message(), "AUTH failed")) << r.status().message();
+}
+
 TEST(RedisTls, WrongCaFailsClosedWithVerifyResultAndBacksOff) {
   auto server = start_tls_server();
   auto tier = tier_for(server->url("", 0, ca_param(TestPki::get().other_ca_cert)));
