@@ -3,11 +3,14 @@
 // deadlines, large values, fork, and the ssl_* parameters.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "remote_tier.hpp"
 #include "stratacache/options.hpp"
@@ -279,6 +282,30 @@ TEST(RedisTls, LargeValuesRoundTripAcrossRecordBoundaries) {
     EXPECT_TRUE(r->value == value) << n;
   }
   EXPECT_EQ(tier->stats().connections_opened, 1u);
+}
+
+TEST(RedisTls, EightThreadsShareOneContextOnAPoolOfFour) {
+  auto server = start_tls_server();
+  Options o = *Options::from_url(server->url("", 0, ca_param() + "&max_connections=4"));
+  auto tier = make_redis_tier(o.redis);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        std::string key = "t" + std::to_string(t) + ":" + std::to_string(i % 10);
+        std::string value = key + "=" + std::to_string(i) + std::string(static_cast<size_t>(i) * 37, 'x');
+        if (!tier->set(key, value, 0, soon()).is_ok()) ++wrong;
+        auto r = tier->get(key, soon());
+        if (!r.is_ok() || r->value != value) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  L2Stats st = tier->stats();
+  EXPECT_EQ(st.errors, 0u);
+  EXPECT_LE(st.connections_opened, 4u);
 }
 
 TEST(RedisTls, ForkedChildDropsInheritedSessionSilentlyAndParentKeepsIt) {

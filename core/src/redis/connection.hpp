@@ -1,5 +1,6 @@
 // One connection to Redis: our stream (a socket, or TLS over one), hiredis' formatter
-// and reader, and the handshake (TLS, AUTH, SELECT). Used by one caller at a time (the pool hands it out).
+// and reader, and the handshake (TLS, AUTH, SELECT). Used by one caller at a time (the
+// pool hands it out).
 //
 // A round trip writes every queued command in one send and reads exactly one reply per
 // command. Any transport failure, timeout, protocol error or over-limit reply marks

@@ -80,10 +80,12 @@ class TlsStream final : public Stream {
     for (;;) {
       ERR_clear_error();
       int r = SSL_do_handshake(ssl_);
-      if (r == 1) return flush(deadline);
-      int err = SSL_get_error(ssl_, r);
-      if (err != SSL_ERROR_WANT_READ) return failure(err, "TLS handshake with " + where_, deadline);
-      if (Status s = flush(deadline); !s) return s;
+      int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+      if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ) {
+        return failure(err, "TLS handshake with " + where_, deadline);
+      }
+      if (Status s = flush(deadline); !s) return in_handshake(std::move(s));
+      if (err == SSL_ERROR_NONE) return Status();
       if (Status s = fill(deadline, false); !s) return in_handshake(std::move(s));
     }
   }
@@ -172,7 +174,8 @@ class TlsStream final : public Stream {
       long result = SSL_get_verify_result(ssl_);
       std::string msg = what + ": certificate verify failed: " + X509_verify_cert_error_string(result);
       if (result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-        msg += " (the server's certificate is not valid for " + where_ + "; ssl_check_hostname=false turns this check off)";
+        msg += " (the server's certificate is not valid for " + where_ +
+               "; ssl_check_hostname=false turns this check off)";
       }
       return permission_denied(std::move(msg));
     }
@@ -181,7 +184,8 @@ class TlsStream final : public Stream {
                                errors.text());
     }
     if (err == SSL_ERROR_SSL) return unavailable(what + ": " + errors.text());
-    return unavailable(what + ": TLS error " + std::to_string(err) + (errors.codes.empty() ? "" : ": " + errors.text()));
+    std::string detail = errors.codes.empty() ? "" : ": " + errors.text();
+    return unavailable(what + ": TLS error " + std::to_string(err) + detail);
   }
 
   Socket socket_;
