@@ -8,8 +8,11 @@
 // Methods, all one caller, one connection, loopback:
 //   tier get        RedisTier::get: GET + PTTL pipelined in one write (the contract)
 //   tier get_value  RedisTier::get_value: a plain GET through the same pool/socket/reader
+//   ... TLS         the same over rediss:// (only when the bench starts the server: it
+//                   then also listens on a TLS port, with throwaway certificates)
 //   hiredis         redisConnect + redisCommand("GET %b") in a loop (blocking socket)
-//   redis-benchmark redis-benchmark -c 1 -n N -t get -d SIZE -q (requests/s -> us/op)
+//   redis-benchmark redis-benchmark -c 1 -n N -t get -d SIZE -q (requests/s -> us/op),
+//                   and with --tls against the TLS port
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -31,6 +34,7 @@
 
 #include "redis/redis_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "support/test_pki.hpp"
 
 using namespace stratacache;
 using Clock = std::chrono::steady_clock;
@@ -60,19 +64,25 @@ bool port_accepts(uint16_t port) {
   return ok;
 }
 
-pid_t start_server(uint16_t port) {
+// Plain on `port`, TLS on `tls_port`.
+pid_t start_server(uint16_t port, uint16_t tls_port, const stratacache::testing::TestPki& pki) {
   const char* bin = std::getenv("REDIS_SERVER_BIN");
   std::string exe = bin ? bin : "redis-server";
-  std::string port_s = std::to_string(port);
+  std::string port_s = std::to_string(port), tls_port_s = std::to_string(tls_port);
   std::vector<const char*> argv = {exe.c_str(), "--port", port_s.c_str(), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-                                   "--logfile", "/dev/null", nullptr};
+                                   "--logfile", "/dev/null", "--tls-port", tls_port_s.c_str(),
+                                   "--tls-cert-file", pki.server_cert.c_str(), "--tls-key-file",
+                                   pki.server_key.c_str(), "--tls-ca-cert-file", pki.ca_cert.c_str(),
+                                   "--tls-auth-clients", "no", nullptr};
   pid_t pid = ::fork();
   if (pid == 0) {
     ::execvp(argv[0], const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
-  for (int i = 0; i < 500 && !port_accepts(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !(port_accepts(port) && port_accepts(tls_port)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   return pid;
 }
 
@@ -94,9 +104,11 @@ double time_us(int n, const std::function<bool()>& op) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-double redis_benchmark_us(uint16_t port, int n, size_t size) {
+// `tls_ca`: connect with --tls, trusting that CA.
+double redis_benchmark_us(uint16_t port, int n, size_t size, const std::string& tls_ca = "") {
   std::string cmd = "redis-benchmark -h 127.0.0.1 -p " + std::to_string(port) + " -c 1 -n " + std::to_string(n) +
-                    " -t get -d " + std::to_string(size) + " -q 2>/dev/null";
+                    " -t get -d " + std::to_string(size) + " -q" +
+                    (tls_ca.empty() ? "" : " --tls --cacert '" + tls_ca + "'") + " 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return -1;
   std::string out;
@@ -123,9 +135,11 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") repeats = std::max(1, std::atoi(argv[i + 1]));
   }
   pid_t server = -1;
+  uint16_t tls_port = 0;
   if (port == 0) {
     port = free_port();
-    server = start_server(port);
+    do tls_port = free_port(); while (tls_port == port);
+    server = start_server(port, tls_port, testing::TestPki::get());
   }
   if (!port_accepts(port)) {
     std::fprintf(stderr, "no redis-server on port %u\n", port);
@@ -137,6 +151,14 @@ int main(int argc, char** argv) {
   o.host = "127.0.0.1";
   o.port = port;
   redis::RedisTier tier(o);
+  std::unique_ptr<redis::RedisTier> tls_tier;
+  if (tls_port != 0) {
+    RedisOptions t = o;
+    t.port = tls_port;
+    t.tls.enabled = true;
+    t.tls.ca_certs = testing::TestPki::get().ca_cert;
+    tls_tier = std::make_unique<redis::RedisTier>(t);
+  }
   auto deadline = [] { return Deadline::after(std::chrono::milliseconds(1000)); };
 
   // The whole core path: facade, L1 skipped, L2 GET+PTTL, envelope decode.
@@ -183,6 +205,12 @@ int main(int argc, char** argv) {
            return ok;
          }},
     };
+    if (tls_tier) {
+      ops["tier get_value (GET), TLS"] = [&] {
+        auto r = tls_tier->get_value(key, deadline());
+        return r.is_ok() && r->size() == size;
+      };
+    }
     std::map<std::string, std::vector<double>> samples;
     for (auto& [name, op] : ops) time_us(2000, op);  // warm up
     constexpr int kChunk = 500;
@@ -195,10 +223,17 @@ int main(int argc, char** argv) {
       }
       for (auto& [name, us] : total_us) samples[name].push_back(us / n);
       samples["redis-benchmark -c 1"].push_back(redis_benchmark_us(port, n, size));
+      if (tls_tier) {
+        samples["redis-benchmark -c 1, TLS"].push_back(
+            redis_benchmark_us(tls_port, n, size, testing::TestPki::get().ca_cert));
+      }
     }
     double base = median(samples["hiredis redisCommand"]);
-    for (const char* name : {"Cache::get, L1 skipped (GET+PTTL+decode)", "tier get (GET+PTTL)", "tier get_value (GET)", "hiredis redisCommand", "redis-benchmark -c 1"}) {
+    for (const char* name : {"Cache::get, L1 skipped (GET+PTTL+decode)", "tier get (GET+PTTL)", "tier get_value (GET)",
+                             "tier get_value (GET), TLS", "hiredis redisCommand", "redis-benchmark -c 1",
+                             "redis-benchmark -c 1, TLS"}) {
       auto& s = samples[name];
+      if (s.empty()) continue;
       std::printf("| %zu B | %s | %.2f | %.2f | %.3f |\n", size, name, median(s), *std::min_element(s.begin(), s.end()),
                   median(s) / base);
     }

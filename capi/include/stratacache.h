@@ -93,7 +93,7 @@ STRATACACHE_API void stratacache_free(void *buffer);
 /* A new options object with defaults (equivalent to "mem://"). */
 STRATACACHE_API int stratacache_options_new(stratacache_options **out);
 /* Options parsed from a URL: mem://, redis://[user:pass@]host:port/db?...,
- * unix:///path/to/redis.sock?db=0. The URL is copied. */
+ * rediss://... (TLS, ssl_* parameters), unix:///path/to/redis.sock?db=0. The URL is copied. */
 STRATACACHE_API int stratacache_options_from_url(stratacache_options **out, const char *url);
 /* Set one parameter by its URL name (e.g. "socket_timeout", "1.5"); both strings are
  * copied. Unknown names and bad values are STRATACACHE_EINVAL naming the parameter. */

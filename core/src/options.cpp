@@ -1,3 +1,6 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -5,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <system_error>
 
 #include "stratacache/options.hpp"
 
@@ -79,6 +83,51 @@ bool parse_size(std::string_view s, size_t& out) {
   return true;
 }
 
+bool parse_bool(std::string_view s, bool& out) {
+  std::string v(s);
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "1" || v == "yes" || v == "on") out = true;
+  else if (v == "false" || v == "0" || v == "no" || v == "off") out = false;
+  else return false;
+  return true;
+}
+
+// The ssl_* parameters (redis-py's names). Certificate files are checked for
+// readability here, so a typo fails at configuration rather than at the first connect.
+Status apply_tls_param(RedisTlsOptions& tls, std::string_view name, std::string_view value) {
+  std::string* file = name == "ssl_ca_certs"   ? &tls.ca_certs
+                      : name == "ssl_certfile" ? &tls.certfile
+                      : name == "ssl_keyfile"  ? &tls.keyfile
+                                               : nullptr;
+  bool known = file != nullptr || name == "ssl_cert_reqs" || name == "ssl_check_hostname";
+  if (!known) return invalid_argument("unknown URL parameter '" + std::string(name) + "'");
+  if (!tls.enabled) {
+    return invalid_argument("URL parameter '" + std::string(name) + "' needs TLS: use a rediss:// URL");
+  }
+  if (file != nullptr) {
+    if (value.empty()) return bad_param(name, value, "a file path");
+    std::string path(value);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return invalid_argument("URL parameter '" + std::string(name) + "': cannot read '" + path +
+                              "': " + std::generic_category().message(errno));
+    }
+    ::close(fd);
+    *file = std::move(path);
+    return Status::ok();
+  }
+  if (name == "ssl_cert_reqs") {
+    using Reqs = RedisTlsOptions::CertReqs;
+    if (value == "required") tls.cert_reqs = Reqs::kRequired;
+    else if (value == "optional") tls.cert_reqs = Reqs::kOptional;
+    else if (value == "none") tls.cert_reqs = Reqs::kNone;
+    else return bad_param(name, value, "required, optional or none");
+    return Status::ok();
+  }
+  if (!parse_bool(value, tls.check_hostname)) return bad_param(name, value, "true or false");
+  return Status::ok();
+}
+
 Status apply_param(Options& o, std::string_view name, std::string_view value) {
   auto seconds = [&](Millis& field, bool allow_zero) -> Status {
     Millis v;
@@ -95,6 +144,7 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     return Status::ok();
   };
 
+  if (name.substr(0, 4) == "ssl_") return apply_tls_param(o.redis.tls, name, value);
   if (name == "socket_timeout") return seconds(o.redis.socket_timeout, false);
   if (name == "socket_connect_timeout") return seconds(o.redis.socket_connect_timeout, false);
   if (name == "health_check_interval") return seconds(o.redis.health_check_interval, true);
@@ -182,7 +232,7 @@ Result<Options> Options::from_url(std::string_view url) {
   Options o;
   size_t colon = url.find("://");
   if (colon == std::string_view::npos) {
-    return invalid_argument("cache URL must start with mem://, redis:// or unix:// (got '" + std::string(url) + "')");
+    return invalid_argument("cache URL must start with mem://, redis://, rediss:// or unix:// (got '" + std::string(url) + "')");
   }
   std::string_view scheme = url.substr(0, colon);
   bool explicit_db = false;
@@ -196,7 +246,7 @@ Result<Options> Options::from_url(std::string_view url) {
   if (scheme == "mem") {
     if (!rest.empty() && rest != "/") return invalid_argument("mem:// takes no host or path (got '" + std::string(rest) + "')");
     o.redis.transport = RedisOptions::Transport::kNone;
-  } else if (scheme == "redis" || scheme == "unix") {
+  } else if (scheme == "redis" || scheme == "rediss" || scheme == "unix") {
     std::string_view authority = rest, path;
     if (scheme == "unix") {
       // unix:///path/to/sock or unix://user:pass@/path/to/sock
@@ -230,6 +280,7 @@ Result<Options> Options::from_url(std::string_view url) {
       o.redis.unix_path = *p;
     } else {
       o.redis.transport = RedisOptions::Transport::kTcp;
+      o.redis.tls.enabled = scheme == "rediss";
       std::string_view host = hostport, port;
       if (!hostport.empty() && hostport[0] == '[') {  // [ipv6]:port
         size_t close = hostport.find(']');
@@ -256,10 +307,10 @@ Result<Options> Options::from_url(std::string_view url) {
         explicit_db = true;
       }
     }
-  } else if (scheme == "rediss" || scheme == "redis+sentinel" || scheme == "redis+cluster") {
-    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (TLS, Sentinel and Cluster arrive with the L2 tier work)");
+  } else if (scheme == "redis+sentinel" || scheme == "redis+cluster") {
+    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (Sentinel and Cluster arrive with the L2 tier work)");
   } else {
-    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis:// or unix://)");
+    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss:// or unix://)");
   }
   std::set<std::string> from_url_body;
   if (!o.redis.username.empty()) from_url_body.insert("username");

@@ -68,8 +68,8 @@ class _Base:
     __slots__ = ("_core",)
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
-        """Open a cache. ``url`` as in the README (``mem://``, ``redis://...``); None
-        takes it from the environment (``REDIS_URL``, ...). ``options``: ``enabled``,
+        """Open a cache. ``url`` as in the README (``mem://``, ``redis://...``,
+        ``rediss://...``); None takes it from the environment (``REDIS_URL``, ...). ``options``: ``enabled``,
         ``fail_silently``, ``default_ttl``, ``serializer`` (msgpack, json, pickle),
         ``pickle_secret``, ``encryption_keys`` and any URL parameter by name."""
         self._core = CacheCore(resolve_settings(url, options))

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "remote_tier.hpp"
+#include "support/fork_check.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -267,33 +267,7 @@ TEST(RedisResilience, SixteenThreadsMixedOpsOnPoolOfFour) {
 TEST(RedisResilience, ForkedChildUsesItsOwnConnectionAndParentKeepsWorking) {
   auto server = RedisServer::start();
   auto tier = make_redis_tier(tcp_options(server->port()));
-  ASSERT_TRUE(tier->set("shared", "from-parent", 0, soon()).is_ok());
-  ASSERT_EQ(tier->stats().connections_opened, 1u);
-
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // Child: no gtest assertions here, only an exit code.
-    int code = 0;
-    auto r = tier->get("shared", soon());
-    if (!r.is_ok() || r->value != "from-parent") code |= 1;
-    if (!tier->set("child", "was-here", 0, soon()).is_ok()) code |= 2;
-    if (tier->stats().connections_opened != 2) code |= 4;  // a fresh one, not the parent's
-    ::_exit(code);
-  }
-  ASSERT_GT(pid, 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-
-  // The parent's pooled connection was not touched by the child and still works.
-  auto r = tier->get("child", soon());
-  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-  EXPECT_EQ(r->value, "was-here");
-  L2Stats st = tier->stats();
-  EXPECT_EQ(st.connections_opened, 1u);
-  EXPECT_EQ(st.connections_discarded, 0u);
-  EXPECT_EQ(st.errors, 0u);
+  testing::expect_fork_keeps_parent_connection(tier);
 }
 
 }  // namespace

@@ -25,10 +25,11 @@ class RedisProcess:
     port: int
     proc: subprocess.Popen
     workdir: str
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, check=True)
@@ -47,20 +48,24 @@ class RedisProcess:
         self.proc.wait()
 
 
-def start_redis(*extra: str) -> RedisProcess:
+def start_redis(*extra: str, tls: TlsFiles | None = None) -> RedisProcess:
+    """A redis-server on a free port; with ``tls``, that port speaks only TLS."""
     binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server") or "/usr/bin/redis-server"
     for _ in range(5):
         port = _free_port()
         workdir = tempfile.mkdtemp(prefix="stratacache-pyredis-")
+        ports = ["--port", str(port)] if tls is None else [
+            "--port", "0", "--tls-port", str(port), "--tls-cert-file", tls.server_cert,
+            "--tls-key-file", tls.server_key, "--tls-ca-cert-file", tls.ca_cert, "--tls-auth-clients", "no"]
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [binary, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", workdir, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return RedisProcess(port, proc, workdir)
+                    return RedisProcess(port, proc, workdir, tls=tls is not None)
             except OSError:
                 time.sleep(0.01)
         proc.kill()
@@ -68,15 +73,58 @@ def start_redis(*extra: str) -> RedisProcess:
     raise RuntimeError("could not start redis-server")
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisProcess]:
-    server = start_redis()
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, a server certificate it signed (127.0.0.1, localhost), another CA."""
+
+    ca_cert: str
+    server_cert: str
+    server_key: str
+    other_ca_cert: str
+
+
+def _make_certificates(directory: str) -> TlsFiles:
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    for name in ("ca", "other_ca", "server"):
+        run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f"{name}.key")
+    for name in ("ca", "other_ca"):
+        run("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.crt", "-days", "2",
+            "-subj", f"/CN=stratacache test {name}", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    run("req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "2", "-extfile", "server.ext")
+    path = lambda name: os.path.join(directory, name)  # noqa: E731
+    return TlsFiles(path("ca.crt"), path("server.crt"), path("server.key"), path("other_ca.crt"))
+
+
+@pytest.fixture(scope="session")
+def test_certificates(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return _make_certificates(str(tmp_path_factory.mktemp("pki")))
+
+
+def _serve(server: RedisProcess) -> Iterator[RedisProcess]:
     try:
         yield server
     finally:
         if server.proc.poll() is None:
             server.kill9()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def tls_redis_server(test_certificates: TlsFiles) -> Iterator[RedisProcess]:
+    """A redis-server that speaks only TLS (``server.url`` is ``rediss://``)."""
+    yield from _serve(start_redis(tls=test_certificates))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisProcess]:
+    yield from _serve(start_redis())
 
 
 @dataclass

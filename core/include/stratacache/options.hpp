@@ -17,6 +17,19 @@ using Millis = std::chrono::milliseconds;
 // kWTinyLfu: adaptive W-TinyLFU (Caffeine's policy), the default. kLru: plain LRU.
 enum class L1Policy : uint8_t { kLru = 0, kWTinyLfu = 1 };
 
+// TLS to Redis (rediss://). Parameter names and meanings follow redis-py.
+struct RedisTlsOptions {
+  // ssl_cert_reqs. As in redis-py (Python's ssl module), a client treats kOptional like
+  // kRequired; kNone skips every check of the server's certificate, hostname included.
+  enum class CertReqs : uint8_t { kRequired, kOptional, kNone };
+  bool enabled = false;           // rediss://
+  std::string ca_certs;           // ssl_ca_certs: PEM CA file (empty: the system's default CAs)
+  std::string certfile;           // ssl_certfile: client certificate chain, PEM (empty: none)
+  std::string keyfile;            // ssl_keyfile: its private key, PEM (empty: in certfile)
+  CertReqs cert_reqs = CertReqs::kRequired;
+  bool check_hostname = true;     // ssl_check_hostname: the certificate must name the host
+};
+
 struct RedisOptions {
   enum class Transport : uint8_t { kNone, kTcp, kUnix };
   Transport transport = Transport::kNone;  // kNone: no L2 (mem://)
@@ -35,6 +48,7 @@ struct RedisOptions {
   size_t max_reply_bytes = 80u << 20;   // one reply (guards against hostile headers)
   size_t max_reply_elements = 1u << 20; // elements in one array reply
   size_t scan_count = 1000;             // COUNT hint for SCAN in clear_pattern
+  RedisTlsOptions tls;                  // kTcp only
 };
 
 struct L1Options {
@@ -62,8 +76,11 @@ struct Options {
   Millis default_ttl{300000};            // per-call ttl < 0 means this; 0 means no expiry
   size_t max_key_length = 4096;
 
-  // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `unix:///path?db=0`.
-  // Unknown parameters and bad values are kInvalidArgument naming the parameter.
+  // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `rediss://...` (the same
+  // over TLS; ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs=required|optional|none,
+  // ssl_check_hostname=true|false), `unix:///path?db=0`.
+  // Unknown parameters and bad values are kInvalidArgument naming the parameter; so are
+  // ssl_* parameters without rediss:// and certificate files that cannot be read.
   static Result<Options> from_url(std::string_view url);
   // Set one parameter by its URL name (same names, units and errors as the URL).
   Status set(std::string_view name, std::string_view value);

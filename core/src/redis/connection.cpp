@@ -7,6 +7,8 @@
 #include <climits>
 #include <vector>
 
+#include "redis/tls.hpp"
+
 namespace stratacache::redis {
 namespace {
 
@@ -17,8 +19,9 @@ Deadline earlier(Deadline a, Deadline b) { return a.at() < b.at() ? a : b; }
 
 }  // namespace
 
-Connection::Connection(const RedisOptions& options, uint64_t generation)
+Connection::Connection(const RedisOptions& options, uint64_t generation, const TlsContext* tls)
     : options_(options),
+      tls_(tls),
       reader_(ReplyLimits{options.max_reply_bytes, options.max_reply_elements}),
       in_(new char[kReadChunk]),
       generation_(generation),
@@ -49,7 +52,13 @@ Status Connection::open(Deadline deadline) {
                   ? Socket::connect_unix(options_.unix_path, connect_deadline)
                   : Socket::connect_tcp(options_.host, options_.port, connect_deadline);
   if (!sock) return fail(classify(sock.status()));
-  socket_ = std::move(sock).value();
+  if (tls_ != nullptr) {
+    auto tls = tls_->handshake(std::move(sock).value(), options_.host, options_.port, connect_deadline);
+    if (!tls) return fail(classify(tls.status()));
+    stream_ = std::move(tls).value();
+  } else {
+    stream_ = std::make_unique<PlainStream>(std::move(sock).value());
+  }
 
   bool auth = !options_.password.empty();
   std::string db = std::to_string(options_.db);
@@ -61,6 +70,10 @@ Status Connection::open(Deadline deadline) {
     }
   }
   if (options_.db != 0) command({"SELECT", db});
+  // Over TLS 1.3 the server judges our certificate after our side of the handshake is
+  // done, so a refusal shows only on the first read: a PING (when nothing else is sent)
+  // makes it a connect failure, with the pool's backoff, rather than a failed command.
+  if (tls_ != nullptr && queued_ == 0) command({"PING"});
   if (queued_ == 0) return Status();
   // AUTH and SELECT pipelined: one round trip.
   if (Status s = roundtrip(connect_deadline); !s) return fail(classify(s));
@@ -136,7 +149,7 @@ Status Connection::roundtrip(Deadline deadline) {
     out_.clear();
     return timeout_error("deadline passed before the request was sent");
   }
-  Status sent = socket_.send_all(out_.data(), out_.size(), deadline);
+  Status sent = stream_->send_all(out_.data(), out_.size(), deadline);
   out_.clear();
   if (!sent) return fail(std::move(sent));
   bool first_read = true;
@@ -149,7 +162,7 @@ Status Connection::roundtrip(Deadline deadline) {
     }
     // A server streaming bytes non-stop never makes us wait: check the clock too.
     if (deadline.expired()) return fail(timeout_error("read timed out"));
-    auto n = socket_.recv_some(in_.get(), kReadChunk, deadline, first_read);
+    auto n = stream_->recv_some(in_.get(), kReadChunk, deadline, first_read);
     first_read = false;
     if (!n) return fail(n.status());
     received_any_ = true;

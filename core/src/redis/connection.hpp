@@ -1,5 +1,6 @@
-// One connection to Redis: our socket, hiredis' formatter and reader, and the
-// handshake (AUTH, SELECT). Used by one caller at a time (the pool hands it out).
+// One connection to Redis: our stream (a socket, or TLS over one), hiredis' formatter
+// and reader, and the handshake (TLS, AUTH, SELECT). Used by one caller at a time (the
+// pool hands it out).
 //
 // A round trip writes every queued command in one send and reads exactly one reply per
 // command. Any transport failure, timeout, protocol error or over-limit reply marks
@@ -20,24 +21,27 @@
 
 #include "deadline.hpp"
 #include "redis/reply.hpp"
-#include "redis/socket.hpp"
+#include "redis/stream.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/status.hpp"
 
 namespace stratacache::redis {
 
+class TlsContext;
+
 class Connection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `options` must outlive the connection.
-  Connection(const RedisOptions& options, uint64_t generation);
+  // `options` and `tls` (null: plain TCP / unix socket) must outlive the connection.
+  Connection(const RedisOptions& options, uint64_t generation, const TlsContext* tls = nullptr);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Connects (bounded by the deadline and socket_connect_timeout) and authenticates.
   // kUnavailable: unreachable or the connect timeout passed; kTimeout: the caller's
-  // deadline passed; kPermissionDenied: AUTH refused; kInvalidArgument: SELECT refused.
+  // deadline passed; kPermissionDenied: AUTH refused, or TLS verification failed either
+  // way (see redis/tls.hpp); kInvalidArgument: SELECT refused.
   Status open(Deadline deadline);
 
   // Queues one command (binary-safe arguments).
@@ -68,7 +72,8 @@ class Connection {
   Status fail(Status s);
 
   const RedisOptions& options_;
-  Socket socket_;
+  const TlsContext* tls_;
+  std::unique_ptr<Stream> stream_;
   ReplyReader reader_;
   std::string out_;
   size_t queued_ = 0;

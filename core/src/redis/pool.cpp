@@ -42,6 +42,11 @@ ConnectionPool::ConnectionPool(const RedisOptions& options, Counters& counters)
   std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, &on_fork_child); });
   generation_ = fork_generation();
   idle_.reserve(max_connections_);
+  if (options.tls.enabled) {
+    auto tls = TlsContext::create(options.tls);
+    if (tls) tls_ = std::move(tls).value();
+    else tls_error_ = tls.status();
+  }
 }
 
 ConnectionPool::~ConnectionPool() = default;
@@ -81,6 +86,7 @@ Status ConnectionPool::backoff_status_locked() const {
 }
 
 Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline) {
+  if (!tls_error_.is_ok()) return tls_error_;
   std::unique_lock<std::mutex> lock(mu_);
   if (fork_generation() != generation_) reset_after_fork_locked();
   for (;;) {
@@ -114,7 +120,7 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline) {
       if (probe) probing_ = true;
       uint64_t generation = generation_;
       lock.unlock();
-      auto c = std::make_unique<Connection>(options_, generation);
+      auto c = std::make_unique<Connection>(options_, generation, tls_.get());
       Status s = c->open(deadline);
       if (!s) c.reset();
       lock.lock();

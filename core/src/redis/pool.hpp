@@ -9,6 +9,10 @@
 // instead of each caller paying a connect timeout; after the window one caller probes
 // with a real connect, and success ends the backoff.
 //
+// TLS (rediss://): one TlsContext per pool, built from the options in the constructor
+// and shared by its connections. When it cannot be built (an unloadable certificate or
+// key), acquire() returns that kInvalidArgument without connecting.
+//
 // Fork: connections remember the pid and the fork generation that opened them. In a
 // child, the inherited connections are closed without a byte sent (the parent's copies
 // keep working) and the pool starts empty.
@@ -25,6 +29,7 @@
 
 #include "deadline.hpp"
 #include "redis/connection.hpp"
+#include "redis/tls.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/stats.hpp"
 #include "stratacache/status.hpp"
@@ -65,6 +70,8 @@ class ConnectionPool {
   const RedisOptions& options_;
   Counters& counters_;
   const size_t max_connections_;
+  std::unique_ptr<TlsContext> tls_;  // null: plain connections
+  Status tls_error_;                 // why tls_ could not be built
 
   std::mutex mu_;
   std::condition_variable released_;

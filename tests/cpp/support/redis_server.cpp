@@ -69,7 +69,8 @@ std::unique_ptr<RedisServer> RedisServer::start(Config config) {
 }
 
 bool RedisServer::launch() {
-  std::vector<std::string> args = {REDIS_SERVER_BIN, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+  std::string port = std::to_string(port_);
+  std::vector<std::string> args = {REDIS_SERVER_BIN, "--port", tls() ? "0" : port, "--bind", "127.0.0.1",
                                    "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
                                    "--logfile", dir_ + "/redis.log", "--enable-debug-command", "local"};
   if (!config_.password.empty()) { args.push_back("--requirepass"); args.push_back(config_.password); }
@@ -81,6 +82,12 @@ bool RedisServer::launch() {
     std::ofstream acl(dir_ + "/users.acl");
     for (auto& line : config_.acl_lines) acl << line << "\n";
     args.push_back("--aclfile"); args.push_back(dir_ + "/users.acl");
+  }
+  if (tls()) {
+    const auto& t = config_.tls;
+    args.insert(args.end(), {"--tls-port", port, "--tls-cert-file", t.cert_file, "--tls-key-file", t.key_file,
+                             "--tls-auth-clients", t.auth_clients ? "yes" : "no"});
+    if (!t.ca_file.empty()) { args.push_back("--tls-ca-cert-file"); args.push_back(t.ca_file); }
   }
   for (auto& a : config_.extra_args) args.push_back(a);
 
@@ -113,9 +120,15 @@ RedisServer::~RedisServer() {
 }
 
 std::string RedisServer::url(const std::string& userinfo, int db, const std::string& query) const {
-  std::string u = "redis://";
+  std::string u = tls() ? "rediss://" : "redis://";
   if (!userinfo.empty()) u += userinfo + "@";
   u += "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  if (!query.empty()) u += "?" + query;
+  return u;
+}
+
+std::string RedisServer::tls_url(const std::string& host, const std::string& query) const {
+  std::string u = "rediss://" + host + ":" + std::to_string(port_) + "/0";
   if (!query.empty()) u += "?" + query;
   return u;
 }
@@ -143,6 +156,12 @@ void RedisServer::resume() { if (pid_ > 0) ::kill(pid_, SIGCONT); }
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
   std::string cmd = std::string(REDIS_CLI_BIN) + " -h 127.0.0.1 -p " + std::to_string(port_);
   if (!config_.password.empty()) cmd += " --no-auth-warning -a '" + config_.password + "'";
+  if (tls()) {
+    cmd += " --tls --cacert '" + config_.tls.ca_file + "'";
+    if (!config_.tls.client_cert.empty()) {
+      cmd += " --cert '" + config_.tls.client_cert + "' --key '" + config_.tls.client_key + "'";
+    }
+  }
   for (auto& a : args) {
     std::string q = "'";
     for (char c : a) { if (c == '\'') q += "'\\''"; else q += c; }

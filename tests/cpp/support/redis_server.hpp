@@ -17,6 +17,13 @@ class RedisServer {
     std::vector<std::string> acl_lines;   // e.g. "user app on >pw ~app:* +@all -@dangerous"
     bool unix_socket = false;             // also listen on a unix socket
     std::vector<std::string> extra_args;  // more redis-server arguments
+    // TLS only (--port 0 --tls-port): set cert_file to turn it on.
+    struct Tls {
+      std::string cert_file, key_file;  // the server's certificate and key
+      std::string ca_file;              // CA for client certificates (and for cli())
+      bool auth_clients = false;        // --tls-auth-clients yes: a client certificate is required
+      std::string client_cert, client_key;  // what cli() presents
+    } tls;
   };
 
   static std::unique_ptr<RedisServer> start(Config config);
@@ -25,8 +32,11 @@ class RedisServer {
 
   uint16_t port() const { return port_; }
   const std::string& unix_path() const { return unix_path_; }
-  // redis://[user:pass@]127.0.0.1:port/db with the given query (no leading '?').
+  // redis://[user:pass@]127.0.0.1:port/db with the given query (no leading '?');
+  // rediss:// for a TLS server.
   std::string url(const std::string& userinfo = "", int db = 0, const std::string& query = "") const;
+  // rediss://host:port/0?query, for a TLS server reached by another name.
+  std::string tls_url(const std::string& host, const std::string& query = "") const;
 
   void kill9();          // SIGKILL, wait for exit
   void restart();        // start again on the same port (after kill9 / stop)
@@ -39,6 +49,7 @@ class RedisServer {
  private:
   RedisServer() = default;
   bool launch();
+  bool tls() const { return !config_.tls.cert_file.empty(); }
   Config config_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;

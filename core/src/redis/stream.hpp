@@ -1,0 +1,39 @@
+// The byte stream under a Connection: a plain socket, or TLS over one (redis/tls.hpp).
+// Both keep Socket's contract: every wait bounded by the deadline; kUnavailable when
+// the peer is gone or the stream broke, kTimeout when the deadline passed. Destroying
+// a stream never sends a byte (no shutdown(), no TLS close_notify), so a forked child
+// can drop inherited connections while the parent's copies keep working.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+#include "deadline.hpp"
+#include "redis/socket.hpp"
+#include "stratacache/status.hpp"
+
+namespace stratacache::redis {
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual Status send_all(const char* data, size_t n, Deadline deadline) = 0;
+  // At least one byte, waiting only when nothing is buffered (see Socket::recv_some).
+  virtual Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) = 0;
+};
+
+class PlainStream final : public Stream {
+ public:
+  explicit PlainStream(Socket socket) : socket_(std::move(socket)) {}
+  Status send_all(const char* data, size_t n, Deadline deadline) override {
+    return socket_.send_all(data, n, deadline);
+  }
+  Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) override {
+    return socket_.recv_some(buf, cap, deadline, wait_first);
+  }
+
+ private:
+  Socket socket_;
+};
+
+}  // namespace stratacache::redis
