@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stratacache/codec.hpp"
 #include "stratacache/status.hpp"
@@ -15,6 +16,12 @@ namespace stratacache {
 using Millis = std::chrono::milliseconds;
 
 enum class L1Policy : uint8_t { kLru = 0 };
+
+// One sentinel of a Sentinel deployment.
+struct SentinelAddress {
+  std::string host;
+  uint16_t port = 26379;
+};
 
 struct RedisOptions {
   enum class Transport : uint8_t { kNone, kTcp, kUnix };
@@ -34,6 +41,23 @@ struct RedisOptions {
   size_t max_reply_bytes = 80u << 20;   // one reply (guards against hostile headers)
   size_t max_reply_elements = 1u << 20; // elements in one array reply
   size_t scan_count = 1000;             // COUNT hint for SCAN in clear_pattern
+
+  // Circuit breaker (see core/src/redis/redis_tier.hpp): opens after this many
+  // consecutive failed operations (connection errors, timeouts; 0: no breaker, the
+  // pool's reconnect backoff above applies instead).
+  uint32_t circuit_breaker_threshold = 5;
+  Millis circuit_breaker_cooldown{1000};       // first open period; doubles on each failed probe
+  Millis circuit_breaker_cooldown_max{10000};  // cap of that growth
+
+  // Sentinel (redis+sentinel://): non-empty `sentinels` means the master named
+  // `sentinel_master` is discovered through them; host/port above are then unused.
+  // username/password/db apply to the data nodes, sentinel_username/password to the
+  // sentinels.
+  std::vector<SentinelAddress> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_username;
+  std::string sentinel_password;
+  Millis sentinel_timeout{500};  // connect + query, per sentinel asked
 };
 
 struct L1Options {
@@ -53,7 +77,10 @@ struct Options {
   Millis default_ttl{300000};            // per-call ttl < 0 means this; 0 means no expiry
   size_t max_key_length = 4096;
 
-  // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `unix:///path?db=0`.
+  // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `unix:///path?db=0`,
+  // `redis+sentinel://[user:pass@]s1:p1,s2:p2,.../mastername[/db]?...` (sentinel ports
+  // default to 26379; user:pass authenticate to the data nodes, the query parameters
+  // sentinel_username / sentinel_password to the sentinels).
   // Unknown parameters and bad values are kInvalidArgument naming the parameter.
   static Result<Options> from_url(std::string_view url);
   // Set one parameter by its URL name (same names, units and errors as the URL).

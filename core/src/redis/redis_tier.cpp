@@ -86,28 +86,123 @@ int64_t to_int(std::string_view s) {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisOptions options) : options_(std::move(options)), pool_(options_, counters_) {}
+RedisTier::RedisTier(RedisOptions options)
+    : options_(std::move(options)),
+      pool_(options_, counters_),
+      breaker_(options_.circuit_breaker_threshold, options_.circuit_breaker_cooldown,
+               options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
+  if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
+}
 
 RedisTier::~RedisTier() = default;
 
+L2Stats RedisTier::stats() const {
+  L2Stats s = counters_.snapshot();
+  s.breaker_opens = breaker_.opens();
+  s.breaker_rejections = breaker_.rejections();
+  return s;
+}
+
 template <typename Fn>
 Status RedisTier::run(Deadline deadline, bool idempotent, Fn&& fn) {
+  Status refusal;
+  CircuitBreaker::Ticket ticket = breaker_.admit(&refusal);
+  if (ticket == CircuitBreaker::Ticket::kRefused) return refusal;
+  CircuitBreaker::Outcome outcome = CircuitBreaker::Outcome::kSuccess;
+  Status s = attempt(deadline, idempotent, std::forward<Fn>(fn), &outcome);
+  breaker_.settle(ticket, outcome, s);
+  return s;
+}
+
+template <typename Fn>
+Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome) {
+  using Outcome = CircuitBreaker::Outcome;
   for (int attempt = 0;; ++attempt) {
-    auto lease = pool_.acquire(deadline);
-    if (!lease) return lease.status();
+    uint64_t epoch = pool_.target_epoch();
+    if (sentinel_ && epoch == 0) {
+      Status error;
+      refresh_master(deadline, 0, &error);
+      epoch = pool_.target_epoch();
+      if (epoch == 0) {
+        *outcome = Outcome::kFailure;
+        bump(error.code() == StatusCode::kTimeout ? counters_.timeouts : counters_.sentinel_failures);
+        return error;
+      }
+    }
+    AcquireFailure why = AcquireFailure::kNone;
+    auto lease = pool_.acquire(deadline, &why);
+    if (!lease) {
+      Status s = lease.status();
+      *outcome = why == AcquireFailure::kWait ? Outcome::kNeutral : Outcome::kFailure;
+      if (why == AcquireFailure::kConnect) {
+        count_kind(s);
+        // The master may have moved (or died, and a replica is being promoted).
+        Status ignored;
+        if (sentinel_ && attempt == 0 && refresh_master(deadline, epoch, &ignored) && !deadline.expired()) continue;
+      } else if (why == AcquireFailure::kWait) {
+        bump(counters_.timeouts);
+      } else if (why == AcquireFailure::kOther) {
+        count_kind(s);
+      }
+      return s;
+    }
     std::unique_ptr<Connection> conn = std::move(lease->conn);
     Status s = fn(*conn);
     bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
+    bool demoted = sentinel_ && !s && is_server_error(s) &&
+                   (s.message().compare(0, 15, "redis: READONLY") == 0 || s.message().compare(0, 14, "redis: LOADING") == 0);
     bool retry = lost && idempotent && lease->reused && attempt == 0 && !conn->received_any() && !deadline.expired();
-    pool_.release(std::move(conn));
+    pool_.release(std::move(conn), lease->target_epoch);
     if (lost) pool_.discard_idle();
-    if (!retry) return s;
+    if ((lost || demoted) && sentinel_ && !retry) {
+      Status ignored;
+      bool moved = refresh_master(deadline, lease->target_epoch, &ignored);
+      // -READONLY: the command did not run, so even a write that is not idempotent may go again.
+      retry = moved && attempt == 0 && !deadline.expired() &&
+              (idempotent || s.message().compare(0, 15, "redis: READONLY") == 0);
+    }
+    if (retry) continue;
+    if (!s) {
+      count_kind(s);
+      if (lost || s.code() == StatusCode::kTimeout) *outcome = Outcome::kFailure;
+    }
+    return s;
   }
+}
+
+bool RedisTier::refresh_master(Deadline deadline, uint64_t seen_epoch, Status* error) {
+  std::unique_lock<std::timed_mutex> lock(resolving_, std::defer_lock);
+  if (!lock.try_lock_until(deadline.at())) {
+    *error = timeout_error("deadline passed while another caller was asking the sentinels");
+    return false;
+  }
+  if (pool_.target_epoch() != seen_epoch) return true;  // another caller just did it
+  auto master = sentinel_->resolve(deadline);
+  if (!master) {
+    *error = master.status();
+    return false;
+  }
+  std::string now = master->to_string();
+  if (seen_epoch != 0 && pool_.target() == now) return false;
+  pool_.retarget(master->host, master->port);
+  if (seen_epoch != 0) bump(counters_.master_changes);
+  breaker_.reset();
+  return true;
+}
+
+void RedisTier::count_kind(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kTimeout: bump(counters_.timeouts); return;
+    case StatusCode::kPermissionDenied: bump(counters_.auth_errors); return;
+    default: break;
+  }
+  if (is_server_error(s)) bump(counters_.server_errors);
+  else if (s.code() == StatusCode::kInternal || s.code() == StatusCode::kTooLarge) bump(counters_.protocol_errors);
+  else if (s.code() == StatusCode::kUnavailable) bump(counters_.connection_errors);
 }
 
 void RedisTier::count_failure(const Status& s) {
   if (s.code() != StatusCode::kNotFound) bump(counters_.errors);
-  if (s.code() == StatusCode::kTimeout) bump(counters_.timeouts);
 }
 
 Status RedisTier::failed(Status s) {
@@ -184,6 +279,7 @@ std::vector<Result<RemoteEntry>> RedisTier::mget(const std::vector<std::string>&
   uint64_t n_hits = 0, n_misses = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].is_ok()) {
+      count_kind(statuses[i]);
       out.emplace_back(failed(std::move(statuses[i])));
     } else if (hits[i]) {
       ++n_hits;
