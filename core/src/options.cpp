@@ -113,6 +113,7 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
   if (name == "circuit_breaker_cooldown") return seconds(o.redis.circuit_breaker_cooldown, false);
   if (name == "circuit_breaker_cooldown_max") return seconds(o.redis.circuit_breaker_cooldown_max, false);
   if (name == "sentinel_timeout") return seconds(o.redis.sentinel_timeout, false);
+  if (name == "sentinel_watch_interval") return seconds(o.redis.sentinel_watch_interval, true);
   if (name == "sentinel_username") { o.redis.sentinel_username = std::string(value); return Status::ok(); }
   if (name == "sentinel_password") { o.redis.sentinel_password = std::string(value); return Status::ok(); }
   if (name == "prefix") { o.prefix = std::string(value); return Status::ok(); }

@@ -58,6 +58,7 @@ struct RedisOptions {
   std::string sentinel_username;
   std::string sentinel_password;
   Millis sentinel_timeout{500};  // connect + query, per sentinel asked
+  Millis sentinel_watch_interval{250};  // background check for a new master (0: none)
 };
 
 struct L1Options {

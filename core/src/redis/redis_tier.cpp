@@ -94,7 +94,31 @@ RedisTier::RedisTier(RedisOptions options)
   if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
 }
 
-RedisTier::~RedisTier() = default;
+RedisTier::~RedisTier() {
+  // A watcher inherited across fork() has no thread in this process: abandon it.
+  if (watcher_ && watcher_generation_.load() != fork_generation() + 1) (void)watcher_.release();
+  watcher_.reset();
+}
+
+void RedisTier::follow_master(Deadline deadline) {
+  if (options_.sentinel_watch_interval.count() > 0 &&
+      watcher_generation_.load(std::memory_order_acquire) != fork_generation() + 1) {
+    std::lock_guard<std::mutex> lock(watcher_mu_);
+    uint64_t generation = fork_generation() + 1;
+    if (watcher_generation_.load(std::memory_order_relaxed) != generation) {
+      if (watcher_) (void)watcher_.release();  // the parent's (see ~RedisTier)
+      watcher_ = std::make_unique<SentinelWatcher>(options_, *sentinel_, sentinel_news_);
+      watcher_generation_.store(generation, std::memory_order_release);
+    }
+  }
+  uint64_t news = sentinel_news_.load(std::memory_order_acquire);
+  uint64_t handled = news_handled_.load(std::memory_order_relaxed);
+  uint64_t epoch = pool_.target_epoch();
+  // One caller acts on the news; the others go on (to the old master, for a moment).
+  if (news == handled || epoch == 0 || !news_handled_.compare_exchange_strong(handled, news)) return;
+  Status ignored;
+  refresh_master(deadline, epoch, &ignored);
+}
 
 L2Stats RedisTier::stats() const {
   L2Stats s = counters_.snapshot();
@@ -105,6 +129,7 @@ L2Stats RedisTier::stats() const {
 
 template <typename Fn>
 Status RedisTier::run(Deadline deadline, bool idempotent, Fn&& fn) {
+  if (sentinel_) follow_master(deadline);
   Status refusal;
   CircuitBreaker::Ticket ticket = breaker_.admit(&refusal);
   if (ticket == CircuitBreaker::Ticket::kRefused) return refusal;
@@ -117,7 +142,9 @@ Status RedisTier::run(Deadline deadline, bool idempotent, Fn&& fn) {
 template <typename Fn>
 Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome) {
   using Outcome = CircuitBreaker::Outcome;
-  for (int attempt = 0;; ++attempt) {
+  // Each retry reason at most once per call: a dead pooled connection, a master that moved.
+  bool retried_stale = false, retried_moved = false;
+  for (;;) {
     uint64_t epoch = pool_.target_epoch();
     if (sentinel_ && epoch == 0) {
       Status error;
@@ -133,15 +160,16 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
     auto lease = pool_.acquire(deadline, &why);
     if (!lease) {
       Status s = lease.status();
-      *outcome = why == AcquireFailure::kWait ? Outcome::kNeutral : Outcome::kFailure;
-      if (why == AcquireFailure::kConnect) {
-        count_kind(s);
-        // The master may have moved (or died, and a replica is being promoted).
+      if (why == AcquireFailure::kConnect && sentinel_ && !retried_moved) {
+        // The master may have moved (or died, and a replica was promoted).
         Status ignored;
-        if (sentinel_ && attempt == 0 && refresh_master(deadline, epoch, &ignored) && !deadline.expired()) continue;
-      } else if (why == AcquireFailure::kWait) {
+        retried_moved = true;
+        if (refresh_master(deadline, epoch, &ignored) && !deadline.expired()) continue;
+      }
+      *outcome = why == AcquireFailure::kWait ? Outcome::kNeutral : Outcome::kFailure;
+      if (why == AcquireFailure::kWait) {
         bump(counters_.timeouts);
-      } else if (why == AcquireFailure::kOther) {
+      } else if (why == AcquireFailure::kConnect || why == AcquireFailure::kOther) {
         count_kind(s);
       }
       return s;
@@ -149,17 +177,23 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
     std::unique_ptr<Connection> conn = std::move(lease->conn);
     Status s = fn(*conn);
     bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
-    bool demoted = sentinel_ && !s && is_server_error(s) &&
-                   (s.message().compare(0, 15, "redis: READONLY") == 0 || s.message().compare(0, 14, "redis: LOADING") == 0);
-    bool retry = lost && idempotent && lease->reused && attempt == 0 && !conn->received_any() && !deadline.expired();
+    bool untouched = !conn->received_any();
+    bool readonly = !s && is_server_error(s) && s.message().compare(0, 15, "redis: READONLY") == 0;
+    bool loading = !s && is_server_error(s) && s.message().compare(0, 14, "redis: LOADING") == 0;
     pool_.release(std::move(conn), lease->target_epoch);
     if (lost) pool_.discard_idle();
-    if ((lost || demoted) && sentinel_ && !retry) {
+    bool retry = false;
+    if (lost && idempotent && lease->reused && untouched && !retried_stale && !deadline.expired()) {
+      retried_stale = true;
+      retry = true;
+    }
+    if (sentinel_ && (lost || readonly || loading) && !retried_moved) {
+      // The master was demoted (-READONLY), is not ready (-LOADING), or is gone.
       Status ignored;
+      retried_moved = true;
       bool moved = refresh_master(deadline, lease->target_epoch, &ignored);
       // -READONLY: the command did not run, so even a write that is not idempotent may go again.
-      retry = moved && attempt == 0 && !deadline.expired() &&
-              (idempotent || s.message().compare(0, 15, "redis: READONLY") == 0);
+      retry = retry || (moved && !deadline.expired() && (idempotent || readonly));
     }
     if (retry) continue;
     if (!s) {

@@ -36,10 +36,14 @@
 // to the old master are closed) and resets the breaker, so a healthy new master is
 // never kept behind a breaker opened by the old one. The call that noticed is retried
 // once on the new master when that is safe: idempotent commands, and any command
-// refused with -READONLY (it did not run). There is no background subscription to
-// +switch-master: discovery happens on the calls themselves.
+// refused with -READONLY (it did not run). A background SentinelWatcher (every
+// sentinel_watch_interval; 0: none) notices a new master before the old one fails or
+// is demoted (after SENTINEL FAILOVER the old master keeps accepting writes for up to
+// ~10 s); the next call then re-resolves, before the breaker is asked. Fork: the child
+// starts its own watcher on its first call.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -83,6 +87,8 @@ class RedisTier final : public RemoteTier {
   // Sentinel: asks for the master unless another caller already moved the pool past
   // `seen_epoch`. True when the pool now targets another master than at seen_epoch.
   bool refresh_master(Deadline deadline, uint64_t seen_epoch, Status* error);
+  // Sentinel: (re)starts the watcher when needed and acts on its news.
+  void follow_master(Deadline deadline);
   // The kind counter of a failure the server or the connection produced.
   void count_kind(const Status& s);
   // Count a failed operation.
@@ -95,6 +101,11 @@ class RedisTier final : public RemoteTier {
   CircuitBreaker breaker_;
   std::unique_ptr<SentinelResolver> sentinel_;  // null: standalone
   std::timed_mutex resolving_;                   // one sentinel query at a time
+  std::atomic<uint64_t> sentinel_news_{0};       // bumped by the watcher
+  std::atomic<uint64_t> news_handled_{0};
+  std::mutex watcher_mu_;
+  std::atomic<uint64_t> watcher_generation_{0};  // fork_generation() + 1 of watcher_'s process
+  std::unique_ptr<SentinelWatcher> watcher_;     // last: it uses the members above
 };
 
 }  // namespace stratacache::redis

@@ -1,6 +1,7 @@
 #include "redis/sentinel.hpp"
 
 #include <charconv>
+#include <memory>
 
 #include "redis/connection.hpp"
 
@@ -36,6 +37,10 @@ SentinelResolver::SentinelResolver(const RedisOptions& options) : options_(optio
 Result<Endpoint> SentinelResolver::ask(const RedisOptions& sentinel, Deadline deadline) const {
   Connection c(sentinel, 0);
   if (Status s = c.open(deadline); !s) return s;
+  return query(c, deadline);
+}
+
+Result<Endpoint> SentinelResolver::query(Connection& c, Deadline deadline) const {
   c.command({"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
   if (Status s = c.roundtrip(deadline); !s) return s;
   Reply r = c.reply(0);
@@ -92,6 +97,48 @@ Result<Endpoint> SentinelResolver::resolve(Deadline deadline) {
     return master;
   }
   return unavailable("no sentinel gave a usable master for '" + options_.sentinel_master + "'" + why);
+}
+
+SentinelWatcher::SentinelWatcher(const RedisOptions& options, const SentinelResolver& resolver,
+                                 std::atomic<uint64_t>& news)
+    : options_(options), resolver_(resolver), news_(news) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+SentinelWatcher::~SentinelWatcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void SentinelWatcher::loop() {
+  const std::vector<RedisOptions>& sentinels = resolver_.sentinels();
+  size_t at = resolver_.preferred();
+  std::unique_ptr<Connection> conn;
+  Endpoint last;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    Deadline deadline = Deadline::after(options_.sentinel_timeout);
+    if (!conn || conn->broken()) {
+      conn = std::make_unique<Connection>(sentinels[at % sentinels.size()], 0);
+      if (!conn->open(deadline)) conn.reset();
+    }
+    Result<Endpoint> master = conn ? resolver_.query(*conn, deadline) : Result<Endpoint>(unavailable("no sentinel"));
+    if (master && *master != last) {
+      last = *master;
+      news_.fetch_add(1, std::memory_order_release);
+    }
+    if (!master) {  // this sentinel is down or does not know the master: the next one
+      conn.reset();
+      ++at;
+    }
+    lock.lock();
+    wake_.wait_for(lock, options_.sentinel_watch_interval, [this] { return stop_; });
+  }
 }
 
 }  // namespace stratacache::redis
