@@ -1,5 +1,8 @@
 // The L2 tier through Redis Sentinel: URL parsing, discovery, auth to sentinels and data
 // nodes, manual and automatic failover (real master, replica and three sentinels).
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -157,6 +160,40 @@ TEST(RedisSentinel, SentinelUsernameAuthenticatesWithAcl) {
   auto tier = tier_for(set->url("", "sentinel_username=asker&sentinel_password=asker-pw"));
   ASSERT_TRUE(tier->set("k", "v", 0, in_ms(2000)).is_ok());
   EXPECT_EQ(tier->get("k", in_ms(2000))->value, "v");
+}
+
+// The watcher thread does not cross fork(): the child starts its own on its first call
+// and stops it cleanly; the parent's keeps working and stops promptly on destruction.
+TEST(RedisSentinel, ForkedChildStartsItsOwnWatcherAndEveryoneStopsCleanly) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan cannot start threads in the child of a multi-threaded fork";
+#endif
+  auto set = SentinelSet::start(sized(0, 1));
+  auto tier = tier_for(set->url("", "sentinel_watch_interval=0.05"));
+  ASSERT_TRUE(tier->set("k", "parent", 0, in_ms(2000)).is_ok());  // starts the watcher
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    auto r = tier->get("k", in_ms(2000));
+    if (!r.is_ok() || r->value != "parent") code |= 1;
+    if (!tier->set("k2", "child", 0, in_ms(2000)).is_ok()) code |= 2;
+    std::this_thread::sleep_for(milliseconds(200));  // the child's watcher polls a few times
+    auto t = Clock::now();
+    tier.reset();
+    if (ms_since(t) > 600) code |= 4;
+    ::_exit(code);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  auto k2 = tier->get("k2", in_ms(2000));
+  ASSERT_TRUE(k2.is_ok()) << k2.status().to_string();
+  EXPECT_EQ(k2->value, "child");
+  auto t = Clock::now();
+  tier.reset();
+  EXPECT_LT(ms_since(t), 600.0);
 }
 
 // A writer loop through a failover: every call returns by its deadline, and writes

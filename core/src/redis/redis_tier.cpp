@@ -205,23 +205,33 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
 }
 
 bool RedisTier::refresh_master(Deadline deadline, uint64_t seen_epoch, Status* error) {
-  std::unique_lock<std::timed_mutex> lock(resolving_, std::defer_lock);
-  if (!lock.try_lock_until(deadline.at())) {
-    *error = timeout_error("deadline passed while another caller was asking the sentinels");
-    return false;
+  {
+    std::unique_lock<std::mutex> lock(resolve_mu_);
+    while (resolving_) {
+      if (resolved_.wait_until(lock, deadline.at()) == std::cv_status::timeout && resolving_) {
+        *error = timeout_error("deadline passed while another caller was asking the sentinels");
+        return false;
+      }
+    }
+    if (pool_.target_epoch() != seen_epoch) return true;  // another caller just did it
+    resolving_ = true;
   }
-  if (pool_.target_epoch() != seen_epoch) return true;  // another caller just did it
   auto master = sentinel_->resolve(deadline);
+  bool moved = false;
   if (!master) {
     *error = master.status();
-    return false;
+  } else if (seen_epoch == 0 || pool_.target() != master->to_string()) {
+    pool_.retarget(master->host, master->port);
+    if (seen_epoch != 0) bump(counters_.master_changes);
+    breaker_.reset();
+    moved = true;
   }
-  std::string now = master->to_string();
-  if (seen_epoch != 0 && pool_.target() == now) return false;
-  pool_.retarget(master->host, master->port);
-  if (seen_epoch != 0) bump(counters_.master_changes);
-  breaker_.reset();
-  return true;
+  {
+    std::lock_guard<std::mutex> lock(resolve_mu_);
+    resolving_ = false;
+  }
+  resolved_.notify_all();
+  return moved;
 }
 
 void RedisTier::count_kind(const Status& s) {

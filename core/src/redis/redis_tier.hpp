@@ -44,6 +44,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -100,7 +101,10 @@ class RedisTier final : public RemoteTier {
   ConnectionPool pool_;
   CircuitBreaker breaker_;
   std::unique_ptr<SentinelResolver> sentinel_;  // null: standalone
-  std::timed_mutex resolving_;                   // one sentinel query at a time
+  // One caller asks the sentinels at a time; the others wait for its answer.
+  std::mutex resolve_mu_;
+  std::condition_variable resolved_;
+  bool resolving_ = false;
   std::atomic<uint64_t> sentinel_news_{0};       // bumped by the watcher
   std::atomic<uint64_t> news_handled_{0};
   std::mutex watcher_mu_;
