@@ -240,6 +240,11 @@ TEST(RedisBreaker, EightThreadsHammerAStoppedServer) {
   server->pause();
   constexpr int kThreads = 8;
   constexpr int kDeadlineMs = 50;
+#if defined(__SANITIZE_THREAD__)
+  constexpr int kSlackMs = 1000;  // TSan on a loaded 2-core machine: scheduling, not waiting
+#else
+  constexpr int kSlackMs = 250;
+#endif
   std::atomic<uint64_t> calls{0}, slow{0}, succeeded{0}, late{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -252,7 +257,7 @@ TEST(RedisBreaker, EightThreadsHammerAStoppedServer) {
         ++calls;
         if (r.is_ok()) ++succeeded;
         if (took > 10) ++slow;
-        if (took > kDeadlineMs + 250) ++late;
+        if (took > kDeadlineMs + kSlackMs) ++late;
       }
     });
   }

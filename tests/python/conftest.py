@@ -56,16 +56,25 @@ def start_redis(*extra: str) -> RedisProcess:
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", workdir, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return RedisProcess(port, proc, workdir)
-            except OSError:
-                time.sleep(0.01)
-        proc.kill()
-        proc.wait()
+        started = wait_listening(proc, port, workdir)
+        if started:
+            return started
     raise RuntimeError("could not start redis-server")
+
+
+def wait_listening(proc: subprocess.Popen, port: int, workdir: str) -> RedisProcess | None:
+    """The process once it accepts connections on `port` (up to 5 s); None (and the
+    process killed) if it exits or never does."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return RedisProcess(port, proc, workdir)
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    return None
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 from typing import Iterator
 
 import pytest
-from conftest import RedisProcess
+from conftest import RedisProcess, wait_listening
 
 from stratacache._native import CacheConnectionError, NativeCache
 
@@ -29,15 +29,9 @@ def _start_sentinel(master_port: int) -> RedisProcess:
             f.write(f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n")
         proc = subprocess.Popen([binary, conf, "--sentinel", "--port", str(port), "--bind", "127.0.0.1",
                                  "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return RedisProcess(port, proc, workdir)
-            except OSError:
-                time.sleep(0.01)
-        proc.kill()
-        proc.wait()
+        started = wait_listening(proc, port, workdir)
+        if started:
+            return started
     raise RuntimeError("could not start a sentinel")
 
 
