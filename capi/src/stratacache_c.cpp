@@ -153,7 +153,11 @@ nlohmann::json stats_to_json(const CacheStats& s) {
       {"l2", {{"hits", s.l2.hits}, {"misses", s.l2.misses}, {"sets", s.l2.sets}, {"deletes", s.l2.deletes},
               {"errors", s.l2.errors}, {"timeouts", s.l2.timeouts}, {"connect_failures", s.l2.connect_failures},
               {"connections_opened", s.l2.connections_opened},
-              {"connections_discarded", s.l2.connections_discarded}, {"fast_failures", s.l2.fast_failures}}},
+              {"connections_discarded", s.l2.connections_discarded}, {"fast_failures", s.l2.fast_failures},
+              {"connection_errors", s.l2.connection_errors}, {"auth_errors", s.l2.auth_errors},
+              {"server_errors", s.l2.server_errors}, {"protocol_errors", s.l2.protocol_errors},
+              {"breaker_rejections", s.l2.breaker_rejections}, {"breaker_opens", s.l2.breaker_opens},
+              {"sentinel_failures", s.l2.sentinel_failures}, {"master_changes", s.l2.master_changes}}},
       {"decode_errors", s.decode_errors},
   };
 }

@@ -156,6 +156,16 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
   if (name == "compression_threshold") return count(o.codec.compression_threshold, 0);
   if (name == "max_key_length") return count(o.max_key_length, 1);
   if (name == "max_value_bytes") return count(o.codec.limits.max_value_bytes, 1);
+  if (name == "circuit_breaker_threshold") {
+    if (!parse_uint(value, o.redis.circuit_breaker_threshold)) return bad_param(name, value, "an integer >= 0 (0: off)");
+    return Status::ok();
+  }
+  if (name == "circuit_breaker_cooldown") return seconds(o.redis.circuit_breaker_cooldown, false);
+  if (name == "circuit_breaker_cooldown_max") return seconds(o.redis.circuit_breaker_cooldown_max, false);
+  if (name == "sentinel_timeout") return seconds(o.redis.sentinel_timeout, false);
+  if (name == "sentinel_watch_interval") return seconds(o.redis.sentinel_watch_interval, true);
+  if (name == "sentinel_username") { o.redis.sentinel_username = std::string(value); return Status::ok(); }
+  if (name == "sentinel_password") { o.redis.sentinel_password = std::string(value); return Status::ok(); }
   if (name == "prefix") { o.prefix = std::string(value); return Status::ok(); }
   if (name == "password") { o.redis.password = std::string(value); return Status::ok(); }
   if (name == "username") { o.redis.username = std::string(value); return Status::ok(); }
@@ -224,6 +234,56 @@ Status parse_query(Options& o, std::string_view query, std::set<std::string> see
   return Status::ok();
 }
 
+// Splits "[user[:pass]@]rest": the credentials go to `redis`, `rest` is returned.
+Result<std::string_view> take_userinfo(RedisOptions& redis, std::string_view authority) {
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return authority;
+  std::string_view userinfo = authority.substr(0, at);
+  size_t c = userinfo.find(':');
+  auto user = percent_decode(userinfo.substr(0, c), "the URL user name");
+  if (!user) return user.status();
+  redis.username = *user;
+  if (c != std::string_view::npos) {
+    auto pass = percent_decode(userinfo.substr(c + 1), "the URL password");
+    if (!pass) return pass.status();
+    redis.password = *pass;
+  }
+  return authority.substr(at + 1);
+}
+
+// "host", "host:port", "[ipv6]:port"; what is absent keeps its default.
+Status parse_host_port(std::string_view hostport, std::string& host_out, uint16_t& port_out) {
+  std::string_view host = hostport, port;
+  if (!hostport.empty() && hostport[0] == '[') {  // [ipv6]:port
+    size_t close = hostport.find(']');
+    if (close == std::string_view::npos) return invalid_argument("unterminated IPv6 address in URL");
+    host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size()) {
+      if (hostport[close + 1] != ':') return invalid_argument("bad text after IPv6 address in URL");
+      port = hostport.substr(close + 2);
+    }
+  } else if (size_t c = hostport.rfind(':'); c != std::string_view::npos) {
+    host = hostport.substr(0, c);
+    port = hostport.substr(c + 1);
+  }
+  if (!host.empty()) host_out = std::string(host);
+  if (!port.empty()) {
+    uint16_t p;
+    if (!parse_uint(port, p) || p == 0) return invalid_argument("bad port '" + std::string(port) + "' in URL");
+    port_out = p;
+  }
+  return Status::ok();
+}
+
+Status parse_db(std::string_view path, RedisOptions& redis, bool& explicit_db) {
+  if (path.empty()) return Status::ok();
+  int db;
+  if (!parse_uint(path, db) || db < 0) return invalid_argument("bad database number '" + std::string(path) + "' in URL path");
+  redis.db = db;
+  explicit_db = true;
+  return Status::ok();
+}
+
 }  // namespace
 
 Status Options::set(std::string_view name, std::string_view value) { return apply_param(*this, name, value); }
@@ -257,22 +317,10 @@ Result<Options> Options::from_url(std::string_view url) {
       authority = rest.substr(0, slash);
       path = rest.substr(slash + 1);
     }
-    std::string_view hostport = authority;
-    if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-      std::string_view userinfo = authority.substr(0, at);
-      hostport = authority.substr(at + 1);
-      size_t c = userinfo.find(':');
-      auto user = percent_decode(userinfo.substr(0, c), "the URL user name");
-      if (!user) return user.status();
-      o.redis.username = *user;
-      if (c != std::string_view::npos) {
-        auto pass = percent_decode(userinfo.substr(c + 1), "the URL password");
-        if (!pass) return pass.status();
-        o.redis.password = *pass;
-      }
-    }
+    auto hostport = take_userinfo(o.redis, authority);
+    if (!hostport) return hostport.status();
     if (scheme == "unix") {
-      if (!hostport.empty()) return invalid_argument("unix:// URLs take a path, not a host: unix:///path/to/redis.sock");
+      if (!hostport->empty()) return invalid_argument("unix:// URLs take a path, not a host: unix:///path/to/redis.sock");
       if (path.empty() || path == "/") return invalid_argument("unix:// URL has no socket path");
       auto p = percent_decode(path, "the socket path");
       if (!p) return p.status();
@@ -281,36 +329,36 @@ Result<Options> Options::from_url(std::string_view url) {
     } else {
       o.redis.transport = RedisOptions::Transport::kTcp;
       o.redis.tls.enabled = scheme == "rediss";
-      std::string_view host = hostport, port;
-      if (!hostport.empty() && hostport[0] == '[') {  // [ipv6]:port
-        size_t close = hostport.find(']');
-        if (close == std::string_view::npos) return invalid_argument("unterminated IPv6 address in URL");
-        host = hostport.substr(1, close - 1);
-        if (close + 1 < hostport.size()) {
-          if (hostport[close + 1] != ':') return invalid_argument("bad text after IPv6 address in URL");
-          port = hostport.substr(close + 2);
-        }
-      } else if (size_t c = hostport.rfind(':'); c != std::string_view::npos) {
-        host = hostport.substr(0, c);
-        port = hostport.substr(c + 1);
-      }
-      if (!host.empty()) o.redis.host = std::string(host);
-      if (!port.empty()) {
-        uint16_t p;
-        if (!parse_uint(port, p) || p == 0) return invalid_argument("bad port '" + std::string(port) + "' in URL");
-        o.redis.port = p;
-      }
-      if (!path.empty()) {
-        int db;
-        if (!parse_uint(path, db) || db < 0) return invalid_argument("bad database number '" + std::string(path) + "' in URL path");
-        o.redis.db = db;
-        explicit_db = true;
-      }
+      if (Status st = parse_host_port(*hostport, o.redis.host, o.redis.port); !st) return st;
+      if (Status st = parse_db(path, o.redis, explicit_db); !st) return st;
     }
-  } else if (scheme == "redis+sentinel" || scheme == "redis+cluster") {
-    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (Sentinel and Cluster arrive with the L2 tier work)");
+  } else if (scheme == "redis+sentinel") {
+    // redis+sentinel://[user:pass@]s1:p1,s2:p2/mastername[/db]
+    size_t slash = rest.find('/');
+    auto hosts = take_userinfo(o.redis, rest.substr(0, slash));
+    if (!hosts) return hosts.status();
+    std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    std::string_view name = path.substr(0, path.find('/'));
+    std::string_view db = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view();
+    auto master = percent_decode(name, "the master name");
+    if (!master) return master.status();
+    if (master->empty()) return invalid_argument("redis+sentinel:// URL has no master name: redis+sentinel://host:26379/mymaster");
+    o.redis.sentinel_master = *master;
+    if (Status st = parse_db(db, o.redis, explicit_db); !st) return st;
+    for (std::string_view list = *hosts; !list.empty();) {
+      size_t comma = list.find(',');
+      SentinelAddress a{"", 26379};
+      if (Status st = parse_host_port(list.substr(0, comma), a.host, a.port); !st) return st;
+      if (a.host.empty()) return invalid_argument("empty sentinel host in URL");
+      o.redis.sentinels.push_back(std::move(a));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    if (o.redis.sentinels.empty()) return invalid_argument("redis+sentinel:// URL names no sentinel");
+    o.redis.transport = RedisOptions::Transport::kTcp;
+  } else if (scheme == "redis+cluster") {
+    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (Cluster arrives with the L2 tier work)");
   } else {
-    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss:// or unix://)");
+    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss://, redis+sentinel:// or unix://)");
   }
   std::set<std::string> from_url_body;
   if (!o.redis.username.empty()) from_url_body.insert("username");

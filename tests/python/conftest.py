@@ -61,16 +61,25 @@ def start_redis(*extra: str, tls: TlsFiles | None = None) -> RedisProcess:
             [binary, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", workdir, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return RedisProcess(port, proc, workdir, tls=tls is not None)
-            except OSError:
-                time.sleep(0.01)
-        proc.kill()
-        proc.wait()
+        started = wait_listening(proc, port, workdir, tls=tls is not None)
+        if started:
+            return started
     raise RuntimeError("could not start redis-server")
+
+
+def wait_listening(proc: subprocess.Popen, port: int, workdir: str, tls: bool = False) -> RedisProcess | None:
+    """The process once it accepts connections on `port` (up to 5 s); None (and the
+    process killed) if it exits or never does."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return RedisProcess(port, proc, workdir, tls=tls)
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    return None
 
 
 @dataclass(frozen=True)

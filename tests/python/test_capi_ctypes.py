@@ -195,3 +195,20 @@ def test_values_shared_between_handles_and_outage(lib: C.CDLL, redis_server) -> 
     finally:
         a.close()
         b.close()
+
+
+def test_breaker_and_failure_kind_counters_by_name(lib: C.CDLL, redis_server) -> None:
+    h = Handle(lib, redis_server.url + "?circuit_breaker_threshold=1&circuit_breaker_cooldown=5")
+    try:
+        for name in ("breaker_opens", "breaker_rejections", "connection_errors", "auth_errors", "server_errors",
+                     "protocol_errors", "sentinel_failures", "master_changes"):
+            assert h.stat("l2." + name) == 0, name
+        redis_server.kill9()
+        for _ in range(3):
+            assert h.get(b"k")[0] == EUNAVAILABLE
+        assert h.stat("l2.connection_errors") == 1
+        assert h.stat("l2.breaker_opens") == 1
+        assert h.stat("l2.breaker_rejections") == 2
+        assert h.stat("l2.errors") == 3
+    finally:
+        h.close()

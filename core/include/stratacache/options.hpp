@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stratacache/codec.hpp"
 #include "stratacache/status.hpp"
@@ -30,6 +31,12 @@ struct RedisTlsOptions {
   bool check_hostname = true;     // ssl_check_hostname: the certificate must name the host
 };
 
+// One sentinel of a Sentinel deployment.
+struct SentinelAddress {
+  std::string host;
+  uint16_t port = 26379;
+};
+
 struct RedisOptions {
   enum class Transport : uint8_t { kNone, kTcp, kUnix };
   Transport transport = Transport::kNone;  // kNone: no L2 (mem://)
@@ -49,6 +56,24 @@ struct RedisOptions {
   size_t max_reply_elements = 1u << 20; // elements in one array reply
   size_t scan_count = 1000;             // COUNT hint for SCAN in clear_pattern
   RedisTlsOptions tls;                  // kTcp only
+
+  // Circuit breaker (see core/src/redis/redis_tier.hpp): opens after this many
+  // consecutive failed operations (connection errors, timeouts; 0: no breaker, the
+  // pool's reconnect backoff above applies instead).
+  uint32_t circuit_breaker_threshold = 5;
+  Millis circuit_breaker_cooldown{1000};       // first open period; doubles on each failed probe
+  Millis circuit_breaker_cooldown_max{10000};  // cap of that growth
+
+  // Sentinel (redis+sentinel://): non-empty `sentinels` means the master named
+  // `sentinel_master` is discovered through them; host/port above are then unused.
+  // username/password/db apply to the data nodes, sentinel_username/password to the
+  // sentinels.
+  std::vector<SentinelAddress> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_username;
+  std::string sentinel_password;
+  Millis sentinel_timeout{500};  // connect + query, per sentinel asked
+  Millis sentinel_watch_interval{250};  // background check for a new master (0: none)
 };
 
 struct L1Options {
@@ -78,7 +103,10 @@ struct Options {
 
   // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `rediss://...` (the same
   // over TLS; ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs=required|optional|none,
-  // ssl_check_hostname=true|false), `unix:///path?db=0`.
+  // ssl_check_hostname=true|false), `unix:///path?db=0`,
+  // `redis+sentinel://[user:pass@]s1:p1,s2:p2,.../mastername[/db]?...` (sentinel ports
+  // default to 26379; user:pass authenticate to the data nodes, the query parameters
+  // sentinel_username / sentinel_password to the sentinels).
   // Unknown parameters and bad values are kInvalidArgument naming the parameter; so are
   // ssl_* parameters without rediss:// and certificate files that cannot be read.
   static Result<Options> from_url(std::string_view url);

@@ -18,14 +18,25 @@ struct L1Stats {
   // (glibc rounding and chunk header included) plus its hash-bucket slot.
 };
 
+// `errors` counts every failed operation; each failed operation also counts in exactly
+// one of the kinds below it (an operation refused before it reached the server, such as
+// a bad TTL, counts in `errors` only).
 struct L2Stats {
   uint64_t hits = 0, misses = 0, sets = 0, deletes = 0;
-  uint64_t errors = 0;          // every failed operation
-  uint64_t timeouts = 0;        // operations that passed their deadline
-  uint64_t connect_failures = 0;
+  uint64_t errors = 0;             // every failed operation
+  uint64_t timeouts = 0;           // kind: passed its deadline (server silent, pool busy)
+  uint64_t connection_errors = 0;  // kind: connect refused / connection lost
+  uint64_t auth_errors = 0;        // kind: AUTH refused, NOAUTH, NOPERM
+  uint64_t server_errors = 0;      // kind: other error replies (WRONGTYPE, OOM, READONLY, LOADING, ...)
+  uint64_t protocol_errors = 0;    // kind: malformed, over-limit or unexpected replies
+  uint64_t fast_failures = 0;      // kind: refused at once by the pool's reconnect backoff (breaker off)
+  uint64_t breaker_rejections = 0; // kind: refused at once by the open circuit breaker
+  uint64_t sentinel_failures = 0;  // kind: no sentinel named a usable master
+  uint64_t breaker_opens = 0;      // times the circuit breaker opened (closed -> open)
+  uint64_t connect_failures = 0;   // connect attempts that failed (handshake included)
   uint64_t connections_opened = 0;
-  uint64_t connections_discarded = 0;  // closed after an error or a timeout
-  uint64_t fast_failures = 0;   // rejected at once while backing off after failures
+  uint64_t connections_discarded = 0;  // closed after an error, a timeout or a failover
+  uint64_t master_changes = 0;     // Sentinel: the pool moved to a new master
 };
 
 struct CacheStats {

@@ -30,6 +30,12 @@ L2Stats Counters::snapshot() const {
   s.connections_opened = get(connections_opened);
   s.connections_discarded = get(connections_discarded);
   s.fast_failures = get(fast_failures);
+  s.connection_errors = get(connection_errors);
+  s.protocol_errors = get(protocol_errors);
+  s.auth_errors = get(auth_errors);
+  s.server_errors = get(server_errors);
+  s.master_changes = get(master_changes);
+  s.sentinel_failures = get(sentinel_failures);
   return s;
 }
 
@@ -37,6 +43,7 @@ ConnectionPool::ConnectionPool(const RedisOptions& options, Counters& counters)
     : options_(options),
       counters_(counters),
       max_connections_(std::max<size_t>(1, options.max_connections)),
+      own_backoff_(options.circuit_breaker_threshold == 0),
       rng_(static_cast<unsigned>(::getpid()) ^
            static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())) {
   std::call_once(g_atfork_once, [] { ::pthread_atfork(nullptr, nullptr, &on_fork_child); });
@@ -47,6 +54,34 @@ ConnectionPool::ConnectionPool(const RedisOptions& options, Counters& counters)
     if (tls) tls_ = std::move(tls).value();
     else tls_error_ = tls.status();
   }
+  if (options.sentinels.empty()) {
+    targets_.push_back(std::make_unique<RedisOptions>(options));
+    target_epoch_.store(1, std::memory_order_release);
+  }
+}
+
+void ConnectionPool::retarget(const std::string& host, uint16_t port) {
+  auto next = std::make_unique<RedisOptions>(options_);
+  next->host = host;
+  next->port = port;
+  std::vector<std::unique_ptr<Connection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    targets_.push_back(std::move(next));
+    target_epoch_.store(targets_.size(), std::memory_order_release);
+    dropped.swap(idle_);
+    idle_.reserve(max_connections_);
+    open_ -= dropped.size();
+    failures_ = 0;  // a new server: no backoff inherited from the old one
+  }
+  bump(counters_.connections_discarded, dropped.size());
+  released_.notify_all();
+}
+
+std::string ConnectionPool::target() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (targets_.empty()) return "(none)";
+  return targets_.back()->host + ":" + std::to_string(targets_.back()->port);
 }
 
 ConnectionPool::~ConnectionPool() = default;
@@ -65,6 +100,7 @@ void ConnectionPool::reset_after_fork_locked() {
 }
 
 void ConnectionPool::note_connect_failure_locked(const Status& s) {
+  if (!own_backoff_) return;
   last_connect_error_ = s;
   ++failures_;
   auto min_ms = std::max<int64_t>(1, options_.retry_backoff_min.count());
@@ -85,10 +121,20 @@ Status ConnectionPool::backoff_status_locked() const {
   return unavailable(std::move(why));
 }
 
-Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline) {
-  if (!tls_error_.is_ok()) return tls_error_;
+Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline, AcquireFailure* why) {
+  AcquireFailure ignored;
+  if (why == nullptr) why = &ignored;
+  *why = AcquireFailure::kNone;
+  if (!tls_error_.is_ok()) {
+    *why = AcquireFailure::kOther;
+    return tls_error_;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (fork_generation() != generation_) reset_after_fork_locked();
+  if (targets_.empty()) {
+    *why = AcquireFailure::kOther;
+    return unavailable("no master known yet for '" + options_.sentinel_master + "'");
+  }
   for (;;) {
     if (!idle_.empty()) {
       std::unique_ptr<Connection> c = std::move(idle_.back());
@@ -103,24 +149,30 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline) {
           --open_;
           bump(counters_.connections_discarded);
           released_.notify_one();
-          if (deadline.expired()) return timeout_error("health check PING: " + s.message());
+          if (deadline.expired()) {
+            *why = AcquireFailure::kWait;
+            return timeout_error("health check PING: " + s.message());
+          }
           continue;
         }
       }
       c->start_lease();
-      return Lease{std::move(c), true};
+      return Lease{std::move(c), true, targets_.size()};
     }
     if (open_ < max_connections_) {
       if (failures_ > 0 && (probing_ || std::chrono::steady_clock::now() < retry_at_)) {
         bump(counters_.fast_failures);
+        *why = AcquireFailure::kBackoff;
         return backoff_status_locked();
       }
       ++open_;
       bool probe = failures_ > 0;
       if (probe) probing_ = true;
       uint64_t generation = generation_;
+      const RedisOptions& target = *targets_.back();
+      const uint64_t epoch = targets_.size();
       lock.unlock();
-      auto c = std::make_unique<Connection>(options_, generation, tls_.get());
+      auto c = std::make_unique<Connection>(target, generation, tls_.get());
       Status s = c->open(deadline);
       if (!s) c.reset();
       lock.lock();
@@ -131,28 +183,32 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline) {
         // The caller's own deadline cutting a connect short says nothing about the server.
         if (s.code() != StatusCode::kTimeout) note_connect_failure_locked(s);
         released_.notify_all();
+        *why = AcquireFailure::kConnect;
         return s;
       }
       failures_ = 0;
       bump(counters_.connections_opened);
       c->start_lease();
-      return Lease{std::move(c), false};
+      // Retargeted while connecting: the connection is to the old target; the caller
+      // uses it once and release() closes it.
+      return Lease{std::move(c), false, epoch};
     }
     if (released_.wait_until(lock, deadline.at()) == std::cv_status::timeout && idle_.empty() &&
         open_ >= max_connections_) {
+      *why = AcquireFailure::kWait;
       return timeout_error("no pooled connection became free before the deadline");
     }
   }
 }
 
-void ConnectionPool::release(std::unique_ptr<Connection> conn) {
+void ConnectionPool::release(std::unique_ptr<Connection> conn, uint64_t target_epoch) {
   std::unique_lock<std::mutex> lock(mu_);
   if (conn->generation() != generation_) {
     // Opened before a fork, in the parent: not ours to count or reuse.
     lock.unlock();
     return;  // conn closes here
   }
-  if (!conn->broken()) {
+  if (!conn->broken() && target_epoch == targets_.size()) {
     conn->touch();
     idle_.push_back(std::move(conn));
     lock.unlock();

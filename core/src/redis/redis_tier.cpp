@@ -86,28 +86,167 @@ int64_t to_int(std::string_view s) {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisOptions options) : options_(std::move(options)), pool_(options_, counters_) {}
+RedisTier::RedisTier(RedisOptions options)
+    : options_(std::move(options)),
+      pool_(options_, counters_),
+      breaker_(options_.circuit_breaker_threshold, options_.circuit_breaker_cooldown,
+               options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
+  if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
+}
 
-RedisTier::~RedisTier() = default;
+RedisTier::~RedisTier() {
+  // A watcher inherited across fork() has no thread in this process: abandon it.
+  if (watcher_ && watcher_generation_.load() != fork_generation() + 1) (void)watcher_.release();
+  watcher_.reset();
+}
+
+void RedisTier::follow_master(Deadline deadline) {
+  if (options_.sentinel_watch_interval.count() > 0 &&
+      watcher_generation_.load(std::memory_order_acquire) != fork_generation() + 1) {
+    std::lock_guard<std::mutex> lock(watcher_mu_);
+    uint64_t generation = fork_generation() + 1;
+    if (watcher_generation_.load(std::memory_order_relaxed) != generation) {
+      if (watcher_) (void)watcher_.release();  // the parent's (see ~RedisTier)
+      watcher_ = std::make_unique<SentinelWatcher>(options_, *sentinel_, sentinel_news_);
+      watcher_generation_.store(generation, std::memory_order_release);
+    }
+  }
+  uint64_t news = sentinel_news_.load(std::memory_order_acquire);
+  uint64_t handled = news_handled_.load(std::memory_order_relaxed);
+  uint64_t epoch = pool_.target_epoch();
+  // One caller acts on the news; the others go on (to the old master, for a moment).
+  if (news == handled || epoch == 0 || !news_handled_.compare_exchange_strong(handled, news)) return;
+  Status ignored;
+  refresh_master(deadline, epoch, &ignored);
+}
+
+L2Stats RedisTier::stats() const {
+  L2Stats s = counters_.snapshot();
+  s.breaker_opens = breaker_.opens();
+  s.breaker_rejections = breaker_.rejections();
+  return s;
+}
 
 template <typename Fn>
 Status RedisTier::run(Deadline deadline, bool idempotent, Fn&& fn) {
-  for (int attempt = 0;; ++attempt) {
-    auto lease = pool_.acquire(deadline);
-    if (!lease) return lease.status();
+  if (sentinel_) follow_master(deadline);
+  Status refusal;
+  CircuitBreaker::Ticket ticket = breaker_.admit(&refusal);
+  if (ticket == CircuitBreaker::Ticket::kRefused) return refusal;
+  CircuitBreaker::Outcome outcome = CircuitBreaker::Outcome::kSuccess;
+  Status s = attempt(deadline, idempotent, std::forward<Fn>(fn), &outcome);
+  breaker_.settle(ticket, outcome, s);
+  return s;
+}
+
+template <typename Fn>
+Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome) {
+  using Outcome = CircuitBreaker::Outcome;
+  // Each retry reason at most once per call: a dead pooled connection, a master that moved.
+  bool retried_stale = false, retried_moved = false;
+  for (;;) {
+    uint64_t epoch = pool_.target_epoch();
+    if (sentinel_ && epoch == 0) {
+      Status error;
+      refresh_master(deadline, 0, &error);
+      epoch = pool_.target_epoch();
+      if (epoch == 0) {
+        *outcome = Outcome::kFailure;
+        bump(error.code() == StatusCode::kTimeout ? counters_.timeouts : counters_.sentinel_failures);
+        return error;
+      }
+    }
+    AcquireFailure why = AcquireFailure::kNone;
+    auto lease = pool_.acquire(deadline, &why);
+    if (!lease) {
+      Status s = lease.status();
+      if (why == AcquireFailure::kConnect && sentinel_ && !retried_moved) {
+        // The master may have moved (or died, and a replica was promoted).
+        Status ignored;
+        retried_moved = true;
+        if (refresh_master(deadline, epoch, &ignored) && !deadline.expired()) continue;
+      }
+      *outcome = why == AcquireFailure::kWait ? Outcome::kNeutral : Outcome::kFailure;
+      if (why == AcquireFailure::kWait) {
+        bump(counters_.timeouts);
+      } else if (why == AcquireFailure::kConnect || why == AcquireFailure::kOther) {
+        count_kind(s);
+      }
+      return s;
+    }
     std::unique_ptr<Connection> conn = std::move(lease->conn);
     Status s = fn(*conn);
     bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
-    bool retry = lost && idempotent && lease->reused && attempt == 0 && !conn->received_any() && !deadline.expired();
-    pool_.release(std::move(conn));
+    bool untouched = !conn->received_any();
+    bool readonly = !s && is_server_error(s) && s.message().compare(0, 15, "redis: READONLY") == 0;
+    bool loading = !s && is_server_error(s) && s.message().compare(0, 14, "redis: LOADING") == 0;
+    pool_.release(std::move(conn), lease->target_epoch);
     if (lost) pool_.discard_idle();
-    if (!retry) return s;
+    bool retry = false;
+    if (lost && idempotent && lease->reused && untouched && !retried_stale && !deadline.expired()) {
+      retried_stale = true;
+      retry = true;
+    }
+    if (sentinel_ && (lost || readonly || loading) && !retried_moved) {
+      // The master was demoted (-READONLY), is not ready (-LOADING), or is gone.
+      Status ignored;
+      retried_moved = true;
+      bool moved = refresh_master(deadline, lease->target_epoch, &ignored);
+      // -READONLY: the command did not run, so even a write that is not idempotent may go again.
+      retry = retry || (moved && !deadline.expired() && (idempotent || readonly));
+    }
+    if (retry) continue;
+    if (!s) {
+      count_kind(s);
+      if (lost || s.code() == StatusCode::kTimeout) *outcome = Outcome::kFailure;
+    }
+    return s;
   }
+}
+
+bool RedisTier::refresh_master(Deadline deadline, uint64_t seen_epoch, Status* error) {
+  {
+    std::unique_lock<std::mutex> lock(resolve_mu_);
+    while (resolving_) {
+      if (resolved_.wait_until(lock, deadline.at()) == std::cv_status::timeout && resolving_) {
+        *error = timeout_error("deadline passed while another caller was asking the sentinels");
+        return false;
+      }
+    }
+    if (pool_.target_epoch() != seen_epoch) return true;  // another caller just did it
+    resolving_ = true;
+  }
+  auto master = sentinel_->resolve(deadline);
+  bool moved = false;
+  if (!master) {
+    *error = master.status();
+  } else if (seen_epoch == 0 || pool_.target() != master->to_string()) {
+    pool_.retarget(master->host, master->port);
+    if (seen_epoch != 0) bump(counters_.master_changes);
+    breaker_.reset();
+    moved = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(resolve_mu_);
+    resolving_ = false;
+  }
+  resolved_.notify_all();
+  return moved;
+}
+
+void RedisTier::count_kind(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kTimeout: bump(counters_.timeouts); return;
+    case StatusCode::kPermissionDenied: bump(counters_.auth_errors); return;
+    default: break;
+  }
+  if (is_server_error(s)) bump(counters_.server_errors);
+  else if (s.code() == StatusCode::kInternal || s.code() == StatusCode::kTooLarge) bump(counters_.protocol_errors);
+  else if (s.code() == StatusCode::kUnavailable) bump(counters_.connection_errors);
 }
 
 void RedisTier::count_failure(const Status& s) {
   if (s.code() != StatusCode::kNotFound) bump(counters_.errors);
-  if (s.code() == StatusCode::kTimeout) bump(counters_.timeouts);
 }
 
 Status RedisTier::failed(Status s) {
@@ -184,6 +323,7 @@ std::vector<Result<RemoteEntry>> RedisTier::mget(const std::vector<std::string>&
   uint64_t n_hits = 0, n_misses = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].is_ok()) {
+      count_kind(statuses[i]);
       out.emplace_back(failed(std::move(statuses[i])));
     } else if (hits[i]) {
       ++n_hits;

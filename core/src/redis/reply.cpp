@@ -205,4 +205,6 @@ Status server_error(std::string_view message) {
   return internal_error(std::move(text));
 }
 
+bool is_server_error(const Status& s) { return s.message().compare(0, 7, "redis: ") == 0; }
+
 }  // namespace stratacache::redis

@@ -98,5 +98,8 @@ class ReplyReader {
 
 // Maps a server error reply ("-WRONGTYPE ...") to a Status.
 Status server_error(std::string_view message);
+// Whether `s` was made by server_error() (its message starts with "redis: "): an error
+// reply, as opposed to a transport or protocol failure.
+bool is_server_error(const Status& s);
 
 }  // namespace stratacache::redis

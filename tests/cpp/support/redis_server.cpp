@@ -73,6 +73,12 @@ bool RedisServer::launch() {
   std::vector<std::string> args = {REDIS_SERVER_BIN, "--port", tls() ? "0" : port, "--bind", "127.0.0.1",
                                    "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
                                    "--logfile", dir_ + "/redis.log", "--enable-debug-command", "local"};
+  if (!config_.sentinel_config.empty()) {
+    std::string conf = dir_ + "/sentinel.conf";
+    if (::access(conf.c_str(), F_OK) != 0) std::ofstream(conf) << config_.sentinel_config;
+    args = {REDIS_SERVER_BIN, conf, "--sentinel", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+            "--dir", dir_, "--daemonize", "no", "--logfile", dir_ + "/sentinel.log"};
+  }
   if (!config_.password.empty()) { args.push_back("--requirepass"); args.push_back(config_.password); }
   if (!unix_path_.empty()) {
     args.push_back("--unixsocket"); args.push_back(unix_path_);
@@ -176,6 +182,103 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
   ::pclose(p);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
+}
+
+namespace {
+
+// The value after `key` in a flat key/value reply printed by redis-cli, one per line.
+std::string field_after(const std::string& text, const std::string& key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(pos, end - pos, key) == 0 && end < text.size()) {
+      size_t next = text.find('\n', end + 1);
+      return text.substr(end + 1, (next == std::string::npos ? text.size() : next) - end - 1);
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::unique_ptr<SentinelSet> SentinelSet::start(Config config) {
+  std::unique_ptr<SentinelSet> set(new SentinelSet());
+  set->config_ = std::move(config);
+  const Config& c = set->config_;
+  RedisServer::Config data;
+  data.password = c.node_password;
+  data.acl_lines = c.acl_lines;
+  if (!c.node_password.empty()) data.extra_args = {"--masterauth", c.node_password};
+  set->nodes_.push_back(RedisServer::start(data));
+  uint16_t master = set->nodes_[0]->port();
+  for (int i = 0; i < c.replicas; ++i) {
+    RedisServer::Config replica = data;
+    replica.extra_args.insert(replica.extra_args.end(), {"--replicaof", "127.0.0.1", std::to_string(master)});
+    set->nodes_.push_back(RedisServer::start(replica));
+  }
+  std::string conf = "sentinel monitor " + c.master_name + " 127.0.0.1 " + std::to_string(master) + " 2\n" +
+                     "sentinel down-after-milliseconds " + c.master_name + " 1000\n" +
+                     "sentinel failover-timeout " + c.master_name + " 3000\n" +
+                     "sentinel parallel-syncs " + c.master_name + " 1\n";
+  if (!c.node_password.empty()) conf += "sentinel auth-pass " + c.master_name + " " + c.node_password + "\n";
+  for (int i = 0; i < c.sentinels; ++i) {
+    RedisServer::Config s;
+    s.sentinel_config = conf;
+    s.password = c.sentinel_password;
+    set->sentinels_.push_back(RedisServer::start(s));
+  }
+  return set;
+}
+
+std::string SentinelSet::url(const std::string& userinfo, const std::string& query, int db) const {
+  std::string u = "redis+sentinel://";
+  if (!userinfo.empty()) u += userinfo + "@";
+  for (size_t i = 0; i < sentinels_.size(); ++i) {
+    u += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(sentinels_[i]->port());
+  }
+  u += "/" + config_.master_name + "/" + std::to_string(db);
+  if (!query.empty()) u += "?" + query;
+  return u;
+}
+
+uint16_t SentinelSet::master_port() const {
+  for (auto& s : sentinels_) {
+    if (!s->running()) continue;
+    std::string out = s->cli({"SENTINEL", "get-master-addr-by-name", config_.master_name});
+    size_t nl = out.find('\n');
+    if (nl != std::string::npos) return static_cast<uint16_t>(std::atoi(out.c_str() + nl + 1));
+  }
+  return 0;
+}
+
+RedisServer* SentinelSet::node_on(uint16_t port) {
+  for (auto& n : nodes_) {
+    if (n->port() == port) return n.get();
+  }
+  return nullptr;
+}
+
+bool SentinelSet::wait_until_ready(int seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  const std::string others = std::to_string(sentinels_.size() - 1);
+  const std::string replicas = std::to_string(nodes_.size() - 1);
+  while (std::chrono::steady_clock::now() < until) {
+    bool ready = true;
+    for (auto& s : sentinels_) {
+      std::string m = s->cli({"SENTINEL", "master", config_.master_name});
+      ready = ready && field_after(m, "num-other-sentinels") == others && field_after(m, "num-slaves") == replicas &&
+              field_after(m, "flags") == "master";
+    }
+    for (size_t i = 0; ready && i < nodes_.size(); ++i) {
+      if (nodes_[i]->port() == master_port()) continue;
+      ready = nodes_[i]->cli({"INFO", "replication"}).find("master_link_status:up") != std::string::npos;
+    }
+    if (ready) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace stratacache::testing

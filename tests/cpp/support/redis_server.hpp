@@ -24,6 +24,10 @@ class RedisServer {
       bool auth_clients = false;        // --tls-auth-clients yes: a client certificate is required
       std::string client_cert, client_key;  // what cli() presents
     } tls;
+    // Non-empty: run as a Redis Sentinel with this configuration (written once; the
+    // sentinel rewrites it, and a restart keeps what it learnt). `password` is then
+    // the sentinel's own requirepass.
+    std::string sentinel_config;
   };
 
   static std::unique_ptr<RedisServer> start(Config config);
@@ -38,6 +42,7 @@ class RedisServer {
   // rediss://host:port/0?query, for a TLS server reached by another name.
   std::string tls_url(const std::string& host, const std::string& query = "") const;
 
+  const Config& config() const { return config_; }
   void kill9();          // SIGKILL, wait for exit
   void restart();        // start again on the same port (after kill9 / stop)
   void pause();          // SIGSTOP
@@ -54,6 +59,41 @@ class RedisServer {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
   std::string dir_, unix_path_;
+};
+
+// A master, its replicas and sentinels monitoring it as "mymaster" (quorum 2,
+// down-after-milliseconds 1000, failover-timeout 3000), all on free loopback ports.
+class SentinelSet {
+ public:
+  struct Config {
+    std::string master_name = "mymaster";
+    int replicas = 1;
+    int sentinels = 3;
+    std::string sentinel_password;       // requirepass of the sentinels
+    std::string node_password;           // requirepass of master and replicas (and masterauth)
+    std::vector<std::string> acl_lines;  // ACL users of master and replicas
+  };
+  static std::unique_ptr<SentinelSet> start(Config config);
+  static std::unique_ptr<SentinelSet> start() { return start(Config{}); }
+
+  // Data nodes: node(0) is the first master.
+  RedisServer& node(size_t i) { return *nodes_.at(i); }
+  size_t node_count() const { return nodes_.size(); }
+  RedisServer& sentinel(size_t i) { return *sentinels_.at(i); }
+  // redis+sentinel://[userinfo@]s1,s2,s3/mymaster/db[?query]
+  std::string url(const std::string& userinfo = "", const std::string& query = "", int db = 0) const;
+  // The master's port as the sentinels see it now (0: no sentinel answered).
+  uint16_t master_port() const;
+  // The data node listening on `port` (null: none).
+  RedisServer* node_on(uint16_t port);
+  // Waits (up to `seconds`) until every sentinel sees the replicas in sync and the other
+  // sentinels, i.e. until a failover could succeed. False on timeout.
+  bool wait_until_ready(int seconds = 15);
+
+ private:
+  SentinelSet() = default;
+  Config config_;
+  std::vector<std::unique_ptr<RedisServer>> nodes_, sentinels_;
 };
 
 }  // namespace stratacache::testing
