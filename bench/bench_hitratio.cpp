@@ -4,7 +4,7 @@
 // See docs/hitratio.md for the traces, the sizes and what each column means.
 //
 //   bench_hitratio [--traces-dir=DIR] [--cache-dir=DIR] [--caffeine-jar=JAR] [--java=BIN]
-//                  [--trace=NAME[,NAME...]] [--sizes=N[,N...]] [--list]
+//                  [--caffeine-runs=N] [--trace=NAME[,NAME...]] [--sizes=N[,N...]] [--list]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -31,6 +31,7 @@ struct Args {
   std::string cache_dir = "build-bench/traces";
   std::string caffeine_jar;
   std::string java = "java";
+  int caffeine_runs = 3;          // Caffeine's column is the mean of this many replays
   std::vector<std::string> only;  // name prefixes; empty: every trace
   std::vector<size_t> sizes;      // empty: the per-trace defaults
   bool list = false;
@@ -71,6 +72,7 @@ bool parse_args(int argc, char** argv, Args& a) {
     else if (const char* v = value("--cache-dir=")) a.cache_dir = v;
     else if (const char* v = value("--caffeine-jar=")) a.caffeine_jar = v;
     else if (const char* v = value("--java=")) a.java = v;
+    else if (const char* v = value("--caffeine-runs=")) a.caffeine_runs = std::max(1, std::atoi(v));
     else if (const char* v = value("--trace=")) a.only = split(v);
     else if (const char* v = value("--sizes=")) {
       for (const std::string& s : split(v)) a.sizes.push_back(std::stoul(s));
@@ -134,7 +136,8 @@ class CaffeineRun {
     if (a.caffeine_jar.empty()) return;
     std::string list;
     for (size_t s : sizes) list += (list.empty() ? "" : ",") + std::to_string(s);
-    std::string cmd = a.java + " -XX:+UseSerialGC -jar '" + a.caffeine_jar + "' '" + trace_path + "' " + list;
+    std::string cmd = a.java + " -XX:+UseSerialGC -jar '" + a.caffeine_jar + "' '" + trace_path + "' " + list + " " +
+                      std::to_string(a.caffeine_runs);
     pipe_ = popen(cmd.c_str(), "r");
     if (pipe_ == nullptr) std::fprintf(stderr, "cannot run %s\n", cmd.c_str());
   }
