@@ -31,7 +31,7 @@ struct Args {
   std::string cache_dir = "build-bench/traces";
   std::string caffeine_jar;
   std::string java = "java";
-  int caffeine_runs = 3;          // Caffeine's column is the mean of this many replays
+  int caffeine_runs = 0;          // Caffeine's column is the mean of this many replays; 0: auto
   std::vector<std::string> only;  // name prefixes; empty: every trace
   std::vector<size_t> sizes;      // empty: the per-trace defaults
   bool list = false;
@@ -132,12 +132,15 @@ std::vector<Workload> workloads(const Args& a) {
 // The Caffeine replay, running in a child JVM while this process simulates.
 class CaffeineRun {
  public:
-  CaffeineRun(const Args& a, const std::string& trace_path, const std::vector<size_t>& sizes) {
+  // Without --caffeine-runs: 3 replays of traces under 2M requests, where Caffeine's
+  // random admissions move the ratio by up to a point, and 1 of the long ones.
+  CaffeineRun(const Args& a, const std::string& trace_path, size_t requests, const std::vector<size_t>& sizes) {
     if (a.caffeine_jar.empty()) return;
+    int runs = a.caffeine_runs > 0 ? a.caffeine_runs : requests < 2000000 ? 3 : 1;
     std::string list;
     for (size_t s : sizes) list += (list.empty() ? "" : ",") + std::to_string(s);
     std::string cmd = a.java + " -XX:+UseSerialGC -jar '" + a.caffeine_jar + "' '" + trace_path + "' " + list + " " +
-                      std::to_string(a.caffeine_runs);
+                      std::to_string(runs);
     pipe_ = popen(cmd.c_str(), "r");
     if (pipe_ == nullptr) std::fprintf(stderr, "cannot run %s\n", cmd.c_str());
   }
@@ -211,7 +214,7 @@ int main(int argc, char** argv) {
     }
     BeladyTrace opt(*keys);
     std::vector<size_t> sizes = args.sizes.empty() ? default_sizes(w.name, opt.unique_keys()) : args.sizes;
-    CaffeineRun caffeine(args, path, sizes);
+    CaffeineRun caffeine(args, path, keys->size(), sizes);
 
     struct Row { size_t size; double tlfu, lru, opt; };
     std::vector<Row> rows;

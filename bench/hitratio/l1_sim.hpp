@@ -2,7 +2,10 @@
 // entries (the byte bound is set out of reach), replayed one key at a time.
 //
 // Written against L1 v0, which is LRU only: until W-TinyLFU lands, the "W-TinyLFU"
-// variant runs LRU too (kWTinyLfuAvailable says which one the numbers are).
+// variant runs LRU too (kWTinyLfuAvailable says which one the numbers are). To switch
+// to the W-TinyLFU API: kWTinyLfuAvailable = true; policy = lru ? kLru : kWTinyLfu
+// (drop the `(void)lru`); set(k, Format::kRaw, {}, 0) (drop `empty_` and <memory>).
+// `if (tier_.get(k))` works for both PayloadPtr and L1Ref.
 #pragma once
 
 #include <cstdint>
