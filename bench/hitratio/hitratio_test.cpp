@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <endian.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
