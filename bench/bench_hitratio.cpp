@@ -192,6 +192,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (std::none_of(all.begin(), all.end(), [&](const Workload& w) { return selected(args, w.name); })) {
+    std::fprintf(stderr, "no trace matches --trace (see --list)\n");
+    return 2;
+  }
   const char* tlfu = L1Sim::kWTinyLfuAvailable ? "W-TinyLFU %" : "W-TinyLFU* %";
   std::printf("| trace | requests | unique keys | size | %s | LRU %% | Caffeine %% | OPT %% | W-TinyLFU - Caffeine (pts) |\n", tlfu);
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
