@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what stratacache needs to build and test on Debian 12. Idempotent: only
-# missing packages are installed; nothing is downloaded outside Debian and PyPI.
+# Installs what stratacache needs to build and test on Debian 12, plus any Debian
+# packages named as arguments. Idempotent: only missing packages are installed; nothing
+# is downloaded outside Debian and PyPI.
 set -euo pipefail
 
 DEBS=(build-essential cmake ninja-build pkg-config
       libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
-      pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev python3 python3-pip)
+      pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev python3 python3-pip "$@")
 
 missing=()
 for p in "${DEBS[@]}"; do
