@@ -170,8 +170,8 @@ class CaffeineRun {
   FILE* pipe_ = nullptr;
 };
 
-double l1_hit_ratio(const std::vector<uint64_t>& keys, size_t capacity, bool lru) {
-  L1Sim sim(capacity, lru);
+double l1_hit_ratio(const std::vector<uint64_t>& keys, size_t capacity, bool lru, bool java_hash = false) {
+  L1Sim sim(capacity, lru, java_hash);
   uint64_t hits = 0;
   for (uint64_t k : keys) hits += sim.access(k) ? 1 : 0;
   return keys.empty() ? 0.0 : static_cast<double>(hits) / keys.size();
@@ -197,8 +197,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const char* tlfu = L1Sim::kWTinyLfuAvailable ? "W-TinyLFU %" : "W-TinyLFU* %";
-  std::printf("| trace | requests | unique keys | size | %s | LRU %% | Caffeine %% | OPT %% | W-TinyLFU - Caffeine (pts) |\n", tlfu);
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| trace | requests | unique keys | size | %s | LRU %% | Caffeine %% | OPT %% | W-TinyLFU - Caffeine (pts) "
+              "| W-TinyLFU - LRU (pts) | W-TinyLFU, Caffeine's key hash %% | that - Caffeine (pts) |\n", tlfu);
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   std::fflush(stdout);
 
   auto start = WallClock::now();
@@ -220,21 +221,24 @@ int main(int argc, char** argv) {
     std::vector<size_t> sizes = args.sizes.empty() ? default_sizes(w.name, opt.unique_keys()) : args.sizes;
     CaffeineRun caffeine(args, path, keys->size(), sizes);
 
-    struct Row { size_t size; double tlfu, lru, opt; };
+    struct Row { size_t size; double tlfu, lru, opt, tlfu_java; };
     std::vector<Row> rows;
     for (size_t size : sizes) {
       rows.push_back({size, l1_hit_ratio(*keys, size, false), l1_hit_ratio(*keys, size, true),
-                      keys->empty() ? 0.0 : static_cast<double>(opt.hits(size)) / keys->size()});
+                      keys->empty() ? 0.0 : static_cast<double>(opt.hits(size)) / keys->size(),
+                      l1_hit_ratio(*keys, size, false, true)});
     }
     std::map<size_t, double> caf = caffeine.wait();
     for (const Row& r : rows) {
-      char caf_cell[32] = "-", delta_cell[32] = "-";
+      char caf_cell[32] = "-", delta_cell[32] = "-", java_delta_cell[32] = "-";
       if (auto it = caf.find(r.size); it != caf.end()) {
         std::snprintf(caf_cell, sizeof caf_cell, "%.2f", 100 * it->second);
         std::snprintf(delta_cell, sizeof delta_cell, "%+.2f", 100 * (r.tlfu - it->second));
+        std::snprintf(java_delta_cell, sizeof java_delta_cell, "%+.2f", 100 * (r.tlfu_java - it->second));
       }
-      std::printf("| %s | %zu | %zu | %zu | %.2f | %.2f | %s | %.2f | %s |\n", w.name.c_str(), keys->size(),
-                  opt.unique_keys(), r.size, 100 * r.tlfu, 100 * r.lru, caf_cell, 100 * r.opt, delta_cell);
+      std::printf("| %s | %zu | %zu | %zu | %.2f | %.2f | %s | %.2f | %s | %+.2f | %.2f | %s |\n", w.name.c_str(),
+                  keys->size(), opt.unique_keys(), r.size, 100 * r.tlfu, 100 * r.lru, caf_cell, 100 * r.opt, delta_cell,
+                  100 * (r.tlfu - r.lru), 100 * r.tlfu_java, java_delta_cell);
     }
     std::fflush(stdout);
     std::fprintf(stderr, "%s: %.1f s\n", w.name.c_str(), seconds_since(trace_start));

@@ -90,6 +90,10 @@ struct L1Options {
   Millis idle_ttl{0};
   // TinyLFU doorkeeper in front of the frequency sketch.
   bool doorkeeper = false;
+  // Replaces the 32-bit key hash used by the map and the frequency sketch (must be
+  // deterministic and well spread). Not a URL parameter: for benchmarks that replay a
+  // trace with another implementation's hash (see bench/bench_hitratio.cpp).
+  uint32_t (*key_hash)(std::string_view key) = nullptr;
 };
 
 struct Options {

@@ -36,7 +36,7 @@ size_t charge_for(size_t key_len, size_t value_len, bool timed, bool idle) {
 }
 size_t charge_of(const Entry* e) { return charge_for(e->key_len, e->value_len, e->timed(), e->idle()); }
 
-uint32_t hash_key(std::string_view key) {
+uint32_t default_hash(std::string_view key) {
   uint64_t h = std::hash<std::string_view>{}(key);
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
@@ -192,6 +192,9 @@ struct MemoryTier::Impl {
   uint32_t stripe_mask;
   std::vector<Stripe> stripes;
   std::atomic<uint64_t> dirty{0};  // stripes that may hold entries (bit per stripe)
+  // Whether reads are recorded for the policy. As in Caffeine, W-TinyLFU ignores reads
+  // until the cache is half full (the sketch starts then): nothing is evicted before.
+  std::atomic<bool> record_reads{false};
 
   // --- policy state: everything below is guarded by policy_mu ---
   mutable std::mutex policy_mu;
@@ -215,6 +218,7 @@ struct MemoryTier::Impl {
         shards(64),
         sketch(o.doorkeeper),
         wheel(clock->now_ms()) {
+    record_reads.store(lru, std::memory_order_relaxed);
     shard_shift = 32 - 6;
     unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     uint32_t n = std::min<uint32_t>(64, std::max<uint32_t>(4, ceil_pow2(4 * hw)));
@@ -246,6 +250,9 @@ struct MemoryTier::Impl {
       }
     }
   }
+
+  uint32_t (*const hash_fn)(std::string_view) = options.key_hash ? options.key_hash : default_hash;
+  uint32_t hash_key(std::string_view key) const { return hash_fn(key); }
 
   Shard& shard_for(uint32_t h) { return shards[h >> shard_shift]; }
   const Shard& shard_for(uint32_t h) const { return shards[h >> shard_shift]; }
@@ -288,12 +295,12 @@ struct MemoryTier::Impl {
     uint32_t t = s.tail.load(std::memory_order_relaxed);
     uint32_t h = s.head.load(std::memory_order_acquire);
     uint32_t used = t - h;
-    if (used >= kStripeSlots) return Push::kFull;
+    if (used >= kStripeSlots) return Push::kFull;  // this access goes unrecorded
     if (!s.tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel)) return Push::kDropped;
     e->retain();  // the slot's reference
     s.slots[t & (kStripeSlots - 1)].store(e, std::memory_order_release);
     if (used == 0) dirty.fetch_or(uint64_t(1) << index, std::memory_order_release);
-    return used + 1 >= kStripeSlots ? Push::kFull : Push::kOk;
+    return Push::kOk;
   }
 
   // Policy lock held.
@@ -366,6 +373,7 @@ struct MemoryTier::Impl {
       // mean size when the byte bound is the tighter one).
       size_t by_bytes = bytes > 0 ? static_cast<size_t>(static_cast<double>(max_bytes) / (static_cast<double>(bytes) / static_cast<double>(count))) : max_entries;
       sketch.ensure_capacity(std::min(max_entries, std::max<size_t>(by_bytes, 1)));
+      record_reads.store(true, std::memory_order_relaxed);
     }
     sketch.increment(e->hash);
     ++misses_in_sample;
@@ -447,19 +455,25 @@ struct MemoryTier::Impl {
     return candidates;
   }
 
+  // Caffeine's evictFromMain: the candidates (just moved from the window to the
+  // probation tail) are walked from the MRU end, the victims from the probation head;
+  // each pair is settled by the sketch. With no candidates left, the window's MRU end
+  // supplies more. A pointer to an entry that was just evicted is dropped (Caffeine
+  // sees such an entry as dead and moves past it the same way).
   void evict_from_main(int candidates) {
     Queue victim_queue = l1::kProbation;
-    Queue candidate_queue = l1::kProbation;
     Entry* victim = probation.head;
     Entry* candidate = probation.tail;
-    auto advance_candidate = [&]() {
-      candidate = candidate_queue == l1::kWindow ? candidate->next : candidate->prev;
+    auto evict_and_forget = [&](Entry* x) {
+      if (victim == x) victim = nullptr;
+      if (candidate == x) {
+        candidate = nullptr;
+        --candidates;
+      }
+      evict_entry(x);
     };
     while (over()) {
-      if (!candidate && candidate_queue == l1::kProbation) {
-        candidate = window.head;
-        candidate_queue = l1::kWindow;
-      }
+      if (candidates == 0) candidate = window.tail;
       if (!candidate && !victim) {
         if (victim_queue == l1::kProbation) {
           victim = protected_.head;
@@ -475,35 +489,28 @@ struct MemoryTier::Impl {
       }
       if (!victim) {
         Entry* evict = candidate;
-        advance_candidate();
+        candidate = candidate->prev;
         --candidates;
-        evict_entry(evict);
+        evict_and_forget(evict);
         continue;
       }
       if (!candidate) {
         Entry* evict = victim;
         victim = victim->next;
-        evict_entry(evict);
-        continue;
-      }
-      if (candidate == victim) {
-        victim = victim->next;
-        evict_entry(candidate);
-        --candidates;
-        candidate = nullptr;
+        evict_and_forget(evict);
         continue;
       }
       --candidates;
-      if (admit(candidate, victim)) {
+      if (candidate != victim && admit(candidate, victim)) {
         Entry* evict = victim;
         victim = victim->next;
-        advance_candidate();
-        evict_entry(evict);
+        evict_and_forget(evict);
+        if (candidate) candidate = candidate->prev;  // the links already skip the evicted entry
       } else {
         Entry* evict = candidate;
-        advance_candidate();
+        candidate = candidates > 0 ? candidate->prev : candidate->next;
         ++rejections;
-        evict_entry(evict);
+        evict_and_forget(evict);
       }
     }
   }
@@ -598,8 +605,12 @@ struct MemoryTier::Impl {
     else if (adjustment < 0) decrease_window();
   }
 
+  // Caffeine's order: recorded reads, then the writes' work, expiry, eviction, climbing.
   void maintenance(int64_t now_ms, Stripe* also = nullptr) {
     drain_reads(also);
+    after_writes(now_ms);
+  }
+  void after_writes(int64_t now_ms) {
     expire(now_ms);
     evict();
     climb();
@@ -615,12 +626,13 @@ struct MemoryTier::Impl {
   // `added` (with its policy reference) joins.
   void apply(Entry* removed, Entry* added, int64_t now_ms) {
     std::lock_guard<std::mutex> lock(policy_mu);
+    drain_reads(nullptr);
     if (removed) {
       on_remove(removed);
       removed->release();
     }
     if (added) on_add(added, now_ms);
-    maintenance(now_ms);
+    after_writes(now_ms);
   }
 
   void apply_removed(std::vector<Entry*>& removed) {
@@ -727,7 +739,7 @@ size_t MemoryTier::entry_overhead(bool timed) { return Entry::header_size(timed,
 
 ValueRef MemoryTier::get(std::string_view key) {
   Impl& m = *impl_;
-  uint32_t h = hash_key(key);
+  uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
   uint32_t index = thread_probe() & m.stripe_mask;
   Stripe& st = m.stripes[index];
@@ -747,7 +759,7 @@ ValueRef MemoryTier::get(std::string_view key) {
       return out;
     }
     out = e->ref();
-    pushed = m.push(st, index, e);
+    pushed = m.record_reads.load(std::memory_order_relaxed) ? m.push(st, index, e) : Impl::Push::kOk;
   }
   st.hits.fetch_add(1, std::memory_order_relaxed);
   if (pushed == Impl::Push::kFull) m.try_maintenance(st);
@@ -756,7 +768,7 @@ ValueRef MemoryTier::get(std::string_view key) {
 
 bool MemoryTier::contains(std::string_view key) {
   Impl& m = *impl_;
-  uint32_t h = hash_key(key);
+  uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
   std::shared_lock<std::shared_mutex> lock(s.mu);
   Entry* e = s.find(h, key);
@@ -780,7 +792,7 @@ ValueRef MemoryTier::set_and_ref(std::string_view key, Format format, std::strin
 ValueRef MemoryTier::make_ref(Format format, std::string_view data) { return Impl::make_standalone(format, data); }
 
 uint64_t MemoryTier::write_epoch(std::string_view key) const {
-  return impl_->shard_for(hash_key(key)).epoch.load(std::memory_order_acquire);
+  return impl_->shard_for(impl_->hash_key(key)).epoch.load(std::memory_order_acquire);
 }
 
 ValueRef MemoryTier::set_if_epoch(std::string_view key, Format format, std::string_view data, int64_t ttl_ms,
@@ -808,7 +820,7 @@ size_t MemoryTier::erase_matching(std::string_view glob) {
 
 std::optional<int64_t> MemoryTier::ttl_ms(std::string_view key) {
   Impl& m = *impl_;
-  uint32_t h = hash_key(key);
+  uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
   int64_t now_ms = m.now();
   std::shared_lock<std::shared_mutex> lock(s.mu);
@@ -825,7 +837,7 @@ std::optional<int64_t> MemoryTier::ttl_ms(std::string_view key) {
 
 Result<int64_t> MemoryTier::increment(std::string_view key, int64_t amount, int64_t ttl_if_new_ms) {
   Impl& m = *impl_;
-  uint32_t h = hash_key(key);
+  uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
   int64_t now_ms = m.now();
   int64_t result;
