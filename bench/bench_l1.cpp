@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -131,11 +132,11 @@ struct Config {
   bool memory_only = false;
 };
 
-// Runs `op(thread, i)` on `threads` threads for about cfg.seconds; returns Mops/s.
+// Runs `op(thread, i)` on `threads` threads for about cfg.seconds, once; returns Mops/s.
 template <class Op>
-double mops(const Config& cfg, int threads, Op&& op) {
+double mops_once(const Config& cfg, int threads, Op&& op) {
   std::vector<double> runs;
-  for (int r = 0; r < cfg.repeats; ++r) {
+  for (int r = 0; r < 1; ++r) {
     std::atomic<bool> go{false}, stop{false};
     std::atomic<uint64_t> total{0};
     std::vector<std::thread> ts;
@@ -160,8 +161,12 @@ double mops(const Config& cfg, int threads, Op&& op) {
     double secs = std::chrono::duration<double>(WallClock::now() - start).count();
     runs.push_back(static_cast<double>(total.load()) / secs / 1e6);
   }
-  std::sort(runs.begin(), runs.end());
-  return runs[runs.size() / 2];
+  return runs[0];
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 void throughput(const Config& cfg) {
@@ -204,28 +209,39 @@ void throughput(const Config& cfg) {
   for (const Mix& mix : mixes) {
     for (int threads : cfg.threads) {
       int pct = mix.write_percent;
-      auto run_tier = [&](MemoryTier& t) {
-        return mops(cfg, threads, [&](int th, size_t i) {
+      using Op = std::function<void(int, size_t)>;
+      auto tier_op = [&](MemoryTier& t) -> Op {
+        return [&t, &keys, &traces, &bytes, &sink, pct, is_write](int th, size_t i) {
           const std::string& k = keys[traces[th][i & (kTrace - 1)]];
           if (is_write(i, pct)) t.set(k, Format::kRaw, bytes, 0);
           else sink.fetch_add(t.get(k).size(), std::memory_order_relaxed);
-        });
+        };
       };
-      double a = run_tier(tlfu);
-      double b = run_tier(lru);
-      double c = pct == 0 ? mops(cfg, threads, [&](int th, size_t i) {
-        sink.fetch_add(cache->get_ref(keys[traces[th][i & (kTrace - 1)]])->size(), std::memory_order_relaxed);
-      }) : 0;
-      double d = mops(cfg, threads, [&](int th, size_t i) {
-        const std::string& k = keys[traces[th][i & (kTrace - 1)]];
-        if (is_write(i, pct)) mlru.set(k, shared);
-        else sink.fetch_add(mlru.get(k)->size(), std::memory_order_relaxed);
-      });
-      double e = mops(cfg, threads, [&](int th, size_t i) {
-        const std::string& k = keys[traces[th][i & (kTrace - 1)]];
-        if (is_write(i, pct)) ceiling.set(k, shared);
-        else sink.fetch_add(ceiling.get(k)->size(), std::memory_order_relaxed);
-      });
+      std::vector<Op> ops = {
+          tier_op(tlfu), tier_op(lru),
+          [&](int th, size_t i) {
+            sink.fetch_add(cache->get_ref(keys[traces[th][i & (kTrace - 1)]])->size(), std::memory_order_relaxed);
+          },
+          [&, pct](int th, size_t i) {
+            const std::string& k = keys[traces[th][i & (kTrace - 1)]];
+            if (is_write(i, pct)) mlru.set(k, shared);
+            else sink.fetch_add(mlru.get(k)->size(), std::memory_order_relaxed);
+          },
+          [&, pct](int th, size_t i) {
+            const std::string& k = keys[traces[th][i & (kTrace - 1)]];
+            if (is_write(i, pct)) ceiling.set(k, shared);
+            else sink.fetch_add(ceiling.get(k)->size(), std::memory_order_relaxed);
+          }};
+      // Repeats interleave the contenders so that drift on the machine hits all alike.
+      std::vector<std::vector<double>> runs(ops.size());
+      for (int r = 0; r < cfg.repeats; ++r) {
+        for (size_t c = 0; c < ops.size(); ++c) {
+          if (c == 2 && pct != 0) continue;  // the facade row is reads only
+          runs[c].push_back(mops_once(cfg, threads, ops[c]));
+        }
+      }
+      double a = median(runs[0]), b = median(runs[1]), c = pct == 0 ? median(runs[2]) : 0;
+      double d = median(runs[3]), e = median(runs[4]);
       char cbuf[32] = "-";
       if (pct == 0) std::snprintf(cbuf, sizeof cbuf, "%.2f", c);
       std::printf("| %s | %d | %.2f | %.2f | %s | %.2f | %.2f | %.0f%% | %.1fx |\n", mix.name, threads, a, b, cbuf, d, e,

@@ -63,16 +63,20 @@ TEST(RedisBreaker, PausedServerOpensAfterThresholdFailsFastThenProbeCloses) {
     EXPECT_LT(took, 200.0);
   }
   auto opened = Clock::now();
-  double worst = 0;
+  std::vector<double> took;
   Status refusal;
   for (int i = 0; i < 200; ++i) {
     auto t = Clock::now();
     auto r = tier->get("k", in_ms(100));
-    worst = std::max(worst, ms_since(t));
+    took.push_back(ms_since(t));
     refusal = r.status();
     EXPECT_TRUE(is_breaker_refusal(refusal)) << refusal.to_string();
   }
-  EXPECT_LT(worst, 1.0) << "a refused call must not wait";
+  // Refusals cost microseconds; the worst case only has to stay far below the 100 ms
+  // deadline (a loaded CI box or a sanitizer build can deschedule a thread for a while).
+  std::sort(took.begin(), took.end());
+  EXPECT_LT(took[took.size() / 2], 1.0) << "a refused call must not wait";
+  EXPECT_LT(took.back(), 25.0) << "a refused call must not wait";
   EXPECT_NE(refusal.message().find("after 5 consecutive failures"), std::string::npos) << refusal.message();
   EXPECT_NE(refusal.message().find("timed out"), std::string::npos) << refusal.message();  // why
   EXPECT_NE(refusal.message().find("since 20"), std::string::npos) << refusal.message();   // when (UTC)
@@ -131,14 +135,16 @@ TEST(RedisBreaker, KillThenRestartFailsFastThenProbeCloses) {
     EXPECT_EQ(r.code(), StatusCode::kUnavailable) << r.status().to_string();
     EXPECT_FALSE(is_breaker_refusal(r.status())) << r.status().to_string();
   }
-  double worst = 0;
+  std::vector<double> took;
   for (int i = 0; i < 100; ++i) {
     auto t = Clock::now();
     auto r = tier->set("k", "w", 0, in_ms(1000));
-    worst = std::max(worst, ms_since(t));
+    took.push_back(ms_since(t));
     EXPECT_TRUE(is_breaker_refusal(r)) << r.to_string();
   }
-  EXPECT_LT(worst, 1.0);
+  std::sort(took.begin(), took.end());
+  EXPECT_LT(took[took.size() / 2], 1.0);
+  EXPECT_LT(took.back(), 25.0);
   L2Stats st = tier->stats();
   EXPECT_EQ(st.breaker_opens, 1u);
   EXPECT_EQ(st.connection_errors, 5u);
