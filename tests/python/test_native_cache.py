@@ -269,7 +269,7 @@ def test_options_and_url_errors_are_config_errors() -> None:
     with pytest.raises(CacheConfigError, match="l1_max_entries"):
         NativeCache("mem://", options={"l1_max_entries": "lots"})
     with pytest.raises(CacheConfigError, match="not supported"):
-        NativeCache("redis+sentinel://127.0.0.1:6379/0")
+        NativeCache("redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
     with pytest.raises(CacheConfigError, match="32 bytes"):
         NativeCache("mem://", keys=[(1, b"short", True)])
     with pytest.raises(CacheConfigError, match="serializer"):
