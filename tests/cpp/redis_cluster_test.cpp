@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <set>
 #include <string>
@@ -336,8 +337,15 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
     }
     std::this_thread::sleep_for(milliseconds(20));
   }
+  size_t alive = cluster->node(0).running() ? 0 : 1;
+  EXPECT_GT(failures, 0) << "refreshes " << cluster_tier(*tier).refreshes() << ", the cluster says slot owner "
+                         << cluster->slot_owner_port(slot, alive) << " (victim " << victim << ")";
+  std::printf("failover: %d failed writes, worst call %.0f ms, %llu map refreshes\n", failures, worst_ms,
+              static_cast<unsigned long long>(cluster_tier(*tier).refreshes()));
   EXPECT_GT(failures, 0);  // the master really was gone for a while
-  EXPECT_EQ(successes_after_failure, 20) << "writes did not resume after the failover";
+  EXPECT_EQ(successes_after_failure, 20) << "writes did not resume after the failover; refreshes "
+                                         << cluster_tier(*tier).refreshes() << ", the cluster says slot owner "
+                                         << cluster->slot_owner_port(slot, alive) << " (victim " << victim << ")";
   EXPECT_LT(worst_ms, 300 + 150) << "a call outlived its deadline";
   EXPECT_NE(port_of(cluster_tier(*tier).slot_owner(slot)), victim);
   auto e = tier->get("fo:{k}", in_ms(1000));

@@ -290,7 +290,10 @@ std::unique_ptr<RedisCluster> RedisCluster::start(int masters, int replicas) {
     // The cluster bus port is given (by default it is port + 10000, out of range for a
     // free port above 55535).
     config.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                         "--cluster-node-timeout", "2000", "--cluster-port", std::to_string(free_port())};
+                         "--cluster-node-timeout", "2000", "--cluster-port", std::to_string(free_port()),
+                         // Replicas sync at once (not after 5 s): a replica that never synced
+                         // cannot be promoted.
+                         "--repl-diskless-sync-delay", "0"};
     c->nodes_.push_back(RedisServer::start(config));
   }
   std::vector<std::string> args = {"--cluster", "create"};
@@ -361,6 +364,9 @@ bool RedisCluster::wait_until_ok(int seconds) {
     for (size_t i = 0; i < nodes_.size() && ok; ++i) {
       if (!nodes_[i]->running()) continue;
       ok = nodes_[i]->cli({"CLUSTER", "INFO"}).find("cluster_state:ok") != std::string::npos;
+      if (ok && nodes_[i]->cli({"ROLE"}).rfind("slave", 0) == 0) {
+        ok = nodes_[i]->cli({"INFO", "replication"}).find("master_link_status:up") != std::string::npos;
+      }
       const uint16_t slots[3] = {0, 5461, 10923};
       for (int k = 0; k < 3 && ok; ++k) {
         uint16_t p = slot_owner_port(slots[k], i);

@@ -112,8 +112,9 @@ class RedisCluster {
   std::string node_id(size_t i) const;
   // The port of the master serving `slot` according to node `asked` (0: unknown).
   uint16_t slot_owner_port(uint16_t slot, size_t asked = 0) const;
-  // Waits (up to `seconds`) until every running node says cluster_state:ok and all agree
-  // on the owner of slot 0, 5461 and 10923. False on timeout.
+  // Waits (up to `seconds`) until every running node says cluster_state:ok, all agree
+  // on the owner of slot 0, 5461 and 10923 and every replica is in sync with its master
+  // (only then can it be promoted). False on timeout.
   bool wait_until_ok(int seconds = 20);
 
  private:
