@@ -318,7 +318,32 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   ASSERT_TRUE(tier->set("fo:{k}", "0", 0, in_ms(2000)));
   uint16_t slot = key_slot("fo:{k}");
   uint16_t victim = port_of(cluster_tier(*tier).slot_owner(slot));
+  std::vector<RemoteWrite> writes;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("fo:" + std::to_string(i));
+    writes.push_back({keys.back(), "w" + std::to_string(i), 0});
+  }
+  ASSERT_TRUE(tier->mset(writes, in_ms(2000)));
   cluster->node_on(victim)->kill9();
+  // At once (long before the other nodes mark it failed): only the keys it served fail.
+  auto got = tier->mget(keys, in_ms(1000));
+  int lost = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (port_of(cluster_tier(*tier).slot_owner(key_slot(keys[i]))) == victim) {
+      ++lost;
+      EXPECT_EQ(got[i].code(), StatusCode::kUnavailable) << keys[i];
+    } else {
+      ASSERT_TRUE(got[i]) << keys[i] << ": " << got[i].status().to_string();
+      EXPECT_EQ(got[i]->value, "w" + std::to_string(i));
+    }
+  }
+  EXPECT_GT(lost, 0);
+  EXPECT_LT(lost, 30);
+  auto h = tier->health(in_ms(1000));
+  ASSERT_TRUE(h);
+  EXPECT_FALSE(h->healthy);
+  EXPECT_NE(h->error.find(std::to_string(victim)), std::string::npos) << h->error;
   auto start = Clock::now();
   int failures = 0, successes_after_failure = 0;
   double worst_ms = 0;
@@ -351,6 +376,9 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   auto e = tier->get("fo:{k}", in_ms(1000));
   ASSERT_TRUE(e) << e.status().to_string();
   EXPECT_EQ(e->value, "v");
+  // The promoted replica has the keys the old master had (they were replicated).
+  for (auto& r : tier->mget(keys, in_ms(2000))) EXPECT_TRUE(r) << r.status().to_string();
+  EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
 }
 
 }  // namespace
