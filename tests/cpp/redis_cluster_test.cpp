@@ -262,6 +262,8 @@ TEST_F(RedisClusterTest, MovedAfterSlotMigrationUpdatesTheMap) {
   EXPECT_EQ(ct().moved_redirects(), moved);
   EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", key}), "after");
   EXPECT_EQ(tier_->stats().errors, 0u);  // redirects are not failures
+  EXPECT_EQ(tier_->stats().moved_redirects, ct().moved_redirects());
+  EXPECT_GE(tier_->stats().moved_redirects, 1u);
 }
 
 TEST_F(RedisClusterTest, AskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
@@ -278,6 +280,7 @@ TEST_F(RedisClusterTest, AskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
   EXPECT_GT(e->pttl_ms, 50000);
   EXPECT_GT(ct().ask_redirects(), ask);
   EXPECT_EQ(ct().slot_owner(slot), owner);  // ASK leaves the map alone
+  EXPECT_GE(tier_->stats().ask_redirects, 1u);
   // A key created during the migration goes to the importing node.
   ASSERT_TRUE(tier_->set(fresh, "new", 0, in_ms(2000)));
   EXPECT_EQ(cluster_->node_on(port_of(owner))->cli({"EXISTS", fresh}).rfind("ASK ", 0), 0u);  // not there
@@ -325,6 +328,8 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
     writes.push_back({keys.back(), "w" + std::to_string(i), 0});
   }
   ASSERT_TRUE(tier->mset(writes, in_ms(2000)));
+  // Replication is asynchronous: without this the replica may be promoted without them.
+  ASSERT_EQ(cluster->node_on(victim)->cli({"WAIT", "1", "2000"}), "1");
   cluster->node_on(victim)->kill9();
   // At once (long before the other nodes mark it failed): only the keys it served fail.
   auto got = tier->mget(keys, in_ms(1000));
@@ -377,7 +382,11 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   ASSERT_TRUE(e) << e.status().to_string();
   EXPECT_EQ(e->value, "v");
   // The promoted replica has the keys the old master had (they were replicated).
-  for (auto& r : tier->mget(keys, in_ms(2000))) EXPECT_TRUE(r) << r.status().to_string();
+  auto after = tier->mget(keys, in_ms(2000));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_TRUE(after[i]) << keys[i] << ": " << after[i].status().to_string() << " on "
+                          << cluster_tier(*tier).slot_owner(key_slot(keys[i])) << " (victim " << victim << ")";
+  }
   EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
 }
 

@@ -495,6 +495,8 @@ L2Stats ClusterTier::stats() const {
   uint64_t redirects = redirect_failures_.load(std::memory_order_relaxed);
   total.errors -= std::min(total.errors, redirects);
   total.server_errors -= std::min(total.server_errors, redirects);
+  total.moved_redirects = moved_.load(std::memory_order_relaxed);
+  total.ask_redirects = ask_.load(std::memory_order_relaxed);
   return total;
 }
 

@@ -17,8 +17,8 @@
 //   (cluster-announce-hostname) are not used, only the IPs of CLUSTER SLOTS.
 // - Nodes that left the cluster keep their (idle) pool until the tier is destroyed.
 // - delete_matching may miss keys of a slot that is being migrated.
-// - moved/ask counts are not in L2Stats (see moved_redirects()/ask_redirects()); the
-//   redirect replies themselves are removed from the summed errors/server_errors.
+// + L2Stats.moved_redirects / ask_redirects count the redirects followed; the redirect
+//   replies themselves are removed from the summed errors/server_errors.
 //
 // Map refresh: at the first call, after a MOVED (lazily, by the next call), after a
 // connection error, and every kRefreshInterval; at most one in flight and at most one
