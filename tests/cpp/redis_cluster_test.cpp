@@ -1,6 +1,9 @@
 // The L2 tier on Redis Cluster: slot hashing, URL parsing, routing across three masters,
 // multi-key splitting, MOVED and ASK during a slot migration, failover after kill -9 of a
 // master, and the Cache facade (real 6-node clusters: 3 masters + 3 replicas).
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -296,6 +299,35 @@ TEST_F(RedisClusterTest, AskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
   EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", fresh}), "new");  // ASKING made it land there
   EXPECT_EQ(tier_->get(fresh, in_ms(2000))->value, "new");
   EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
+}
+
+TEST_F(RedisClusterTest, ForkedChildUsesItsOwnConnections) {
+  std::vector<RemoteWrite> writes;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("fork:" + std::to_string(i));
+    writes.push_back({keys.back(), "f" + std::to_string(i), 0});
+  }
+  ASSERT_TRUE(tier_->mset(writes, in_ms(2000)));
+  uint64_t opened = tier_->stats().connections_opened;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int bad = 0;
+    auto got = tier_->mget(keys, in_ms(2000));
+    for (size_t i = 0; i < keys.size(); ++i) bad += !got[i] || got[i]->value != "f" + std::to_string(i);
+    bad += !tier_->set("fork:child", "c", 0, in_ms(2000)).is_ok();
+    ::_exit(bad == 0 ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's calls failed";
+  // The parent's pooled connections were not disturbed by the child.
+  auto got = tier_->mget(keys, in_ms(2000));
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_TRUE(got[i]) << keys[i] << ": " << got[i].status().to_string();
+  EXPECT_EQ(tier_->get("fork:child", in_ms(2000))->value, "c");
+  EXPECT_EQ(tier_->stats().connections_opened, opened);
+  EXPECT_EQ(tier_->stats().errors, 0u);
 }
 
 TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {

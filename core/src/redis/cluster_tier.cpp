@@ -1,7 +1,10 @@
 #include "redis/cluster_tier.hpp"
 
 #include <algorithm>
+#include <unistd.h>
+
 #include <charconv>
+#include <thread>
 #include <utility>
 
 #include "redis/reply.hpp"
@@ -91,15 +94,20 @@ Status ClusterTier::ensure_map(Deadline deadline) {
     loaded = loaded_;
   }
   if (!loaded) {
-    std::unique_lock<std::timed_mutex> lock(refresh_mu_, deadline.at());
-    if (!lock.owns_lock()) return timeout_error("deadline passed while the cluster slot map was being loaded");
-    {
-      std::shared_lock<std::shared_mutex> map_lock(map_mu_);
-      if (loaded_) return Status();  // loaded by the caller we waited for
+    // Wait for a load in flight, or do it.
+    while (!try_begin_refresh()) {
+      if (deadline.expired()) return timeout_error("deadline passed while the cluster slot map was being loaded");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     Status error;
-    if (!refresh_locked(deadline, &error)) return error;
-    return Status();
+    bool done = false;
+    {
+      std::shared_lock<std::shared_mutex> map_lock(map_mu_);
+      done = loaded_;  // loaded by the caller we waited for
+    }
+    if (!done) done = refresh_locked(deadline, &error);
+    end_refresh();
+    return done ? Status() : error;
   }
   int64_t last = last_refresh_ns_.load(std::memory_order_relaxed);
   if (stale_.load(std::memory_order_relaxed) ||
@@ -114,11 +122,22 @@ bool ClusterTier::refresh(Deadline deadline, Status* error) {
   if (last != 0 && now_ns() - last < std::chrono::duration_cast<std::chrono::nanoseconds>(kMinRefreshGap).count()) {
     return false;
   }
-  std::unique_lock<std::timed_mutex> lock(refresh_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return false;  // one in flight: the caller goes on with the map it has
+  if (!try_begin_refresh()) return false;  // one in flight: the caller goes on with the map it has
   Status ignored;
-  return refresh_locked(deadline, error != nullptr ? error : &ignored);
+  bool done = refresh_locked(deadline, error != nullptr ? error : &ignored);
+  end_refresh();
+  return done;
 }
+
+bool ClusterTier::try_begin_refresh() {
+  pid_t me = ::getpid();
+  pid_t holder = refreshing_pid_.load(std::memory_order_acquire);
+  // A holder of another pid is the parent's refresh, inherited by fork(): not running here.
+  if (holder == me) return false;
+  return refreshing_pid_.compare_exchange_strong(holder, me, std::memory_order_acq_rel);
+}
+
+void ClusterTier::end_refresh() { refreshing_pid_.store(0, std::memory_order_release); }
 
 bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
   // Masters first, then the other known nodes, then the seeds.

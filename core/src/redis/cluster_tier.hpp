@@ -21,8 +21,8 @@
 // ? The failover test once (1 run in ~20) found keys missing after the promotion
 //   although the replica had acknowledged them (WAIT 1); not reproduced since, cause
 //   unknown (the test now names the node of a missing key).
-// - Fork: a child forked while another thread refreshes the map inherits refresh_mu_
-//   locked; it then never refreshes (the pools themselves are fork-safe). To be fixed.
+// + Fork: the refresh in flight is marked with its pid, so a child forked during one can
+//   refresh (the pools are fork-safe themselves). Not covered by a cluster test yet.
 // - Node groups are served one after the other, not in parallel: a multi-key call costs
 //   one round trip per node (mget) or per slot (mset, del).
 // - No reads from replicas; no CLUSTER SHARDS; hostnames announced by nodes
@@ -37,6 +37,8 @@
 // per kMinRefreshGap (the first load excepted). Asked of the known masters first, then
 // the other known nodes, then the seeds.
 #pragma once
+
+#include <sys/types.h>
 
 #include <array>
 #include <atomic>
@@ -100,6 +102,8 @@ class ClusterTier final : public RemoteTier {
   // refresh is in flight, or one finished less than kMinRefreshGap ago (unless `first`).
   bool refresh(Deadline deadline, Status* error = nullptr);
   bool refresh_locked(Deadline deadline, Status* error);
+  bool try_begin_refresh();  // false: a refresh is in flight in this process
+  void end_refresh();
   void set_owner(uint16_t slot, const std::string& address);
   // Whether `s` is a MOVED/ASK reply; then target/slot say where to go.
   bool redirected(const Status& s, uint16_t* slot, Target* target);
@@ -122,7 +126,9 @@ class ClusterTier final : public RemoteTier {
   std::vector<std::string> masters_;
   bool loaded_ = false;
 
-  std::timed_mutex refresh_mu_;  // held by the refresh in flight
+  // The pid of the process whose refresh is in flight (0: none). A pid rather than a
+  // mutex so that a child forked during a refresh is not locked out of refreshing.
+  std::atomic<pid_t> refreshing_pid_{0};
   std::atomic<bool> stale_{false};
   std::atomic<int64_t> last_refresh_ns_{0};  // steady_clock, 0: never
 
