@@ -157,7 +157,8 @@ nlohmann::json stats_to_json(const CacheStats& s) {
               {"connection_errors", s.l2.connection_errors}, {"auth_errors", s.l2.auth_errors},
               {"server_errors", s.l2.server_errors}, {"protocol_errors", s.l2.protocol_errors},
               {"breaker_rejections", s.l2.breaker_rejections}, {"breaker_opens", s.l2.breaker_opens},
-              {"sentinel_failures", s.l2.sentinel_failures}, {"master_changes", s.l2.master_changes}}},
+              {"sentinel_failures", s.l2.sentinel_failures}, {"master_changes", s.l2.master_changes},
+              {"moved_redirects", s.l2.moved_redirects}, {"ask_redirects", s.l2.ask_redirects}}},
       {"decode_errors", s.decode_errors},
   };
 }

@@ -275,6 +275,20 @@ Status parse_host_port(std::string_view hostport, std::string& host_out, uint16_
   return Status::ok();
 }
 
+// "h1:p1,h2:p2" (at least one; a missing port is `default_port`).
+Status parse_host_list(std::string_view list, uint16_t default_port, const char* what, std::vector<SentinelAddress>& out) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    SentinelAddress a{"", default_port};
+    if (Status st = parse_host_port(list.substr(0, comma), a.host, a.port); !st) return st;
+    if (a.host.empty()) return invalid_argument(std::string("empty ") + what + " host in URL");
+    out.push_back(std::move(a));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  if (out.empty()) return invalid_argument(std::string("URL names no ") + what);
+  return Status::ok();
+}
+
 Status parse_db(std::string_view path, RedisOptions& redis, bool& explicit_db) {
   if (path.empty()) return Status::ok();
   int db;
@@ -345,26 +359,31 @@ Result<Options> Options::from_url(std::string_view url) {
     if (master->empty()) return invalid_argument("redis+sentinel:// URL has no master name: redis+sentinel://host:26379/mymaster");
     o.redis.sentinel_master = *master;
     if (Status st = parse_db(db, o.redis, explicit_db); !st) return st;
-    for (std::string_view list = *hosts; !list.empty();) {
-      size_t comma = list.find(',');
-      SentinelAddress a{"", 26379};
-      if (Status st = parse_host_port(list.substr(0, comma), a.host, a.port); !st) return st;
-      if (a.host.empty()) return invalid_argument("empty sentinel host in URL");
-      o.redis.sentinels.push_back(std::move(a));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    }
-    if (o.redis.sentinels.empty()) return invalid_argument("redis+sentinel:// URL names no sentinel");
+    if (Status st = parse_host_list(*hosts, 26379, "sentinel", o.redis.sentinels); !st) return st;
     o.redis.transport = RedisOptions::Transport::kTcp;
-  } else if (scheme == "redis+cluster") {
-    return Status(StatusCode::kUnsupported, std::string(scheme) + ":// is not supported yet (Cluster arrives with the L2 tier work)");
+  } else if (scheme == "redis+cluster" || scheme == "rediss+cluster") {
+    // redis+cluster://[user:pass@]h1:p1,h2:p2[?params]: seed nodes; no database (Cluster
+    // has only db 0). rediss+cluster: TLS to every node.
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && slash + 1 < rest.size()) {
+      return invalid_argument("redis+cluster:// URLs take no path (Redis Cluster has only database 0)");
+    }
+    auto hosts = take_userinfo(o.redis, rest.substr(0, slash));
+    if (!hosts) return hosts.status();
+    if (Status st = parse_host_list(*hosts, 6379, "cluster node", o.redis.cluster_nodes); !st) return st;
+    o.redis.transport = RedisOptions::Transport::kTcp;
+    o.redis.tls.enabled = scheme == "rediss+cluster";
   } else {
-    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss://, redis+sentinel:// or unix://)");
+    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)");
   }
   std::set<std::string> from_url_body;
   if (!o.redis.username.empty()) from_url_body.insert("username");
   if (!o.redis.password.empty()) from_url_body.insert("password");
   if (explicit_db) from_url_body.insert("db");
   if (Status st = parse_query(o, query, std::move(from_url_body)); !st) return st;
+  if (!o.redis.cluster_nodes.empty() && o.redis.db != 0) {
+    return invalid_argument("redis+cluster:// takes no db (Redis Cluster has only database 0)");
+  }
   return o;
 }
 

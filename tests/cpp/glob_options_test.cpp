@@ -143,7 +143,8 @@ TEST(Options, ErrorsNameTheParameter) {
     EXPECT_EQ(o.code(), StatusCode::kInvalidArgument) << c.url;
     EXPECT_NE(o.status().message().find(c.must_mention), std::string::npos) << c.url << ": " << o.status().message();
   }
-  EXPECT_EQ(Options::from_url("redis+cluster://h:1,h:2").code(), StatusCode::kUnsupported);
+  EXPECT_EQ(Options::from_url("redis+cluster://h/3").code(), StatusCode::kInvalidArgument);  // Cluster has only db 0
+  EXPECT_EQ(Options::from_url("redis+cluster://").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Options::from_url("redis+sentinel://h").code(), StatusCode::kInvalidArgument);  // no master name
   // The same setting twice in different places is a conflict, not a silent override.
   EXPECT_EQ(Options::from_url("redis://h/1?db=2").code(), StatusCode::kInvalidArgument);

@@ -74,6 +74,10 @@ struct RedisOptions {
   std::string sentinel_password;
   Millis sentinel_timeout{500};  // connect + query, per sentinel asked
   Millis sentinel_watch_interval{250};  // background check for a new master (0: none)
+
+  // Redis Cluster (redis+cluster://): non-empty `cluster_nodes` are the seed nodes the
+  // slot map is first read from (host/port above are then unused; db must be 0).
+  std::vector<SentinelAddress> cluster_nodes;
 };
 
 struct L1Options {

@@ -37,6 +37,8 @@ struct L2Stats {
   uint64_t connections_opened = 0;
   uint64_t connections_discarded = 0;  // closed after an error, a timeout or a failover
   uint64_t master_changes = 0;     // Sentinel: the pool moved to a new master
+  uint64_t moved_redirects = 0;    // Cluster: -MOVED replies followed (not failures)
+  uint64_t ask_redirects = 0;      // Cluster: -ASK replies followed (not failures)
 };
 
 struct CacheStats {

@@ -97,6 +97,11 @@ Status Connection::open(Deadline deadline) {
 }
 
 void Connection::command(const std::string_view* args, size_t n) {
+  if (asking_) {
+    asking_ = false;  // ASKING itself is not prefixed
+    command({"ASKING"});
+    asking_ = true;
+  }
   const char* argv_inline[kInlineArgs];
   size_t len_inline[kInlineArgs];
   std::vector<const char*> argv_heap;

@@ -1,11 +1,17 @@
 #include "redis/redis_tier.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <utility>
 
+#include "redis/cluster_slots.hpp"
+#include "redis/cluster_tier.hpp"
+
 namespace stratacache::redis {
 namespace {
+
+thread_local bool t_asking = false;
 
 // An integer argument formatted on the stack.
 class Num {
@@ -86,8 +92,12 @@ int64_t to_int(std::string_view s) {
 
 }  // namespace
 
-RedisTier::RedisTier(RedisOptions options)
-    : options_(std::move(options)),
+AskingScope::AskingScope() : previous_(t_asking) { t_asking = true; }
+AskingScope::~AskingScope() { t_asking = previous_; }
+
+RedisTier::RedisTier(RedisOptions options, bool cluster_node)
+    : cluster_node_(cluster_node),
+      options_(std::move(options)),
       pool_(options_, counters_),
       breaker_(options_.circuit_breaker_threshold, options_.circuit_breaker_cooldown,
                options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
@@ -175,7 +185,9 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
       return s;
     }
     std::unique_ptr<Connection> conn = std::move(lease->conn);
+    conn->set_asking(t_asking);
     Status s = fn(*conn);
+    conn->set_asking(false);
     bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
     bool untouched = !conn->received_any();
     bool readonly = !s && is_server_error(s) && s.message().compare(0, 15, "redis: READONLY") == 0;
@@ -441,21 +453,33 @@ Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadl
     std::vector<std::string_view> argv;
     while (!scanned_all || !batch.empty()) {
       bool unlink = !batch.empty();
+      size_t unlinks = 0;
       if (unlink) {
-        argv.assign(1, "UNLINK");
-        for (const std::string& k : batch) argv.emplace_back(k);
-        c.command(argv.data(), argv.size());
+        // A cluster node refuses keys of several slots in one command: one UNLINK per slot.
+        if (cluster_node_) {
+          std::sort(batch.begin(), batch.end(),
+                    [](const std::string& a, const std::string& b) { return key_slot(a) < key_slot(b); });
+        }
+        for (size_t from = 0; from < batch.size();) {
+          size_t to = cluster_node_ ? from + 1 : batch.size();
+          while (to < batch.size() && key_slot(batch[to]) == key_slot(batch[from])) ++to;
+          argv.assign(1, "UNLINK");
+          for (size_t k = from; k < to; ++k) argv.emplace_back(batch[k]);
+          c.command(argv.data(), argv.size());
+          ++unlinks;
+          from = to;
+        }
       }
       bool scan = !scanned_all;
       if (scan) c.command({"SCAN", cursor, "MATCH", glob, "COUNT", count.view()});
       if (Status rt = c.roundtrip(deadline); !rt) return rt;
       size_t i = 0;
-      if (unlink) {
+      for (size_t u = 0; u < unlinks; ++u) {
         int64_t n = 0;
         if (Status r = read_integer(c.reply(i++), "UNLINK", &n); !r) return r;
         deleted += n;
-        batch.clear();
       }
+      batch.clear();
       if (scan) {
         Reply r = c.reply(i);
         if (r.is(ReplyType::kError)) return server_error(r.str());
@@ -475,6 +499,12 @@ Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadl
   if (!s) return failed(std::move(s));
   bump(counters_.deletes, static_cast<uint64_t>(deleted));
   return deleted;
+}
+
+Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<Status(Connection&)>& fn) {
+  Status s = run(deadline, idempotent, fn);
+  if (!s) count_failure(s);
+  return s;
 }
 
 Result<HealthInfo> RedisTier::health(Deadline deadline) {
@@ -520,6 +550,7 @@ namespace stratacache {
 std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options) {
   // No transport means no L2: the null tier is exactly that.
   if (options.transport == RedisOptions::Transport::kNone) return make_null_remote_tier();
+  if (!options.cluster_nodes.empty()) return std::make_unique<redis::ClusterTier>(options);
   return std::make_unique<redis::RedisTier>(options);
 }
 

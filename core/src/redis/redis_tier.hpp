@@ -45,6 +45,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,9 +58,24 @@
 
 namespace stratacache::redis {
 
+// Redis Cluster ASK redirects: while one lives, every command this thread sends
+// through a RedisTier is preceded by ASKING in the same pipeline (see Connection).
+class AskingScope {
+ public:
+  AskingScope();
+  ~AskingScope();
+  AskingScope(const AskingScope&) = delete;
+  AskingScope& operator=(const AskingScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class RedisTier final : public RemoteTier {
  public:
-  explicit RedisTier(RedisOptions options);
+  // cluster_node: one node of a Redis Cluster (redis/cluster_tier.hpp): commands never
+  // carry keys of several slots (delete_matching unlinks per slot).
+  explicit RedisTier(RedisOptions options, bool cluster_node = false);
   ~RedisTier() override;
 
   bool enabled() const override { return true; }
@@ -77,6 +93,10 @@ class RedisTier final : public RemoteTier {
 
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
   Result<std::string> get_value(std::string_view key, Deadline deadline);
+
+  // Runs fn on a pooled connection with this tier's breaker, retries and failure
+  // counting (for commands the RemoteTier interface has no method for: CLUSTER SLOTS).
+  Status call(Deadline deadline, bool idempotent, const std::function<Status(Connection&)>& fn);
 
  private:
   // Runs fn(Connection&) -> Status on a pooled connection, through the breaker, with
@@ -96,6 +116,7 @@ class RedisTier final : public RemoteTier {
   void count_failure(const Status& s);
   Status failed(Status s);
 
+  bool cluster_node_;
   RedisOptions options_;
   Counters counters_;
   ConnectionPool pool_;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -276,6 +277,105 @@ bool SentinelSet::wait_until_ready(int seconds) {
       ready = nodes_[i]->cli({"INFO", "replication"}).find("master_link_status:up") != std::string::npos;
     }
     if (ready) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::unique_ptr<RedisCluster> RedisCluster::start(int masters, int replicas) {
+  std::unique_ptr<RedisCluster> c(new RedisCluster());
+  int total = masters * (1 + replicas);
+  for (int i = 0; i < total; ++i) {
+    RedisServer::Config config;
+    // The cluster bus port is given (by default it is port + 10000, out of range for a
+    // free port above 55535).
+    config.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                         "--cluster-node-timeout", "2000", "--cluster-port", std::to_string(free_port()),
+                         // Replicas sync at once (not after 5 s): a replica that never synced
+                         // cannot be promoted.
+                         "--repl-diskless-sync-delay", "0"};
+    c->nodes_.push_back(RedisServer::start(config));
+  }
+  std::vector<std::string> args = {"--cluster", "create"};
+  for (auto& n : c->nodes_) args.push_back("127.0.0.1:" + std::to_string(n->port()));
+  args.insert(args.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
+  std::string out = c->nodes_[0]->cli(args);
+  if (out.find("[OK] All 16384 slots covered") == std::string::npos) {
+    throw std::runtime_error("redis-cli --cluster create failed: " + out);
+  }
+  if (!c->wait_until_ok()) throw std::runtime_error("the cluster did not reach cluster_state:ok");
+  return c;
+}
+
+RedisServer* RedisCluster::node_on(uint16_t port) {
+  for (auto& n : nodes_) {
+    if (n->port() == port) return n.get();
+  }
+  return nullptr;
+}
+
+std::string RedisCluster::url(const std::string& query, size_t seeds) const {
+  std::string u = "redis+cluster://";
+  size_t n = seeds == 0 ? nodes_.size() : std::min(seeds, nodes_.size());
+  for (size_t i = 0; i < n; ++i) u += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(nodes_[i]->port());
+  if (!query.empty()) u += "?" + query;
+  return u;
+}
+
+std::string RedisCluster::node_id(size_t i) const { return nodes_.at(i)->cli({"CLUSTER", "MYID"}); }
+
+uint16_t RedisCluster::slot_owner_port(uint16_t slot, size_t asked) const {
+  // CLUSTER NODES lines: <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots...>
+  std::string nodes = nodes_.at(asked)->cli({"CLUSTER", "NODES"});
+  size_t pos = 0;
+  while (pos < nodes.size()) {
+    size_t end = nodes.find('\n', pos);
+    if (end == std::string::npos) end = nodes.size();
+    std::string line = nodes.substr(pos, end - pos);
+    pos = end + 1;
+    std::vector<std::string> f;
+    for (size_t a = 0; a < line.size();) {
+      size_t b = line.find(' ', a);
+      if (b == std::string::npos) b = line.size();
+      f.push_back(line.substr(a, b - a));
+      a = b + 1;
+    }
+    if (f.size() < 9 || f[2].find("master") == std::string::npos || f[2].find("fail") != std::string::npos) continue;
+    for (size_t k = 8; k < f.size(); ++k) {
+      if (f[k].empty() || f[k][0] == '[') continue;  // [slot->-id] migrating / importing
+      size_t dash = f[k].find('-');
+      int first = std::stoi(f[k].substr(0, dash));
+      int last = dash == std::string::npos ? first : std::stoi(f[k].substr(dash + 1));
+      if (slot >= first && slot <= last) {
+        size_t colon = f[1].find(':'), at = f[1].find('@');
+        return static_cast<uint16_t>(std::stoi(f[1].substr(colon + 1, at - colon - 1)));
+      }
+    }
+  }
+  return 0;
+}
+
+bool RedisCluster::wait_until_ok(int seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    bool ok = true;
+    uint16_t owners[3] = {0, 0, 0};
+    bool first = true;
+    for (size_t i = 0; i < nodes_.size() && ok; ++i) {
+      if (!nodes_[i]->running()) continue;
+      ok = nodes_[i]->cli({"CLUSTER", "INFO"}).find("cluster_state:ok") != std::string::npos;
+      if (ok && nodes_[i]->cli({"ROLE"}).rfind("slave", 0) == 0) {
+        ok = nodes_[i]->cli({"INFO", "replication"}).find("master_link_status:up") != std::string::npos;
+      }
+      const uint16_t slots[3] = {0, 5461, 10923};
+      for (int k = 0; k < 3 && ok; ++k) {
+        uint16_t p = slot_owner_port(slots[k], i);
+        if (first) owners[k] = p;
+        ok = p != 0 && p == owners[k];
+      }
+      first = false;
+    }
+    if (ok) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;

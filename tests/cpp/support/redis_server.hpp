@@ -96,4 +96,30 @@ class SentinelSet {
   std::vector<std::unique_ptr<RedisServer>> nodes_, sentinels_;
 };
 
+// A Redis Cluster of `masters` masters with `replicas` replicas each (default 3 + 3),
+// all on free loopback ports, cluster-node-timeout 2000 ms, created with
+// redis-cli --cluster create and waited for until every node says cluster_state:ok.
+class RedisCluster {
+ public:
+  static std::unique_ptr<RedisCluster> start(int masters = 3, int replicas = 1);
+
+  RedisServer& node(size_t i) { return *nodes_.at(i); }
+  size_t node_count() const { return nodes_.size(); }
+  RedisServer* node_on(uint16_t port);
+  // redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...[?query] naming `seeds` nodes (0: all).
+  std::string url(const std::string& query = "", size_t seeds = 0) const;
+  // CLUSTER MYID of node i.
+  std::string node_id(size_t i) const;
+  // The port of the master serving `slot` according to node `asked` (0: unknown).
+  uint16_t slot_owner_port(uint16_t slot, size_t asked = 0) const;
+  // Waits (up to `seconds`) until every running node says cluster_state:ok, all agree
+  // on the owner of slot 0, 5461 and 10923 and every replica is in sync with its master
+  // (only then can it be promoted). False on timeout.
+  bool wait_until_ok(int seconds = 20);
+
+ private:
+  RedisCluster() = default;
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+};
+
 }  // namespace stratacache::testing

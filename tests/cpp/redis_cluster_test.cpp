@@ -1,0 +1,426 @@
+// The L2 tier on Redis Cluster: slot hashing, URL parsing, routing across three masters,
+// multi-key splitting, MOVED and ASK during a slot migration, failover after kill -9 of a
+// master, and the Cache facade (real 6-node clusters: 3 masters + 3 replicas).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/cluster_slots.hpp"
+#include "redis/cluster_tier.hpp"
+#include "remote_tier.hpp"
+#include "stratacache/cache.hpp"
+#include "stratacache/options.hpp"
+#include "support/redis_server.hpp"
+
+namespace stratacache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using redis::ClusterTier;
+using redis::key_slot;
+using std::chrono::milliseconds;
+using testing::RedisCluster;
+using testing::RedisServer;
+
+Deadline in_ms(int ms) { return Deadline::after(milliseconds(ms)); }
+
+std::unique_ptr<RemoteTier> tier_for(const std::string& url) {
+  auto o = Options::from_url(url);
+  EXPECT_TRUE(o.is_ok()) << o.status().to_string();
+  return o ? make_redis_tier(o->redis) : nullptr;
+}
+
+ClusterTier& cluster_tier(RemoteTier& t) {
+  auto* c = dynamic_cast<ClusterTier*>(&t);
+  if (c == nullptr) throw std::runtime_error("not a ClusterTier");
+  return *c;
+}
+
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+TEST(ClusterSlots, KnownSlotsAndHashTags) {
+  EXPECT_EQ(redis::crc16_xmodem("123456789"), 0x31C3);
+  EXPECT_EQ(key_slot("123456789"), 0x31C3 % 16384);  // 12739
+  EXPECT_EQ(key_slot("foo"), 12182);
+  EXPECT_EQ(key_slot("bar"), 5061);
+  EXPECT_EQ(key_slot(""), 0);
+  EXPECT_EQ(key_slot("{user1000}.following"), key_slot("{user1000}.followers"));
+  EXPECT_EQ(key_slot("{user1000}.following"), key_slot("user1000"));
+  EXPECT_EQ(key_slot("foo{}{bar}"), key_slot("foo{}{bar}"));
+  EXPECT_NE(key_slot("foo{}{bar}"), key_slot("bar"));  // empty first tag: the whole key is hashed
+  EXPECT_EQ(key_slot("foo{{bar}}zap"), key_slot("{bar"));  // the tag ends at the first '}'
+  EXPECT_EQ(key_slot("foo{bar}{zap}"), key_slot("bar"));  // only the first tag
+}
+
+TEST(RedisClusterUrl, ParsesSeedsCredentialsAndTls) {
+  auto o = Options::from_url("redis+cluster://app:pw@10.0.0.1:7000,h2,[::1]:7002?max_connections=3");
+  ASSERT_TRUE(o.is_ok()) << o.status().to_string();
+  const RedisOptions& r = o->redis;
+  EXPECT_EQ(r.transport, RedisOptions::Transport::kTcp);
+  ASSERT_EQ(r.cluster_nodes.size(), 3u);
+  EXPECT_EQ(r.cluster_nodes[0].host, "10.0.0.1");
+  EXPECT_EQ(r.cluster_nodes[0].port, 7000);
+  EXPECT_EQ(r.cluster_nodes[1].host, "h2");
+  EXPECT_EQ(r.cluster_nodes[1].port, 6379);
+  EXPECT_EQ(r.cluster_nodes[2].host, "::1");
+  EXPECT_EQ(r.username, "app");
+  EXPECT_EQ(r.password, "pw");
+  EXPECT_EQ(r.max_connections, 3u);
+  EXPECT_FALSE(r.tls.enabled);
+  auto tls = Options::from_url("rediss+cluster://h1:7000/");
+  ASSERT_TRUE(tls.is_ok()) << tls.status().to_string();
+  EXPECT_TRUE(tls->redis.tls.enabled);
+  EXPECT_EQ(Options::from_url("redis+cluster://h1:7000,:7001").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Options::from_url("redis+cluster://h1:7000?db=2").code(), StatusCode::kInvalidArgument);
+}
+
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = RedisCluster::start().release(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    tier_ = tier_for(cluster_->url("", 2));  // two seeds: the rest is discovered
+    ASSERT_NE(tier_, nullptr);
+  }
+  ClusterTier& ct() { return cluster_tier(*tier_); }
+
+  static RedisCluster* cluster_;
+  std::unique_ptr<RemoteTier> tier_;
+};
+RedisCluster* RedisClusterTest::cluster_ = nullptr;
+
+TEST_F(RedisClusterTest, SingleKeyOpsOnEveryMaster) {
+  std::set<std::string> owners;
+  for (int i = 0; i < 300; ++i) {
+    std::string k = "single:" + std::to_string(i);
+    ASSERT_TRUE(tier_->set(k, "v" + std::to_string(i), i % 2 ? 60000 : 0, in_ms(2000))) << k;
+    owners.insert(ct().slot_owner(key_slot(k)));
+  }
+  EXPECT_EQ(owners.size(), 3u);
+  EXPECT_EQ(ct().masters().size(), 3u);
+  for (int i = 0; i < 300; ++i) {
+    std::string k = "single:" + std::to_string(i);
+    auto e = tier_->get(k, in_ms(2000));
+    ASSERT_TRUE(e) << k << ": " << e.status().to_string();
+    EXPECT_EQ(e->value, "v" + std::to_string(i));
+    auto ttl = tier_->pttl(k, in_ms(2000));
+    ASSERT_TRUE(ttl);
+    if (i % 2) {
+      EXPECT_GT(*ttl, 50000);
+    } else {
+      EXPECT_EQ(*ttl, -1);
+    }
+    auto ex = tier_->exists(k, in_ms(2000));
+    ASSERT_TRUE(ex);
+    EXPECT_TRUE(*ex);
+    auto n = tier_->incr_by("ctr:" + std::to_string(i), i, 60000, in_ms(2000));
+    ASSERT_TRUE(n) << n.status().to_string();
+    EXPECT_EQ(*n, i);
+    auto d = tier_->del({k}, in_ms(2000));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, 1);
+    EXPECT_EQ(tier_->get(k, in_ms(2000)).code(), StatusCode::kNotFound);
+  }
+  EXPECT_EQ(tier_->incr_by("single:wrongtype", 1, 0, in_ms(2000)).code(), StatusCode::kOk);
+  ASSERT_TRUE(tier_->set("single:str", "abc", 0, in_ms(2000)));
+  EXPECT_EQ(tier_->incr_by("single:str", 1, 0, in_ms(2000)).code(), StatusCode::kWrongType);
+  L2Stats s = tier_->stats();
+  EXPECT_GE(s.sets, 301u);
+  EXPECT_GE(s.hits, 300u);
+  EXPECT_GE(s.misses, 300u);
+  EXPECT_EQ(s.errors, 1u);  // the WRONGTYPE
+}
+
+TEST_F(RedisClusterTest, MultiKeyOpsAcrossSlotsKeepInputOrder) {
+  std::vector<RemoteWrite> writes;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 200; ++i) {
+    writes.push_back({"multi:" + std::to_string(i), "m" + std::to_string(i), i % 3 ? 0 : 60000});
+    keys.push_back("multi:" + std::to_string(i));
+    keys.push_back("multi:missing:" + std::to_string(i));
+  }
+  ASSERT_TRUE(tier_->mset(writes, in_ms(3000)));
+  auto got = tier_->mget(keys, in_ms(3000));
+  ASSERT_EQ(got.size(), keys.size());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(got[2 * i]) << keys[2 * i] << ": " << got[2 * i].status().to_string();
+    EXPECT_EQ(got[2 * i]->value, "m" + std::to_string(i));
+    EXPECT_EQ(got[2 * i]->pttl_ms == -1, i % 3 != 0);
+    EXPECT_EQ(got[2 * i + 1].code(), StatusCode::kNotFound);
+  }
+  // A wrong-type key fails alone.
+  RedisServer* owner = cluster_->node_on(port_of(ct().slot_owner(key_slot("multi:list"))));
+  ASSERT_NE(owner, nullptr);
+  ASSERT_EQ(owner->cli({"RPUSH", "multi:list", "x"}), "1");
+  auto mixed = tier_->mget({"multi:1", "multi:list", "multi:2"}, in_ms(2000));
+  ASSERT_TRUE(mixed[0] && mixed[2]);
+  EXPECT_EQ(mixed[2]->value, "m2");
+  EXPECT_EQ(mixed[1].code(), StatusCode::kWrongType);
+  keys.push_back("multi:list");
+  auto d = tier_->del(keys, in_ms(3000));
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_EQ(*d, 201);
+  for (auto& r : tier_->mget(keys, in_ms(3000))) EXPECT_EQ(r.code(), StatusCode::kNotFound);
+  EXPECT_TRUE(tier_->mget({}, in_ms(100)).empty());
+}
+
+TEST_F(RedisClusterTest, HashTaggedKeysShareANode) {
+  std::vector<RemoteWrite> writes = {{"{user1000}.following", "a", 0}, {"{user1000}.followers", "b", 0},
+                                     {"{user1000}.profile", "c", 0}};
+  ASSERT_TRUE(tier_->mset(writes, in_ms(2000)));
+  std::string owner = ct().slot_owner(key_slot("{user1000}.following"));
+  EXPECT_EQ(owner, ct().slot_owner(key_slot("{user1000}.profile")));
+  // They really are on that node.
+  RedisServer* node = cluster_->node_on(port_of(owner));
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->cli({"GET", "{user1000}.followers"}), "b");
+  auto got = tier_->mget({"{user1000}.profile", "{user1000}.following"}, in_ms(2000));
+  ASSERT_TRUE(got[0] && got[1]);
+  EXPECT_EQ(got[0]->value, "c");
+  EXPECT_EQ(got[1]->value, "a");
+  auto d = tier_->del({"{user1000}.following", "{user1000}.followers", "{user1000}.profile"}, in_ms(2000));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, 3);
+}
+
+TEST_F(RedisClusterTest, DeleteMatchingOnEveryMasterAndHealth) {
+  std::vector<RemoteWrite> writes;
+  for (int i = 0; i < 500; ++i) writes.push_back({"dm:" + std::to_string(i), "x", 0});
+  writes.push_back({"keep:dm", "y", 0});
+  ASSERT_TRUE(tier_->mset(writes, in_ms(5000)));
+  auto n = tier_->delete_matching("dm:*", in_ms(5000));
+  ASSERT_TRUE(n) << n.status().to_string();
+  EXPECT_EQ(*n, 500);
+  EXPECT_EQ(tier_->get("dm:7", in_ms(1000)).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(tier_->get("keep:dm", in_ms(1000)));
+  auto h = tier_->health(in_ms(2000));
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->healthy) << h->error;
+  EXPECT_EQ(h->version.substr(0, 2), "7.");
+  EXPECT_GE(h->connected_clients, 3);
+}
+
+// Moves `slot` (with its keys) from its owner to another master, as redis-cli --cluster
+// reshard does; `finish` false stops after MIGRATE (the slot stays MIGRATING/IMPORTING).
+// Returns the new owner's port.
+uint16_t migrate_slot(RedisCluster& cluster, uint16_t slot, const std::vector<std::string>& keys, bool finish) {
+  uint16_t src_port = cluster.slot_owner_port(slot);
+  RedisServer* src = cluster.node_on(src_port);
+  RedisServer* dst = nullptr;
+  for (size_t i = 0; i < cluster.node_count() && dst == nullptr; ++i) {
+    uint16_t p = cluster.node(i).port();
+    if (p != src_port && cluster.node(i).cli({"ROLE"}).find("master") == 0) dst = &cluster.node(i);
+  }
+  if (src == nullptr || dst == nullptr) return 0;
+  std::string src_id = src->cli({"CLUSTER", "MYID"}), dst_id = dst->cli({"CLUSTER", "MYID"});
+  std::string s = std::to_string(slot);
+  EXPECT_EQ(dst->cli({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id}), "OK");
+  EXPECT_EQ(src->cli({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id}), "OK");
+  std::vector<std::string> migrate = {"MIGRATE", "127.0.0.1", std::to_string(dst->port()), "", "0", "5000", "KEYS"};
+  migrate.insert(migrate.end(), keys.begin(), keys.end());
+  EXPECT_EQ(src->cli(migrate), "OK");
+  if (finish) {
+    EXPECT_EQ(dst->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+    EXPECT_EQ(src->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+    for (size_t i = 0; i < cluster.node_count(); ++i) {
+      RedisServer& n = cluster.node(i);
+      if (&n != src && &n != dst && n.cli({"ROLE"}).find("master") == 0) n.cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id});
+    }
+  }
+  return dst->port();
+}
+
+TEST_F(RedisClusterTest, MovedAfterSlotMigrationUpdatesTheMap) {
+  const std::string key = "moved:{m1}";
+  uint16_t slot = key_slot(key);
+  ASSERT_TRUE(tier_->set(key, "before", 0, in_ms(2000)));
+  std::string old_owner = ct().slot_owner(slot);
+  uint16_t dst = migrate_slot(*cluster_, slot, {key}, true);
+  ASSERT_NE(dst, 0);
+  ASSERT_NE(port_of(old_owner), dst);
+  uint64_t moved = ct().moved_redirects();
+  auto e = tier_->get(key, in_ms(2000));
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(e->value, "before");
+  EXPECT_GT(ct().moved_redirects(), moved);
+  EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
+  // Later calls go straight to the new owner.
+  moved = ct().moved_redirects();
+  ASSERT_TRUE(tier_->set(key, "after", 0, in_ms(2000)));
+  EXPECT_EQ(tier_->get(key, in_ms(2000))->value, "after");
+  EXPECT_EQ(ct().moved_redirects(), moved);
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", key}), "after");
+  EXPECT_EQ(tier_->stats().errors, 0u);  // redirects are not failures
+  EXPECT_EQ(tier_->stats().moved_redirects, ct().moved_redirects());
+  EXPECT_GE(tier_->stats().moved_redirects, 1u);
+}
+
+TEST_F(RedisClusterTest, AskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
+  const std::string key = "ask:{a1}", fresh = "ask:{a1}:new";
+  uint16_t slot = key_slot(key);
+  ASSERT_TRUE(tier_->set(key, "moving", 60000, in_ms(2000)));
+  std::string owner = ct().slot_owner(slot);
+  uint16_t dst = migrate_slot(*cluster_, slot, {key}, false);  // still MIGRATING on the owner
+  ASSERT_NE(dst, 0);
+  uint64_t ask = ct().ask_redirects();
+  auto e = tier_->get(key, in_ms(2000));  // GET + PTTL, both behind ASKING on the target
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(e->value, "moving");
+  EXPECT_GT(e->pttl_ms, 50000);
+  EXPECT_GT(ct().ask_redirects(), ask);
+  EXPECT_EQ(ct().slot_owner(slot), owner);  // ASK leaves the map alone
+  EXPECT_GE(tier_->stats().ask_redirects, 1u);
+  // A key created during the migration goes to the importing node.
+  ASSERT_TRUE(tier_->set(fresh, "new", 0, in_ms(2000)));
+  EXPECT_EQ(cluster_->node_on(port_of(owner))->cli({"EXISTS", fresh}).rfind("ASK ", 0), 0u);  // not there
+  auto got = tier_->mget({key, fresh, "ask:{a1}:missing"}, in_ms(2000));
+  ASSERT_TRUE(got[0] && got[1]) << got[0].status().to_string() << " / " << got[1].status().to_string();
+  EXPECT_EQ(got[1]->value, "new");
+  EXPECT_EQ(got[2].code(), StatusCode::kNotFound);
+  // Finish the migration: MOVED from now on.
+  std::string s = std::to_string(slot);
+  std::string dst_id = cluster_->node_on(dst)->cli({"CLUSTER", "MYID"});
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+  EXPECT_EQ(cluster_->node_on(port_of(owner))->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", fresh}), "new");  // ASKING made it land there
+  EXPECT_EQ(tier_->get(fresh, in_ms(2000))->value, "new");
+  EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
+}
+
+TEST_F(RedisClusterTest, ForkedChildUsesItsOwnConnections) {
+  std::vector<RemoteWrite> writes;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("fork:" + std::to_string(i));
+    writes.push_back({keys.back(), "f" + std::to_string(i), 0});
+  }
+  ASSERT_TRUE(tier_->mset(writes, in_ms(2000)));
+  uint64_t opened = tier_->stats().connections_opened;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int bad = 0;
+    auto got = tier_->mget(keys, in_ms(2000));
+    for (size_t i = 0; i < keys.size(); ++i) bad += !got[i] || got[i]->value != "f" + std::to_string(i);
+    bad += !tier_->set("fork:child", "c", 0, in_ms(2000)).is_ok();
+    ::_exit(bad == 0 ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's calls failed";
+  // The parent's pooled connections were not disturbed by the child.
+  auto got = tier_->mget(keys, in_ms(2000));
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_TRUE(got[i]) << keys[i] << ": " << got[i].status().to_string();
+  EXPECT_EQ(tier_->get("fork:child", in_ms(2000))->value, "c");
+  EXPECT_EQ(tier_->stats().connections_opened, opened);
+  EXPECT_EQ(tier_->stats().errors, 0u);
+}
+
+TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {
+  auto c = Cache::open(cluster_->url("", 2));
+  ASSERT_TRUE(c) << c.status().to_string();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*c)->set("facade:" + std::to_string(i), Payload{Format::kRaw, "p" + std::to_string(i)}));
+  }
+  auto other = Cache::open(cluster_->url("l1_max_entries=0", 1));  // no shared L1: reads come from L2
+  ASSERT_TRUE(other) << other.status().to_string();
+  for (int i = 0; i < 20; ++i) {
+    auto v = (*other)->get("facade:" + std::to_string(i));
+    ASSERT_TRUE(v) << v.status().to_string();
+    EXPECT_EQ(v->data, "p" + std::to_string(i));
+  }
+  EXPECT_GE((*other)->stats().l2.hits, 20u);
+}
+
+TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
+  auto cluster = RedisCluster::start();
+  auto tier = tier_for(cluster->url());
+  ASSERT_NE(tier, nullptr);
+  ASSERT_TRUE(tier->set("fo:{k}", "0", 0, in_ms(2000)));
+  uint16_t slot = key_slot("fo:{k}");
+  uint16_t victim = port_of(cluster_tier(*tier).slot_owner(slot));
+  std::vector<RemoteWrite> writes;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    keys.push_back("fo:" + std::to_string(i));
+    writes.push_back({keys.back(), "w" + std::to_string(i), 0});
+  }
+  ASSERT_TRUE(tier->mset(writes, in_ms(2000)));
+  // Replication is asynchronous: without this the replica may be promoted without them.
+  ASSERT_EQ(cluster->node_on(victim)->cli({"WAIT", "1", "2000"}), "1");
+  cluster->node_on(victim)->kill9();
+  // At once (long before the other nodes mark it failed): only the keys it served fail.
+  auto got = tier->mget(keys, in_ms(1000));
+  int lost = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (port_of(cluster_tier(*tier).slot_owner(key_slot(keys[i]))) == victim) {
+      ++lost;
+      EXPECT_EQ(got[i].code(), StatusCode::kUnavailable) << keys[i];
+    } else {
+      ASSERT_TRUE(got[i]) << keys[i] << ": " << got[i].status().to_string();
+      EXPECT_EQ(got[i]->value, "w" + std::to_string(i));
+    }
+  }
+  EXPECT_GT(lost, 0);
+  EXPECT_LT(lost, 30);
+  auto h = tier->health(in_ms(1000));
+  ASSERT_TRUE(h);
+  EXPECT_FALSE(h->healthy);
+  EXPECT_NE(h->error.find(std::to_string(victim)), std::string::npos) << h->error;
+  auto start = Clock::now();
+  int failures = 0, successes_after_failure = 0;
+  double worst_ms = 0;
+  while (Clock::now() - start < std::chrono::seconds(15) && successes_after_failure < 20) {
+    auto t0 = Clock::now();
+    Status s = tier->set("fo:{k}", "v", 0, in_ms(300));
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    worst_ms = std::max(worst_ms, ms);
+    if (!s) {
+      ++failures;
+      EXPECT_TRUE(s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kTimeout ||
+                  s.code() == StatusCode::kInternal)
+          << s.to_string();
+    } else if (failures > 0) {
+      ++successes_after_failure;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  size_t alive = cluster->node(0).running() ? 0 : 1;
+  EXPECT_GT(failures, 0) << "refreshes " << cluster_tier(*tier).refreshes() << ", the cluster says slot owner "
+                         << cluster->slot_owner_port(slot, alive) << " (victim " << victim << ")";
+  std::printf("failover: %d failed writes, worst call %.0f ms, %llu map refreshes\n", failures, worst_ms,
+              static_cast<unsigned long long>(cluster_tier(*tier).refreshes()));
+  EXPECT_GT(failures, 0);  // the master really was gone for a while
+  EXPECT_EQ(successes_after_failure, 20) << "writes did not resume after the failover; refreshes "
+                                         << cluster_tier(*tier).refreshes() << ", the cluster says slot owner "
+                                         << cluster->slot_owner_port(slot, alive) << " (victim " << victim << ")";
+  EXPECT_LT(worst_ms, 300 + 150) << "a call outlived its deadline";
+  EXPECT_NE(port_of(cluster_tier(*tier).slot_owner(slot)), victim);
+  auto e = tier->get("fo:{k}", in_ms(1000));
+  ASSERT_TRUE(e) << e.status().to_string();
+  EXPECT_EQ(e->value, "v");
+  // The promoted replica has the keys the old master had (they were replicated).
+  auto after = tier->mget(keys, in_ms(2000));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_TRUE(after[i]) << keys[i] << ": " << after[i].status().to_string() << " on "
+                          << cluster_tier(*tier).slot_owner(key_slot(keys[i])) << " (victim " << victim << ")";
+  }
+  EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
+}
+
+}  // namespace
+}  // namespace stratacache
