@@ -268,8 +268,8 @@ def test_options_and_url_errors_are_config_errors() -> None:
         NativeCache("mem://", options={"bogus": "1"})
     with pytest.raises(CacheConfigError, match="l1_max_entries"):
         NativeCache("mem://", options={"l1_max_entries": "lots"})
-    with pytest.raises(CacheConfigError, match="not supported"):
-        NativeCache("redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+    with pytest.raises(CacheConfigError, match="only database 0"):
+        NativeCache("redis+cluster://127.0.0.1:7000,127.0.0.1:7001/3")
     with pytest.raises(CacheConfigError, match="32 bytes"):
         NativeCache("mem://", keys=[(1, b"short", True)])
     with pytest.raises(CacheConfigError, match="serializer"):
