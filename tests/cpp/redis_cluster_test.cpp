@@ -413,12 +413,20 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   auto e = tier->get("fo:{k}", in_ms(1000));
   ASSERT_TRUE(e) << e.status().to_string();
   EXPECT_EQ(e->value, "v");
-  // The promoted replica has the keys the old master had (they were replicated).
+  // Every key is readable again: found, or a miss. Whether the promoted replica holds
+  // what the old master acknowledged is Redis replication's business (asynchronous:
+  // once in ~20 runs some writes were lost even after WAIT 1), so misses are only
+  // reported, not failed.
   auto after = tier->mget(keys, in_ms(2000));
+  size_t lost = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
-    EXPECT_TRUE(after[i]) << keys[i] << ": " << after[i].status().to_string() << " on "
-                          << cluster_tier(*tier).slot_owner(key_slot(keys[i])) << " (victim " << victim << ")";
+    if (after[i]) continue;
+    EXPECT_EQ(after[i].code(), StatusCode::kNotFound)
+        << keys[i] << ": " << after[i].status().to_string() << " on "
+        << cluster_tier(*tier).slot_owner(key_slot(keys[i])) << " (victim " << victim << ")";
+    ++lost;
   }
+  if (lost) std::printf("failover: %zu of %zu keys written before the kill were not on the promoted replica\n", lost, keys.size());
   EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
 }
 
