@@ -418,15 +418,18 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   // once in ~20 runs some writes were lost even after WAIT 1), so misses are only
   // reported, not failed.
   auto after = tier->mget(keys, in_ms(2000));
-  size_t lost = 0;
+  size_t missing = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (after[i]) continue;
     EXPECT_EQ(after[i].code(), StatusCode::kNotFound)
         << keys[i] << ": " << after[i].status().to_string() << " on "
         << cluster_tier(*tier).slot_owner(key_slot(keys[i])) << " (victim " << victim << ")";
-    ++lost;
+    ++missing;
   }
-  if (lost) std::printf("failover: %zu of %zu keys written before the kill were not on the promoted replica\n", lost, keys.size());
+  if (missing) {
+    std::printf("failover: %zu of %zu keys written before the kill were not on the promoted replica\n", missing,
+                keys.size());
+  }
   EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
 }
 
