@@ -257,15 +257,20 @@ TEST(RedisTls, PausedServerCallsReturnByTheirDeadline) {
     }
   }
   auto t0 = Clock::now();
-  EXPECT_EQ(tier->set("k", random_bytes(256 * 1024, 1), 0, Deadline::after(std::chrono::milliseconds(kDeadlineMs)))
-                .code(),
+  const std::string big = random_bytes(256 * 1024, 1);
+  EXPECT_EQ(tier->set("k", big, 0, Deadline::after(std::chrono::milliseconds(kDeadlineMs))).code(),
             StatusCode::kTimeout);
   EXPECT_LT(ms_since(t0), kDeadlineMs + 50.0);
   server->resume();
+  // A write that timed out has an unknown outcome: the whole command may sit in the
+  // kernel's buffers and run once the server resumes. Either value is right; a reply
+  // meant for another request (the abandoned GETs' replies) never is.
   auto r = tier->get("k", soon());
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-  EXPECT_EQ(r->value, "v");
-  EXPECT_EQ(fresh->get("k", soon())->value, "v");
+  EXPECT_TRUE(r->value == "v" || r->value == big) << r->value.size() << " bytes";
+  auto f = fresh->get("k", soon());
+  ASSERT_TRUE(f.is_ok()) << f.status().to_string();
+  EXPECT_EQ(f->value.size(), r->value.size());
 }
 
 TEST(RedisTls, LargeValuesRoundTripAcrossRecordBoundaries) {

@@ -160,7 +160,7 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
     std::string host = address.substr(0, address.rfind(':'));
     std::vector<std::pair<std::string, std::pair<uint16_t, uint16_t>>> ranges;  // owner, [first, last]
     std::vector<std::string> masters;
-    Status s = node(address).call(deadline, true, [&](Connection& c) {
+    Status s = node(address).call(deadline, true, [&](Batch& c) {
       ranges.clear();
       masters.clear();
       c.command({"CLUSTER", "SLOTS"});

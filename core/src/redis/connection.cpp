@@ -19,6 +19,41 @@ Deadline earlier(Deadline a, Deadline b) { return a.at() < b.at() ? a : b; }
 
 }  // namespace
 
+void append_command(std::string& out, const std::string_view* args, size_t n, Status* error) {
+  const char* argv_inline[kInlineArgs];
+  size_t len_inline[kInlineArgs];
+  std::vector<const char*> argv_heap;
+  std::vector<size_t> len_heap;
+  const char** argv = argv_inline;
+  size_t* lens = len_inline;
+  if (n > kInlineArgs) {
+    argv_heap.resize(n);
+    len_heap.resize(n);
+    argv = argv_heap.data();
+    lens = len_heap.data();
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    // An empty string_view may carry a null pointer; hiredis memcpy()s from it.
+    argv[i] = args[i].data() != nullptr ? args[i].data() : "";
+    lens[i] = args[i].size();
+    total += lens[i];
+  }
+  // redisFormatCommandArgv returns an int length.
+  if (total > INT_MAX / 2 || n > INT_MAX / 2) {
+    if (error->is_ok()) *error = too_large("command over 1 GiB");
+    return;
+  }
+  char* cmd = nullptr;
+  int len = redisFormatCommandArgv(&cmd, static_cast<int>(n), argv, lens);
+  if (len < 0 || cmd == nullptr) {
+    if (error->is_ok()) *error = internal_error("redisFormatCommandArgv failed");
+    return;
+  }
+  out.append(cmd, static_cast<size_t>(len));
+  redisFreeCommand(cmd);
+}
+
 Connection::Connection(const RedisOptions& options, uint64_t generation, const TlsContext* tls)
     : options_(options),
       tls_(tls),
@@ -102,39 +137,8 @@ void Connection::command(const std::string_view* args, size_t n) {
     command({"ASKING"});
     asking_ = true;
   }
-  const char* argv_inline[kInlineArgs];
-  size_t len_inline[kInlineArgs];
-  std::vector<const char*> argv_heap;
-  std::vector<size_t> len_heap;
-  const char** argv = argv_inline;
-  size_t* lens = len_inline;
-  if (n > kInlineArgs) {
-    argv_heap.resize(n);
-    len_heap.resize(n);
-    argv = argv_heap.data();
-    lens = len_heap.data();
-  }
-  size_t total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    // An empty string_view may carry a null pointer; hiredis memcpy()s from it.
-    argv[i] = args[i].data() != nullptr ? args[i].data() : "";
-    lens[i] = args[i].size();
-    total += lens[i];
-  }
   ++queued_;
-  // redisFormatCommandArgv returns an int length.
-  if (total > INT_MAX / 2 || n > INT_MAX / 2) {
-    if (format_error_.is_ok()) format_error_ = too_large("command over 1 GiB");
-    return;
-  }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(n), argv, lens);
-  if (len < 0 || cmd == nullptr) {
-    if (format_error_.is_ok()) format_error_ = internal_error("redisFormatCommandArgv failed");
-    return;
-  }
-  out_.append(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
+  append_command(out_, args, n, &format_error_);
 }
 
 Status Connection::roundtrip(Deadline deadline) {

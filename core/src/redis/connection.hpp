@@ -29,6 +29,10 @@ namespace stratacache::redis {
 
 class TlsContext;
 
+// Formats one command (binary-safe arguments) onto `out` with hiredis' formatter. On a
+// failure (over 1 GiB, formatter error) nothing is appended and *error is set (once).
+void append_command(std::string& out, const std::string_view* args, size_t n, Status* error);
+
 class Connection {
  public:
   using Clock = std::chrono::steady_clock;
@@ -67,6 +71,15 @@ class Connection {
   // retry on another connection for idempotent commands.
   bool received_any() const { return received_any_; }
   void start_lease() { received_any_ = false; }
+
+  // For a shared pipe (redis/pipe.hpp), which does its own sends, reads and reply
+  // matching on an opened connection.
+  Stream& stream() { return *stream_; }
+  ReplyReader& reader() { return reader_; }
+  void mark_broken(StatusCode why) {
+    broken_ = true;
+    failure_ = why;
+  }
 
   uint64_t generation() const { return generation_; }
   pid_t pid() const { return pid_; }

@@ -59,7 +59,7 @@ Status check_ttl(int64_t ttl_ms) {
   return Status();
 }
 
-void queue_set(Connection& c, std::string_view key, std::string_view value, int64_t ttl_ms) {
+void queue_set(Batch& c, std::string_view key, std::string_view value, int64_t ttl_ms) {
   if (ttl_ms > 0) {
     Num ttl(ttl_ms);
     c.command({"SET", key, value, "PX", ttl.view()});
@@ -99,6 +99,7 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node)
     : cluster_node_(cluster_node),
       options_(std::move(options)),
       pool_(options_, counters_),
+      pipes_(pool_, options_, counters_),
       breaker_(options_.circuit_breaker_threshold, options_.circuit_breaker_cooldown,
                options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
   if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
@@ -167,9 +168,9 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
       }
     }
     AcquireFailure why = AcquireFailure::kNone;
-    auto lease = pool_.acquire(deadline, &why);
-    if (!lease) {
-      Status s = lease.status();
+    auto pick = pipes_.pick(deadline, &why);
+    if (!pick) {
+      Status s = pick.status();
       if (why == AcquireFailure::kConnect && sentinel_ && !retried_moved) {
         // The master may have moved (or died, and a replica was promoted).
         Status ignored;
@@ -184,18 +185,20 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
       }
       return s;
     }
-    std::unique_ptr<Connection> conn = std::move(lease->conn);
-    conn->set_asking(t_asking);
-    Status s = fn(*conn);
-    conn->set_asking(false);
-    bool lost = conn->broken() && conn->failure() == StatusCode::kUnavailable;
-    bool untouched = !conn->received_any();
+    Batch batch(pick->pipe);
+    batch.set_asking(t_asking);
+    Status s = fn(batch);
+    batch.set_asking(false);
+    bool lost = batch.lost();
+    bool untouched = !batch.received_any();
     bool readonly = !s && is_server_error(s) && s.message().compare(0, 15, "redis: READONLY") == 0;
     bool loading = !s && is_server_error(s) && s.message().compare(0, 14, "redis: LOADING") == 0;
-    pool_.release(std::move(conn), lease->target_epoch);
+    const uint64_t pipe_epoch = pick->pipe->target_epoch();
+    if (pick->pipe->broken()) pipes_.drop(pick->pipe.get());
+    // After a restart every connection is dead: let the next calls open new ones.
     if (lost) pool_.discard_idle();
     bool retry = false;
-    if (lost && idempotent && lease->reused && untouched && !retried_stale && !deadline.expired()) {
+    if (lost && idempotent && pick->reused && untouched && !retried_stale && !deadline.expired()) {
       retried_stale = true;
       retry = true;
     }
@@ -203,7 +206,7 @@ Status RedisTier::attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBr
       // The master was demoted (-READONLY), is not ready (-LOADING), or is gone.
       Status ignored;
       retried_moved = true;
-      bool moved = refresh_master(deadline, lease->target_epoch, &ignored);
+      bool moved = refresh_master(deadline, pipe_epoch, &ignored);
       // -READONLY: the command did not run, so even a write that is not idempotent may go again.
       retry = retry || (moved && !deadline.expired() && (idempotent || readonly));
     }
@@ -269,7 +272,7 @@ Status RedisTier::failed(Status s) {
 Result<RemoteEntry> RedisTier::get(std::string_view key, Deadline deadline) {
   RemoteEntry entry;
   bool hit = false;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     c.command({"GET", key});
     c.command({"PTTL", key});
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
@@ -287,7 +290,7 @@ Result<RemoteEntry> RedisTier::get(std::string_view key, Deadline deadline) {
 Result<std::string> RedisTier::get_value(std::string_view key, Deadline deadline) {
   std::string value;
   bool hit = false;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     c.command({"GET", key});
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     Reply r = c.reply(0);
@@ -313,7 +316,7 @@ std::vector<Result<RemoteEntry>> RedisTier::mget(const std::vector<std::string>&
   std::vector<RemoteEntry> entries(keys.size());
   std::vector<Status> statuses(keys.size());
   std::vector<char> hits(keys.size(), 0);
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     for (const std::string& k : keys) {
       c.command({"GET", k});
       c.command({"PTTL", k});
@@ -352,7 +355,7 @@ std::vector<Result<RemoteEntry>> RedisTier::mget(const std::vector<std::string>&
 
 Status RedisTier::set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) {
   if (Status s = check_ttl(ttl_ms); !s) return failed(std::move(s));
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     queue_set(c, key, value, ttl_ms);
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     return read_ok(c.reply(0), "SET");
@@ -367,7 +370,7 @@ Status RedisTier::mset(const std::vector<RemoteWrite>& writes, Deadline deadline
   for (const RemoteWrite& w : writes) {
     if (Status s = check_ttl(w.ttl_ms); !s) return failed(std::move(s));
   }
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     for (const RemoteWrite& w : writes) queue_set(c, w.key, w.value, w.ttl_ms);
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     for (size_t i = 0; i < writes.size(); ++i) {
@@ -387,7 +390,7 @@ Result<int64_t> RedisTier::del(const std::vector<std::string>& keys, Deadline de
   argv.emplace_back("DEL");
   for (const std::string& k : keys) argv.emplace_back(k);
   int64_t deleted = 0;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     c.command(argv.data(), argv.size());
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     return read_integer(c.reply(0), "DEL", &deleted);
@@ -399,7 +402,7 @@ Result<int64_t> RedisTier::del(const std::vector<std::string>& keys, Deadline de
 
 Result<bool> RedisTier::exists(std::string_view key, Deadline deadline) {
   int64_t n = 0;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     c.command({"EXISTS", key});
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     return read_integer(c.reply(0), "EXISTS", &n);
@@ -410,7 +413,7 @@ Result<bool> RedisTier::exists(std::string_view key, Deadline deadline) {
 
 Result<int64_t> RedisTier::pttl(std::string_view key, Deadline deadline) {
   int64_t ms = 0;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     c.command({"PTTL", key});
     if (Status rt = c.roundtrip(deadline); !rt) return rt;
     return read_integer(c.reply(0), "PTTL", &ms);
@@ -425,7 +428,7 @@ Result<int64_t> RedisTier::incr_by(std::string_view key, int64_t amount, int64_t
   int64_t value = 0;
   Num by(amount), ttl(ttl_ms);
   // Not idempotent: never retried.
-  Status s = run(deadline, false, [&](Connection& c) {
+  Status s = run(deadline, false, [&](Batch& c) {
     // A new counter is created at 0 with its TTL (SET NX PX) in the same pipeline, so
     // only the increment that creates the key sets a TTL: an existing key, counter or
     // not, keeps its TTL or its lack of one. Works on every Redis version.
@@ -445,7 +448,7 @@ Result<int64_t> RedisTier::incr_by(std::string_view key, int64_t amount, int64_t
 Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadline) {
   int64_t deleted = 0;
   Num count(static_cast<int64_t>(options_.scan_count == 0 ? 1000 : options_.scan_count));
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     deleted = 0;
     std::string cursor = "0";
     bool scanned_all = false;
@@ -501,7 +504,7 @@ Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadl
   return deleted;
 }
 
-Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<Status(Connection&)>& fn) {
+Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<Status(Batch&)>& fn) {
   Status s = run(deadline, idempotent, fn);
   if (!s) count_failure(s);
   return s;
@@ -509,7 +512,7 @@ Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<S
 
 Result<HealthInfo> RedisTier::health(Deadline deadline) {
   HealthInfo info;
-  Status s = run(deadline, true, [&](Connection& c) {
+  Status s = run(deadline, true, [&](Batch& c) {
     info = HealthInfo{};
     auto start = std::chrono::steady_clock::now();
     if (Status p = c.ping(deadline); !p) return p;

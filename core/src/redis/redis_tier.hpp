@@ -52,6 +52,7 @@
 #include <string_view>
 
 #include "redis/circuit_breaker.hpp"
+#include "redis/pipe_set.hpp"
 #include "redis/pool.hpp"
 #include "redis/sentinel.hpp"
 #include "remote_tier.hpp"
@@ -96,10 +97,10 @@ class RedisTier final : public RemoteTier {
 
   // Runs fn on a pooled connection with this tier's breaker, retries and failure
   // counting (for commands the RemoteTier interface has no method for: CLUSTER SLOTS).
-  Status call(Deadline deadline, bool idempotent, const std::function<Status(Connection&)>& fn);
+  Status call(Deadline deadline, bool idempotent, const std::function<Status(Batch&)>& fn);
 
  private:
-  // Runs fn(Connection&) -> Status on a pooled connection, through the breaker, with
+  // Runs fn(Batch&) -> Status on a shared pipe, through the breaker, with
   // the retries described above. Counts the kind of a failure (not `errors`).
   template <typename Fn>
   Status run(Deadline deadline, bool idempotent, Fn&& fn);
@@ -120,6 +121,7 @@ class RedisTier final : public RemoteTier {
   RedisOptions options_;
   Counters counters_;
   ConnectionPool pool_;
+  PipeSet pipes_;  // after pool_: pipes give their connections back to it
   CircuitBreaker breaker_;
   std::unique_ptr<SentinelResolver> sentinel_;  // null: standalone
   // One caller asks the sentinels at a time; the others wait for its answer.

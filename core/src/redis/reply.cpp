@@ -41,10 +41,10 @@ struct ReplyReader::Callbacks {
                      : task->type == REDIS_REPLY_STATUS ? ReplyType::kStatus
                                                         : ReplyType::kString;
     uint32_t i = r->add_node(task, type);
-    ReplyNode& n = r->arena_.nodes[i];
-    n.offset = r->arena_.bytes.size();
+    ReplyNode& n = r->arena_->nodes[i];
+    n.offset = r->arena_->bytes.size();
     n.length = len;
-    r->arena_.bytes.append(str, len);
+    r->arena_->bytes.append(str, len);
     return to_handle(i);
   }
 
@@ -60,7 +60,7 @@ struct ReplyReader::Callbacks {
     }
     if (!r->charge(0)) return nullptr;
     uint32_t i = r->add_node(task, ReplyType::kArray);
-    r->arena_.nodes[i].size = static_cast<uint32_t>(elements);
+    r->arena_->nodes[i].size = static_cast<uint32_t>(elements);
     return to_handle(i);
   }
 
@@ -68,7 +68,7 @@ struct ReplyReader::Callbacks {
     ReplyReader* r = self(task);
     if (!r->charge(0)) return nullptr;
     uint32_t i = r->add_node(task, ReplyType::kInteger);
-    r->arena_.nodes[i].integer = value;
+    r->arena_->nodes[i].integer = value;
     return to_handle(i);
   }
 
@@ -93,18 +93,18 @@ ReplyReader::ReplyReader(ReplyLimits limits) : limits_(limits) {
   reader_ = redisReaderCreateWithFunctions(&Callbacks::table);
   if (!reader_) throw std::bad_alloc();
   reader_->privdata = this;
-  arena_.nodes.reserve(16);
-  arena_.bytes.reserve(4096);
+  own_.nodes.reserve(16);
+  own_.bytes.reserve(4096);
 }
 
 ReplyReader::~ReplyReader() { redisReaderFree(reader_); }
 
 void ReplyReader::clear() {
   // Give back what one unusually large reply made us hold on to.
-  if (arena_.bytes.capacity() > (1u << 20)) std::string().swap(arena_.bytes);
-  if (arena_.nodes.capacity() > (1u << 14)) std::vector<ReplyNode>().swap(arena_.nodes);
-  arena_.nodes.clear();
-  arena_.bytes.clear();
+  if (own_.bytes.capacity() > (1u << 20)) std::string().swap(own_.bytes);
+  if (own_.nodes.capacity() > (1u << 14)) std::vector<ReplyNode>().swap(own_.nodes);
+  own_.nodes.clear();
+  own_.bytes.clear();
 }
 
 bool ReplyReader::charge(size_t bytes) {
@@ -117,15 +117,15 @@ bool ReplyReader::charge(size_t bytes) {
 
 uint32_t ReplyReader::add_node(const void* task_ptr, ReplyType type) {
   const auto* task = static_cast<const redisReadTask*>(task_ptr);
-  auto i = static_cast<uint32_t>(arena_.nodes.size());
-  arena_.nodes.emplace_back();
-  arena_.nodes[i].type = type;
+  auto i = static_cast<uint32_t>(arena_->nodes.size());
+  arena_->nodes.emplace_back();
+  arena_->nodes[i].type = type;
   if (task->parent) {
-    ReplyNode& parent = arena_.nodes[from_handle(task->parent->obj)];
+    ReplyNode& parent = arena_->nodes[from_handle(task->parent->obj)];
     if (parent.first == ReplyNode::kNone) {
       parent.first = i;
     } else {
-      arena_.nodes[parent.last].next = i;
+      arena_->nodes[parent.last].next = i;
     }
     parent.last = i;
   }
@@ -149,7 +149,7 @@ Status ReplyReader::next(Reply* out) {
     return internal_error("protocol error: " + std::string(err));
   }
   if (obj != nullptr) {
-    *out = Reply(&arena_, from_handle(obj));
+    *out = Reply(arena_, from_handle(obj));
     reply_bytes_ = 0;
     return Status();
   }

@@ -81,6 +81,11 @@ class ReplyReader {
   Status next(Reply* out);
   // Unparsed bytes are buffered (after all expected replies: the stream is out of step).
   bool has_buffered() const;
+  // Where the next replies' nodes go (null: the reader's own arena, which clear()
+  // recycles). A shared pipe points it at the arena of the request whose reply comes
+  // next; switch it only between replies (when next() has just returned one, or
+  // before the first).
+  void target(ReplyArena* arena) { arena_ = arena != nullptr ? arena : &own_; }
 
  private:
   struct Callbacks;
@@ -90,7 +95,8 @@ class ReplyReader {
 
   redisReader* reader_ = nullptr;
   ReplyLimits limits_;
-  ReplyArena arena_;
+  ReplyArena own_;
+  ReplyArena* arena_ = &own_;
   size_t reply_bytes_ = 0;  // charged to the reply being parsed
   bool too_large_ = false;
   std::string limit_error_;

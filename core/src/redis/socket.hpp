@@ -33,6 +33,7 @@ class Socket {
   Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first = false);
 
   bool is_open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
   // Closes the descriptor without shutdown(): after a fork the other process's copy
   // of the same socket keeps working.
   void close();

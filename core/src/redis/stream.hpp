@@ -20,6 +20,11 @@ class Stream {
   virtual Status send_all(const char* data, size_t n, Deadline deadline) = 0;
   // At least one byte, waiting only when nothing is buffered (see Socket::recv_some).
   virtual Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) = 0;
+  // The descriptor, for poll() by a shared pipe's I/O thread.
+  virtual int fd() const = 0;
+  // Whether one thread may send while another receives (a plain socket: yes; a TLS
+  // session: no, OpenSSL's SSL object is not shared between concurrent calls).
+  virtual bool concurrent_send_recv() const = 0;
 };
 
 class PlainStream final : public Stream {
@@ -31,6 +36,8 @@ class PlainStream final : public Stream {
   Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) override {
     return socket_.recv_some(buf, cap, deadline, wait_first);
   }
+  int fd() const override { return socket_.fd(); }
+  bool concurrent_send_recv() const override { return true; }
 
  private:
   Socket socket_;

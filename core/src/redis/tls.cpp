@@ -104,6 +104,9 @@ class TlsStream final : public Stream {
     return Status();
   }
 
+  int fd() const override { return socket_.fd(); }
+  bool concurrent_send_recv() const override { return false; }
+
   Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) override {
     for (;;) {
       size_t got = 0;

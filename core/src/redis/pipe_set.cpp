@@ -1,0 +1,206 @@
+#include "redis/pipe_set.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace stratacache::redis {
+
+PipeSet::PipeSet(ConnectionPool& pool, const RedisOptions& options, Counters& counters)
+    : pool_(pool),
+      options_(options),
+      counters_(counters),
+      max_pipes_(std::max<size_t>(1, options.max_connections)),
+      generation_(fork_generation()) {}
+
+PipeSet::~PipeSet() {
+  std::vector<std::shared_ptr<Pipe>> pipes;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (fork_generation() != generation_) after_fork_locked();
+    stop_ = true;
+    pipes.swap(pipes_);
+  }
+  if (io_.joinable()) {
+    wake_pending_.store(false);
+    wake();
+    io_.join();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  // Outstanding asynchronous requests complete now (kUnavailable), before the tier goes.
+  for (auto& p : pipes) p->shutdown(unavailable("the cache is closing"));
+}
+
+size_t PipeSet::size() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return pipes_.size();
+}
+
+void PipeSet::after_fork_locked() {
+  // Only the forking thread exists here. The parent's pipes may be mid-operation (their
+  // locks held by threads that do not exist here): close their descriptors, leak them.
+  for (auto& p : pipes_) p->close_after_fork();
+  new std::vector<std::shared_ptr<Pipe>>(std::move(pipes_));  // deliberately leaked
+  pipes_.clear();
+  connecting_ = 0;
+  if (io_.joinable()) new std::thread(std::move(io_));  // the parent's thread: leaked, never joined
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  wake_fd_ = -1;
+  io_running_.store(false);
+  wake_pending_.store(false);
+  generation_ = fork_generation();
+}
+
+void PipeSet::wake() {
+  if (!io_running_.load(std::memory_order_acquire)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+}
+
+void PipeSet::start_io() {
+  if (io_running_.load(std::memory_order_acquire) && fork_generation() == generation_) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  if (fork_generation() != generation_) after_fork_locked();
+  if (io_running_.load(std::memory_order_relaxed) || stop_) return;
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return;  // no I/O thread: asynchronous requests then wait for a synchronous leader
+  io_running_.store(true, std::memory_order_release);
+  io_ = std::thread([this] { io_loop(); });
+}
+
+void PipeSet::io_loop() {
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::shared_ptr<Pipe>> snap, polled;
+  std::vector<pollfd> fds;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (stop_) return;
+      snap = pipes_;
+    }
+    for (auto& p : snap) {
+      if (p->has_unsent()) p->service();
+    }
+    auto now = Clock::now();
+    auto next = now + std::chrono::seconds(1);
+    for (auto& p : snap) next = std::min(next, p->expire(now));
+    fds.clear();
+    polled.clear();
+    fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+    for (auto& p : snap) {
+      if (!p->wants_poll()) continue;
+      fds.push_back(pollfd{p->fd(), POLLIN, 0});
+      polled.push_back(p);
+    }
+    snap.clear();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count() + 1;
+    int timeout = static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
+    int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n <= 0) continue;
+    if (fds[0].revents != 0) {
+      uint64_t count;
+      ssize_t ignored = ::read(wake_fd_, &count, sizeof count);
+      (void)ignored;
+      wake_pending_.store(false, std::memory_order_release);
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) polled[i - 1]->service();
+    }
+  }
+}
+
+void PipeSet::drop(const Pipe* pipe) {
+  std::shared_ptr<Pipe> gone;
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = std::find_if(pipes_.begin(), pipes_.end(), [&](const auto& p) { return p.get() == pipe; });
+  if (it == pipes_.end()) return;
+  gone = std::move(*it);
+  pipes_.erase(it);
+}
+
+Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why) {
+  AcquireFailure ignored;
+  if (why == nullptr) why = &ignored;
+  *why = AcquireFailure::kNone;
+  std::vector<std::shared_ptr<Pipe>> gone;  // destroyed after the lock is released
+  std::unique_lock<std::mutex> lk(mu_);
+  if (fork_generation() != generation_) after_fork_locked();
+  for (;;) {
+    uint64_t epoch = pool_.target_epoch();
+    for (auto it = pipes_.begin(); it != pipes_.end();) {
+      if ((*it)->broken() || (*it)->target_epoch() != epoch) {
+        gone.push_back(std::move(*it));
+        it = pipes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::shared_ptr<Pipe> best;
+    for (auto& p : pipes_) {
+      if (!best || p->outstanding() < best->outstanding()) best = p;
+    }
+    bool room = pipes_.size() + connecting_ < max_pipes_;
+    if (best && (best->outstanding() < kGrowAt || !room)) {
+      auto interval = options_.health_check_interval;
+      if (interval.count() > 0 && best->outstanding() == 0 &&
+          std::chrono::steady_clock::now() - best->last_used() > interval) {
+        lk.unlock();
+        Batch probe(best);
+        Status s = probe.ping(deadline);
+        lk.lock();
+        if (!s) {
+          for (auto it = pipes_.begin(); it != pipes_.end(); ++it) {
+            if (*it == best) {
+              gone.push_back(std::move(*it));
+              pipes_.erase(it);
+              break;
+            }
+          }
+          if (deadline.expired()) {
+            *why = AcquireFailure::kWait;
+            return timeout_error("health check PING: " + s.message());
+          }
+          continue;
+        }
+      }
+      return Pick{std::move(best), true};
+    }
+    if (room) {
+      ++connecting_;
+      lk.unlock();
+      gone.clear();  // their connections go back to the pool (and count) before it connects
+      auto lease = pool_.acquire(deadline, why);
+      lk.lock();
+      --connecting_;
+      changed_.notify_all();
+      if (!lease) {
+        if (best) {  // growing failed: share what is open
+          *why = AcquireFailure::kNone;
+          return Pick{std::move(best), true};
+        }
+        return lease.status();
+      }
+      if (fork_generation() != generation_) after_fork_locked();
+      ConnectionPool* pool = &pool_;
+      uint64_t lease_epoch = lease->target_epoch;
+      auto pipe = std::make_shared<Pipe>(
+          std::move(lease->conn), lease_epoch, options_.socket_timeout,
+          [pool, lease_epoch](std::unique_ptr<Connection> c) { pool->release(std::move(c), lease_epoch); });
+      pipe->set_waker([this] { wake(); });
+      pipes_.push_back(pipe);
+      return Pick{std::move(pipe), lease->reused};
+    }
+    // Every slot is being connected: wait for one.
+    if (changed_.wait_until(lk, deadline.at()) == std::cv_status::timeout && deadline.expired()) {
+      *why = AcquireFailure::kWait;
+      return timeout_error("no connection became ready before the deadline");
+    }
+  }
+}
+
+}  // namespace stratacache::redis
