@@ -178,6 +178,41 @@ STRATACACHE_API int stratacache_mset(stratacache_cache *cache, const void *const
 /* Drop every L1 entry of this handle (L2 untouched). */
 STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
 
+/* ---- Asynchronous operations ----
+ * The same operations as above without blocking the caller on L2: the request is queued
+ * on the cache's shared, auto-pipelined Redis connections and `done` runs when the
+ * reply is read, on the cache's internal I/O thread (or on a thread that was reading
+ * replies anyway). An L1 hit, skip_l2 and failures known at once (breaker open, no
+ * connection) complete inline, before the submitting function returns.
+ *
+ * Returns STRATACACHE_OK once submitted: `done` then runs exactly once. Any other code
+ * means the arguments were rejected (stratacache_last_error() says why) and `done` is
+ * never called.
+ *
+ * `done(payload, status, value, len, format, count)`: status is a STRATACACHE_* code
+ * (ENOTFOUND: a miss); on an error other than ENOTFOUND, stratacache_last_error() on
+ * that thread describes it while `done` runs. get: on STRATACACHE_OK, `value` is a new
+ * buffer of `len` bytes owned by the callee (free with stratacache_free; never NULL)
+ * and `format` its STRATACACHE_FORMAT_*; otherwise value NULL, len 0, format -1.
+ * delete: `count` is how many keys existed. set: count 0, value NULL.
+ * `done` must not block and must not call synchronous functions on the same cache
+ * (asynchronous ones are fine). stratacache_close waits for nothing: pending calls
+ * complete with STRATACACHE_EUNAVAILABLE during it, so `payload` must stay valid until
+ * then. */
+typedef void (*stratacache_completion)(void *payload, int status, void *value, size_t len, int format,
+                                       int64_t count);
+STRATACACHE_API int stratacache_get_async(stratacache_cache *cache, const void *key, size_t key_len,
+                                          const stratacache_callopts *co, stratacache_completion done, void *payload);
+STRATACACHE_API int stratacache_set_async(stratacache_cache *cache, const void *key, size_t key_len, const void *value,
+                                          size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts *co,
+                                          stratacache_completion done, void *payload);
+STRATACACHE_API int stratacache_delete_async(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
+                                             size_t n, const stratacache_callopts *co, stratacache_completion done,
+                                             void *payload);
+/* 1 when the *_async calls never block on L2 (mem://, standalone Redis, Sentinel); 0 when
+ * they run the L2 round trip inline (Redis Cluster): call them from a worker thread then. */
+STRATACACHE_API int stratacache_async_native(const stratacache_cache *cache);
+
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",
  * "l1.entries", "l1.bytes", "l2.hits", "l2.misses", "l2.errors", "l2.timeouts",

@@ -322,6 +322,86 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
   });
 }
 
+namespace {
+
+// Runs a completion with the status and, for an error, its message as the last error.
+void complete(stratacache_completion done, void* payload, const Status& s, int64_t count = 0) noexcept {
+  int code = report(s);
+  done(payload, code, nullptr, 0, -1, count);
+}
+
+}  // namespace
+
+int stratacache_get_async(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                          stratacache_completion done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_ARG(done, "done");
+    REQUIRE_BYTES(key, key_len, "key");
+    cache->cache->get_async(bytes(key, key_len), call_of(co), [done, payload](Result<ValueRef> r) noexcept {
+      t_last_error.clear();
+      if (!r) return complete(done, payload, r.status());
+      void* buf = nullptr;
+      size_t len = 0;
+      int rc = give_buffer(&buf, &len, r->data());
+      if (rc != STRATACACHE_OK) return done(payload, rc, nullptr, 0, -1, 0);
+      done(payload, STRATACACHE_OK, buf, len, static_cast<int>(r->format()), 0);
+    });
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_set_async(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
+                          size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
+                          stratacache_completion done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_ARG(done, "done");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(value, value_len, "value");
+    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
+      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
+    }
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    cache->cache->set_async(bytes(key, key_len), std::move(p), call, [done, payload](Status s) noexcept {
+      t_last_error.clear();
+      complete(done, payload, s);
+    });
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_delete_async(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, size_t n,
+                             const stratacache_callopts* co, stratacache_completion done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_ARG(done, "done");
+    if (n > 0) {
+      REQUIRE_ARG(keys, "keys");
+      REQUIRE_ARG(key_lens, "key_lens");
+    }
+    std::vector<std::string> ks;
+    ks.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
+      ks.emplace_back(bytes(keys[i], key_lens[i]));
+    }
+    cache->cache->del_async(ks, call_of(co), [done, payload](Result<int64_t> r) noexcept {
+      t_last_error.clear();
+      if (!r) return complete(done, payload, r.status());
+      done(payload, STRATACACHE_OK, nullptr, 0, -1, *r);
+    });
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_async_native(const stratacache_cache* cache) {
+  return cache != nullptr && cache->cache->l2_async_native() ? 1 : 0;
+}
+
 int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
                          const stratacache_callopts* co) {
   return guarded([&] {

@@ -19,6 +19,9 @@ struct Cache::Impl {
   Codec codec;
   bool plain_integers;  // integers go to Redis as ASCII (INCRBY-compatible) unless encrypted
   std::atomic<uint64_t> decode_errors{0};
+  // Set when the cache is being destroyed: completions of pending asynchronous calls
+  // (run while l2 is destroyed) must not submit new ones.
+  std::atomic<bool> closing{false};
 
   explicit Impl(Options o)
       : options(std::move(o)),
@@ -75,11 +78,16 @@ struct Cache::Impl {
   // Decode an L2 value; an unreadable one is a miss and counted. Garbage and tampered
   // values (kDataLoss) are removed from L2; values this process merely cannot read (a
   // newer format, a key it lacks, over its size limit) stay for those that can.
-  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d) {
+  // From an asynchronous completion (`async`), the bad entry is removed asynchronously.
+  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d,
+                                bool async = false) {
     auto p = codec.decode(env, options.prefix, key);
     if (p) return p;
     decode_errors.fetch_add(1, std::memory_order_relaxed);
-    if (p.code() == StatusCode::kDataLoss) (void)l2->del({full}, d);
+    if (p.code() == StatusCode::kDataLoss) {
+      if (!async) (void)l2->del({full}, d);
+      else if (!closing.load(std::memory_order_acquire)) l2->del_async({full}, d, [](Result<int64_t>) {});
+    }
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }
 
@@ -90,6 +98,11 @@ struct Cache::Impl {
     if (l2_pttl_ms == 0) return MemoryTier::make_ref(p.format, p.data);
     return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
   }
+
+  // Validation shared by set and set_async: the TTL to write, or why not.
+  Result<int64_t> check_write(std::string_view key, const Payload& value, const CallOptions& call);
+  // The L1 side of a write, after the L2 side (whatever its outcome).
+  void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl);
 
   // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
   static constexpr int64_t kMaxTtlMs = 10LL * 365 * 24 * 3600 * 1000;
@@ -102,7 +115,10 @@ struct Cache::Impl {
 };
 
 Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Cache::~Cache() = default;
+Cache::~Cache() {
+  // l2 (declared after l1) goes first; its pending completions still find l1.
+  impl_->closing.store(true, std::memory_order_release);
+}
 
 Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {
   auto o = Options::from_url(url);
@@ -140,6 +156,29 @@ Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, c
   if (!r) return r.status();
   return std::make_shared<const Payload>(r->to_payload());
 }
+
+void Cache::get_async(std::string_view key, const CallOptions& call, std::function<void(Result<ValueRef>)> done) {
+  Impl& m = *impl_;
+  if (Status st = m.check_key(key); !st) return done(st);
+  bool use_l1 = m.use_l1(call);
+  if (use_l1) {
+    if (auto p = m.l1.get(key)) return done(std::move(p));
+  }
+  if (!m.use_l2(call)) return done(not_found());
+  Deadline d = m.deadline(call);
+  uint64_t epoch = m.l1.write_epoch(key);
+  std::string full = m.full_key(key);
+  m.l2->get_async(full, d,
+                  [&m, k = std::string(key), full, epoch, use_l1, d, done = std::move(done)](Result<RemoteEntry> r) {
+                    if (!r) return done(r.status());
+                    auto p = m.open_envelope(k, full, r->value, d, true);
+                    if (!p) return done(p.status());
+                    if (!use_l1) return done(MemoryTier::make_ref(p->format, p->data));
+                    done(m.backfill(k, *p, r->pttl_ms, epoch));
+                  });
+}
+
+bool Cache::l2_async_native() const { return !impl_->l2->enabled() || impl_->l2->async_native(); }
 
 Result<Payload> Cache::get(std::string_view key, const CallOptions& call) {
   auto r = get_ref(key, call);
@@ -196,30 +235,77 @@ Status Cache::set(std::string_view key, const Payload& value, const CallOptions&
   return set(key, Payload(value), call);
 }
 
-Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return st;
-  if (value.data.size() > m.options.codec.limits.max_value_bytes) {
+Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& value, const CallOptions& call) {
+  if (Status st = check_key(key); !st) return st;
+  if (value.data.size() > options.codec.limits.max_value_bytes) {
     return too_large("value is " + std::to_string(value.data.size()) + " bytes; max_value_bytes is " +
-                     std::to_string(m.options.codec.limits.max_value_bytes));
+                     std::to_string(options.codec.limits.max_value_bytes));
   }
-  auto ttl = m.ttl_for(call);
+  auto ttl = ttl_for(call);
   if (!ttl) return ttl.status();
-  if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "set with both tiers skipped");
-  if (!m.use_l2(call) && !m.l1.admissible(key, value.data.size())) {
-    m.l1.erase(key);
+  if (!use_l2(call) && !use_l1(call)) return Status(StatusCode::kUnsupported, "set with both tiers skipped");
+  if (!use_l2(call) && !l1.admissible(key, value.data.size())) {
+    l1.erase(key);
     return too_large("value does not fit in L1 (over l1_max_bytes); raise it or use Redis");
   }
+  return ttl;
+}
+
+void Cache::Impl::finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl) {
+  // Skipping L1 still invalidates it: a write must never leave an older copy visible.
+  if (use_l1(call)) l1.set(key, value.format, value.data, l1_ttl(ttl));
+  else l1.erase(key);
+}
+
+Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call) {
+  Impl& m = *impl_;
+  auto ttl = m.check_write(key, value, call);
+  if (!ttl) return ttl.status();
   Status l2_status;
   if (m.use_l2(call)) {
     auto env = m.envelope(key, value);
     if (!env) return env.status();
     l2_status = m.l2->set(m.full_key(key), *env, *ttl, m.deadline(call));
   }
-  // Skipping L1 still invalidates it: a write must never leave an older copy visible.
-  if (m.use_l1(call)) m.l1.set(key, value.format, value.data, m.l1_ttl(*ttl));
-  else m.l1.erase(key);
+  m.finish_write(key, value, call, *ttl);
   return l2_status;
+}
+
+void Cache::set_async(std::string_view key, Payload value, const CallOptions& call, std::function<void(Status)> done) {
+  Impl& m = *impl_;
+  auto ttl = m.check_write(key, value, call);
+  if (!ttl) return done(ttl.status());
+  if (!m.use_l2(call)) {
+    m.finish_write(key, value, call, *ttl);
+    return done(Status());
+  }
+  auto env = m.envelope(key, value);
+  if (!env) return done(env.status());
+  m.l2->set_async(m.full_key(key), *env, *ttl, m.deadline(call),
+                  [&m, k = std::string(key), value = std::move(value), call, ttl = *ttl, done = std::move(done)](
+                      Status s) {
+                    m.finish_write(k, value, call, ttl);
+                    done(std::move(s));
+                  });
+}
+
+void Cache::del_async(const std::vector<std::string>& keys, const CallOptions& call,
+                      std::function<void(Result<int64_t>)> done) {
+  Impl& m = *impl_;
+  for (auto& k : keys) {
+    if (Status st = m.check_key(k); !st) return done(st);
+  }
+  // As del(): L1 copies go before the L2 delete and again after it.
+  int64_t l1_count = 0;
+  for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
+  if (!m.use_l2(call) || keys.empty()) return done(l1_count);
+  std::vector<std::string> full;
+  full.reserve(keys.size());
+  for (auto& k : keys) full.push_back(m.full_key(k));
+  m.l2->del_async(full, m.deadline(call), [&m, keys, done = std::move(done)](Result<int64_t> r) {
+    for (auto& k : keys) m.l1.erase(k);
+    done(std::move(r));
+  });
 }
 
 Status Cache::set_value(std::string_view key, const Value& value, const CallOptions& call) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,27 @@ class RemoteTier {
   virtual Result<int64_t> delete_matching(std::string_view glob, Deadline deadline) = 0;
   virtual Result<HealthInfo> health(Deadline deadline) = 0;
   virtual L2Stats stats() const = 0;
+
+  // Asynchronous submission. The callback runs exactly once: later on the tier's I/O
+  // thread (or on a thread that happened to read the reply), or inline before the call
+  // returns when the request fails at once (breaker open, no connection). It must not
+  // block or make synchronous calls on this tier. The tier must outlive its pending
+  // requests; destroying it completes them with kUnavailable.
+  // async_native(): whether these really are non-blocking. The defaults below run the
+  // synchronous method inline (the null tier: nothing to wait for; the cluster tier:
+  // see cluster_tier.hpp), so a caller on an event loop should use a thread instead.
+  virtual bool async_native() const { return false; }
+  virtual void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
+    done(get(key, deadline));
+  }
+  virtual void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
+                         std::function<void(Status)> done) {
+    done(set(key, value, ttl_ms, deadline));
+  }
+  virtual void del_async(const std::vector<std::string>& keys, Deadline deadline,
+                         std::function<void(Result<int64_t>)> done) {
+    done(del(keys, deadline));
+  }
 };
 
 // The null object for mem://: every read misses, every write is a successful no-op.

@@ -16,7 +16,9 @@ PipeSet::PipeSet(ConnectionPool& pool, const RedisOptions& options, Counters& co
       max_pipes_(std::max<size_t>(1, options.max_connections)),
       generation_(fork_generation()) {}
 
-PipeSet::~PipeSet() {
+PipeSet::~PipeSet() { close(); }
+
+void PipeSet::close() {
   std::vector<std::shared_ptr<Pipe>> pipes;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -30,6 +32,8 @@ PipeSet::~PipeSet() {
     io_.join();
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  wake_fd_ = -1;
+  io_running_.store(false);
   // Outstanding asynchronous requests complete now (kUnavailable), before the tier goes.
   for (auto& p : pipes) p->shutdown(unavailable("the cache is closing"));
 }
@@ -123,13 +127,17 @@ void PipeSet::drop(const Pipe* pipe) {
   pipes_.erase(it);
 }
 
-Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why) {
+Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool may_grow) {
   AcquireFailure ignored;
   if (why == nullptr) why = &ignored;
   *why = AcquireFailure::kNone;
   std::vector<std::shared_ptr<Pipe>> gone;  // destroyed after the lock is released
   std::unique_lock<std::mutex> lk(mu_);
   if (fork_generation() != generation_) after_fork_locked();
+  if (stop_) {
+    *why = AcquireFailure::kOther;
+    return unavailable("the cache is closing");
+  }
   for (;;) {
     uint64_t epoch = pool_.target_epoch();
     for (auto it = pipes_.begin(); it != pipes_.end();) {
@@ -144,7 +152,7 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why) {
     for (auto& p : pipes_) {
       if (!best || p->outstanding() < best->outstanding()) best = p;
     }
-    bool room = pipes_.size() + connecting_ < max_pipes_;
+    bool room = pipes_.size() + connecting_ < max_pipes_ && (may_grow || !best);
     if (best && (best->outstanding() < kGrowAt || !room)) {
       auto interval = options_.health_check_interval;
       if (interval.count() > 0 && best->outstanding() == 0 &&

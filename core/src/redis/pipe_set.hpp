@@ -47,12 +47,17 @@ class PipeSet {
     std::shared_ptr<Pipe> pipe;
     bool reused = false;  // opened before this call (it may have gone stale)
   };
-  Result<Pick> pick(Deadline deadline, AcquireFailure* why);
+  // may_grow=false (asynchronous submitters, which must not wait for a connect): open a
+  // pipe only when there is none.
+  Result<Pick> pick(Deadline deadline, AcquireFailure* why, bool may_grow = true);
   // Forgets a pipe (a broken one is also dropped by the next pick()).
   void drop(const Pipe* pipe);
   // Makes sure the I/O thread runs in this process.
   void start_io();
   size_t size() const;
+  // Stops the I/O thread and fails every outstanding request with kUnavailable (their
+  // callbacks run here). Idempotent; the destructor calls it. Picks fail afterwards.
+  void close();
 
  private:
   void after_fork_locked();

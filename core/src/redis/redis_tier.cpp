@@ -106,6 +106,8 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node)
 }
 
 RedisTier::~RedisTier() {
+  // Pending asynchronous requests complete first: their callbacks use the breaker and counters.
+  pipes_.close();
   // A watcher inherited across fork() has no thread in this process: abandon it.
   if (watcher_ && watcher_generation_.load() != fork_generation() + 1) (void)watcher_.release();
   watcher_.reset();
@@ -502,6 +504,124 @@ Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadl
   if (!s) return failed(std::move(s));
   bump(counters_.deletes, static_cast<uint64_t>(deleted));
   return deleted;
+}
+
+void RedisTier::submit_async(Deadline deadline, std::string bytes, size_t expected,
+                             std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done) {
+  using Outcome = CircuitBreaker::Outcome;
+  if (sentinel_) follow_master(deadline);
+  Status refusal;
+  CircuitBreaker::Ticket ticket = breaker_.admit(&refusal);
+  if (ticket == CircuitBreaker::Ticket::kRefused) {
+    count_failure(refusal);
+    done(std::move(refusal));
+    return;
+  }
+  if (sentinel_ && pool_.target_epoch() == 0) {
+    Status error;
+    refresh_master(deadline, 0, &error);
+    if (pool_.target_epoch() == 0) {
+      bump(error.code() == StatusCode::kTimeout ? counters_.timeouts : counters_.sentinel_failures);
+      breaker_.settle(ticket, Outcome::kFailure, error);
+      count_failure(error);
+      done(std::move(error));
+      return;
+    }
+  }
+  AcquireFailure why = AcquireFailure::kNone;
+  auto pick = pipes_.pick(deadline, &why, /*may_grow=*/false);
+  if (!pick) {
+    Status s = pick.status();
+    if (why == AcquireFailure::kWait) bump(counters_.timeouts);
+    else count_kind(s);
+    breaker_.settle(ticket, why == AcquireFailure::kWait ? Outcome::kNeutral : Outcome::kFailure, s);
+    count_failure(s);
+    done(std::move(s));
+    return;
+  }
+  pipes_.start_io();
+  auto req = std::make_shared<PipeRequest>();
+  req->reset(expected, deadline);
+  req->on_done = [this, ticket, parse = std::move(parse), done = std::move(done)](PipeRequest& r) {
+    Status s = r.status;
+    if (s) s = parse(r);
+    Outcome outcome = Outcome::kSuccess;
+    if (!s) {
+      count_kind(s);
+      count_failure(s);
+      bool readonly = is_server_error(s) && s.message().compare(0, 15, "redis: READONLY") == 0;
+      if (r.lost || s.code() == StatusCode::kTimeout) outcome = Outcome::kFailure;
+      // Sentinel: the next call asks the sentinels (this thread must not block).
+      if (sentinel_ && (r.lost || readonly)) sentinel_news_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    breaker_.settle(ticket, outcome, s);
+    done(std::move(s));
+  };
+  pick->pipe->submit(std::move(req), bytes);
+}
+
+void RedisTier::get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
+  std::string bytes;
+  Status format_error;
+  const std::string_view get[] = {"GET", key}, pttl[] = {"PTTL", key};
+  append_command(bytes, get, 2, &format_error);
+  append_command(bytes, pttl, 2, &format_error);
+  if (!format_error) return done(failed(std::move(format_error)));
+  struct State {
+    RemoteEntry entry;
+    bool hit = false;
+  };
+  auto st = std::make_shared<State>();
+  submit_async(
+      deadline, std::move(bytes), 2,
+      [st](const PipeRequest& r) { return read_entry(r.replies[0], r.replies[1], &st->entry, &st->hit); },
+      [this, st, done = std::move(done)](Status s) {
+        if (!s) return done(std::move(s));
+        if (!st->hit) {
+          bump(counters_.misses);
+          return done(not_found());
+        }
+        bump(counters_.hits);
+        done(std::move(st->entry));
+      });
+}
+
+void RedisTier::set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
+                          std::function<void(Status)> done) {
+  if (Status s = check_ttl(ttl_ms); !s) return done(failed(std::move(s)));
+  std::string bytes;
+  Status format_error;
+  Num ttl(ttl_ms);
+  const std::string_view with_ttl[] = {"SET", key, value, "PX", ttl.view()};
+  append_command(bytes, with_ttl, ttl_ms > 0 ? 5 : 3, &format_error);
+  if (!format_error) return done(failed(std::move(format_error)));
+  submit_async(
+      deadline, std::move(bytes), 1, [](const PipeRequest& r) { return read_ok(r.replies[0], "SET"); },
+      [this, done = std::move(done)](Status s) {
+        if (s) bump(counters_.sets);
+        done(std::move(s));
+      });
+}
+
+void RedisTier::del_async(const std::vector<std::string>& keys, Deadline deadline,
+                          std::function<void(Result<int64_t>)> done) {
+  if (keys.empty()) return done(int64_t{0});
+  std::vector<std::string_view> argv;
+  argv.reserve(keys.size() + 1);
+  argv.emplace_back("DEL");
+  for (const std::string& k : keys) argv.emplace_back(k);
+  std::string bytes;
+  Status format_error;
+  append_command(bytes, argv.data(), argv.size(), &format_error);
+  if (!format_error) return done(failed(std::move(format_error)));
+  auto deleted = std::make_shared<int64_t>(0);
+  submit_async(
+      deadline, std::move(bytes), 1, [deleted](const PipeRequest& r) { return read_integer(r.replies[0], "DEL", deleted.get()); },
+      [this, deleted, done = std::move(done)](Status s) {
+        if (!s) return done(std::move(s));
+        bump(counters_.deletes, static_cast<uint64_t>(*deleted));
+        done(*deleted);
+      });
 }
 
 Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<Status(Batch&)>& fn) {

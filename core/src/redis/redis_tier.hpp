@@ -92,6 +92,13 @@ class RedisTier final : public RemoteTier {
   Result<HealthInfo> health(Deadline deadline) override;
   L2Stats stats() const override;
 
+  bool async_native() const override { return true; }
+  void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) override;
+  void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
+                 std::function<void(Status)> done) override;
+  void del_async(const std::vector<std::string>& keys, Deadline deadline,
+                 std::function<void(Result<int64_t>)> done) override;
+
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
   Result<std::string> get_value(std::string_view key, Deadline deadline);
 
@@ -104,6 +111,11 @@ class RedisTier final : public RemoteTier {
   // the retries described above. Counts the kind of a failure (not `errors`).
   template <typename Fn>
   Status run(Deadline deadline, bool idempotent, Fn&& fn);
+  // Sends `bytes` (`expected` replies) on a pipe through the breaker; `parse` reads the
+  // replies, `done` gets the outcome (counted like run()'s). Not retried: a lost
+  // connection fails the request (and, with Sentinel, makes the next call re-resolve).
+  void submit_async(Deadline deadline, std::string bytes, size_t expected,
+                    std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done);
   template <typename Fn>
   Status attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome);
   // Sentinel: asks for the master unless another caller already moved the pool past
