@@ -36,6 +36,11 @@ PyObject* raise_code(int rc, Origin origin) {
   return nullptr;
 }
 
+PyObject* make_error(int rc, Origin origin, const char* message) {
+  if (!message || !*message) message = stratacache_strerror(rc);
+  return PyObject_CallFunction(class_for(rc, origin), "s", message);
+}
+
 void register_errors(pybind11::module_& m) {
   namespace py = pybind11;
   auto tuple = [](PyObject* a, PyObject* b) { return py::make_tuple(py::handle(a), py::handle(b)); };

@@ -25,6 +25,9 @@ enum class Origin { kOpen, kOperation };
 // this thread, else stratacache_strerror) and returns nullptr.
 PyObject* raise_code(int rc, Origin origin);
 
+// A new exception instance for a result code with `message` (empty: stratacache_strerror).
+PyObject* make_error(int rc, Origin origin, const char* message);
+
 void register_errors(pybind11::module_& m);
 
 }  // namespace stratacache::python

@@ -1,6 +1,11 @@
 #include "register_cache.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <mutex>
+#include <stdexcept>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -41,6 +46,9 @@ struct Signatures {
   Signature increment{"increment", {"key", "amount", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 1};
   Signature clear_pattern{"clear_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature health{"health", {"timeout"}, 1, 0};
+  Signature get_async{"get_async", {"key", "completer", "future", "skip_l1", "skip_l2", "timeout"}, 3, 3};
+  Signature set_async{"set_async", {"key", "value", "completer", "future", "ttl", "skip_l1", "skip_l2", "timeout"}, 5, 4};
+  Signature delete_async{"delete_async", {"keys", "completer", "future", "skip_l1", "skip_l2", "timeout"}, 3, 3};
 };
 const Signatures* g_sig = nullptr;
 
@@ -668,6 +676,217 @@ PyCFunction fastcall(F f) {
 }
 constexpr int kFast = METH_FASTCALL | METH_KEYWORDS;
 
+// ---- asynchronous calls ----
+//
+// A Completer belongs to one asyncio event loop: the C ABI's completion callbacks (on
+// the core's I/O thread, without the GIL) queue their results on it and wake the loop
+// through an eventfd (once per batch); the loop then calls drain() and resolves the
+// futures. No Python code and no GIL on the I/O thread, no thread per request.
+enum class AsyncKind { kGet, kSet, kDelete };
+
+class Completer;
+
+struct AsyncCall {
+  Completer* owner;
+  PyObject* completer;  // strong references, dropped by drain() (with the GIL)
+  PyObject* cache;
+  PyObject* future;
+  AsyncKind kind;
+  int rc = 0;
+  void* buf = nullptr;
+  size_t len = 0;
+  int format = -1;
+  int64_t count = 0;
+  std::string error;
+};
+
+class Completer {
+ public:
+  Completer() : efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (efd_ < 0) throw std::runtime_error("eventfd failed");
+  }
+  ~Completer() { ::close(efd_); }
+  Completer(const Completer&) = delete;
+  Completer& operator=(const Completer&) = delete;
+
+  int fileno() const { return efd_; }
+
+  void push(AsyncCall* call) noexcept {
+    bool first;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      first = ready_.empty();
+      ready_.push_back(call);
+    }
+    if (first) {
+      uint64_t one = 1;
+      ssize_t ignored = ::write(efd_, &one, sizeof one);
+      (void)ignored;
+    }
+  }
+
+  // [(future, ok, value or exception), ...] for every call completed since the last drain.
+  pybind11::list drain();
+
+ private:
+  int efd_;
+  std::mutex mu_;
+  std::vector<AsyncCall*> ready_;
+};
+
+void on_async_done(void* payload, int status, void* value, size_t len, int format, int64_t count) {
+  auto* call = static_cast<AsyncCall*>(payload);
+  call->rc = status;
+  call->buf = value;
+  call->len = len;
+  call->format = format;
+  call->count = count;
+  if (status != STRATACACHE_OK && status != STRATACACHE_ENOTFOUND) {
+    try {
+      call->error = stratacache_last_error();
+    } catch (...) {
+    }
+  }
+  call->owner->push(call);
+}
+
+pybind11::list Completer::drain() {
+  uint64_t count;
+  ssize_t ignored = ::read(efd_, &count, sizeof count);
+  (void)ignored;
+  std::vector<AsyncCall*> calls;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    calls.swap(ready_);
+  }
+  pybind11::list out;
+  for (AsyncCall* raw : calls) {
+    std::unique_ptr<AsyncCall> call(raw);
+    PyRef future = PyRef::steal(call->future);
+    PyRef cache = PyRef::steal(call->cache);
+    PyRef completer = PyRef::steal(call->completer);
+    PyRef result;
+    bool ok = true;
+    if (call->rc == STRATACACHE_OK && call->kind == AsyncKind::kGet) {
+      result = PyRef::steal(decode_value(reinterpret_cast<CacheObject*>(cache.get()), call->buf, call->len, call->format));
+      stratacache_free(call->buf);
+    } else if (call->rc == STRATACACHE_OK && call->kind == AsyncKind::kDelete) {
+      result = PyRef::steal(PyLong_FromLongLong(call->count));
+    } else if (call->rc == STRATACACHE_OK) {
+      result = PyRef::borrow(Py_None);
+    } else if (call->rc == STRATACACHE_ENOTFOUND && call->kind == AsyncKind::kGet) {
+      result = PyRef::borrow(g_types.missing);
+    } else {
+      ok = false;
+      result = PyRef::steal(make_error(call->rc, Origin::kOperation, call->error.c_str()));
+    }
+    if (!result) {  // decoding or allocation failed: hand the exception to the future
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      PyErr_NormalizeException(&type, &value, &tb);
+      Py_XDECREF(type);
+      Py_XDECREF(tb);
+      ok = false;
+      result = PyRef::steal(value ? value : new_ref(Py_None));
+    }
+    out.append(pybind11::make_tuple(pybind11::reinterpret_borrow<pybind11::object>(future.get()), ok,
+                                    pybind11::reinterpret_borrow<pybind11::object>(result.get())));
+  }
+  return out;
+}
+
+// The queued call for a submission; null (exception set) when `completer` is not one.
+AsyncCall* new_async_call(CacheObject* self, PyObject* completer, PyObject* future, AsyncKind kind) {
+  pybind11::handle h(completer);
+  if (!pybind11::isinstance<Completer>(h)) {
+    PyErr_Format(PyExc_TypeError, "argument 'completer' must be a stratacache._native.Completer, not '%.200s'",
+                 Py_TYPE(completer)->tp_name);
+    return nullptr;
+  }
+  auto* call = new AsyncCall{h.cast<Completer*>(), new_ref(completer), new_ref(reinterpret_cast<PyObject*>(self)),
+                             new_ref(future), kind};
+  return call;
+}
+
+// Submits with the GIL released; on a refused submission the call is freed and the
+// error raised.
+template <typename F>
+PyObject* submit_async(CacheObject* self, const CallSettings& cs, AsyncCall* call, F&& body) {
+  int rc = 0;
+  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) { return body(h, co); })) {
+    rc = -1;
+  } else if (rc != STRATACACHE_OK) {
+    raise_code(rc, Origin::kOperation);
+  }
+  if (rc != STRATACACHE_OK) {
+    Py_DECREF(call->completer);
+    Py_DECREF(call->cache);
+    Py_DECREF(call->future);
+    delete call;
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* cache_get_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  PyObject* a[6];
+  KeyView key;
+  CallSettings cs;
+  if (!g_sig->get_async.parse(args, nargs, kwnames, a) || !parse_call_settings(a[3], a[4], a[5], &cs) ||
+      !key_view(a[0], &key)) {
+    return nullptr;
+  }
+  AsyncCall* call = new_async_call(self, a[1], a[2], AsyncKind::kGet);
+  if (!call) return nullptr;
+  PyRef hold_key = PyRef::borrow(a[0]);
+  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
+    return stratacache_get_async(h, key.data, static_cast<size_t>(key.size), co, on_async_done, call);
+  });
+}
+
+PyObject* cache_set_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  PyObject* a[8] = {};
+  KeyView key;
+  CallSettings cs;
+  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
+  if (!g_sig->set_async.parse(args, nargs, kwnames, a) ||
+      !seconds_to_ms(a[4], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[5], a[6], a[7], &cs) ||
+      !key_view(a[0], &key)) {
+    return nullptr;
+  }
+  EncodedValue value;
+  if (!value.encode(self, a[1], "value")) return nullptr;
+  AsyncCall* call = new_async_call(self, a[2], a[3], AsyncKind::kSet);
+  if (!call) return nullptr;
+  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
+    return stratacache_set_async(h, key.data, static_cast<size_t>(key.size), value.data(), value.size(),
+                                 value.format(), ttl_ms, co, on_async_done, call);
+  });
+}
+
+PyObject* cache_delete_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  PyObject* a[6];
+  CallSettings cs;
+  KeyList keys;
+  if (!g_sig->delete_async.parse(args, nargs, kwnames, a) || !parse_call_settings(a[3], a[4], a[5], &cs) ||
+      !keys.add_all(a[0])) {
+    return nullptr;
+  }
+  AsyncCall* call = new_async_call(self, a[1], a[2], AsyncKind::kDelete);
+  if (!call) return nullptr;
+  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
+    return stratacache_delete_async(h, keys.data.data(), keys.sizes.data(), keys.data.size(), co, on_async_done, call);
+  });
+}
+
+PyObject* get_async_native(PyObject* o, void*) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  return PyBool_FromLong(self->handle != nullptr && stratacache_async_native(self->handle));
+}
+
 PyMethodDef cache_methods[] = {
     {"get", fastcall(cache_get), kFast,
      "get($self, /, key, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
@@ -701,6 +920,15 @@ PyMethodDef cache_methods[] = {
      "dict: healthy, latency_ms, version, used_memory, connected_clients, uptime_seconds, error."},
     {"stats", cache_stats, METH_NOARGS, "stats($self, /)\n--\n\nCounters of both tiers as a dict."},
     {"flush_l1", cache_flush_l1, METH_NOARGS, "flush_l1($self, /)\n--\n\nDrop every L1 entry of this handle."},
+    {"get_async", fastcall(cache_get_async), kFast,
+     "get_async($self, /, key, completer, future, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "Submit a get; completer.drain() later yields (future, ok, value or exception)."},
+    {"set_async", fastcall(cache_set_async), kFast,
+     "set_async($self, /, key, value, completer, future, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None)"
+     "\n--\n\nSubmit a set (see get_async)."},
+    {"delete_async", fastcall(cache_delete_async), kFast,
+     "delete_async($self, /, keys, completer, future, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "Submit a delete (see get_async); the result is how many keys existed."},
     {"close", cache_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the handle once calls in flight returned; later calls raise CacheError."},
     {nullptr, nullptr, 0, nullptr},
@@ -708,6 +936,8 @@ PyMethodDef cache_methods[] = {
 
 PyGetSetDef cache_getset[] = {
     {"l2_enabled", get_l2_enabled, nullptr, "True unless the URL is mem://", nullptr},
+    {"async_native", get_async_native, nullptr,
+     "True when *_async calls never block on Redis (False for Redis Cluster: use a thread)", nullptr},
     {"url", get_url, nullptr, "the URL the cache was opened with", nullptr},
     {"serializer", get_serializer, nullptr, "'msgpack', 'json' or 'raw'", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
@@ -734,6 +964,11 @@ void register_cache(pybind11::module_& m) {
   PyObject* type = PyType_FromSpec(&cache_spec);
   if (!type) throw pybind11::error_already_set();
   m.add_object("NativeCache", pybind11::reinterpret_steal<pybind11::object>(type));
+  pybind11::class_<Completer>(m, "Completer",
+                              "Completion queue of one event loop for NativeCache.*_async (fileno() for add_reader).")
+      .def(pybind11::init<>())
+      .def("fileno", &Completer::fileno)
+      .def("drain", &Completer::drain);
 }
 
 }  // namespace stratacache::python

@@ -247,7 +247,7 @@ class AsyncCache(_Base):
         try:
             value = core.get(key, skip_l2=True)  # L1 only: no network
             if value is MISSING and core.l2:
-                value = await core.run(core.get, key)
+                value = await core.aget(key)
         except CacheConnectionError as exc:
             self._absorb("get", exc)
             return default
@@ -256,7 +256,7 @@ class AsyncCache(_Base):
     async def set(self, key: Key, value: Any, ttl: TTL | None = None) -> None:
         core = self._core
         try:
-            await core.run(core.set, key, value, ttl_seconds(ttl))
+            await core.aset(key, value, ttl_seconds(ttl))
         except CacheConnectionError as exc:
             self._absorb("set", exc)
 
@@ -280,7 +280,7 @@ class AsyncCache(_Base):
         core = self._core
         core.invalidations += 1
         try:
-            return await core.run(core.native.delete, keys)
+            return await core.adelete(keys)
         except CacheConnectionError as exc:
             self._absorb("delete", exc)
             return 0

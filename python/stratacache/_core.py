@@ -12,12 +12,13 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from ._config import Settings
-from ._native import MISSING, CacheConnectionError, CacheError, NativeCache
+from ._native import MISSING, CacheConnectionError, CacheError, Completer, NativeCache
 from ._serializers import SignedPickle
 
 __all__ = ["CacheCore", "logger", "LOG_INTERVAL_S"]
@@ -114,6 +115,46 @@ class CacheCore:
             args = (*args, suppressed, int(LOG_INTERVAL_S))
         logger.warning("stratacache: " + msg, *args)
 
+    # ---- native asynchronous calls --------------------------------------------------
+    # With a standalone or Sentinel Redis, AsyncCache submits to the core's shared,
+    # auto-pipelined connections and awaits a future resolved from the core's I/O
+    # thread through the loop's Completer (no thread per request). Redis Cluster (whose
+    # asynchronous path is not native yet) and loops without add_reader use the executor.
+    @property
+    def async_native(self) -> bool:
+        return self.l2 and self.native.async_native
+
+    async def aget(self, key: str | bytes) -> Any:
+        loop = asyncio.get_running_loop()
+        completer = completer_for(loop) if self.async_native else None
+        if completer is None:
+            return await self.run(self.get, key)
+        fut = loop.create_future()
+        self.native.get_async(key, completer, fut)
+        value = await fut
+        return self._pickle.loads(key, value) if self._pickle is not None else value
+
+    async def aset(self, key: str | bytes, value: Any, ttl: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        completer = completer_for(loop) if self.async_native else None
+        if completer is None:
+            await self.run(self.set, key, value, ttl)
+            return
+        stored = self._pickle.dumps(key, value) if self._pickle is not None else value
+        fut = loop.create_future()
+        self.native.set_async(key, stored, completer, fut, ttl)
+        await fut
+
+    async def adelete(self, keys: tuple[str | bytes, ...] | list[str | bytes]) -> int:
+        loop = asyncio.get_running_loop()
+        completer = completer_for(loop) if self.async_native else None
+        if completer is None:
+            return await self.run(self.native.delete, keys)
+        fut = loop.create_future()
+        self.native.delete_async(keys, completer, fut)
+        deleted: int = await fut
+        return deleted
+
     # ---- executor ------------------------------------------------------------------
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -156,3 +197,35 @@ class CacheCore:
             ex.shutdown(wait=False, cancel_futures=True)
         self.native.close()
 
+
+# One Completer per event loop, registered with loop.add_reader; None for loops that
+# cannot watch a descriptor (then AsyncCache falls back to its executor).
+_completers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Completer | None] = weakref.WeakKeyDictionary()
+_completers_lock = threading.Lock()
+
+
+def _drain(completer: Completer) -> None:
+    for fut, ok, value in completer.drain():
+        if fut.done():  # cancelled while in flight: the result is dropped
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+
+def completer_for(loop: asyncio.AbstractEventLoop) -> Completer | None:
+    try:
+        return _completers[loop]
+    except KeyError:
+        pass
+    with _completers_lock:
+        if loop in _completers:
+            return _completers[loop]
+        completer: Completer | None = Completer()
+        try:
+            loop.add_reader(completer.fileno(), _drain, completer)  # type: ignore[union-attr]
+        except NotImplementedError:
+            completer = None
+        _completers[loop] = completer
+        return completer

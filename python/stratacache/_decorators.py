@@ -205,7 +205,7 @@ async def {name}({params}):
     try:
         _sc_value = _sc_core.get(_sc_key, skip_l2=True)
         if _sc_value is _sc_MISSING and _sc_core.l2:
-            _sc_value = await _sc_core.run(_sc_core.get, _sc_key)
+            _sc_value = await _sc_core.aget(_sc_key)
     except _sc_CacheConnectionError as _sc_exc:
         _sc_value = _sc_absorb_get(_sc_core, _sc_exc)
     if _sc_value is not _sc_MISSING:
@@ -346,7 +346,7 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         if not _should_store(value, condition, unless):
             return
         try:
-            await core.run(core.set, key, value, spec.for_result(value))
+            await core.aset(key, value, spec.for_result(value))
         except CacheConnectionError as exc:
             if not core.fail_silently:
                 raise
@@ -402,7 +402,7 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         try:
             value = core.get(key, skip_l2=True)  # L1 only: no network, no thread hop
             if value is MISSING and core.l2:
-                value = await core.run(core.get, key)
+                value = await core.aget(key)
         except CacheConnectionError as exc:
             value = _absorb_get(core, exc)
         if value is not MISSING:

@@ -33,6 +33,13 @@ class CacheConfigError(CacheError, ValueError): ...
 class CacheValueError(CacheError, ValueError): ...
 class CacheWrongTypeError(CacheError, TypeError): ...
 
+class Completer:
+    """Completion queue of one event loop for NativeCache.*_async (fileno() for add_reader)."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> list[tuple[Any, bool, Any]]: ...
+
 @disjoint_base
 class NativeCache:
     """One stratacache handle (L1 in-process, L2 Redis) over the C ABI."""
@@ -48,7 +55,41 @@ class NativeCache:
     @property
     def l2_enabled(self) -> bool: ...
     @property
+    def async_native(self) -> bool: ...
+    @property
     def url(self) -> str: ...
+    def get_async(
+        self,
+        key: _Key,
+        completer: Completer,
+        future: Any,
+        *,
+        skip_l1: bool = False,
+        skip_l2: bool = False,
+        timeout: float | None = None,
+    ) -> None: ...
+    def set_async(
+        self,
+        key: _Key,
+        value: Any,
+        completer: Completer,
+        future: Any,
+        ttl: float | None = None,
+        *,
+        skip_l1: bool = False,
+        skip_l2: bool = False,
+        timeout: float | None = None,
+    ) -> None: ...
+    def delete_async(
+        self,
+        keys: Sequence[_Key] | _Key,
+        completer: Completer,
+        future: Any,
+        *,
+        skip_l1: bool = False,
+        skip_l2: bool = False,
+        timeout: float | None = None,
+    ) -> None: ...
     @property
     def serializer(self) -> str: ...
     def get(
