@@ -6,9 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -301,6 +305,51 @@ TEST_F(RedisClusterTest, AskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
   EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
 }
 
+// A slot half migrated (MIGRATE moves a slot's keys a few at a time): two keys of the
+// group on the target, two still on the source. mset must write each key where it lives
+// (not the whole group on the target after the source's ASK: the source's keys would then
+// be on both nodes and their MIGRATE would fail with BUSYKEY), and del must not surface
+// the -TRYAGAIN that a multi-key DEL gets from either node.
+TEST_F(RedisClusterTest, MultiKeyOpsOnAHalfMigratedSlot) {
+  std::vector<std::string> k = {"half:{h1}:1", "half:{h1}:2", "half:{h1}:3", "half:{h1}:4"};
+  uint16_t slot = key_slot(k[0]);
+  std::vector<RemoteWrite> writes;
+  for (const std::string& key : k) writes.push_back({key, "old", 0});
+  ASSERT_TRUE(tier_->mset(writes, in_ms(2000)));
+  uint16_t src = port_of(ct().slot_owner(slot));
+  uint16_t dst = migrate_slot(*cluster_, slot, {k[0], k[1]}, false);
+  ASSERT_NE(dst, 0);
+  for (RemoteWrite& w : writes) w.value = "new";
+  Status s = tier_->mset(writes, in_ms(2000));
+  ASSERT_TRUE(s) << s.to_string();
+  auto got = tier_->mget(k, in_ms(2000));
+  for (size_t i = 0; i < k.size(); ++i) {
+    ASSERT_TRUE(got[i]) << k[i] << ": " << got[i].status().to_string();
+    EXPECT_EQ(got[i]->value, "new") << k[i];
+  }
+  EXPECT_EQ(cluster_->node_on(src)->cli({"GET", k[3]}), "new");
+  auto d = tier_->del({k[0], k[2]}, in_ms(2000));  // one on each node
+  ASSERT_TRUE(d) << d.status().to_string();
+  EXPECT_EQ(*d, 2);
+  auto none = tier_->del({"half:{h1}:absent1", "half:{h1}:absent2"}, in_ms(2000));  // on neither node
+  ASSERT_TRUE(none) << none.status().to_string();
+  EXPECT_EQ(*none, 0);
+  // Finish the migration as redis-cli does: the source's last key moves without REPLACE.
+  EXPECT_EQ(cluster_->node_on(src)->cli({"MIGRATE", "127.0.0.1", std::to_string(dst), "", "0", "5000", "KEYS", k[3]}),
+            "OK");
+  std::string s_slot = std::to_string(slot), dst_id = cluster_->node_on(dst)->cli({"CLUSTER", "MYID"});
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"CLUSTER", "SETSLOT", s_slot, "NODE", dst_id}), "OK");
+  EXPECT_EQ(cluster_->node_on(src)->cli({"CLUSTER", "SETSLOT", s_slot, "NODE", dst_id}), "OK");
+  got = tier_->mget(k, in_ms(2000));
+  EXPECT_EQ(got[0].code(), StatusCode::kNotFound);
+  EXPECT_EQ(got[2].code(), StatusCode::kNotFound);
+  ASSERT_TRUE(got[1] && got[3]) << got[1].status().to_string() << " / " << got[3].status().to_string();
+  EXPECT_EQ(got[1]->value, "new");
+  EXPECT_EQ(got[3]->value, "new");
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", k[3]}), "new");
+  EXPECT_EQ(tier_->stats().errors, 0u);
+}
+
 TEST_F(RedisClusterTest, ForkedChildUsesItsOwnConnections) {
   std::vector<RemoteWrite> writes;
   std::vector<std::string> keys;
@@ -431,6 +480,230 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
                 keys.size());
   }
   EXPECT_TRUE(tier->health(in_ms(2000))->healthy);
+}
+
+
+// redis-cli --cluster reshard (the real tool: SETSLOT IMPORTING/MIGRATING, GETKEYSINSLOT,
+// MIGRATE 10 keys at a time, SETSLOT NODE, slot after slot) twice while threads read and
+// write through one tier: every MOVED, ASK and TRYAGAIN must be absorbed by the tier's
+// bounded retries. Each thread owns its keys, so every read is checked against the last
+// write. Besides single keys spread over the slots, each thread has hash-tagged groups
+// of 16 keys in slots that will move: MIGRATE splits such a slot's keys, so a multi-key
+// call can find part of them on the source and part on the target.
+TEST(RedisClusterReshard, ReshardUnderLoadSlow) {
+  constexpr int kThreads = 4, kSingles = 150, kGroups = 6, kGroupSize = 16, kSlots = 1500;
+  constexpr int kKeys = kSingles + kGroups * kGroupSize;  // per thread
+  auto cluster = RedisCluster::start();
+  auto tier = tier_for(cluster->url());
+  ASSERT_NE(tier, nullptr);
+  ClusterTier& ct = cluster_tier(*tier);
+  std::vector<size_t> masters;
+  for (size_t i = 0; i < cluster->node_count(); ++i) {
+    if (cluster->node(i).cli({"ROLE"}).rfind("master", 0) == 0) masters.push_back(i);
+  }
+  ASSERT_EQ(masters.size(), 3u);
+  uint16_t a = cluster->node(masters[0]).port(), b = cluster->node(masters[1]).port(),
+           c = cluster->node(masters[2]).port();
+  std::vector<uint16_t> before = cluster->slot_owner_ports();
+  // redis-cli moves the source's lowest slots first (if it ever does not, the groups just
+  // see fewer migrations): A -> B moves A's lowest kSlots, B -> C then moves the same ones.
+  std::vector<uint16_t> moving;
+  for (uint16_t slot = 0; slot < redis::kClusterSlots && moving.size() < kSlots; ++slot) {
+    if (before[slot] == a) moving.push_back(slot);
+  }
+  std::vector<std::vector<std::string>> keys(kThreads);  // [thread][i]: singles, then the groups
+  std::set<std::string> tags;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kSingles; ++i) keys[t].push_back("rs:" + std::to_string(t) + ":" + std::to_string(i));
+    for (int g = 0; g < kGroups; ++g) {
+      std::string tag;
+      for (int n = 0; tag.empty() || !std::binary_search(moving.begin(), moving.end(), key_slot(tag)) || tags.count(tag);
+           ++n) {
+        tag = "g" + std::to_string(t) + "." + std::to_string(g) + "." + std::to_string(n);
+      }
+      tags.insert(tag);
+      for (int i = 0; i < kGroupSize; ++i) keys[t].push_back("rs:{" + tag + "}:" + std::to_string(i));
+    }
+  }
+  std::vector<RemoteWrite> initial;
+  for (const auto& ks : keys) {
+    for (const std::string& k : ks) initial.push_back({k, "init", 0});
+  }
+  ASSERT_TRUE(tier->mset(initial, in_ms(5000)));
+
+  struct Worker {
+    std::vector<std::string> failures, mismatches;
+    uint64_t ops = 0;
+    double worst_ms = 0;
+    std::string worst;  // the slowest call
+  };
+  std::vector<Worker> workers(kThreads);
+  std::atomic<bool> stop{false};
+  auto work = [&](int t) {
+    Worker& w = workers[static_cast<size_t>(t)];
+    const std::vector<std::string>& k = keys[static_cast<size_t>(t)];
+    std::mt19937 rng(static_cast<uint32_t>(t) * 7919u + 1);
+    // The last value written per key; "" for absent, nullopt after a failed write (unknown).
+    std::vector<std::optional<std::string>> last(kKeys, std::string("init"));
+    auto any = [&] { return static_cast<int>(rng() % kKeys); };
+    // Distinct keys of one random group.
+    auto group_subset = [&](size_t n) {
+      int first = kSingles + static_cast<int>(rng() % kGroups) * kGroupSize;
+      std::vector<int> ids(kGroupSize);
+      for (int i = 0; i < kGroupSize; ++i) ids[i] = first + i;
+      std::shuffle(ids.begin(), ids.end(), rng);
+      ids.resize(n);
+      return ids;
+    };
+    auto check = [&](const std::string& key, const Result<RemoteEntry>& r, const std::optional<std::string>& want) {
+      if (!r && r.code() != StatusCode::kNotFound) {
+        w.failures.push_back("read " + key + ": " + r.status().to_string());
+      } else if (want && (r ? r->value : std::string()) != *want) {
+        w.mismatches.push_back(key + ": read '" + (r ? r->value : std::string("<absent>")) + "', last written '" +
+                               *want + "'");
+      }
+    };
+    for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
+      std::string value = std::to_string(t) + ":" + std::to_string(seq);
+      int op = static_cast<int>(rng() % 100);
+      const char* kind = op < 30 ? "set" : op < 50 ? "get" : op < 75 ? "mget" : op < 90 ? "mset" : "del";
+      auto t0 = Clock::now();
+      if (op < 30) {
+        int i = any();
+        Status s = tier->set(k[i], value, 0, in_ms(1000));
+        last[i] = s ? std::optional<std::string>(value) : std::nullopt;
+        if (!s) w.failures.push_back("set " + k[i] + ": " + s.to_string());
+      } else if (op < 50) {
+        int i = any();
+        check(k[i], tier->get(k[i], in_ms(1000)), last[i]);
+      } else if (op < 75) {
+        // Own keys, part of a group, and keys never written (an absent key of a migrating
+        // slot is answered with ASK by the source).
+        std::vector<std::string> names;
+        std::vector<std::optional<std::string>> want;
+        std::vector<int> ids = group_subset(4);
+        for (int n = 0; n < 8; ++n) ids.push_back(any());
+        for (int i : ids) {
+          names.push_back(k[i]);
+          want.push_back(last[i]);
+          names.push_back("rs:absent:" + std::to_string(t) + ":" + std::to_string(rng() % 100000));
+          want.push_back(std::string());
+        }
+        auto got = tier->mget(names, in_ms(1000));
+        for (size_t n = 0; n < names.size(); ++n) check(names[n], got[n], want[n]);
+      } else if (op < 90) {
+        std::vector<int> ids = group_subset(2 + rng() % (kGroupSize - 1));
+        std::vector<RemoteWrite> writes;
+        for (int i : ids) writes.push_back({k[i], value, 0});
+        Status s = tier->mset(writes, in_ms(1000));
+        for (int i : ids) last[i] = s ? std::optional<std::string>(value) : std::nullopt;
+        if (!s) w.failures.push_back("mset " + k[ids[0]] + " (" + std::to_string(ids.size()) + " keys): " + s.to_string());
+      } else {
+        std::vector<int> ids = group_subset(2 + rng() % 7);
+        std::vector<std::string> names;
+        int64_t present = 0;
+        bool known = true;
+        for (int i : ids) {
+          names.push_back(k[i]);
+          known = known && last[i].has_value();
+          present += last[i] && !last[i]->empty();
+        }
+        auto n = tier->del(names, in_ms(1000));
+        if (!n) {
+          w.failures.push_back("del " + names[0] + " (" + std::to_string(names.size()) + " keys): " + n.status().to_string());
+        } else if (known && *n != present) {
+          w.mismatches.push_back("del " + names[0] + " deleted " + std::to_string(*n) + " of " + std::to_string(present));
+        }
+        for (int i : ids) last[i] = n ? std::optional<std::string>(std::string()) : std::nullopt;
+      }
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (ms > w.worst_ms) {
+        w.worst_ms = ms;
+        w.worst = kind;
+      }
+      ++w.ops;
+    }
+    // Quiet now: every key holds what was last written.
+    for (int i = 0; i < kKeys; ++i) check(k[i], tier->get(k[i], in_ms(2000)), last[i]);
+  };
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(work, t);
+  std::string out1, out2;
+  bool ok1 = cluster->reshard(masters[0], masters[1], kSlots, 30, &out1);
+  std::vector<uint16_t> middle = cluster->slot_owner_ports();
+  bool ok2 = ok1 && cluster->reshard(masters[1], masters[2], kSlots, 30, &out2);
+  double reshard_s = std::chrono::duration<double>(Clock::now() - start).count();
+  stop = true;
+  for (auto& th : threads) th.join();
+  EXPECT_TRUE(ok1) << out1.substr(out1.size() > 2000 ? out1.size() - 2000 : 0);
+  EXPECT_TRUE(ok2) << out2.substr(out2.size() > 2000 ? out2.size() - 2000 : 0);
+
+  uint64_t ops = 0;
+  size_t failures = 0, mismatches = 0;
+  double worst_ms = 0;
+  std::string worst;
+  for (const Worker& w : workers) {
+    ops += w.ops;
+    failures += w.failures.size();
+    mismatches += w.mismatches.size();
+    if (w.worst_ms > worst_ms) {
+      worst_ms = w.worst_ms;
+      worst = w.worst;
+    }
+    for (size_t n = 0; n < std::min<size_t>(w.failures.size(), 5); ++n) ADD_FAILURE() << "failed: " << w.failures[n];
+    for (size_t n = 0; n < std::min<size_t>(w.mismatches.size(), 5); ++n) ADD_FAILURE() << "wrong: " << w.mismatches[n];
+  }
+  std::printf("reshard: 2 x %d slots in %.1f s, %llu ops, %zu failed, %zu wrong, worst call %.0f ms (%s), "
+              "%llu MOVED, %llu ASK, %llu map refreshes\n",
+              kSlots, reshard_s, static_cast<unsigned long long>(ops), failures, mismatches, worst_ms, worst.c_str(),
+              static_cast<unsigned long long>(ct.moved_redirects()), static_cast<unsigned long long>(ct.ask_redirects()),
+              static_cast<unsigned long long>(ct.refreshes()));
+  EXPECT_EQ(failures, 0u);
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(ops, 1000u);
+  EXPECT_LT(worst_ms, 1000 + 150) << "a call outlived its deadline";
+  EXPECT_GT(ct.moved_redirects(), 0u);
+  EXPECT_GT(ct.ask_redirects(), 0u);
+  EXPECT_EQ(tier->stats().moved_redirects, ct.moved_redirects());
+  EXPECT_EQ(tier->stats().ask_redirects, ct.ask_redirects());
+  EXPECT_EQ(tier->stats().errors, 0u);  // absorbed redirects and TRYAGAINs are not errors
+
+  // The slots really moved: kSlots from A to B, and the same ones on to C.
+  std::vector<uint16_t> after = cluster->slot_owner_ports();
+  std::vector<uint16_t> moved;
+  int a_to_b = 0;
+  for (uint16_t slot = 0; slot < redis::kClusterSlots; ++slot) {
+    if (after[slot] != before[slot]) moved.push_back(slot);
+    a_to_b += before[slot] == a && middle[slot] == b;
+  }
+  EXPECT_EQ(a_to_b, kSlots);
+  ASSERT_EQ(moved.size(), static_cast<size_t>(kSlots));
+  for (uint16_t slot : moved) EXPECT_EQ(after[slot], c) << "slot " << slot;
+  // The tier agrees with the cluster on every moved slot that holds one of its keys (each
+  // was read after the reshard). Slots without keys are learnt from the map re-read that
+  // the next MOVED triggers: one call on a key of the last moved slot, then any call.
+  std::set<uint16_t> keyed;
+  for (const auto& ks : keys) {
+    for (const std::string& k : ks) keyed.insert(key_slot(k));
+  }
+  for (uint16_t slot : moved) {
+    if (keyed.count(slot)) {
+      EXPECT_EQ(port_of(ct.slot_owner(slot)), c) << "slot " << slot;
+    }
+  }
+  std::string probe;
+  for (int n = 0; probe.empty() || key_slot(probe) != moved.back(); ++n) probe = "probe:" + std::to_string(n);
+  std::this_thread::sleep_for(ClusterTier::kMinRefreshGap);
+  ASSERT_TRUE(tier->set(probe, "p", 0, in_ms(2000)));
+  std::this_thread::sleep_for(ClusterTier::kMinRefreshGap);
+  ASSERT_TRUE(tier->get(probe, in_ms(2000)));
+  int disagree = 0;
+  for (uint16_t slot = 0; slot < redis::kClusterSlots; ++slot) disagree += port_of(ct.slot_owner(slot)) != after[slot];
+  EXPECT_EQ(disagree, 0);
+  std::printf("reshard: %zu moved slots, %zu with keys; test %.1f s\n", moved.size(),
+              static_cast<size_t>(std::count_if(moved.begin(), moved.end(), [&](uint16_t s) { return keyed.count(s) > 0; })),
+              std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 }  // namespace

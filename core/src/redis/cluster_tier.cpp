@@ -18,6 +18,9 @@ std::string address_of(std::string_view host, int64_t port) { return std::string
 // or a deadline: the node may be gone.
 bool node_failed(const Status& s) { return s.code() == StatusCode::kUnavailable && !is_server_error(s); }
 
+// -TRYAGAIN: a command on several keys of a slot being migrated, not all of them on the node.
+bool try_again(const Status& s) { return is_server_error(s) && s.message().compare(0, 16, "redis: TRYAGAIN ") == 0; }
+
 void add(L2Stats& to, const L2Stats& s) {
   to.hits += s.hits;
   to.misses += s.misses;
@@ -289,15 +292,17 @@ void ClusterTier::scatter(const std::vector<uint16_t>& slots, Deadline deadline,
   }
   std::vector<Target> targets(slots.size());
   std::vector<size_t> pending(slots.size());
+  std::vector<char> alone(slots.size(), 0);  // per_slot: served in a batch of its own (see split below)
   for (size_t i = 0; i < slots.size(); ++i) {
     pending[i] = i;
     targets[i] = Target{slot_owner(slots[i]), false};
   }
   for (int round = 0; !pending.empty(); ++round) {
-    // Group by (node, asking[, slot]).
+    // Group by (node, asking[, alone, slot]).
     std::sort(pending.begin(), pending.end(), [&](size_t a, size_t b) {
       if (targets[a].address != targets[b].address) return targets[a].address < targets[b].address;
       if (targets[a].asking != targets[b].asking) return targets[a].asking < targets[b].asking;
+      if (alone[a] != alone[b]) return alone[a] < alone[b];
       return per_slot ? slots[a] < slots[b] : a < b;
     });
     std::vector<size_t> again;
@@ -306,7 +311,8 @@ void ClusterTier::scatter(const std::vector<uint16_t>& slots, Deadline deadline,
       size_t to = from + 1;
       const Target& t = targets[pending[from]];
       while (to < pending.size() && targets[pending[to]].address == t.address &&
-             targets[pending[to]].asking == t.asking && (!per_slot || slots[pending[to]] == slots[pending[from]])) {
+             targets[pending[to]].asking == t.asking &&
+             (!per_slot || (!alone[pending[from]] && !alone[pending[to]] && slots[pending[to]] == slots[pending[from]]))) {
         ++to;
       }
       std::vector<size_t> group(pending.begin() + static_cast<std::ptrdiff_t>(from),
@@ -329,7 +335,22 @@ void ClusterTier::scatter(const std::vector<uint16_t>& slots, Deadline deadline,
         uint16_t slot = 0;
         Target next;
         // Per slot, one status covers the group: count its redirect once.
-        if (may_redirect && (!per_slot || n == 0) && redirected(statuses[i], &slot, &next)) {
+        bool redirect = may_redirect && (!per_slot || n == 0) && redirected(statuses[i], &slot, &next);
+        if (per_slot && n == 0 && group.size() > 1 && ((redirect && next.asking) || (may_redirect && try_again(statuses[i])))) {
+          // The slot is being migrated, and MIGRATE moves its keys a few at a time: part of
+          // the group may be on the source, part on the target. A pipelined group (mset)
+          // answered -ASK may have been served in part, and sending all of it to the target
+          // would write the served keys there too (both nodes would hold them, and the
+          // MIGRATE of those keys would fail with BUSYKEY). A multi-key command (DEL) is
+          // refused with -TRYAGAIN, by the source and by the importing target alike, until
+          // the slot is done. So the group's keys go again one by one to the same node: a
+          // single key is never refused with TRYAGAIN, and its ASK is exact.
+          if (!redirect) redirect_failures_.fetch_add(1, std::memory_order_relaxed);  // absorbed, not a failure
+          for (size_t j : group) alone[j] = 1;
+          again.insert(again.end(), group.begin(), group.end());
+          break;
+        }
+        if (redirect) {
           if (per_slot) {
             for (size_t j : group) targets[j] = next;
             again.insert(again.end(), group.begin(), group.end());

@@ -15,6 +15,10 @@
 //   all masters, multi-key split, hash tags, delete_matching, health, MOVED after a slot
 //   migration, ASK during one, kill -9 of a master (writes resume after the replica's
 //   promotion, no call outlives its deadline), the Cache facade.
+// + Per-slot mset/del on a slot being migrated: a group answered ASK or TRYAGAIN is sent
+//   again key by key (see scatter). Tested on a half-migrated slot, and under load during
+//   two `redis-cli --cluster reshard` runs of 1500 slots (no failed call, every read the
+//   last write).
 // ? rediss+cluster:// is parsed and each node pool gets the TLS context, but it is NOT
 //   tested: a TLS cluster (--tls-cluster yes) did not form in the fixture (the nodes'
 //   bus handshakes failed with the test PKI); to be done.
@@ -112,7 +116,9 @@ class ClusterTier final : public RemoteTier {
   Status route(uint16_t slot, Deadline deadline, bool idempotent, Op&& op);
   // Multi-key: batch(tier, indexes, statuses) serves the items `indexes` on one node and
   // writes one Status per item into statuses[index]; redirected items are re-routed.
-  // per_slot: one batch per slot (commands that take several keys of one slot only).
+  // per_slot: one batch per slot (commands that take several keys of one slot only); a
+  // slot's batch answered ASK or TRYAGAIN (the slot is being migrated) goes again one
+  // batch per key.
   template <typename Batch>
   void scatter(const std::vector<uint16_t>& slots, Deadline deadline, bool per_slot, std::vector<Status>& statuses,
                Batch&& batch);

@@ -53,6 +53,25 @@ bool unix_accepts(const std::string& path) {
   return ok;
 }
 
+// Runs `cmd` followed by `args` (each quoted for the shell); its stdout goes to *out
+// (trailing newline removed). True when it exited with status 0.
+bool run_command(std::string cmd, const std::vector<std::string>& args, std::string* out) {
+  for (auto& a : args) {
+    std::string q = "'";
+    for (char c : a) { if (c == '\'') q += "'\\''"; else q += c; }
+    cmd += " " + q + "'";
+  }
+  out->clear();
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return false;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  int status = ::pclose(p);
+  while (!out->empty() && (out->back() == '\n' || out->back() == '\r')) out->pop_back();
+  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 }  // namespace
 
 std::unique_ptr<RedisServer> RedisServer::start(Config config) {
@@ -169,19 +188,8 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
       cmd += " --cert '" + config_.tls.client_cert + "' --key '" + config_.tls.client_key + "'";
     }
   }
-  for (auto& a : args) {
-    std::string q = "'";
-    for (char c : a) { if (c == '\'') q += "'\\''"; else q += c; }
-    cmd += " " + q + "'";
-  }
   std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  run_command(cmd, args, &out);
   return out;
 }
 
@@ -325,6 +333,11 @@ std::string RedisCluster::url(const std::string& query, size_t seeds) const {
 std::string RedisCluster::node_id(size_t i) const { return nodes_.at(i)->cli({"CLUSTER", "MYID"}); }
 
 uint16_t RedisCluster::slot_owner_port(uint16_t slot, size_t asked) const {
+  return slot_owner_ports(asked).at(slot);
+}
+
+std::vector<uint16_t> RedisCluster::slot_owner_ports(size_t asked) const {
+  std::vector<uint16_t> owners(16384, 0);
   // CLUSTER NODES lines: <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots...>
   std::string nodes = nodes_.at(asked)->cli({"CLUSTER", "NODES"});
   size_t pos = 0;
@@ -341,18 +354,37 @@ uint16_t RedisCluster::slot_owner_port(uint16_t slot, size_t asked) const {
       a = b + 1;
     }
     if (f.size() < 9 || f[2].find("master") == std::string::npos || f[2].find("fail") != std::string::npos) continue;
+    size_t colon = f[1].find(':'), at = f[1].find('@');
+    auto port = static_cast<uint16_t>(std::stoi(f[1].substr(colon + 1, at - colon - 1)));
     for (size_t k = 8; k < f.size(); ++k) {
       if (f[k].empty() || f[k][0] == '[') continue;  // [slot->-id] migrating / importing
       size_t dash = f[k].find('-');
       int first = std::stoi(f[k].substr(0, dash));
       int last = dash == std::string::npos ? first : std::stoi(f[k].substr(dash + 1));
-      if (slot >= first && slot <= last) {
-        size_t colon = f[1].find(':'), at = f[1].find('@');
-        return static_cast<uint16_t>(std::stoi(f[1].substr(colon + 1, at - colon - 1)));
-      }
+      for (int slot = first; slot <= last && slot < 16384; ++slot) owners[static_cast<size_t>(slot)] = port;
     }
   }
-  return 0;
+  return owners;
+}
+
+bool RedisCluster::reshard(size_t from, size_t to, int slots, int timeout_s, std::string* output) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string entry = "127.0.0.1:" + std::to_string(nodes_.at(from)->port());
+  // redis-cli refuses to reshard until every node agrees on the slots and none is open
+  // (a previous reshard's last SETSLOTs reach the replicas by gossip): wait for that.
+  bool agreed = false;
+  while (!agreed && std::chrono::steady_clock::now() < until) {
+    run_command(std::string(REDIS_CLI_BIN), {"--cluster", "check", entry}, output);
+    agreed = output->find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
+             output->find("[WARNING]") == std::string::npos && output->find("[ERR]") == std::string::npos;
+    if (!agreed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!agreed) return false;
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(until - std::chrono::steady_clock::now()).count();
+  return run_command("timeout -s KILL " + std::to_string(std::max<long long>(left, 1)) + " " + REDIS_CLI_BIN,
+                     {"--cluster", "reshard", entry, "--cluster-from", node_id(from), "--cluster-to", node_id(to),
+                      "--cluster-slots", std::to_string(slots), "--cluster-yes"},
+                     output);
 }
 
 bool RedisCluster::wait_until_ok(int seconds) {

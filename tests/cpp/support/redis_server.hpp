@@ -112,6 +112,12 @@ class RedisCluster {
   std::string node_id(size_t i) const;
   // The port of the master serving `slot` according to node `asked` (0: unknown).
   uint16_t slot_owner_port(uint16_t slot, size_t asked = 0) const;
+  // The master port of every slot (16384 entries) according to node `asked` (0: unknown).
+  std::vector<uint16_t> slot_owner_ports(size_t asked = 0) const;
+  // redis-cli --cluster reshard moving `slots` slots from master node(from) to master
+  // node(to), once --cluster check says every node agrees; killed after `timeout_s` in
+  // all. *output: redis-cli's stdout. True when it succeeded.
+  bool reshard(size_t from, size_t to, int slots, int timeout_s, std::string* output);
   // Waits (up to `seconds`) until every running node says cluster_state:ok, all agree
   // on the owner of slot 0, 5461 and 10923 and every replica is in sync with its master
   // (only then can it be promoted). False on timeout.
