@@ -22,13 +22,12 @@ import argparse
 import asyncio
 import functools
 import os
-import shutil
 import statistics
 import sys
 import time
 from typing import Any, Awaitable, Callable
 
-from bench_python import start_redis  # the same throwaway redis-server as bench_python.py
+from bench_python import redis_server  # the same throwaway redis-server as bench_python.py
 
 SIZES = (64, 1024)
 
@@ -140,13 +139,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="unrecorded rounds before the repeats")
     args = ap.parse_args()
-    port, proc, workdir = start_redis()
-    try:
+    with redis_server() as port:
         asyncio.run(run(args, port))
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
