@@ -161,7 +161,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("GET round trips, 1 caller, loopback, N=%d per run, median of %d runs (us/op)\n\n", n, repeats);
+  std::printf("GET round trips, 1 caller, loopback, N=%d per run, median of %d runs (us/op); %s at start\n\n", n,
+              repeats, bench::machine_note().c_str());
   std::printf("| value | method | median us/op | min us/op | vs hiredis |\n|---|---|---|---|---|\n");
   for (size_t size : {size_t{64}, size_t{1024}}) {
     const std::string key = "bench:" + std::to_string(size);

@@ -32,6 +32,11 @@ from bench_python import redis_server  # the same throwaway redis-server as benc
 SIZES = (64, 1024)
 
 
+def machine_note() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} hardware threads, load average {load} (1/5/15 min)"
+
+
 async def ops_per_second(op: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], tasks: int,
                          seconds: float) -> float:
     """`tasks` tasks each awaiting op() in a loop for `seconds`; every result must pass check()."""
@@ -139,8 +144,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="unrecorded rounds before the repeats")
     args = ap.parse_args()
+    print(f"Machine at start: {machine_note()}.\n")
     with redis_server() as port:
         asyncio.run(run(args, port))
+    print(f"Machine at end: {machine_note()}.")
 
 
 if __name__ == "__main__":

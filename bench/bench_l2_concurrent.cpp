@@ -323,6 +323,7 @@ int main(int argc, char** argv) {
     else if (a == "--no-cluster") cfg.cluster = false;
     else fail("usage: bench_l2_concurrent [--threads T] [--seconds S] [--repeats R] [--no-cluster]");
   }
+  std::printf("Machine at start: %s.\n\n", bench::machine_note().c_str());
   try {
     auto server = RedisServer::start();
     standalone_table(cfg, *server);
@@ -330,5 +331,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fail(e.what());
   }
+  std::printf("Machine at end: %s.\n", bench::machine_note().c_str());
   return 0;
 }

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <thread>
 
 namespace stratacache::bench {
 
@@ -40,6 +42,15 @@ void calibrate(RedisBenchmarkRun& run, double seconds) {
   probe.requests = std::max(1000L, static_cast<long>(run.clients) * run.pipeline * 200);
   double rps = redis_benchmark_rps(probe);
   if (rps > 0) run.requests = std::max(probe.requests, static_cast<long>(rps * seconds));
+}
+
+std::string machine_note() {
+  std::string load = "?";
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  if (in >> a >> b >> c) load = a + " " + b + " " + c;
+  return std::to_string(std::thread::hardware_concurrency()) + " hardware threads, load average " + load +
+         " (1/5/15 min)";
 }
 
 }  // namespace stratacache::bench

@@ -31,4 +31,8 @@ double redis_benchmark_rps(const RedisBenchmarkRun& run);
 // request-count-based ones then cover similar stretches of a noisy machine.
 void calibrate(RedisBenchmarkRun& run, double seconds);
 
+// "N hardware threads, load average a b c (1/5/15 min)": printed with the tables, since
+// numbers from a shared machine mean little without it.
+std::string machine_note();
+
 }  // namespace stratacache::bench
