@@ -13,7 +13,7 @@ redis-py. A redis-server is started on a free loopback port.
   (asserted), GET/SET of raw bytes.
 
 Run: scripts/bench_l2_async.sh (a venv with this checkout, redis and hiredis), or
-`python bench/bench_l2_async.py [--tasks 64] [--seconds 1] [--repeats 5]` where both are
+`python bench/bench_l2_async.py [--tasks 64] [--seconds 0.5] [--repeats 11]` where both are
 importable.
 """
 from __future__ import annotations
@@ -140,8 +140,8 @@ async def run(args: argparse.Namespace, port: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", type=int, default=64)
-    ap.add_argument("--seconds", type=float, default=1.0)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--warmup", type=int, default=1, help="unrecorded rounds before the repeats")
     args = ap.parse_args()
     print(f"Machine at start: {machine_note()}.\n")

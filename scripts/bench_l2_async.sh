@@ -3,7 +3,7 @@
 # build is incremental in build-wheel/) and runs the asyncio L2 benchmark:
 # stratacache.AsyncCache vs redis.asyncio, 64 tasks. It starts its own redis-server on a
 # free loopback port. Prints a markdown table; progress goes to stderr.
-# Usage: scripts/bench_l2_async.sh [--tasks 64] [--seconds 1] [--repeats 5]
+# Usage: scripts/bench_l2_async.sh [--tasks 64] [--seconds 0.5] [--repeats 11]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-build-bench-venv}
