@@ -11,7 +11,7 @@
 //   ... TLS         the same over rediss:// (only when the bench starts the server: it
 //                   then also listens on a TLS port, with throwaway certificates)
 //   hiredis         redisConnect + redisCommand("GET %b") in a loop (blocking socket)
-//   redis-benchmark redis-benchmark -c 1 -n N -t get -d SIZE -q (requests/s -> us/op),
+//   redis-benchmark redis-benchmark -c 1 -n N -t get -d SIZE --csv (requests/s -> us/op),
 //                   and with --tls against the TLS port
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
@@ -32,12 +32,14 @@
 #include <thread>
 #include <vector>
 
+#include "l2/bench_util.hpp"
 #include "redis/redis_tier.hpp"
 #include "stratacache/cache.hpp"
 #include "support/test_pki.hpp"
 
 using namespace stratacache;
 using Clock = std::chrono::steady_clock;
+using bench::median;
 
 namespace {
 
@@ -86,12 +88,6 @@ pid_t start_server(uint16_t port, uint16_t tls_port, const stratacache::testing:
   return pid;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // Microseconds for `n` calls of op(); op returns false on a wrong answer.
 double time_us(int n, const std::function<bool()>& op) {
   auto t0 = Clock::now();
@@ -106,19 +102,12 @@ double time_us(int n, const std::function<bool()>& op) {
 
 // `tls_ca`: connect with --tls, trusting that CA.
 double redis_benchmark_us(uint16_t port, int n, size_t size, const std::string& tls_ca = "") {
-  std::string cmd = "redis-benchmark -h 127.0.0.1 -p " + std::to_string(port) + " -c 1 -n " + std::to_string(n) +
-                    " -t get -d " + std::to_string(size) + " -q" +
-                    (tls_ca.empty() ? "" : " --tls --cacert '" + tls_ca + "'") + " 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  ::pclose(p);
-  // "GET: 41666.67 requests per second, p50=0.023 msec" (possibly after \r progress lines)
-  size_t at = out.rfind("GET: ");
-  if (at == std::string::npos) return -1;
-  double rps = std::atof(out.c_str() + at + 5);
+  bench::RedisBenchmarkRun run;
+  run.port = port;
+  run.requests = n;
+  run.value_size = size;
+  if (!tls_ca.empty()) run.extra_args = "--tls --cacert '" + tls_ca + "'";
+  double rps = bench::redis_benchmark_rps(run);
   return rps > 0 ? 1e6 / rps : -1;
 }
 
@@ -172,7 +161,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("GET round trips, 1 caller, loopback, N=%d per run, median of %d runs (us/op)\n\n", n, repeats);
+  std::printf("GET round trips, 1 caller, loopback, N=%d per run, median of %d runs (us/op); %s at start\n\n", n,
+              repeats, bench::machine_note().c_str());
   std::printf("| value | method | median us/op | min us/op | vs hiredis |\n|---|---|---|---|---|\n");
   for (size_t size : {size_t{64}, size_t{1024}}) {
     const std::string key = "bench:" + std::to_string(size);

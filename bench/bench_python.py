@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
 import shutil
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 import timeit
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 REPEATS = 7
 
@@ -104,6 +105,18 @@ def async_hits() -> None:
     table("async hit, one int argument", rows, "cashews (mem://)")
 
 
+@contextlib.contextmanager
+def redis_server() -> Iterator[int]:
+    """A throwaway redis-server on a free loopback port (yields the port)."""
+    port, proc, workdir = start_redis()
+    try:
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def start_redis() -> tuple[int, subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -153,13 +166,8 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}; median of {REPEATS} repeats")
     sync_hits()
     async_hits()
-    port, proc, workdir = start_redis()
-    try:
+    with redis_server() as port:
         l2_gets(port, args.c_bench)
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
