@@ -222,9 +222,10 @@ def completer_for(loop: asyncio.AbstractEventLoop) -> Completer | None:
     with _completers_lock:
         if loop in _completers:
             return _completers[loop]
-        completer: Completer | None = Completer()
+        made = Completer()
+        completer: Completer | None = made
         try:
-            loop.add_reader(completer.fileno(), _drain, completer)  # type: ignore[union-attr]
+            loop.add_reader(made.fileno(), _drain, made)
         except NotImplementedError:
             completer = None
         _completers[loop] = completer
