@@ -132,6 +132,53 @@ std::string check_entry(const Result<RemoteEntry>& r, size_t size) {
                                        std::to_string(size);
 }
 
+// Ops/s of the asynchronous API with `window` requests in flight, kept full from the
+// completions (which run on the tier's I/O thread): no thread per caller.
+double run_async_window(redis::RedisTier* tier, int window, double seconds, bool get, const std::string& key,
+                        const std::string& value) {
+  std::atomic<uint64_t> ops{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> live{window};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string error;
+  std::function<void()> submit;
+  auto done = [&](const std::string& e) {
+    if (!e.empty()) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (error.empty()) error = e;
+      stop = true;
+    } else {
+      ops.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (stop.load(std::memory_order_relaxed)) {
+      if (live.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lock(mu);
+        cv.notify_all();
+      }
+      return;
+    }
+    submit();
+  };
+  submit = [&] {
+    if (get) {
+      tier->get_async(key, call_deadline(), [&](Result<RemoteEntry> r) { done(check_entry(r, value.size())); });
+    } else {
+      tier->set_async(key, value, 0, call_deadline(), [&](Status s) { done(check(s)); });
+    }
+  };
+  auto t0 = Clock::now();
+  for (int i = 0; i < window; ++i) submit();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  uint64_t counted = ops.load();
+  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return live.load() == 0; });
+  if (!error.empty()) fail(error);
+  return counted / elapsed;
+}
+
 // One contender of a case: a name and a function that measures one sample (ops/s).
 struct Contender {
   std::string name;
@@ -222,6 +269,16 @@ void standalone_table(const Settings& cfg, const RedisServer& server) {
         }
         contenders.push_back(
             {pool_name(i == 0 ? default_pool : o.max_connections), [&cfg, op] { return run_callers(cfg.threads, cfg.seconds, op); }, {}});
+      }
+      {
+        redis::RedisTier* tier = tiers[0].get();
+        bool get = test == "get";
+        contenders.push_back({"RedisTier async (" + std::string(get ? "get_async: GET+PTTL" : "set_async") + "), " + t +
+                                  " in flight from 1 thread",
+                              [&cfg, tier, get, &key, &value] {
+                                return run_async_window(tier, cfg.threads, cfg.seconds, get, key, value);
+                              },
+                              {}});
       }
       for (int pipeline : {1, 16}) {
         contenders.push_back(redis_benchmark("redis-benchmark -c " + t + " -P " + std::to_string(pipeline),
