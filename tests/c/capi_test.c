@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,66 @@ static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- asynchronous calls ---- */
+struct done_box {
+  atomic_int calls;
+  int status, format;
+  void *value;
+  size_t len;
+  int64_t count;
+  char error[256];
+};
+
+static void on_done(void *payload, int status, void *value, size_t len, int format, int64_t count) {
+  struct done_box *b = payload;
+  b->status = status;
+  b->value = value;
+  b->len = len;
+  b->format = format;
+  b->count = count;
+  snprintf(b->error, sizeof b->error, "%s",
+           status != STRATACACHE_OK && status != STRATACACHE_ENOTFOUND ? stratacache_last_error() : "");
+  atomic_fetch_add(&b->calls, 1);
+}
+
+/* Waits (up to 2 s) for the completion; 1 when it ran exactly once. */
+static int wait_done(struct done_box *b) {
+  for (int i = 0; i < 1000 && atomic_load(&b->calls) == 0; i++) usleep(2000);
+  usleep(1000);
+  return atomic_load(&b->calls) == 1;
+}
+
+/* l2: the handle has Redis behind it (then get_async of a flushed key goes there). */
+static void check_async(stratacache_cache *c, int l2) {
+  CHECK(stratacache_async_native(c) == 1);
+  struct done_box set = {0};
+  CHECK_RC(stratacache_set_async(c, "async:k", 7, "val", 3, STRATACACHE_FORMAT_RAW, 60000, NULL, on_done, &set), 0);
+  CHECK(wait_done(&set) && set.status == STRATACACHE_OK && set.value == NULL);
+  if (l2) stratacache_flush_l1(c);
+  struct done_box get = {0};
+  CHECK_RC(stratacache_get_async(c, "async:k", 7, NULL, on_done, &get), 0);
+  if (!l2) CHECK(atomic_load(&get.calls) == 1); /* an L1 hit completes inline */
+  CHECK(wait_done(&get) && get.status == STRATACACHE_OK);
+  CHECK(get.value != NULL && get.len == 3 && memcmp(get.value, "val", 3) == 0);
+  CHECK(get.format == STRATACACHE_FORMAT_RAW);
+  stratacache_free(get.value);
+  struct done_box miss = {0};
+  CHECK_RC(stratacache_get_async(c, "async:none", 10, NULL, on_done, &miss), 0);
+  CHECK(wait_done(&miss) && miss.status == STRATACACHE_ENOTFOUND && miss.value == NULL && miss.format == -1);
+  const void *keys[] = {"async:k", "async:none"};
+  size_t lens[] = {7, 10};
+  struct done_box del = {0};
+  CHECK_RC(stratacache_delete_async(c, keys, lens, 2, NULL, on_done, &del), 0);
+  CHECK(wait_done(&del) && del.status == STRATACACHE_OK && del.count == 1);
+  /* Rejected arguments: an error code, and the completion never runs. */
+  struct done_box bad = {0};
+  CHECK_RC(stratacache_get_async(c, "k", 1, NULL, NULL, NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_set_async(c, "k", 1, "v", 1, 99, -1, NULL, on_done, &bad), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_get_async(NULL, "k", 1, NULL, on_done, &bad), STRATACACHE_EINVAL);
+  usleep(20000);
+  CHECK(atomic_load(&bad.calls) == 0);
 }
 
 static void check_basics(stratacache_cache *c, const char *label) {
@@ -206,6 +267,7 @@ static void check_redis(void) {
   CHECK_RC(stratacache_open(&c, url), 0);
   if (!c) return;
   check_basics(c, url);
+  check_async(c, 1);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
   stratacache_cache *other = NULL;
@@ -254,6 +316,14 @@ static void check_redis(void) {
   CHECK(rc == STRATACACHE_EUNAVAILABLE || rc == STRATACACHE_ETIMEDOUT);
   CHECK(took < 600);
   CHECK(strlen(stratacache_last_error()) > 0);
+  /* The same through the asynchronous API: a failure code and its message in the callback. */
+  struct done_box cold = {0};
+  t0 = now_ms();
+  CHECK_RC(stratacache_get_async(c, "cold", 4, NULL, on_done, &cold), 0);
+  CHECK(wait_done(&cold));
+  CHECK(cold.status == STRATACACHE_EUNAVAILABLE || cold.status == STRATACACHE_ETIMEDOUT);
+  CHECK(strlen(cold.error) > 0);
+  CHECK(now_ms() - t0 < 600);
 
   stratacache_callopts_free(l2only);
   stratacache_close(enc);
@@ -299,6 +369,7 @@ int main(void) {
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, STRATACACHE_FORMAT_RAW, -5, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "ttl_ms") != NULL);
     check_basics(c, "mem://");
+    check_async(c, 0);
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);
