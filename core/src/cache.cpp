@@ -116,8 +116,10 @@ struct Cache::Impl {
 
 Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() {
-  // l2 (declared after l1) goes first; its pending completions still find l1.
+  // Pending asynchronous completions run now, while everything they use (l1, codec,
+  // counters, l2 itself) is alive; they must not submit new L2 requests.
   impl_->closing.store(true, std::memory_order_release);
+  impl_->l2->close();
 }
 
 Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {

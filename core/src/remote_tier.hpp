@@ -67,6 +67,10 @@ class RemoteTier {
   // synchronous method inline (the null tier: nothing to wait for; the cluster tier:
   // see cluster_tier.hpp), so a caller on an event loop should use a thread instead.
   virtual bool async_native() const { return false; }
+  // Completes every pending asynchronous request (kUnavailable) and stops background
+  // threads; later calls fail. Called by the cache before it tears down what
+  // completions use. Idempotent.
+  virtual void close() {}
   virtual void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
     done(get(key, deadline));
   }

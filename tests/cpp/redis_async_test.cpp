@@ -101,9 +101,62 @@ TEST(RedisPipes, ManyThreadsShareAFewConnections) {
   EXPECT_EQ(failed.load(), 0);
   L2Stats st = tier->stats();
   // One connection per caller would be 64; pipes grow only when each holds 8 requests.
-  EXPECT_LE(st.connections_opened, 64u / 8u + 1u);
+  EXPECT_LE(st.connections_opened, 64u / 8u + 1u)
+      << "discarded " << st.connections_discarded << ", errors " << st.errors << ", timeouts " << st.timeouts
+      << ", protocol " << st.protocol_errors << ", connection " << st.connection_errors;
   EXPECT_GE(st.connections_opened, 1u);
   EXPECT_EQ(st.sets, uint64_t{kThreads} * kOps);
+}
+
+TEST(RedisPipes, WaiterTakesOverWhenTheLeaderTimesOut) {
+  auto server = RedisServer::start();
+  RedisOptions o = tcp_options(server->port());
+  o.max_connections = 1;  // both callers on one pipe
+  o.circuit_breaker_threshold = 0;
+  auto tier = make_redis_tier(o);
+  ASSERT_TRUE(tier->set("k", "v", 0, soon()).is_ok());
+  server->pause();
+  std::thread leader([&] {  // leads, then gives up after 100 ms
+    EXPECT_EQ(tier->get("k", soon(100)).code(), StatusCode::kTimeout);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  double took = 0;
+  std::thread waiter([&] {  // queued behind it with a long deadline
+    auto t0 = Clock::now();
+    auto r = tier->get("k", soon(3000));
+    took = ms_since(t0);
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server->resume();
+  leader.join();
+  waiter.join();
+  // The waiter took over reading when the leader left: answered right after the resume,
+  // not at its own deadline.
+  EXPECT_LT(took, 1500.0);
+}
+
+TEST(RedisPipes, DroppedPipeWithAReplyOutstandingIsNeverReused) {
+  auto server = RedisServer::start();
+  RedisOptions o = tcp_options(server->port());
+  o.max_connections = 1;
+  o.circuit_breaker_threshold = 0;
+  o.health_check_interval = std::chrono::milliseconds(50);
+  auto tier = make_redis_tier(o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(tier->set("d" + std::to_string(i), "v" + std::to_string(i), 0, soon()).is_ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // idle: the next call PINGs first
+  server->pause();
+  EXPECT_EQ(tier->get("d0", soon(80)).code(), StatusCode::kTimeout);  // the PING (or the GET) timed out
+  server->resume();
+  // The dropped pipe's connection still had a reply coming: it must not be reused, or
+  // every reply would be one behind its request.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      auto r = tier->get("d" + std::to_string(i), soon());
+      ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+      EXPECT_EQ(r->value, "v" + std::to_string(i));
+    }
+  }
 }
 
 TEST(RedisAsync, TierGetSetDelComplete) {

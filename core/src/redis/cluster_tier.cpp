@@ -53,6 +53,11 @@ ClusterTier::ClusterTier(RedisOptions options) : options_(std::move(options)) {
 
 ClusterTier::~ClusterTier() = default;
 
+void ClusterTier::close() {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  for (auto& [address, tier] : nodes_) tier->close();
+}
+
 RedisTier& ClusterTier::node(const std::string& address) {
   std::lock_guard<std::mutex> lock(nodes_mu_);
   auto it = nodes_.find(address);

@@ -71,6 +71,7 @@ class ClusterTier final : public RemoteTier {
   ~ClusterTier() override;
 
   bool enabled() const override { return true; }
+  void close() override;
   Result<RemoteEntry> get(std::string_view key, Deadline deadline) override;
   std::vector<Result<RemoteEntry>> mget(const std::vector<std::string>& keys, Deadline deadline) override;
   Status set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) override;

@@ -38,7 +38,14 @@ Pipe::Pipe(std::unique_ptr<Connection> conn, uint64_t target_epoch, std::chrono:
 }
 
 Pipe::~Pipe() {
-  if (release_ && conn_) release_(std::move(conn_));
+  if (!release_ || !conn_) return;
+  // Only a connection with nothing outstanding, nothing unsent and no partial reply is in
+  // step; anything else (an abandoned request's reply still to come, bytes buffered in
+  // the reader or in a TLS session) must never be reused: closed by the pool.
+  if (!fifo_.empty() || !out_.empty() || conn_->reader().has_buffered() || stream_->has_buffered()) {
+    conn_->mark_broken(StatusCode::kUnavailable);
+  }
+  release_(std::move(conn_));
 }
 
 void Pipe::close_after_fork() {
@@ -81,10 +88,11 @@ void Pipe::enqueue_locked(std::shared_ptr<PipeRequest> req, std::string_view byt
   outstanding_.fetch_add(1, std::memory_order_relaxed);
 }
 
-Status Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes) {
+Status Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes, bool* lost, bool* received) {
   std::unique_lock<std::mutex> lk(mu_);
   if (broken_) {
-    req->lost = failure_.code() == StatusCode::kUnavailable;
+    *lost = failure_.code() == StatusCode::kUnavailable;
+    *received = false;
     return failure_;
   }
   enqueue_locked(req, bytes);
@@ -108,7 +116,11 @@ Status Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view byte
     req->done = req->abandoned = true;
     req->status = timeout_error("read timed out: no reply before the deadline");
     check_stall_locked(Clock::now());
+    // We may have been woken to lead just as our deadline passed: pass the role on.
+    if (!leader_) handoff_locked(req.get(), true);
   }
+  *lost = req->lost;
+  *received = req->received;
   Status s = req->status;
   run_callbacks(lk);  // async requests this thread completed (or failed) on the way
   return s;
@@ -150,9 +162,19 @@ bool Pipe::write_locked(std::unique_lock<std::mutex>& lk, Deadline deadline) {
 
 void Pipe::lead_locked(std::unique_lock<std::mutex>& lk, PipeRequest* me) {
   leader_ = true;
+  PipeRequest* const caller = me;
   bool just_wrote = false;
   Deadline deadline = me != nullptr ? me->deadline : Deadline(Clock::now());
-  while (!broken_ && (me == nullptr || !me->done)) {
+  while (!broken_) {
+    if (me != nullptr && me->done) {
+      // Replies already decrypted into the TLS session are invisible to poll(): read
+      // them now (without waiting) rather than leave them to the I/O thread.
+      if (fifo_.empty() || !stream_->has_buffered()) break;
+      me = nullptr;
+      deadline = Deadline(Clock::now());
+    }
+    // A server streaming bytes non-stop never makes the leader wait: check the clock too.
+    if (me != nullptr && deadline.expired()) break;
     if (!out_.empty() && !writing_) {
       // The I/O thread writes with a bound of its own: the stall limit.
       if (!write_locked(lk, me != nullptr ? deadline : Deadline(Clock::now() + stall_after_))) break;
@@ -175,7 +197,7 @@ void Pipe::lead_locked(std::unique_lock<std::mutex>& lk, PipeRequest* me) {
     if (!consume_locked(lk, in_.get(), *n)) break;
   }
   leader_ = false;
-  handoff_locked(me != nullptr);
+  handoff_locked(caller, caller != nullptr);
   run_callbacks(lk);
 }
 
@@ -212,10 +234,12 @@ bool Pipe::consume_locked(std::unique_lock<std::mutex>& lk, const char* data, si
       complete_locked(*done, Status());
       if (done->on_done) callbacks_.push_back(std::move(done));
     }
+    // An abandoned request's callback (and its captures) is destroyed after unlocking.
+    if (done) dead_.push_back(std::move(done));
   }
   reader.target(nullptr);
   // Completed asynchronous requests run their callbacks outside the lock.
-  if (!callbacks_.empty()) run_callbacks(lk);
+  if (!callbacks_.empty() || !dead_.empty()) run_callbacks(lk);
   return !broken_;
 }
 
@@ -239,6 +263,7 @@ void Pipe::break_locked(Status s) {
     if (req->on_done) callbacks_.push_back(req);
   }
   outstanding_.fetch_sub(fifo_.size(), std::memory_order_relaxed);
+  for (auto& req : fifo_) dead_.push_back(std::move(req));
   fifo_.clear();
   out_.clear();
 }
@@ -249,16 +274,18 @@ void Pipe::check_stall_locked(Clock::time_point now) {
                              " ms with requests outstanding: the connection is stalled"));
 }
 
-void Pipe::handoff_locked(bool wake_io) {
-  // The oldest synchronous caller still waiting leads next; asynchronous (and
-  // abandoned) requests are left to the I/O thread.
+void Pipe::handoff_locked(const PipeRequest* skip, bool wake_io) {
+  // The oldest synchronous caller still waiting (not `skip`, not past its deadline: it
+  // is about to give up) leads next; asynchronous (and abandoned) requests are left to
+  // the I/O thread.
   bool async_waiting = false;
   for (auto& req : fifo_) {
-    if (req->done) continue;
+    if (req->done || req.get() == skip) continue;
     if (req->on_done) {
       async_waiting = true;
       continue;
     }
+    if (req->deadline.expired()) continue;
     req->cv.notify_one();
     return;
   }
@@ -266,12 +293,20 @@ void Pipe::handoff_locked(bool wake_io) {
 }
 
 void Pipe::run_callbacks(std::unique_lock<std::mutex>& lk) {
-  if (callbacks_.empty()) return;
-  std::vector<std::shared_ptr<PipeRequest>> ready;
+  if (callbacks_.empty() && dead_.empty()) return;
+  std::vector<std::shared_ptr<PipeRequest>> ready, dead;
   ready.swap(callbacks_);
+  dead.swap(dead_);
   lk.unlock();
-  for (auto& req : ready) req->on_done(*req);
+  for (auto& req : ready) {
+    // A throwing callback must not leave the pipe locked or led (nor kill the I/O thread).
+    try {
+      req->on_done(*req);
+    } catch (...) {
+    }
+  }
   ready.clear();
+  dead.clear();
   lk.lock();
 }
 
@@ -329,16 +364,16 @@ Status Batch::roundtrip(Deadline deadline) {
     out_.clear();
     Status s = !format_error_.is_ok() ? format_error_ : timeout_error("deadline passed before the request was sent");
     format_error_ = Status();
-    if (req_) req_->reset(0, deadline);
     return s;
   }
   // The previous request may still sit, abandoned, in the pipe's FIFO.
   if (!req_ || req_.use_count() > 1) req_ = std::make_shared<PipeRequest>();
   req_->reset(expected, deadline);
-  Status s = pipe_->call(req_, out_);
+  bool lost = false, received = false;
+  Status s = pipe_->call(req_, out_, &lost, &received);
   out_.clear();
-  lost_ = lost_ || req_->lost;
-  received_ = received_ || req_->received;
+  lost_ = lost_ || lost;
+  received_ = received_ || received;
   return s;
 }
 

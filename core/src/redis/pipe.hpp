@@ -82,7 +82,8 @@ class Pipe {
 
   // Synchronous: sends `bytes` (req->expected replies) and waits until they are read or
   // req->deadline passes (kTimeout; the request is abandoned).
-  Status call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes);
+  // *lost / *received: the connection failed under it / some of its reply bytes arrived.
+  Status call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes, bool* lost, bool* received);
   // Asynchronous: queues the request; req->on_done runs once it completes. `wake` is
   // called (cheaply, possibly under the pipe's lock) so that an I/O thread serves it.
   void submit(std::shared_ptr<PipeRequest> req, std::string_view bytes);
@@ -121,7 +122,7 @@ class Pipe {
   void break_locked(Status s);
   void check_stall_locked(Clock::time_point now);
   // wake_io: let the I/O thread know when only asynchronous work is left (not when it is the one leaving).
-  void handoff_locked(bool wake_io);
+  void handoff_locked(const PipeRequest* skip, bool wake_io);
   void run_callbacks(std::unique_lock<std::mutex>& lk);
 
   std::unique_ptr<Connection> conn_;
@@ -137,6 +138,7 @@ class Pipe {
   std::string out_, sending_;
   std::deque<std::shared_ptr<PipeRequest>> fifo_;  // sent or queued, replies not all read
   std::vector<std::shared_ptr<PipeRequest>> callbacks_;  // completed async requests
+  std::vector<std::shared_ptr<PipeRequest>> dead_;       // done with, destroyed outside the lock
   bool leader_ = false;
   bool writing_ = false;
   bool broken_ = false;

@@ -31,9 +31,9 @@ void PipeSet::close() {
     wake();
     io_.join();
   }
+  io_running_.store(false);
   if (wake_fd_ >= 0) ::close(wake_fd_);
   wake_fd_ = -1;
-  io_running_.store(false);
   // Outstanding asynchronous requests complete now (kUnavailable), before the tier goes.
   for (auto& p : pipes) p->shutdown(unavailable("the cache is closing"));
 }
@@ -66,15 +66,24 @@ void PipeSet::wake() {
   (void)ignored;
 }
 
-void PipeSet::start_io() {
-  if (io_running_.load(std::memory_order_acquire) && fork_generation() == generation_) return;
+Status PipeSet::start_io() {
+  if (io_running_.load(std::memory_order_acquire) && fork_generation() == generation_) return Status();
   std::lock_guard<std::mutex> lk(mu_);
   if (fork_generation() != generation_) after_fork_locked();
-  if (io_running_.load(std::memory_order_relaxed) || stop_) return;
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) return;  // no I/O thread: asynchronous requests then wait for a synchronous leader
+  if (stop_) return unavailable("the cache is closing");
+  if (io_running_.load(std::memory_order_relaxed)) return Status();
+  int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return internal_error("eventfd failed: no I/O thread for asynchronous requests");
+  wake_fd_ = fd;
+  try {
+    io_ = std::thread([this] { io_loop(); });
+  } catch (const std::exception& e) {
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+    return internal_error(std::string("could not start the I/O thread: ") + e.what());
+  }
   io_running_.store(true, std::memory_order_release);
-  io_ = std::thread([this] { io_loop(); });
+  return Status();
 }
 
 void PipeSet::io_loop() {
@@ -152,7 +161,9 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
     for (auto& p : pipes_) {
       if (!best || p->outstanding() < best->outstanding()) best = p;
     }
-    bool room = pipes_.size() + connecting_ < max_pipes_ && (may_grow || !best);
+    // One connect at a time: callers arriving meanwhile share the open pipes, or wait for
+    // the connect when there is none (no herd of connects at start-up).
+    bool room = pipes_.size() + connecting_ < max_pipes_ && connecting_ == 0 && (may_grow || !best);
     if (best && (best->outstanding() < kGrowAt || !room)) {
       auto interval = options_.health_check_interval;
       if (interval.count() > 0 && best->outstanding() == 0 &&
@@ -194,6 +205,12 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
         return lease.status();
       }
       if (fork_generation() != generation_) after_fork_locked();
+      if (stop_) {  // closed while connecting
+        lk.unlock();
+        pool_.release(std::move(lease->conn), lease->target_epoch);
+        *why = AcquireFailure::kOther;
+        return unavailable("the cache is closing");
+      }
       ConnectionPool* pool = &pool_;
       uint64_t lease_epoch = lease->target_epoch;
       auto pipe = std::make_shared<Pipe>(

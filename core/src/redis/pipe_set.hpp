@@ -52,8 +52,9 @@ class PipeSet {
   Result<Pick> pick(Deadline deadline, AcquireFailure* why, bool may_grow = true);
   // Forgets a pipe (a broken one is also dropped by the next pick()).
   void drop(const Pipe* pipe);
-  // Makes sure the I/O thread runs in this process.
-  void start_io();
+  // Makes sure the I/O thread runs in this process (an error when it cannot be started
+  // or the set is closed).
+  Status start_io();
   size_t size() const;
   // Stops the I/O thread and fails every outstanding request with kUnavailable (their
   // callbacks run here). Idempotent; the destructor calls it. Picks fail afterwards.

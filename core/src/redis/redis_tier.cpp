@@ -539,7 +539,12 @@ void RedisTier::submit_async(Deadline deadline, std::string bytes, size_t expect
     done(std::move(s));
     return;
   }
-  pipes_.start_io();
+  if (Status io = pipes_.start_io(); !io) {
+    breaker_.settle(ticket, Outcome::kNeutral, io);
+    count_failure(io);
+    done(std::move(io));
+    return;
+  }
   auto req = std::make_shared<PipeRequest>();
   req->reset(expected, deadline);
   req->on_done = [this, ticket, parse = std::move(parse), done = std::move(done)](PipeRequest& r) {

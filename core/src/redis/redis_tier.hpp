@@ -93,6 +93,7 @@ class RedisTier final : public RemoteTier {
   L2Stats stats() const override;
 
   bool async_native() const override { return true; }
+  void close() override { pipes_.close(); }
   void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) override;
   void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
                  std::function<void(Status)> done) override;

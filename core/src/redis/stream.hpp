@@ -25,6 +25,8 @@ class Stream {
   // Whether one thread may send while another receives (a plain socket: yes; a TLS
   // session: no, OpenSSL's SSL object is not shared between concurrent calls).
   virtual bool concurrent_send_recv() const = 0;
+  // Received bytes held above the socket (decrypted TLS records), which poll() cannot see.
+  virtual bool has_buffered() const { return false; }
 };
 
 class PlainStream final : public Stream {

@@ -106,6 +106,7 @@ class TlsStream final : public Stream {
 
   int fd() const override { return socket_.fd(); }
   bool concurrent_send_recv() const override { return false; }
+  bool has_buffered() const override { return SSL_pending(ssl_) > 0 || BIO_ctrl_pending(rbio()) > 0; }
 
   Result<size_t> recv_some(char* buf, size_t cap, Deadline deadline, bool wait_first) override {
     for (;;) {
