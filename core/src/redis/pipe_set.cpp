@@ -1,6 +1,7 @@
 #include "redis/pipe_set.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -8,15 +9,46 @@
 #include <utility>
 
 namespace stratacache::redis {
+namespace {
+
+// Every live PipeSet, so that fork() never happens while one of their locks is held
+// (the I/O thread takes it on every round): the child would block on it forever.
+std::mutex g_sets_mu;
+std::vector<PipeSet*>* g_sets = nullptr;
+
+void fork_prepare() {
+  g_sets_mu.lock();
+  if (g_sets) for (PipeSet* s : *g_sets) s->lock_for_fork();
+}
+void fork_parent() {
+  if (g_sets) for (PipeSet* s : *g_sets) s->unlock_for_fork();
+  g_sets_mu.unlock();
+}
+void fork_child() { fork_parent(); }  // only this thread exists here: the locks are ours
+
+}  // namespace
 
 PipeSet::PipeSet(ConnectionPool& pool, const RedisOptions& options, Counters& counters)
     : pool_(pool),
       options_(options),
       counters_(counters),
       max_pipes_(std::max<size_t>(1, options.max_connections)),
-      generation_(fork_generation()) {}
+      generation_(fork_generation()) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { ::pthread_atfork(&fork_prepare, &fork_parent, &fork_child); });
+  std::lock_guard<std::mutex> lk(g_sets_mu);
+  if (!g_sets) g_sets = new std::vector<PipeSet*>();  // never freed: atfork handlers may outlive statics
+  g_sets->push_back(this);
+}
 
-PipeSet::~PipeSet() { close(); }
+void PipeSet::lock_for_fork() { mu_.lock(); }
+void PipeSet::unlock_for_fork() { mu_.unlock(); }
+
+PipeSet::~PipeSet() {
+  close();
+  std::lock_guard<std::mutex> lk(g_sets_mu);
+  g_sets->erase(std::find(g_sets->begin(), g_sets->end(), this));
+}
 
 void PipeSet::close() {
   std::vector<std::shared_ptr<Pipe>> pipes;

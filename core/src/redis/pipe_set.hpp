@@ -56,6 +56,9 @@ class PipeSet {
   // or the set is closed).
   Status start_io();
   size_t size() const;
+  // pthread_atfork handlers (all sets, registered once): fork() waits for the lock.
+  void lock_for_fork();
+  void unlock_for_fork();
   // Stops the I/O thread and fails every outstanding request with kUnavailable (their
   // callbacks run here). Idempotent; the destructor calls it. Picks fail afterwards.
   void close();
