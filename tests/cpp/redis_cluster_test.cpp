@@ -638,6 +638,36 @@ TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {
   EXPECT_GE((*other)->stats().l2.hits, 20u);
 }
 
+TEST_F(RedisClusterTest, CacheFacadeAsyncCallsAreNative) {
+  auto c = Cache::open(cluster_->url("l1_max_entries=0", 2));  // no L1: every call is an L2 round trip
+  ASSERT_TRUE(c) << c.status().to_string();
+  Cache& cache = **c;
+  EXPECT_TRUE(cache.l2_async_native());
+  const size_t n = 30;
+  auto me = std::this_thread::get_id();
+  Collector<Status> sets(n);
+  for (size_t i = 0; i < n; ++i) cache.set_async("fasync:" + std::to_string(i), Payload{Format::kRaw, "p" + std::to_string(i)}, {}, sets.at(i));
+  ASSERT_TRUE(sets.wait_all());
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE(sets.result(i)) << sets.result(i).to_string();
+  EXPECT_EQ(sets.on_thread(me), 0u);
+  Collector<Result<ValueRef>> gets(n);
+  for (size_t i = 0; i < n; ++i) cache.get_async("fasync:" + std::to_string(i), {}, gets.at(i));
+  ASSERT_TRUE(gets.wait_all());
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(gets.result(i)) << gets.result(i).status().to_string();
+    EXPECT_EQ(gets.result(i)->data(), "p" + std::to_string(i));
+  }
+  EXPECT_EQ(gets.on_thread(me), 0u);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; ++i) keys.push_back("fasync:" + std::to_string(i));
+  Collector<Result<int64_t>> del(1);
+  cache.del_async(keys, {}, del.at(0));
+  ASSERT_TRUE(del.wait_all());
+  ASSERT_TRUE(del.result(0)) << del.result(0).status().to_string();
+  EXPECT_EQ(*del.result(0), static_cast<int64_t>(n));
+  EXPECT_EQ(cache.stats().l2.hits, n);
+}
+
 TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
   auto cluster = RedisCluster::start();
   auto tier = tier_for(cluster->url());
