@@ -763,6 +763,52 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
 // write. Besides single keys spread over the slots, each thread has hash-tagged groups
 // of 16 keys in slots that will move: MIGRATE splits such a slot's keys, so a multi-key
 // call can find part of them on the source and part on the target.
+// The asynchronous path does not retry after a connection error: the call fails, the map
+// is marked stale, and a later call re-reads it; once a replica is promoted, calls resume.
+TEST(RedisClusterFailover, AsyncCallsFailThenResumeAfterKillingAMasterSlow) {
+  auto cluster = RedisCluster::start();
+  auto tier = tier_for(cluster->url());
+  ASSERT_NE(tier, nullptr);
+  const std::string key = "afo:{k}";
+  auto put = set_async(*tier, key, "0");
+  ASSERT_TRUE(put && *put);
+  uint16_t slot = key_slot(key);
+  uint16_t victim = port_of(cluster_tier(*tier).slot_owner(slot));
+  ASSERT_EQ(cluster->node_on(victim)->cli({"WAIT", "1", "2000"}), "1");
+  uint64_t refreshes = cluster_tier(*tier).refreshes();
+  cluster->node_on(victim)->kill9();
+  auto lost = get_async(*tier, key);
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->code(), StatusCode::kUnavailable) << lost->status().to_string();
+  auto start = Clock::now();
+  int failures = 0, successes = 0;
+  double worst_ms = 0;
+  while (Clock::now() - start < std::chrono::seconds(15) && successes < 20) {
+    auto t0 = Clock::now();
+    auto s = await<Status>([&](auto cb) { tier->set_async(key, "v", 0, in_ms(300), std::move(cb)); });
+    worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    ASSERT_TRUE(s) << "no completion";
+    if (!*s) {
+      ++failures;
+      EXPECT_TRUE(s->code() == StatusCode::kUnavailable || s->code() == StatusCode::kTimeout) << s->to_string();
+    } else {
+      ++successes;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(successes, 20) << "writes did not resume; refreshes " << cluster_tier(*tier).refreshes();
+  EXPECT_GT(failures, 0);
+  EXPECT_LT(worst_ms, 1000);  // no call outlived its deadline by much (300 ms + the map re-read)
+  // Each failure marked the map stale and a later call re-read it (not only every 10 s).
+  EXPECT_GE(cluster_tier(*tier).refreshes(), refreshes + 3);
+  EXPECT_NE(port_of(cluster_tier(*tier).slot_owner(slot)), victim);
+  auto e = get_async(*tier, key);
+  ASSERT_TRUE(e && *e) << (e ? e->status().to_string() : "no completion");
+  EXPECT_EQ((*e)->value, "v");
+  std::printf("async failover: %d failed writes, worst call %.0f ms, %llu map refreshes\n", failures, worst_ms,
+              static_cast<unsigned long long>(cluster_tier(*tier).refreshes() - refreshes));
+}
+
 TEST(RedisClusterReshard, ReshardUnderLoadSlow) {
   constexpr int kThreads = 4, kSingles = 150, kGroups = 6, kGroupSize = 16, kSlots = 1500;
   constexpr int kKeys = kSingles + kGroups * kGroupSize;  // per thread
