@@ -37,6 +37,10 @@
 //   replies themselves are removed from the summed errors/server_errors.
 // + Native asynchronous get/set/del (wip/cluster-async): routed by slot to the owner
 //   node's RedisTier::*_async; MOVED/ASK followed from the completion (see below).
+//   Tested: ops on every master, 3000 in flight from one thread, MOVED after a
+//   migration, ASK during one (and a DEL split on TRYAGAIN), multi-slot del count, the
+//   Cache facade, destruction with calls pending, kill -9 of a master (calls fail fast,
+//   then resume after the promotion; each failure makes the next call re-read the map).
 //
 // Asynchronous calls (get_async, set_async, del_async; async_native() is true):
 // - Submitted to the owner node's RedisTier::*_async; the completion runs on that
