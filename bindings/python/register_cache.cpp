@@ -937,7 +937,7 @@ PyMethodDef cache_methods[] = {
 PyGetSetDef cache_getset[] = {
     {"l2_enabled", get_l2_enabled, nullptr, "True unless the URL is mem://", nullptr},
     {"async_native", get_async_native, nullptr,
-     "True when *_async calls never block on Redis (False for Redis Cluster: use a thread)", nullptr},
+     "True when *_async calls never block on Redis (standalone, Sentinel and Cluster)", nullptr},
     {"url", get_url, nullptr, "the URL the cache was opened with", nullptr},
     {"serializer", get_serializer, nullptr, "'msgpack', 'json' or 'raw'", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr},

@@ -209,8 +209,9 @@ STRATACACHE_API int stratacache_set_async(stratacache_cache *cache, const void *
 STRATACACHE_API int stratacache_delete_async(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
                                              size_t n, const stratacache_callopts *co, stratacache_completion done,
                                              void *payload);
-/* 1 when the *_async calls never block on L2 (mem://, standalone Redis, Sentinel); 0 when
- * they run the L2 round trip inline (Redis Cluster): call them from a worker thread then. */
+/* 1 when the *_async calls never block on L2 (mem://, standalone Redis, Sentinel, Cluster:
+ * a cluster's first call loads its slot map, docs/cluster.md); 0 when they run the L2
+ * round trip inline: call them from a worker thread then. */
 STRATACACHE_API int stratacache_async_native(const stratacache_cache *cache);
 
 /* ---- Observability ---- */

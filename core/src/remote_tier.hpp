@@ -64,8 +64,8 @@ class RemoteTier {
   // block or make synchronous calls on this tier. The tier must outlive its pending
   // requests; destroying it completes them with kUnavailable.
   // async_native(): whether these really are non-blocking. The defaults below run the
-  // synchronous method inline (the null tier: nothing to wait for; the cluster tier:
-  // see cluster_tier.hpp), so a caller on an event loop should use a thread instead.
+  // synchronous method inline (the null tier: nothing to wait for), so a caller on an
+  // event loop should use a thread instead when async_native() is false.
   virtual bool async_native() const { return false; }
   // Completes every pending asynchronous request (kUnavailable) and stops background
   // threads; later calls fail. Called by the cache before it tears down what

@@ -16,8 +16,8 @@ propagates. Writes and deletes still reach L1 when Redis fails.
 ``AsyncCache`` never blocks the event loop on network I/O: ``get`` first asks L1 only
 (no network, microseconds); on an L1 miss with Redis configured, ``get``, ``set`` and
 ``delete`` go through the core's asynchronous API (shared pipelined connections, the
-result delivered to the loop through its ``Completer``); the other operations, and Redis
-Cluster, run in a thread pool as large as the connection pool. On ``mem://`` nothing
+result delivered to the loop through its ``Completer``; Redis Cluster included); the other
+operations run in a thread pool as large as the connection pool. On ``mem://`` nothing
 leaves the loop's thread.
 """
 from __future__ import annotations

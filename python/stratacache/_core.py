@@ -116,10 +116,10 @@ class CacheCore:
         logger.warning("stratacache: " + msg, *args)
 
     # ---- native asynchronous calls --------------------------------------------------
-    # With a standalone or Sentinel Redis, AsyncCache submits to the core's shared,
-    # auto-pipelined connections and awaits a future resolved from the core's I/O
-    # thread through the loop's Completer (no thread per request). Redis Cluster (whose
-    # asynchronous path is not native yet) and loops without add_reader use the executor.
+    # With Redis (standalone, Sentinel or Cluster), AsyncCache submits to the core's
+    # shared, auto-pipelined connections and awaits a future resolved from the core's I/O
+    # thread through the loop's Completer (no thread per request). Loops without
+    # add_reader use the executor.
     @property
     def async_native(self) -> bool:
         return self.l2 and self.native.async_native

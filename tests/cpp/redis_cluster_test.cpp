@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -350,6 +354,245 @@ TEST_F(RedisClusterTest, MultiKeyOpsOnAHalfMigratedSlot) {
   EXPECT_EQ(tier_->stats().errors, 0u);
 }
 
+// ---- Asynchronous calls (native: routed by slot, redirects followed from the completion) ----
+
+// Collects the completions of n asynchronous calls: each result, and the thread it ran on.
+template <typename T>
+class Collector {
+ public:
+  explicit Collector(size_t n) : results_(n), threads_(n) {}
+  std::function<void(T)> at(size_t i) {
+    return [this, i](T r) {
+      std::lock_guard<std::mutex> lk(mu_);
+      EXPECT_FALSE(results_[i].has_value()) << "completion " << i << " ran twice";
+      results_[i].emplace(std::move(r));
+      threads_[i] = std::this_thread::get_id();
+      ++count_;
+      cv_.notify_all();
+    };
+  }
+  bool wait_all(int ms = 10000) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, milliseconds(ms), [&] { return count_ == results_.size(); });
+  }
+  T& result(size_t i) { return *results_[i]; }
+  // How many completions ran on thread `t`.
+  size_t on_thread(std::thread::id t) const { return static_cast<size_t>(std::count(threads_.begin(), threads_.end(), t)); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::optional<T>> results_;
+  std::vector<std::thread::id> threads_;
+  size_t count_ = 0;
+};
+
+// One asynchronous call's result (empty when it did not complete in time).
+template <typename T, typename Submit>
+std::optional<T> await(Submit submit, int ms = 5000) {
+  auto p = std::make_shared<std::promise<T>>();
+  std::future<T> f = p->get_future();
+  submit([p](T r) { p->set_value(std::move(r)); });
+  if (f.wait_for(milliseconds(ms)) != std::future_status::ready) return std::nullopt;
+  return f.get();
+}
+
+std::optional<Result<RemoteEntry>> get_async(RemoteTier& t, const std::string& key) {
+  return await<Result<RemoteEntry>>([&](auto cb) { t.get_async(key, in_ms(2000), std::move(cb)); });
+}
+std::optional<Status> set_async(RemoteTier& t, const std::string& key, const std::string& value, int64_t ttl_ms = 0) {
+  return await<Status>([&](auto cb) { t.set_async(key, value, ttl_ms, in_ms(2000), std::move(cb)); });
+}
+std::optional<Result<int64_t>> del_async(RemoteTier& t, const std::vector<std::string>& keys) {
+  return await<Result<int64_t>>([&](auto cb) { t.del_async(keys, in_ms(2000), std::move(cb)); });
+}
+
+TEST_F(RedisClusterTest, AsyncOpsOnEveryMaster) {
+  ASSERT_TRUE(tier_->async_native());
+  const size_t n = 300;
+  auto key = [](size_t i) { return "async:" + std::to_string(i); };
+  auto me = std::this_thread::get_id();
+  // The first call loads the map (synchronously) and every set is in flight at once.
+  Collector<Status> sets(n);
+  for (size_t i = 0; i < n; ++i) tier_->set_async(key(i), "v" + std::to_string(i), i % 2 ? 60000 : 0, in_ms(5000), sets.at(i));
+  ASSERT_TRUE(sets.wait_all());
+  std::set<std::string> owners;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(sets.result(i)) << key(i) << ": " << sets.result(i).to_string();
+    owners.insert(ct().slot_owner(key_slot(key(i))));
+  }
+  EXPECT_EQ(owners.size(), 3u);
+  EXPECT_EQ(sets.on_thread(me), 0u);  // L2 round trips complete on the nodes' I/O threads
+  Collector<Result<RemoteEntry>> gets(n);
+  for (size_t i = 0; i < n; ++i) tier_->get_async(key(i), in_ms(5000), gets.at(i));
+  ASSERT_TRUE(gets.wait_all());
+  for (size_t i = 0; i < n; ++i) {
+    auto& e = gets.result(i);
+    ASSERT_TRUE(e) << key(i) << ": " << e.status().to_string();
+    EXPECT_EQ(e->value, "v" + std::to_string(i));
+    if (i % 2) {
+      EXPECT_GT(e->pttl_ms, 50000);
+    } else {
+      EXPECT_EQ(e->pttl_ms, -1);
+    }
+    EXPECT_EQ(tier_->get(key(i), in_ms(2000))->value, "v" + std::to_string(i));  // the sync path agrees
+  }
+  EXPECT_EQ(gets.on_thread(me), 0u);
+  Collector<Result<int64_t>> dels(n);
+  for (size_t i = 0; i < n; ++i) tier_->del_async({key(i)}, in_ms(5000), dels.at(i));
+  ASSERT_TRUE(dels.wait_all());
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(dels.result(i)) << dels.result(i).status().to_string();
+    EXPECT_EQ(*dels.result(i), 1) << key(i);
+    auto ex = tier_->exists(key(i), in_ms(2000));
+    EXPECT_TRUE(ex && !*ex) << key(i);
+  }
+  auto miss = get_async(*tier_, key(0));
+  ASSERT_TRUE(miss);
+  EXPECT_EQ(miss->code(), StatusCode::kNotFound);
+  L2Stats s = tier_->stats();
+  EXPECT_GE(s.sets, n);
+  EXPECT_GE(s.hits, n);
+  EXPECT_GE(s.misses, 1u);
+  EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_F(RedisClusterTest, AsyncDelAcrossSlotsSumsTheCounts) {
+  std::vector<std::string> keys;
+  std::set<uint16_t> slots;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back("adel:" + std::to_string(i));
+    slots.insert(key_slot(keys.back()));
+    ASSERT_TRUE(tier_->set(keys.back(), "x", 0, in_ms(2000)));
+  }
+  keys.push_back("{adel:0}:missing");  // same slot as a present key
+  keys.push_back("adel:absent");
+  ASSERT_GT(slots.size(), 30u);
+  auto d = del_async(*tier_, keys);
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(*d) << d->status().to_string();
+  EXPECT_EQ(**d, 40);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(tier_->get("adel:" + std::to_string(i), in_ms(2000)).code(), StatusCode::kNotFound);
+  auto again = del_async(*tier_, keys);
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ(**again, 0);
+  auto none = del_async(*tier_, {});
+  ASSERT_TRUE(none && *none);
+  EXPECT_EQ(**none, 0);
+}
+
+TEST_F(RedisClusterTest, AsyncManyInFlightFromOneThreadMatchTheirReplies) {
+  const size_t n = 3000;
+  std::vector<RemoteWrite> writes;
+  for (size_t i = 0; i < n; ++i) writes.push_back({"many:" + std::to_string(i), "value-" + std::to_string(i * 7), 0});
+  ASSERT_TRUE(tier_->mset(writes, in_ms(10000)));
+  auto me = std::this_thread::get_id();
+  Collector<Result<RemoteEntry>> gets(n);
+  for (size_t i = 0; i < n; ++i) tier_->get_async(writes[i].key, in_ms(10000), gets.at(i));
+  ASSERT_TRUE(gets.wait_all(20000));
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(gets.result(i)) << writes[i].key << ": " << gets.result(i).status().to_string();
+    EXPECT_EQ(gets.result(i)->value, writes[i].value);
+  }
+  EXPECT_EQ(gets.on_thread(me), 0u);
+  // Every node's requests shared a few pipes (not one connection per request).
+  EXPECT_LE(tier_->stats().connections_opened, 3u * 8u);
+}
+
+TEST_F(RedisClusterTest, AsyncMovedAfterSlotMigrationUpdatesTheMap) {
+  const std::string key = "amoved:{am1}";
+  uint16_t slot = key_slot(key);
+  auto put = set_async(*tier_, key, "before");
+  ASSERT_TRUE(put && *put);
+  std::string old_owner = ct().slot_owner(slot);
+  uint16_t dst = migrate_slot(*cluster_, slot, {key}, true);
+  ASSERT_NE(dst, 0);
+  ASSERT_NE(port_of(old_owner), dst);
+  uint64_t moved = ct().moved_redirects();
+  auto e = get_async(*tier_, key);  // sent to the old owner: MOVED, resubmitted from its completion
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(*e) << e->status().to_string();
+  EXPECT_EQ((*e)->value, "before");
+  EXPECT_EQ(ct().moved_redirects(), moved + 1);
+  EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
+  // Later calls go straight to the new owner.
+  moved = ct().moved_redirects();
+  put = set_async(*tier_, key, "after");
+  ASSERT_TRUE(put && *put) << (put ? put->to_string() : "no completion");
+  e = get_async(*tier_, key);
+  ASSERT_TRUE(e && *e);
+  EXPECT_EQ((*e)->value, "after");
+  auto d = del_async(*tier_, {key});
+  ASSERT_TRUE(d && *d);
+  EXPECT_EQ(**d, 1);
+  EXPECT_EQ(ct().moved_redirects(), moved);
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"EXISTS", key}), "0");
+  EXPECT_EQ(tier_->stats().errors, 0u);  // redirects are not failures
+  EXPECT_EQ(tier_->stats().moved_redirects, ct().moved_redirects());
+}
+
+TEST_F(RedisClusterTest, AsyncAskDuringMigrationIsFollowedWithoutUpdatingTheMap) {
+  const std::string key = "aask:{aa1}", fresh = "aask:{aa1}:new", other = "aask:{aa1}:other";
+  uint16_t slot = key_slot(key);
+  ASSERT_TRUE(tier_->set(key, "moving", 60000, in_ms(2000)));
+  ASSERT_TRUE(tier_->set(other, "stays", 0, in_ms(2000)));
+  std::string owner = ct().slot_owner(slot);
+  uint16_t dst = migrate_slot(*cluster_, slot, {key}, false);  // still MIGRATING on the owner
+  ASSERT_NE(dst, 0);
+  uint64_t ask = ct().ask_redirects();
+  auto e = get_async(*tier_, key);  // GET + PTTL, both behind ASKING on the target
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(*e) << e->status().to_string();
+  EXPECT_EQ((*e)->value, "moving");
+  EXPECT_GT((*e)->pttl_ms, 50000);
+  EXPECT_EQ(ct().ask_redirects(), ask + 1);
+  EXPECT_EQ(ct().slot_owner(slot), owner);  // ASK leaves the map alone
+  e = get_async(*tier_, other);  // still on the source: no redirect
+  ASSERT_TRUE(e && *e);
+  EXPECT_EQ((*e)->value, "stays");
+  EXPECT_EQ(ct().ask_redirects(), ask + 1);
+  // A key created during the migration goes to the importing node.
+  auto put = set_async(*tier_, fresh, "new");
+  ASSERT_TRUE(put);
+  ASSERT_TRUE(*put) << put->to_string();
+  EXPECT_EQ(ct().ask_redirects(), ask + 2);
+  EXPECT_EQ(cluster_->node_on(port_of(owner))->cli({"EXISTS", fresh}).rfind("ASK ", 0), 0u);  // not there
+  // A DEL of keys on both nodes: -TRYAGAIN/-ASK for the group, then key by key.
+  auto d = del_async(*tier_, {key, other, "aask:{aa1}:absent"});
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(*d) << d->status().to_string();
+  EXPECT_EQ(**d, 2);
+  e = get_async(*tier_, fresh);
+  ASSERT_TRUE(e && *e) << (e ? e->status().to_string() : "no completion");
+  EXPECT_EQ((*e)->value, "new");
+  // Finish the migration (the source still holds nothing of the slot): MOVED from now on.
+  std::string s = std::to_string(slot);
+  std::string dst_id = cluster_->node_on(dst)->cli({"CLUSTER", "MYID"});
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+  EXPECT_EQ(cluster_->node_on(port_of(owner))->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
+  EXPECT_EQ(cluster_->node_on(dst)->cli({"GET", fresh}), "new");  // ASKING made it land there
+  e = get_async(*tier_, fresh);
+  ASSERT_TRUE(e && *e);
+  EXPECT_EQ((*e)->value, "new");
+  EXPECT_EQ(port_of(ct().slot_owner(slot)), dst);
+  EXPECT_EQ(tier_->stats().errors, 0u);
+}
+
+TEST_F(RedisClusterTest, DestroyingTheTierCompletesPendingAsyncCalls) {
+  const size_t n = 500;
+  auto collected = std::make_unique<Collector<Result<RemoteEntry>>>(n);
+  for (size_t i = 0; i < n; ++i) tier_->get_async("gone:" + std::to_string(i), in_ms(5000), collected->at(i));
+  tier_.reset();
+  if (!collected->wait_all(1000)) {  // each ran exactly once (misses, or kUnavailable)
+    collected.release();  // leaked: a late completion must not write into freed memory
+    FAIL() << "pending completions did not run when the tier was destroyed";
+  }
+  for (size_t i = 0; i < n; ++i) {
+    StatusCode c = collected->result(i).code();
+    EXPECT_TRUE(c == StatusCode::kNotFound || c == StatusCode::kUnavailable) << static_cast<int>(c);
+  }
+}
+
 TEST_F(RedisClusterTest, ForkedChildUsesItsOwnConnections) {
   std::vector<RemoteWrite> writes;
   std::vector<std::string> keys;
@@ -393,6 +636,36 @@ TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {
     EXPECT_EQ(v->data, "p" + std::to_string(i));
   }
   EXPECT_GE((*other)->stats().l2.hits, 20u);
+}
+
+TEST_F(RedisClusterTest, CacheFacadeAsyncCallsAreNative) {
+  auto c = Cache::open(cluster_->url("l1_max_entries=0", 2));  // no L1: every call is an L2 round trip
+  ASSERT_TRUE(c) << c.status().to_string();
+  Cache& cache = **c;
+  EXPECT_TRUE(cache.l2_async_native());
+  const size_t n = 30;
+  auto me = std::this_thread::get_id();
+  Collector<Status> sets(n);
+  for (size_t i = 0; i < n; ++i) cache.set_async("fasync:" + std::to_string(i), Payload{Format::kRaw, "p" + std::to_string(i)}, {}, sets.at(i));
+  ASSERT_TRUE(sets.wait_all());
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE(sets.result(i)) << sets.result(i).to_string();
+  EXPECT_EQ(sets.on_thread(me), 0u);
+  Collector<Result<ValueRef>> gets(n);
+  for (size_t i = 0; i < n; ++i) cache.get_async("fasync:" + std::to_string(i), {}, gets.at(i));
+  ASSERT_TRUE(gets.wait_all());
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(gets.result(i)) << gets.result(i).status().to_string();
+    EXPECT_EQ(gets.result(i)->data(), "p" + std::to_string(i));
+  }
+  EXPECT_EQ(gets.on_thread(me), 0u);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; ++i) keys.push_back("fasync:" + std::to_string(i));
+  Collector<Result<int64_t>> del(1);
+  cache.del_async(keys, {}, del.at(0));
+  ASSERT_TRUE(del.wait_all());
+  ASSERT_TRUE(del.result(0)) << del.result(0).status().to_string();
+  EXPECT_EQ(*del.result(0), static_cast<int64_t>(n));
+  EXPECT_EQ(cache.stats().l2.hits, n);
 }
 
 TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
@@ -490,6 +763,52 @@ TEST(RedisClusterFailover, KillMasterUnderWritesSlow) {
 // write. Besides single keys spread over the slots, each thread has hash-tagged groups
 // of 16 keys in slots that will move: MIGRATE splits such a slot's keys, so a multi-key
 // call can find part of them on the source and part on the target.
+// The asynchronous path does not retry after a connection error: the call fails, the map
+// is marked stale, and a later call re-reads it; once a replica is promoted, calls resume.
+TEST(RedisClusterFailover, AsyncCallsFailThenResumeAfterKillingAMasterSlow) {
+  auto cluster = RedisCluster::start();
+  auto tier = tier_for(cluster->url());
+  ASSERT_NE(tier, nullptr);
+  const std::string key = "afo:{k}";
+  auto put = set_async(*tier, key, "0");
+  ASSERT_TRUE(put && *put);
+  uint16_t slot = key_slot(key);
+  uint16_t victim = port_of(cluster_tier(*tier).slot_owner(slot));
+  ASSERT_EQ(cluster->node_on(victim)->cli({"WAIT", "1", "2000"}), "1");
+  uint64_t refreshes = cluster_tier(*tier).refreshes();
+  cluster->node_on(victim)->kill9();
+  auto lost = get_async(*tier, key);
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->code(), StatusCode::kUnavailable) << lost->status().to_string();
+  auto start = Clock::now();
+  int failures = 0, successes = 0;
+  double worst_ms = 0;
+  while (Clock::now() - start < std::chrono::seconds(15) && successes < 20) {
+    auto t0 = Clock::now();
+    auto s = await<Status>([&](auto cb) { tier->set_async(key, "v", 0, in_ms(300), std::move(cb)); });
+    worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    ASSERT_TRUE(s) << "no completion";
+    if (!*s) {
+      ++failures;
+      EXPECT_TRUE(s->code() == StatusCode::kUnavailable || s->code() == StatusCode::kTimeout) << s->to_string();
+    } else {
+      ++successes;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(successes, 20) << "writes did not resume; refreshes " << cluster_tier(*tier).refreshes();
+  EXPECT_GT(failures, 0);
+  EXPECT_LT(worst_ms, 1000);  // no call outlived its deadline by much (300 ms + the map re-read)
+  // Each failure marked the map stale and a later call re-read it (not only every 10 s).
+  EXPECT_GE(cluster_tier(*tier).refreshes(), refreshes + 3);
+  EXPECT_NE(port_of(cluster_tier(*tier).slot_owner(slot)), victim);
+  auto e = get_async(*tier, key);
+  ASSERT_TRUE(e && *e) << (e ? e->status().to_string() : "no completion");
+  EXPECT_EQ((*e)->value, "v");
+  std::printf("async failover: %d failed writes, worst call %.0f ms, %llu map refreshes\n", failures, worst_ms,
+              static_cast<unsigned long long>(cluster_tier(*tier).refreshes() - refreshes));
+}
+
 TEST(RedisClusterReshard, ReshardUnderLoadSlow) {
   constexpr int kThreads = 4, kSingles = 150, kGroups = 6, kGroupSize = 16, kSlots = 1500;
   constexpr int kKeys = kSingles + kGroups * kGroupSize;  // per thread

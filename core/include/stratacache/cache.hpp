@@ -85,12 +85,13 @@ class Cache {
   // on the L2 tier's I/O thread. It must not block and must not make synchronous calls
   // on this cache (asynchronous ones are fine). The cache must outlive pending calls;
   // destroying it completes them with kUnavailable. With an L2 whose asynchronous path
-  // is not native (Redis Cluster, see l2_async_native()), the round trip runs inline.
+  // is not native (see l2_async_native()), the round trip runs inline.
   void get_async(std::string_view key, const CallOptions& call, std::function<void(Result<ValueRef>)> done);
   void set_async(std::string_view key, Payload value, const CallOptions& call, std::function<void(Status)> done);
   void del_async(const std::vector<std::string>& keys, const CallOptions& call,
                  std::function<void(Result<int64_t>)> done);
-  // Whether the *_async calls never block on L2 (true for mem://, standalone and Sentinel).
+  // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
+  // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).
   bool l2_async_native() const;
 
   void flush_l1();

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -51,7 +53,22 @@ ClusterTier::ClusterTier(RedisOptions options) : options_(std::move(options)) {
   for (const SentinelAddress& a : options_.cluster_nodes) seeds_.push_back(address_of(a.host, a.port));
 }
 
-ClusterTier::~ClusterTier() = default;
+ClusterTier::~ClusterTier() {
+  // Pending asynchronous requests complete with kUnavailable while their node tiers are
+  // destroyed; a completion that would follow a redirect fails instead (closing_), and no
+  // node tier is destroyed while a send to it is in progress (sending_).
+  closing_.store(true);
+  while (sending_.load() != 0) std::this_thread::yield();
+  for (;;) {
+    std::map<std::string, std::unique_ptr<RedisTier>> nodes;
+    {
+      std::lock_guard<std::mutex> lock(nodes_mu_);
+      nodes.swap(nodes_);
+    }
+    if (nodes.empty()) break;
+    nodes.clear();  // outside nodes_mu_: completions run here
+  }
+}
 
 void ClusterTier::close() {
   std::lock_guard<std::mutex> lock(nodes_mu_);
@@ -485,6 +502,160 @@ Result<int64_t> ClusterTier::incr_by(std::string_view key, int64_t amount, int64
   });
   if (!s) return s;
   return value;
+}
+
+// ---- Asynchronous calls ----
+
+struct ClusterTier::AsyncRoute {
+  AsyncRoute(uint16_t s, Deadline d) : slot(s), deadline(d) {}
+  uint16_t slot;
+  Deadline deadline;
+  Target target;
+  int redirects = 0;
+  // Submits the request to `tier` (with ASKING first when `asking`); `reply` gets its
+  // outcome (a miss is a success).
+  std::function<void(RedisTier& tier, bool asking, std::function<void(Status)> reply)> send;
+  std::function<void(Status)> finish;  // once, with the final outcome
+  // Multi-key DEL: the slot is being migrated (ASK, TRYAGAIN); serve the keys one by one
+  // on `target` (see scatter). Replaces finish. Null for single-key requests.
+  std::function<void(const Target& target, int redirects)> split;
+};
+
+void ClusterTier::send_async(std::shared_ptr<AsyncRoute> r) {
+  sending_.fetch_add(1);
+  if (closing_.load()) {
+    sending_.fetch_sub(1);
+    return r->finish(unavailable("redis: the cluster tier is being destroyed"));
+  }
+  if (r->target.address.empty()) {
+    sending_.fetch_sub(1);
+    return r->finish(unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(r->slot) + " is not served"));
+  }
+  // After a redirect this runs on the completing node's I/O thread: when the target has
+  // no pipe yet, its PipeSet::pick connects synchronously here (bounded by the deadline).
+  // Redirects are rare, so a node's connect is not worth a thread of its own.
+  RedisTier& tier = node(r->target.address);
+  bool asking = r->target.asking;
+  auto send = r->send;  // r moves into the completion
+  send(tier, asking, [this, r = std::move(r)](Status s) mutable { on_async_reply(std::move(r), std::move(s)); });
+  sending_.fetch_sub(1);
+}
+
+void ClusterTier::on_async_reply(std::shared_ptr<AsyncRoute> r, Status s) {
+  // The same decisions as route() and scatter(), but nothing here may block: no map
+  // refresh (a connection error marks the map stale and fails the call; the next call
+  // refreshes), no retry after a connection error.
+  bool may_redirect = r->redirects < kMaxRedirects && !r->deadline.expired() && !closing_.load();
+  uint16_t slot = 0;
+  Target next;
+  bool redirect = may_redirect && redirected(s, &slot, &next);
+  if (r->split && ((redirect && next.asking) || (may_redirect && try_again(s)))) {
+    if (!redirect) redirect_failures_.fetch_add(1, std::memory_order_relaxed);  // absorbed, not a failure
+    r->split(r->target, r->redirects + 1);
+    return;
+  }
+  if (redirect) {
+    ++r->redirects;
+    r->target = std::move(next);
+    return send_async(std::move(r));
+  }
+  if (node_failed(s)) stale_.store(true, std::memory_order_relaxed);
+  r->finish(std::move(s));
+}
+
+void ClusterTier::get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
+  // Before the first load, the map is read here, synchronously (once per tier); a stale
+  // map is refreshed here too (see "Asynchronous calls").
+  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
+  auto out = std::make_shared<Result<RemoteEntry>>(not_found());
+  uint16_t slot = key_slot(key);
+  auto r = std::make_shared<AsyncRoute>(slot, deadline);
+  r->target = Target{slot_owner(slot), false};
+  r->send = [key = std::string(key), deadline, out](RedisTier& t, bool asking, std::function<void(Status)> reply) {
+    t.get_async(key, deadline, asking, [out, reply = std::move(reply)](Result<RemoteEntry> e) {
+      Status s = e.is_ok() || e.status().code() == StatusCode::kNotFound ? Status() : e.status();
+      *out = std::move(e);
+      reply(std::move(s));
+    });
+  };
+  r->finish = [out, done = std::move(done)](Status s) {
+    if (!s) return done(std::move(s));
+    done(std::move(*out));
+  };
+  send_async(std::move(r));
+}
+
+void ClusterTier::set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
+                            std::function<void(Status)> done) {
+  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
+  uint16_t slot = key_slot(key);
+  auto r = std::make_shared<AsyncRoute>(slot, deadline);
+  r->target = Target{slot_owner(slot), false};
+  r->send = [key = std::string(key), value = std::string(value), ttl_ms, deadline](
+                RedisTier& t, bool asking, std::function<void(Status)> reply) {
+    t.set_async(key, value, ttl_ms, deadline, asking, std::move(reply));
+  };
+  r->finish = std::move(done);
+  send_async(std::move(r));
+}
+
+// The per-slot DELs of one del_async: the last to finish completes the call.
+struct ClusterTier::DelJoin {
+  std::mutex mu;
+  size_t pending = 0;
+  int64_t total = 0;
+  Status first_failure;
+  std::function<void(Result<int64_t>)> done;
+
+  void finish_one(Status s, int64_t deleted) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!s && first_failure) first_failure = std::move(s);
+    if (s) total += deleted;
+    if (--pending != 0) return;
+    lock.unlock();
+    if (!first_failure) return done(std::move(first_failure));
+    done(total);
+  }
+};
+
+void ClusterTier::del_async(const std::vector<std::string>& keys, Deadline deadline,
+                            std::function<void(Result<int64_t>)> done) {
+  if (keys.empty()) return done(int64_t{0});
+  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
+  std::map<uint16_t, std::vector<std::string>> groups;  // one DEL per slot, as del() does
+  for (const std::string& k : keys) groups[key_slot(k)].push_back(k);
+  auto join = std::make_shared<DelJoin>();
+  join->pending = groups.size();
+  join->done = std::move(done);
+  for (auto& [slot, sub] : groups) {
+    Target owner{slot_owner(slot), false};
+    del_group_async(join, slot, std::move(sub), deadline, std::move(owner), 0);
+  }
+}
+
+void ClusterTier::del_group_async(std::shared_ptr<DelJoin> join, uint16_t slot, std::vector<std::string> keys,
+                                  Deadline deadline, Target target, int redirects) {
+  auto r = std::make_shared<AsyncRoute>(slot, deadline);
+  r->target = std::move(target);
+  r->redirects = redirects;
+  auto deleted = std::make_shared<int64_t>(0);
+  r->finish = [join, deleted](Status s) { join->finish_one(std::move(s), *deleted); };
+  if (keys.size() > 1) {
+    r->split = [this, join, slot, keys, deadline](const Target& at, int redirects_so_far) {
+      {
+        std::lock_guard<std::mutex> lock(join->mu);
+        join->pending += keys.size() - 1;  // this group's share goes to its keys
+      }
+      for (const std::string& k : keys) del_group_async(join, slot, {k}, deadline, at, redirects_so_far);
+    };
+  }
+  r->send = [keys = std::move(keys), deadline, deleted](RedisTier& t, bool asking, std::function<void(Status)> reply) {
+    t.del_async(keys, deadline, asking, [deleted, reply = std::move(reply)](Result<int64_t> n) {
+      if (n) *deleted = *n;
+      reply(n.status());
+    });
+  };
+  send_async(std::move(r));
 }
 
 Result<int64_t> ClusterTier::delete_matching(std::string_view glob, Deadline deadline) {

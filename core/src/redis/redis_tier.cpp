@@ -24,6 +24,16 @@ class Num {
   size_t len_;
 };
 
+// A command of an asynchronous request; with `asking` (Redis Cluster ASK redirect)
+// preceded by ASKING, as Batch::command does for synchronous calls.
+void append_routed(std::string& out, const std::string_view* args, size_t n, bool asking, Status* error) {
+  if (asking) {
+    static constexpr std::string_view kAsking[] = {"ASKING"};
+    append_command(out, kAsking, 1, error);
+  }
+  append_command(out, args, n, error);
+}
+
 Status unexpected(const char* command) { return internal_error(std::string("unexpected reply type to ") + command); }
 
 Status read_integer(Reply r, const char* command, int64_t* out) {
@@ -507,7 +517,8 @@ Result<int64_t> RedisTier::delete_matching(std::string_view glob, Deadline deadl
 }
 
 void RedisTier::submit_async(Deadline deadline, std::string bytes, size_t expected,
-                             std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done) {
+                             std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done,
+                             bool asking) {
   using Outcome = CircuitBreaker::Outcome;
   if (sentinel_) follow_master(deadline);
   Status refusal;
@@ -546,9 +557,18 @@ void RedisTier::submit_async(Deadline deadline, std::string bytes, size_t expect
     return;
   }
   auto req = std::make_shared<PipeRequest>();
-  req->reset(expected, deadline);
-  req->on_done = [this, ticket, parse = std::move(parse), done = std::move(done)](PipeRequest& r) {
+  req->reset(asking ? 2 * expected : expected, deadline);
+  req->on_done = [this, ticket, asking, parse = std::move(parse), done = std::move(done)](PipeRequest& r) {
     Status s = r.status;
+    if (s && asking) {
+      // Drop ASKING's replies (+OK) so that parse sees the commands' own.
+      size_t n = 0;
+      for (size_t i = 0; i + 1 < r.replies.size(); i += 2) {
+        if (s && r.replies[i].is(ReplyType::kError)) s = server_error(r.replies[i].str());
+        r.replies[n++] = r.replies[i + 1];
+      }
+      r.replies.resize(n);
+    }
     if (s) s = parse(r);
     Outcome outcome = Outcome::kSuccess;
     if (!s) {
@@ -566,11 +586,16 @@ void RedisTier::submit_async(Deadline deadline, std::string bytes, size_t expect
 }
 
 void RedisTier::get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
+  get_async(key, deadline, false, std::move(done));
+}
+
+void RedisTier::get_async(std::string_view key, Deadline deadline, bool asking,
+                          std::function<void(Result<RemoteEntry>)> done) {
   std::string bytes;
   Status format_error;
   const std::string_view get[] = {"GET", key}, pttl[] = {"PTTL", key};
-  append_command(bytes, get, 2, &format_error);
-  append_command(bytes, pttl, 2, &format_error);
+  append_routed(bytes, get, 2, asking, &format_error);
+  append_routed(bytes, pttl, 2, asking, &format_error);
   if (!format_error) return done(failed(std::move(format_error)));
   struct State {
     RemoteEntry entry;
@@ -588,27 +613,39 @@ void RedisTier::get_async(std::string_view key, Deadline deadline, std::function
         }
         bump(counters_.hits);
         done(std::move(st->entry));
-      });
+      },
+      asking);
 }
 
 void RedisTier::set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
+                          std::function<void(Status)> done) {
+  set_async(key, value, ttl_ms, deadline, false, std::move(done));
+}
+
+void RedisTier::set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline, bool asking,
                           std::function<void(Status)> done) {
   if (Status s = check_ttl(ttl_ms); !s) return done(failed(std::move(s)));
   std::string bytes;
   Status format_error;
   Num ttl(ttl_ms);
   const std::string_view with_ttl[] = {"SET", key, value, "PX", ttl.view()};
-  append_command(bytes, with_ttl, ttl_ms > 0 ? 5 : 3, &format_error);
+  append_routed(bytes, with_ttl, ttl_ms > 0 ? 5 : 3, asking, &format_error);
   if (!format_error) return done(failed(std::move(format_error)));
   submit_async(
       deadline, std::move(bytes), 1, [](const PipeRequest& r) { return read_ok(r.replies[0], "SET"); },
       [this, done = std::move(done)](Status s) {
         if (s) bump(counters_.sets);
         done(std::move(s));
-      });
+      },
+      asking);
 }
 
 void RedisTier::del_async(const std::vector<std::string>& keys, Deadline deadline,
+                          std::function<void(Result<int64_t>)> done) {
+  del_async(keys, deadline, false, std::move(done));
+}
+
+void RedisTier::del_async(const std::vector<std::string>& keys, Deadline deadline, bool asking,
                           std::function<void(Result<int64_t>)> done) {
   if (keys.empty()) return done(int64_t{0});
   std::vector<std::string_view> argv;
@@ -617,7 +654,7 @@ void RedisTier::del_async(const std::vector<std::string>& keys, Deadline deadlin
   for (const std::string& k : keys) argv.emplace_back(k);
   std::string bytes;
   Status format_error;
-  append_command(bytes, argv.data(), argv.size(), &format_error);
+  append_routed(bytes, argv.data(), argv.size(), asking, &format_error);
   if (!format_error) return done(failed(std::move(format_error)));
   auto deleted = std::make_shared<int64_t>(0);
   submit_async(
@@ -626,7 +663,8 @@ void RedisTier::del_async(const std::vector<std::string>& keys, Deadline deadlin
         if (!s) return done(std::move(s));
         bump(counters_.deletes, static_cast<uint64_t>(*deleted));
         done(*deleted);
-      });
+      },
+      asking);
 }
 
 Status RedisTier::call(Deadline deadline, bool idempotent, const std::function<Status(Batch&)>& fn) {

@@ -99,6 +99,14 @@ class RedisTier final : public RemoteTier {
                  std::function<void(Status)> done) override;
   void del_async(const std::vector<std::string>& keys, Deadline deadline,
                  std::function<void(Result<int64_t>)> done) override;
+  // The same for a Redis Cluster node (ClusterTier): with `asking`, every command is
+  // preceded by ASKING in the same request (an ASK redirect followed from a completion,
+  // where the thread-local AskingScope does not apply).
+  void get_async(std::string_view key, Deadline deadline, bool asking, std::function<void(Result<RemoteEntry>)> done);
+  void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline, bool asking,
+                 std::function<void(Status)> done);
+  void del_async(const std::vector<std::string>& keys, Deadline deadline, bool asking,
+                 std::function<void(Result<int64_t>)> done);
 
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
   Result<std::string> get_value(std::string_view key, Deadline deadline);
@@ -115,8 +123,11 @@ class RedisTier final : public RemoteTier {
   // Sends `bytes` (`expected` replies) on a pipe through the breaker; `parse` reads the
   // replies, `done` gets the outcome (counted like run()'s). Not retried: a lost
   // connection fails the request (and, with Sentinel, makes the next call re-resolve).
+  // asking: `bytes` has an ASKING before each command (see append_routed), and
+  // `expected` counts the commands only; `parse` sees the commands' replies only.
   void submit_async(Deadline deadline, std::string bytes, size_t expected,
-                    std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done);
+                    std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done,
+                    bool asking = false);
   template <typename Fn>
   Status attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome);
   // Sentinel: asks for the master unless another caller already moved the pool past
