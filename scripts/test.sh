@@ -50,7 +50,7 @@ ASAN_OPTIONS=detect_leaks=1 build-asan/tests/stratacache_c_test
 step "TSan (concurrency tests; not the fork test: TSan cannot start threads after a multi-threaded fork)"
 scripts/build.sh build-tsan -DSTRATACACHE_TSAN=ON -DSTRATACACHE_BUILD_BENCH=OFF
 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/stratacache_tests --gtest_brief=1 \
-  --gtest_filter='MemoryTierTest.Increment*:MemoryTierTest.References*:*Concurren*:*Threads*:RedisResilience.*:CacheRedis.IncrementIsAtomic*:CodecThreads*:RedisAsync.*:RedisPipes.*:RedisTls.*:RedisBreaker.*:-RedisAsync.Forked*'
+  --gtest_filter='MemoryTierTest.Increment*:MemoryTierTest.References*:*Concurren*:*Threads*:RedisResilience.*:CacheRedis.IncrementIsAtomic*:CodecThreads*:RedisAsync.*:RedisPipes.*:RedisTls.*:RedisBreaker.*:RedisClusterTest.Async*:-RedisAsync.Forked*'
 
 step "libFuzzer: envelope decoder"
 scripts/run_fuzz.sh "${FUZZ_SECONDS:-30}"
