@@ -180,6 +180,32 @@ void Cache::get_async(std::string_view key, const CallOptions& call, std::functi
                   });
 }
 
+// Placeholders with the final signatures: the round trip runs inline until the L2
+// request path makes every operation native.
+void Cache::exists_async(std::string_view key, const CallOptions& call, std::function<void(Result<bool>)> done) {
+  done(exists(key, call));
+}
+void Cache::ttl_ms_async(std::string_view key, const CallOptions& call, std::function<void(Result<int64_t>)> done) {
+  done(ttl_ms(key, call));
+}
+void Cache::increment_async(std::string_view key, int64_t amount, const CallOptions& call,
+                            std::function<void(Result<int64_t>)> done) {
+  done(increment(key, amount, call));
+}
+void Cache::mget_async(const std::vector<std::string>& keys, const CallOptions& call,
+                       std::function<void(std::vector<Result<Payload>>)> done) {
+  done(mget(keys, call));
+}
+void Cache::mset_async(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call,
+                       std::function<void(Status)> done) {
+  done(mset(items, call));
+}
+void Cache::clear_pattern_async(std::string_view glob, const CallOptions& call,
+                                std::function<void(Result<int64_t>)> done) {
+  done(clear_pattern(glob, call));
+}
+void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)> done) { done(health(call)); }
+
 bool Cache::l2_async_native() const { return !impl_->l2->enabled() || impl_->l2->async_native(); }
 
 Result<Payload> Cache::get(std::string_view key, const CallOptions& call) {

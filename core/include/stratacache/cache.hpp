@@ -90,6 +90,16 @@ class Cache {
   void set_async(std::string_view key, Payload value, const CallOptions& call, std::function<void(Status)> done);
   void del_async(const std::vector<std::string>& keys, const CallOptions& call,
                  std::function<void(Result<int64_t>)> done);
+  void exists_async(std::string_view key, const CallOptions& call, std::function<void(Result<bool>)> done);
+  void ttl_ms_async(std::string_view key, const CallOptions& call, std::function<void(Result<int64_t>)> done);
+  void increment_async(std::string_view key, int64_t amount, const CallOptions& call,
+                       std::function<void(Result<int64_t>)> done);
+  void mget_async(const std::vector<std::string>& keys, const CallOptions& call,
+                  std::function<void(std::vector<Result<Payload>>)> done);
+  void mset_async(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call,
+                  std::function<void(Status)> done);
+  void clear_pattern_async(std::string_view glob, const CallOptions& call, std::function<void(Result<int64_t>)> done);
+  void health_async(const CallOptions& call, std::function<void(HealthInfo)> done);
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).
   bool l2_async_native() const;
