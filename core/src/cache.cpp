@@ -453,16 +453,7 @@ CacheStats Cache::stats() const {
 
 HealthInfo Cache::health(const CallOptions& call) {
   Impl& m = *impl_;
-  if (!m.l2->enabled()) {
-    HealthInfo h;
-    h.healthy = true;
-    return h;
-  }
-  auto r = m.l2->health(m.deadline(call));
-  if (r) return *r;
-  HealthInfo h;
-  h.error = r.status().to_string();
-  return h;
+  return m.l2->health(m.deadline(call));
 }
 
 const char* version_string() noexcept { return STRATACACHE_CORE_VERSION_STRING; }

@@ -1,9 +1,20 @@
 // The L2 tier contract. Keys are full Redis keys (prefix already applied by the facade);
-// values are envelopes (opaque bytes). Every method returns by its deadline.
-// Failure contract: kUnavailable (cannot reach the server / connection lost / backing
-// off after failed connects), kTimeout (deadline passed; the connection is discarded so a
-// late reply never reaches another caller), kPermissionDenied (AUTH/ACL), kWrongType,
-// kTooLarge (reply over limits), kInternal (unexpected reply). kNotFound is a miss.
+// values are envelopes (opaque bytes). Every operation completes by its deadline.
+// Failure contract: kUnavailable (cannot reach the server / connection lost / breaker
+// open), kTimeout (deadline passed; a late reply is read and dropped, never handed to
+// another caller), kPermissionDenied (AUTH/ACL), kWrongType, kTooLarge (reply over
+// limits), kInternal (unexpected reply). kNotFound is a miss.
+//
+// Every operation is declared once, as a virtual taking a Call and a completion:
+// - Call::wait = false: asynchronous. `done` runs exactly once, later on the tier's I/O
+//   thread (or on a thread that happened to read the reply), or inline before the call
+//   returns when it fails at once (breaker open, no connection) or needs no round trip.
+//   It must not block and must not make waiting calls on this tier.
+// - Call::wait = true: synchronous. The I/O happens on the calling thread and `done`
+//   has run when the call returns. The non-virtual forms below (get(key, deadline) ...)
+//   are exactly that, returning the result.
+// The tier must outlive its pending requests; close() (or destruction) completes them
+// with kUnavailable.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "deadline.hpp"
@@ -31,63 +43,114 @@ struct RemoteWrite {
   int64_t ttl_ms = 0;  // 0: no expiry
 };
 
+struct Call {
+  Deadline deadline;
+  bool wait = false;  // synchronous: I/O on the calling thread, done() before returning
+};
+
+template <typename T>
+using Done = std::function<void(Result<T>)>;
+using DoneStatus = std::function<void(Status)>;
+using DoneEntries = std::function<void(std::vector<Result<RemoteEntry>>)>;
+
 class RemoteTier {
  public:
   virtual ~RemoteTier() = default;
 
   // false only for the null tier (mem://).
   virtual bool enabled() const = 0;
-
-  // GET + PTTL in one round trip.
-  virtual Result<RemoteEntry> get(std::string_view key, Deadline deadline) = 0;
-  // One round trip for all keys; result[i] is kNotFound for a miss. On a transport
-  // failure every element carries that failure.
-  virtual std::vector<Result<RemoteEntry>> mget(const std::vector<std::string>& keys, Deadline deadline) = 0;
-  virtual Status set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) = 0;
-  virtual Status mset(const std::vector<RemoteWrite>& writes, Deadline deadline) = 0;
-  // Number of keys that existed.
-  virtual Result<int64_t> del(const std::vector<std::string>& keys, Deadline deadline) = 0;
-  virtual Result<bool> exists(std::string_view key, Deadline deadline) = 0;
-  // kNotFound when missing; -1 when the key has no TTL; else remaining ms.
-  virtual Result<int64_t> pttl(std::string_view key, Deadline deadline) = 0;
-  // INCRBY; when ttl_ms > 0 the key gets that TTL only if it has none (EXPIRE NX),
-  // in the same round trip. kWrongType when the key holds a non-integer.
-  virtual Result<int64_t> incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Deadline deadline) = 0;
-  // SCAN MATCH glob + batched UNLINK; never KEYS. Returns the number deleted.
-  virtual Result<int64_t> delete_matching(std::string_view glob, Deadline deadline) = 0;
-  virtual Result<HealthInfo> health(Deadline deadline) = 0;
-  virtual L2Stats stats() const = 0;
-
-  // Asynchronous submission. The callback runs exactly once: later on the tier's I/O
-  // thread (or on a thread that happened to read the reply), or inline before the call
-  // returns when the request fails at once (breaker open, no connection). It must not
-  // block or make synchronous calls on this tier. The tier must outlive its pending
-  // requests; destroying it completes them with kUnavailable.
-  // async_native(): whether these really are non-blocking. The defaults below run the
-  // synchronous method inline (the null tier: nothing to wait for), so a caller on an
-  // event loop should use a thread instead when async_native() is false.
+  // Whether wait = false calls really are non-blocking (false: they complete inline).
   virtual bool async_native() const { return false; }
   // Completes every pending asynchronous request (kUnavailable) and stops background
   // threads; later calls fail. Called by the cache before it tears down what
   // completions use. Idempotent.
   virtual void close() {}
-  virtual void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
-    done(get(key, deadline));
+  virtual L2Stats stats() const = 0;
+
+  // ---- Operations ----
+  // GET + PTTL in one round trip.
+  virtual void get(std::string_view key, Call call, Done<RemoteEntry> done) = 0;
+  // result[i] for keys[i]: kNotFound for a miss, a failure for that key only where the
+  // server answered so (per key), or the transport failure for every key.
+  virtual void mget(const std::vector<std::string>& keys, Call call, DoneEntries done) = 0;
+  virtual void set(std::string_view key, std::string_view value, int64_t ttl_ms, Call call, DoneStatus done) = 0;
+  virtual void mset(const std::vector<RemoteWrite>& writes, Call call, DoneStatus done) = 0;
+  // Number of keys that existed.
+  virtual void del(const std::vector<std::string>& keys, Call call, Done<int64_t> done) = 0;
+  virtual void exists(std::string_view key, Call call, Done<bool> done) = 0;
+  // kNotFound when missing; -1 when the key has no TTL; else remaining ms.
+  virtual void pttl(std::string_view key, Call call, Done<int64_t> done) = 0;
+  // INCRBY; when ttl_ms > 0 a key created by this increment gets that TTL, in the same
+  // round trip. kWrongType when the key holds a non-integer. Not idempotent.
+  virtual void incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Call call, Done<int64_t> done) = 0;
+  // SCAN MATCH glob + batched UNLINK on every master; never KEYS. The number deleted.
+  virtual void delete_matching(std::string_view glob, Call call, Done<int64_t> done) = 0;
+  // Never fails: an unreachable server is HealthInfo{healthy = false, error}.
+  virtual void health(Call call, std::function<void(HealthInfo)> done) = 0;
+
+  // ---- Synchronous forms (Call::wait = true) ----
+  Result<RemoteEntry> get(std::string_view key, Deadline d) {
+    return wait_for<RemoteEntry>([&](auto done) { get(key, Call{d, true}, std::move(done)); });
   }
-  virtual void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
-                         std::function<void(Status)> done) {
-    done(set(key, value, ttl_ms, deadline));
+  std::vector<Result<RemoteEntry>> mget(const std::vector<std::string>& keys, Deadline d) {
+    std::vector<Result<RemoteEntry>> out;
+    mget(keys, Call{d, true}, [&out](std::vector<Result<RemoteEntry>> r) { out = std::move(r); });
+    return out;
   }
-  virtual void del_async(const std::vector<std::string>& keys, Deadline deadline,
-                         std::function<void(Result<int64_t>)> done) {
-    done(del(keys, deadline));
+  Status set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline d) {
+    Status out;
+    set(key, value, ttl_ms, Call{d, true}, [&out](Status s) { out = std::move(s); });
+    return out;
+  }
+  Status mset(const std::vector<RemoteWrite>& writes, Deadline d) {
+    Status out;
+    mset(writes, Call{d, true}, [&out](Status s) { out = std::move(s); });
+    return out;
+  }
+  Result<int64_t> del(const std::vector<std::string>& keys, Deadline d) {
+    return wait_for<int64_t>([&](auto done) { del(keys, Call{d, true}, std::move(done)); });
+  }
+  Result<bool> exists(std::string_view key, Deadline d) {
+    return wait_for<bool>([&](auto done) { exists(key, Call{d, true}, std::move(done)); });
+  }
+  Result<int64_t> pttl(std::string_view key, Deadline d) {
+    return wait_for<int64_t>([&](auto done) { pttl(key, Call{d, true}, std::move(done)); });
+  }
+  Result<int64_t> incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Deadline d) {
+    return wait_for<int64_t>([&](auto done) { incr_by(key, amount, ttl_ms, Call{d, true}, std::move(done)); });
+  }
+  Result<int64_t> delete_matching(std::string_view glob, Deadline d) {
+    return wait_for<int64_t>([&](auto done) { delete_matching(glob, Call{d, true}, std::move(done)); });
+  }
+  HealthInfo health(Deadline d) {
+    HealthInfo out;
+    health(Call{d, true}, [&out](HealthInfo h) { out = std::move(h); });
+    return out;
+  }
+
+  // ---- Asynchronous shorthands (Call::wait = false) ----
+  void get_async(std::string_view key, Deadline d, Done<RemoteEntry> done) { get(key, Call{d, false}, std::move(done)); }
+  void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline d, DoneStatus done) {
+    set(key, value, ttl_ms, Call{d, false}, std::move(done));
+  }
+  void del_async(const std::vector<std::string>& keys, Deadline d, Done<int64_t> done) {
+    del(keys, Call{d, false}, std::move(done));
+  }
+
+ private:
+  template <typename T, typename Submit>
+  static Result<T> wait_for(Submit&& submit) {
+    Result<T> out(internal_error("the request did not complete"));
+    submit([&out](Result<T> r) { out = std::move(r); });
+    return out;
   }
 };
 
 // The null object for mem://: every read misses, every write is a successful no-op.
 std::unique_ptr<RemoteTier> make_null_remote_tier();
-// A standalone Redis tier (TCP or unix socket). Never fails to construct: connection
-// happens lazily, so a Redis that is down at start only makes L2 calls unavailable.
+// A Redis tier: standalone (TCP or unix socket), Sentinel or Cluster, by the options.
+// Never fails to construct: connection happens lazily, so a Redis that is down at start
+// only makes L2 calls unavailable.
 std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options);
 
 }  // namespace stratacache

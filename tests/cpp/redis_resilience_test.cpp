@@ -72,9 +72,8 @@ TEST(RedisResilience, DownAtStartFailsFastAndCountsFastFailures) {
   EXPECT_EQ(st.fast_failures, 10u);
   EXPECT_EQ(st.errors, 11u);
   auto h = tier->health(soon());
-  ASSERT_TRUE(h.is_ok());
-  EXPECT_FALSE(h->healthy);
-  EXPECT_FALSE(h->error.empty());
+  EXPECT_FALSE(h.healthy);
+  EXPECT_FALSE(h.error.empty());
 }
 
 TEST(RedisResilience, KillThenRestartFailsFastThenRecoversByItself) {

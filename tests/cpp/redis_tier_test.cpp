@@ -202,15 +202,14 @@ TEST_F(RedisTierTest, DeleteMatchingDeletesOnlyMatches) {
 
 TEST_F(RedisTierTest, HealthReportsServerFields) {
   auto h = tier_->health(soon());
-  ASSERT_TRUE(h.is_ok());
-  EXPECT_TRUE(h->healthy) << h->error;
-  EXPECT_EQ(h->version.substr(0, 2), "7.");
-  EXPECT_FALSE(h->used_memory.empty());
-  EXPECT_GE(h->connected_clients, 1);
-  EXPECT_GE(h->uptime_seconds, 0);
-  EXPECT_GT(h->latency_ms, 0.0);
-  EXPECT_LT(h->latency_ms, 1000.0);
-  EXPECT_TRUE(h->error.empty());
+  EXPECT_TRUE(h.healthy) << h.error;
+  EXPECT_EQ(h.version.substr(0, 2), "7.");
+  EXPECT_FALSE(h.used_memory.empty());
+  EXPECT_GE(h.connected_clients, 1);
+  EXPECT_GE(h.uptime_seconds, 0);
+  EXPECT_GT(h.latency_ms, 0.0);
+  EXPECT_LT(h.latency_ms, 1000.0);
+  EXPECT_TRUE(h.error.empty());
 }
 
 TEST_F(RedisTierTest, SelectsTheConfiguredDb) {
@@ -312,9 +311,8 @@ TEST(RedisAuth, PasswordAuth) {
   EXPECT_EQ(r.code(), StatusCode::kPermissionDenied);
   EXPECT_NE(r.status().message().find("NOAUTH"), std::string::npos) << r.status().message();
   auto h = none->health(soon());
-  ASSERT_TRUE(h.is_ok());
-  EXPECT_FALSE(h->healthy);
-  EXPECT_NE(h->error.find("NOAUTH"), std::string::npos) << h->error;
+  EXPECT_FALSE(h.healthy);
+  EXPECT_NE(h.error.find("NOAUTH"), std::string::npos) << h.error;
 }
 
 TEST(RedisAuth, AclUserLimitedToItsKeys) {
@@ -337,9 +335,8 @@ TEST(RedisAuth, AclUserLimitedToItsKeys) {
   EXPECT_EQ(tier->stats().connections_opened, 1u);
   // INFO is @dangerous: PING still proves the server healthy, INFO fields stay empty.
   auto h = tier->health(soon());
-  ASSERT_TRUE(h.is_ok());
-  EXPECT_TRUE(h->healthy) << h->error;
-  EXPECT_TRUE(h->version.empty());
+  EXPECT_TRUE(h.healthy) << h.error;
+  EXPECT_TRUE(h.version.empty());
 
   o.password = "nope";
   auto wrong = make_redis_tier(o);
@@ -364,9 +361,8 @@ TEST(RedisNullTier, MissesAndNoOps) {
   EXPECT_EQ(tier->incr_by("k", 1, 0, soon()).code(), StatusCode::kUnsupported);
   EXPECT_EQ(tier->delete_matching("*", soon()).value(), 0);
   auto h = tier->health(soon());
-  ASSERT_TRUE(h.is_ok());
-  EXPECT_TRUE(h->healthy);
-  EXPECT_TRUE(h->version.empty());
+  EXPECT_TRUE(h.healthy);
+  EXPECT_TRUE(h.version.empty());
   EXPECT_EQ(tier->stats().errors, 0u);
   RedisOptions none;  // transport kNone
   EXPECT_FALSE(make_redis_tier(none)->enabled());

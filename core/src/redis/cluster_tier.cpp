@@ -185,12 +185,12 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
     std::string host = address.substr(0, address.rfind(':'));
     std::vector<std::pair<std::string, std::pair<uint16_t, uint16_t>>> ranges;  // owner, [first, last]
     std::vector<std::string> masters;
-    Status s = node(address).call(deadline, true, [&](Batch& c) {
+    auto req = std::make_shared<Request>(deadline, true);
+    req->command({"CLUSTER", "SLOTS"});
+    req->on_reply = [&](const Replies& replies) {
       ranges.clear();
       masters.clear();
-      c.command({"CLUSTER", "SLOTS"});
-      if (Status rt = c.roundtrip(deadline); !rt) return rt;
-      Reply r = c.reply(0);
+      Reply r = replies[0];
       if (r.is(ReplyType::kError)) return server_error(r.str());
       if (!r.is(ReplyType::kArray)) return internal_error("unexpected reply type to CLUSTER SLOTS");
       // [[first, last, [ip, port, id, ...], [replica ...] ...], ...]
@@ -212,7 +212,10 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
       }
       if (ranges.empty()) return unavailable("redis: CLUSTERDOWN the node serves no slot yet");
       return Status();
-    });
+    };
+    Status s;
+    req->done = [&s](Status result) { s = std::move(result); };
+    node(address).send(std::move(req));
     if (!s) {
       *error = s;
       continue;
@@ -263,7 +266,6 @@ bool ClusterTier::redirected(const Status& s, uint16_t* slot, Target* target) {
     target->address = (seeds_.empty() ? std::string("127.0.0.1") : seeds_[0].substr(0, seeds_[0].rfind(':'))) + host;
   }
   target->asking = ask;
-  redirect_failures_.fetch_add(1, std::memory_order_relaxed);
   if (moved) {
     moved_.fetch_add(1, std::memory_order_relaxed);
     set_owner(*slot, target->address);
@@ -274,443 +276,251 @@ bool ClusterTier::redirected(const Status& s, uint16_t* slot, Target* target) {
   return true;
 }
 
-template <typename Op>
-Status ClusterTier::route(uint16_t slot, Deadline deadline, bool idempotent, Op&& op) {
-  if (Status s = ensure_map(deadline); !s) return s;
-  Target target{slot_owner(slot), false};
-  for (int redirects = 0;; ++redirects) {
-    if (target.address.empty()) return unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(slot) + " is not served");
-    Status s;
-    if (target.asking) {
-      AskingScope asking;
-      s = op(node(target.address));
-    } else {
-      s = op(node(target.address));
-    }
-    uint16_t redirect_slot = 0;
-    Target next;
-    if (redirects < kMaxRedirects && !deadline.expired() && redirected(s, &redirect_slot, &next)) {
-      target = std::move(next);
-      continue;
-    }
-    if (node_failed(s) && refresh(deadline)) {
-      std::string owner = slot_owner(slot);
-      // The command did not reach the old owner, or it is idempotent: try the new one.
-      if (idempotent && owner != target.address && redirects < kMaxRedirects && !deadline.expired()) {
-        target = Target{owner, false};
-        continue;
-      }
-    }
-    return s;
-  }
-}
 
-template <typename Batch>
-void ClusterTier::scatter(const std::vector<uint16_t>& slots, Deadline deadline, bool per_slot,
-                          std::vector<Status>& statuses, Batch&& batch) {
-  if (Status s = ensure_map(deadline); !s) {
-    std::fill(statuses.begin(), statuses.end(), s);
-    return;
-  }
-  std::vector<Target> targets(slots.size());
-  std::vector<size_t> pending(slots.size());
-  std::vector<char> alone(slots.size(), 0);  // per_slot: served in a batch of its own (see split below)
-  for (size_t i = 0; i < slots.size(); ++i) {
-    pending[i] = i;
-    targets[i] = Target{slot_owner(slots[i]), false};
-  }
-  for (int round = 0; !pending.empty(); ++round) {
-    // Group by (node, asking[, alone, slot]).
-    std::sort(pending.begin(), pending.end(), [&](size_t a, size_t b) {
-      if (targets[a].address != targets[b].address) return targets[a].address < targets[b].address;
-      if (targets[a].asking != targets[b].asking) return targets[a].asking < targets[b].asking;
-      if (alone[a] != alone[b]) return alone[a] < alone[b];
-      return per_slot ? slots[a] < slots[b] : a < b;
-    });
-    std::vector<size_t> again;
-    bool refreshed = false;
-    for (size_t from = 0; from < pending.size();) {
-      size_t to = from + 1;
-      const Target& t = targets[pending[from]];
-      while (to < pending.size() && targets[pending[to]].address == t.address &&
-             targets[pending[to]].asking == t.asking &&
-             (!per_slot || (!alone[pending[from]] && !alone[pending[to]] && slots[pending[to]] == slots[pending[from]]))) {
-        ++to;
-      }
-      std::vector<size_t> group(pending.begin() + static_cast<std::ptrdiff_t>(from),
-                                pending.begin() + static_cast<std::ptrdiff_t>(to));
-      from = to;
-      if (t.address.empty()) {
-        for (size_t i : group) statuses[i] = unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(slots[i]) + " is not served");
-        continue;
-      }
-      if (t.asking) {
-        AskingScope asking;
-        batch(node(t.address), group, statuses);
-      } else {
-        batch(node(t.address), group, statuses);
-      }
-      bool may_redirect = round < kMaxRedirects && !deadline.expired();
-      std::string failed_node = t.address;
-      for (size_t n = 0; n < group.size(); ++n) {
-        size_t i = group[n];
-        uint16_t slot = 0;
-        Target next;
-        // Per slot, one status covers the group: count its redirect once.
-        bool redirect = may_redirect && (!per_slot || n == 0) && redirected(statuses[i], &slot, &next);
-        if (per_slot && n == 0 && group.size() > 1 && ((redirect && next.asking) || (may_redirect && try_again(statuses[i])))) {
-          // The slot is being migrated, and MIGRATE moves its keys a few at a time: part of
-          // the group may be on the source, part on the target. A pipelined group (mset)
-          // answered -ASK may have been served in part, and sending all of it to the target
-          // would write the served keys there too (both nodes would hold them, and the
-          // MIGRATE of those keys would fail with BUSYKEY). A multi-key command (DEL) is
-          // refused with -TRYAGAIN, by the source and by the importing target alike, until
-          // the slot is done. So the group's keys go again one by one to the same node: a
-          // single key is never refused with TRYAGAIN, and its ASK is exact.
-          if (!redirect) redirect_failures_.fetch_add(1, std::memory_order_relaxed);  // absorbed, not a failure
-          for (size_t j : group) alone[j] = 1;
-          again.insert(again.end(), group.begin(), group.end());
-          break;
-        }
-        if (redirect) {
-          if (per_slot) {
-            for (size_t j : group) targets[j] = next;
-            again.insert(again.end(), group.begin(), group.end());
-            break;
-          }
-          targets[i] = std::move(next);
-          again.push_back(i);
-        } else if (may_redirect && node_failed(statuses[i]) && (refreshed || refresh(deadline))) {
-          refreshed = true;
-          std::string owner = slot_owner(slots[i]);
-          if (owner != failed_node) {
-            targets[i] = Target{owner, false};
-            again.push_back(i);
-          }
-        }
-      }
-    }
-    pending = std::move(again);
-  }
-}
+// ---- Single-slot requests ----
 
-Result<RemoteEntry> ClusterTier::get(std::string_view key, Deadline deadline) {
-  Result<RemoteEntry> out = not_found();
-  Status s = route(key_slot(key), deadline, true, [&](RedisTier& t) {
-    out = t.get(key, deadline);
-    return out.is_ok() || out.status().code() == StatusCode::kNotFound ? Status() : out.status();
-  });
-  if (!s) return s;
-  return out;
-}
-
-std::vector<Result<RemoteEntry>> ClusterTier::mget(const std::vector<std::string>& keys, Deadline deadline) {
-  std::vector<uint16_t> slots(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) slots[i] = key_slot(keys[i]);
-  std::vector<Status> statuses(keys.size());
-  std::vector<Result<RemoteEntry>> out(keys.size(), Result<RemoteEntry>(not_found()));
-  scatter(slots, deadline, false, statuses, [&](RedisTier& t, const std::vector<size_t>& group, std::vector<Status>& st) {
-    std::vector<std::string> sub;
-    sub.reserve(group.size());
-    for (size_t i : group) sub.push_back(keys[i]);
-    auto results = t.mget(sub, deadline);
-    for (size_t n = 0; n < group.size(); ++n) {
-      bool miss = !results[n].is_ok() && results[n].status().code() == StatusCode::kNotFound;
-      st[group[n]] = results[n].is_ok() || miss ? Status() : results[n].status();
-      out[group[n]] = std::move(results[n]);
-    }
-  });
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!statuses[i]) out[i] = Result<RemoteEntry>(statuses[i]);
-  }
-  return out;
-}
-
-Status ClusterTier::set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) {
-  return route(key_slot(key), deadline, true, [&](RedisTier& t) { return t.set(key, value, ttl_ms, deadline); });
-}
-
-Status ClusterTier::mset(const std::vector<RemoteWrite>& writes, Deadline deadline) {
-  std::vector<uint16_t> slots(writes.size());
-  for (size_t i = 0; i < writes.size(); ++i) slots[i] = key_slot(writes[i].key);
-  std::vector<Status> statuses(writes.size());
-  scatter(slots, deadline, true, statuses, [&](RedisTier& t, const std::vector<size_t>& group, std::vector<Status>& st) {
-    std::vector<RemoteWrite> sub;
-    sub.reserve(group.size());
-    for (size_t i : group) sub.push_back(writes[i]);
-    Status s = t.mset(sub, deadline);
-    for (size_t i : group) st[i] = s;
-  });
-  for (Status& s : statuses) {
-    if (!s) return s;
-  }
-  return Status();
-}
-
-Result<int64_t> ClusterTier::del(const std::vector<std::string>& keys, Deadline deadline) {
-  std::vector<uint16_t> slots(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) slots[i] = key_slot(keys[i]);
-  std::vector<Status> statuses(keys.size());
-  std::vector<int64_t> deleted(keys.size(), 0);  // per slot group, at its first key
-  scatter(slots, deadline, true, statuses, [&](RedisTier& t, const std::vector<size_t>& group, std::vector<Status>& st) {
-    std::vector<std::string> sub;
-    sub.reserve(group.size());
-    for (size_t i : group) sub.push_back(keys[i]);
-    auto n = t.del(sub, deadline);
-    for (size_t i : group) {
-      st[i] = n.status();
-      deleted[i] = 0;
-    }
-    if (n) deleted[group[0]] = *n;
-  });
-  int64_t total = 0;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!statuses[i]) return statuses[i];
-    total += deleted[i];
-  }
-  return total;
-}
-
-Result<bool> ClusterTier::exists(std::string_view key, Deadline deadline) {
-  bool found = false;
-  Status s = route(key_slot(key), deadline, true, [&](RedisTier& t) {
-    auto r = t.exists(key, deadline);
-    if (r) found = *r;
-    return r.status();
-  });
-  if (!s) return s;
-  return found;
-}
-
-Result<int64_t> ClusterTier::pttl(std::string_view key, Deadline deadline) {
-  Result<int64_t> out = not_found();
-  Status s = route(key_slot(key), deadline, true, [&](RedisTier& t) {
-    out = t.pttl(key, deadline);
-    return out.is_ok() || out.status().code() == StatusCode::kNotFound ? Status() : out.status();
-  });
-  if (!s) return s;
-  return out;
-}
-
-Result<int64_t> ClusterTier::incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Deadline deadline) {
-  int64_t value = 0;
-  // Not idempotent: redirects (the command did not run) are followed, connection errors are not retried.
-  Status s = route(key_slot(key), deadline, false, [&](RedisTier& t) {
-    auto r = t.incr_by(key, amount, ttl_ms, deadline);
-    if (r) value = *r;
-    return r.status();
-  });
-  if (!s) return s;
-  return value;
-}
-
-// ---- Asynchronous calls ----
-
-struct ClusterTier::AsyncRoute {
-  AsyncRoute(uint16_t s, Deadline d) : slot(s), deadline(d) {}
-  uint16_t slot;
-  Deadline deadline;
+struct ClusterTier::Routed {
+  RequestPtr req;
+  DoneStatus done;  // the request's own completion
   Target target;
   int redirects = 0;
-  // Submits the request to `tier` (with ASKING first when `asking`); `reply` gets its
-  // outcome (a miss is a success).
-  std::function<void(RedisTier& tier, bool asking, std::function<void(Status)> reply)> send;
-  std::function<void(Status)> finish;  // once, with the final outcome
-  // Multi-key DEL: the slot is being migrated (ASK, TRYAGAIN); serve the keys one by one
-  // on `target` (see scatter). Replaces finish. Null for single-key requests.
-  std::function<void(const Target& target, int redirects)> split;
 };
 
-void ClusterTier::send_async(std::shared_ptr<AsyncRoute> r) {
+void ClusterTier::send(RequestPtr req) {
+  if (Status s = ensure_map(req->deadline); !s) return req->done(std::move(s));
+  if (req->slot == Request::kNoSlot) return req->done(internal_error("cluster request without a key slot"));
+  auto r = std::make_shared<Routed>();
+  r->target = Target{slot_owner(req->slot), false};
+  r->done = std::move(req->done);
+  r->req = std::move(req);
+  route(std::move(r));
+}
+
+void ClusterTier::route(std::shared_ptr<Routed> r) {
   sending_.fetch_add(1);
   if (closing_.load()) {
     sending_.fetch_sub(1);
-    return r->finish(unavailable("redis: the cluster tier is being destroyed"));
+    return r->done(unavailable("redis: the cluster tier is being destroyed"));
   }
   if (r->target.address.empty()) {
     sending_.fetch_sub(1);
-    return r->finish(unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(r->slot) + " is not served"));
+    return r->done(unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(r->req->slot) + " is not served"));
   }
-  // After a redirect this runs on the completing node's I/O thread: when the target has
-  // no pipe yet, its PipeSet::pick connects synchronously here (bounded by the deadline).
+  // After a redirect of an asynchronous request this runs on the completing node's I/O
+  // thread: when the target has no pipe yet, it connects here (bounded by the deadline).
   // Redirects are rare, so a node's connect is not worth a thread of its own.
   RedisTier& tier = node(r->target.address);
   bool asking = r->target.asking;
-  auto send = r->send;  // r moves into the completion
-  send(tier, asking, [this, r = std::move(r)](Status s) mutable { on_async_reply(std::move(r), std::move(s)); });
+  RequestPtr req = r->req;
+  req->done = [this, r](Status s) mutable { on_routed(std::move(r), std::move(s)); };
   sending_.fetch_sub(1);
+  tier.send(std::move(req), asking);
 }
 
-void ClusterTier::on_async_reply(std::shared_ptr<AsyncRoute> r, Status s) {
-  // The same decisions as route() and scatter(), but nothing here may block: no map
-  // refresh (a connection error marks the map stale and fails the call; the next call
-  // refreshes), no retry after a connection error.
-  bool may_redirect = r->redirects < kMaxRedirects && !r->deadline.expired() && !closing_.load();
+void ClusterTier::on_routed(std::shared_ptr<Routed> r, Status s) {
+  const Request& req = *r->req;
+  bool may_redirect = r->redirects < kMaxRedirects && !req.deadline.expired() && !closing_.load();
   uint16_t slot = 0;
   Target next;
-  bool redirect = may_redirect && redirected(s, &slot, &next);
-  if (r->split && ((redirect && next.asking) || (may_redirect && try_again(s)))) {
-    if (!redirect) redirect_failures_.fetch_add(1, std::memory_order_relaxed);  // absorbed, not a failure
-    r->split(r->target, r->redirects + 1);
-    return;
-  }
-  if (redirect) {
+  if (may_redirect && redirected(s, &slot, &next)) {
     ++r->redirects;
     r->target = std::move(next);
-    return send_async(std::move(r));
+    return route(std::move(r));
   }
-  if (node_failed(s)) stale_.store(true, std::memory_order_relaxed);
-  r->finish(std::move(s));
+  if (node_failed(s)) {
+    if (req.wait && may_redirect && refresh(req.deadline)) {
+      // The node may be gone and its slot served by another (a promoted replica).
+      std::string owner = slot_owner(req.slot);
+      if (req.idempotent && owner != r->target.address) {
+        ++r->redirects;
+        r->target = Target{owner, false};
+        return route(std::move(r));
+      }
+    } else {
+      stale_.store(true, std::memory_order_relaxed);  // the next call re-reads the map
+    }
+  }
+  r->done(std::move(s));
 }
 
-void ClusterTier::get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) {
-  // Before the first load, the map is read here, synchronously (once per tier); a stale
-  // map is refreshed here too (see "Asynchronous calls").
-  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
-  auto out = std::make_shared<Result<RemoteEntry>>(not_found());
-  uint16_t slot = key_slot(key);
-  auto r = std::make_shared<AsyncRoute>(slot, deadline);
-  r->target = Target{slot_owner(slot), false};
-  r->send = [key = std::string(key), deadline, out](RedisTier& t, bool asking, std::function<void(Status)> reply) {
-    t.get_async(key, deadline, asking, [out, reply = std::move(reply)](Result<RemoteEntry> e) {
-      Status s = e.is_ok() || e.status().code() == StatusCode::kNotFound ? Status() : e.status();
-      *out = std::move(e);
-      reply(std::move(s));
-    });
-  };
-  r->finish = [out, done = std::move(done)](Status s) {
-    if (!s) return done(std::move(s));
-    done(std::move(*out));
-  };
-  send_async(std::move(r));
-}
+// ---- Multi-key requests ----
 
-void ClusterTier::set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
-                            std::function<void(Status)> done) {
-  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
-  uint16_t slot = key_slot(key);
-  auto r = std::make_shared<AsyncRoute>(slot, deadline);
-  r->target = Target{slot_owner(slot), false};
-  r->send = [key = std::string(key), value = std::string(value), ttl_ms, deadline](
-                RedisTier& t, bool asking, std::function<void(Status)> reply) {
-    t.set_async(key, value, ttl_ms, deadline, asking, std::move(reply));
-  };
-  r->finish = std::move(done);
-  send_async(std::move(r));
-}
-
-// The per-slot DELs of one del_async: the last to finish completes the call.
-struct ClusterTier::DelJoin {
+struct ClusterTier::Scatter {
+  std::shared_ptr<Keyed> k;
+  std::vector<Status> statuses;
+  std::vector<Target> targets;
+  std::vector<char> alone;     // per_slot: served in a group of its own (see the top)
+  std::vector<size_t> pending; // the items of the next round
+  int round = 0;
   std::mutex mu;
-  size_t pending = 0;
-  int64_t total = 0;
-  Status first_failure;
-  std::function<void(Result<int64_t>)> done;
-
-  void finish_one(Status s, int64_t deleted) {
-    std::unique_lock<std::mutex> lock(mu);
-    if (!s && first_failure) first_failure = std::move(s);
-    if (s) total += deleted;
-    if (--pending != 0) return;
-    lock.unlock();
-    if (!first_failure) return done(std::move(first_failure));
-    done(total);
-  }
+  size_t groups_left = 0;
+  std::vector<size_t> again;
+  bool refreshed = false;
 };
 
-void ClusterTier::del_async(const std::vector<std::string>& keys, Deadline deadline,
-                            std::function<void(Result<int64_t>)> done) {
-  if (keys.empty()) return done(int64_t{0});
-  if (Status s = ensure_map(deadline); !s) return done(std::move(s));
-  std::map<uint16_t, std::vector<std::string>> groups;  // one DEL per slot, as del() does
-  for (const std::string& k : keys) groups[key_slot(k)].push_back(k);
-  auto join = std::make_shared<DelJoin>();
-  join->pending = groups.size();
-  join->done = std::move(done);
-  for (auto& [slot, sub] : groups) {
-    Target owner{slot_owner(slot), false};
-    del_group_async(join, slot, std::move(sub), deadline, std::move(owner), 0);
+void ClusterTier::send_keyed(std::shared_ptr<Keyed> k) {
+  const size_t n = k->slots.size();
+  if (Status s = ensure_map(k->call.deadline); !s) return k->done(std::vector<Status>(n, s));
+  auto sc = std::make_shared<Scatter>();
+  sc->statuses.resize(n);
+  sc->targets.resize(n);
+  sc->alone.assign(n, 0);
+  sc->pending.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    sc->pending[i] = i;
+    sc->targets[i] = Target{slot_owner(k->slots[i]), false};
   }
+  sc->k = std::move(k);
+  scatter_round(std::move(sc));
 }
 
-void ClusterTier::del_group_async(std::shared_ptr<DelJoin> join, uint16_t slot, std::vector<std::string> keys,
-                                  Deadline deadline, Target target, int redirects) {
-  auto r = std::make_shared<AsyncRoute>(slot, deadline);
-  r->target = std::move(target);
-  r->redirects = redirects;
-  auto deleted = std::make_shared<int64_t>(0);
-  r->finish = [join, deleted](Status s) { join->finish_one(std::move(s), *deleted); };
-  if (keys.size() > 1) {
-    r->split = [this, join, slot, keys, deadline](const Target& at, int redirects_so_far) {
-      {
-        std::lock_guard<std::mutex> lock(join->mu);
-        join->pending += keys.size() - 1;  // this group's share goes to its keys
-      }
-      for (const std::string& k : keys) del_group_async(join, slot, {k}, deadline, at, redirects_so_far);
-    };
-  }
-  r->send = [keys = std::move(keys), deadline, deleted](RedisTier& t, bool asking, std::function<void(Status)> reply) {
-    t.del_async(keys, deadline, asking, [deleted, reply = std::move(reply)](Result<int64_t> n) {
-      if (n) *deleted = *n;
-      reply(n.status());
-    });
-  };
-  send_async(std::move(r));
-}
-
-Result<int64_t> ClusterTier::delete_matching(std::string_view glob, Deadline deadline) {
-  if (Status s = ensure_map(deadline); !s) return s;
-  int64_t deleted = 0;
-  for (const std::string& m : masters()) {
-    auto n = node(m).delete_matching(glob, deadline);
-    if (!n) {
-      if (node_failed(n.status())) refresh(deadline);
-      return n.status();
+void ClusterTier::scatter_round(std::shared_ptr<Scatter> sc) {
+  Keyed& k = *sc->k;
+  if (sc->pending.empty()) return k.done(std::move(sc->statuses));
+  std::vector<size_t> pending = std::move(sc->pending);
+  sc->pending.clear();
+  // Group by (node, asking[, alone, slot]).
+  std::sort(pending.begin(), pending.end(), [&](size_t a, size_t b) {
+    const Target &ta = sc->targets[a], &tb = sc->targets[b];
+    if (ta.address != tb.address) return ta.address < tb.address;
+    if (ta.asking != tb.asking) return ta.asking < tb.asking;
+    if (sc->alone[a] != sc->alone[b]) return sc->alone[a] < sc->alone[b];
+    return k.per_slot ? k.slots[a] < k.slots[b] : a < b;
+  });
+  std::vector<std::vector<size_t>> groups;
+  for (size_t from = 0; from < pending.size();) {
+    size_t to = from + 1;
+    const Target& t = sc->targets[pending[from]];
+    while (to < pending.size() && sc->targets[pending[to]].address == t.address &&
+           sc->targets[pending[to]].asking == t.asking &&
+           (!k.per_slot || (!sc->alone[pending[from]] && !sc->alone[pending[to]] &&
+                            k.slots[pending[to]] == k.slots[pending[from]]))) {
+      ++to;
     }
-    deleted += *n;
+    groups.emplace_back(pending.begin() + static_cast<std::ptrdiff_t>(from),
+                        pending.begin() + static_cast<std::ptrdiff_t>(to));
+    from = to;
   }
-  return deleted;
-}
-
-Result<HealthInfo> ClusterTier::health(Deadline deadline) {
-  HealthInfo out;
-  if (Status s = ensure_map(deadline); !s) {
-    out.error = s.to_string();
-    return out;
+  {
+    std::lock_guard<std::mutex> lock(sc->mu);
+    sc->groups_left = groups.size();
+    sc->again.clear();
+    sc->refreshed = false;
   }
-  out.healthy = true;
-  std::vector<std::string> ms = masters();
-  for (const std::string& m : ms) {
-    auto h = node(m).health(deadline);
-    if (!h || !h->healthy) {
-      out.healthy = false;
-      if (!out.error.empty()) out.error += "; ";
-      out.error += m + ": " + (h ? h->error : h.status().to_string());
+  // Every group in flight at once; the last to complete starts the next round.
+  for (std::vector<size_t>& group : groups) {
+    Target target = sc->targets[group[0]];
+    if (target.address.empty() || closing_.load()) {
+      Status s = closing_.load() ? unavailable("redis: the cluster tier is being destroyed")
+                                 : unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(k.slots[group[0]]) +
+                                               " is not served");
+      for (size_t i : group) sc->statuses[i] = s;
+      on_group(sc, group, target);
       continue;
     }
-    out.latency_ms = std::max(out.latency_ms, h->latency_ms);
-    if (out.version.empty()) out.version = h->version;
-    if (out.used_memory.empty()) out.used_memory = h->used_memory;  // the first master's
-    out.connected_clients += h->connected_clients;
-    out.uptime_seconds = out.uptime_seconds == 0 ? h->uptime_seconds : std::min(out.uptime_seconds, h->uptime_seconds);
+    auto req = std::make_shared<Request>(k.call.deadline, k.call.wait);
+    req->idempotent = k.idempotent;
+    req->slot = k.slots[group[0]];
+    k.build(*req, group, &sc->statuses);
+    req->done = [this, sc, group, target](Status s) {
+      if (!s) {
+        for (size_t i : group) sc->statuses[i] = s;
+      }
+      on_group(sc, group, target);
+    };
+    sending_.fetch_add(1);
+    RedisTier& tier = node(target.address);
+    sending_.fetch_sub(1);
+    tier.send(std::move(req), target.asking);
   }
-  if (ms.empty()) {
-    out.healthy = false;
-    out.error = "the cluster names no master";
+}
+
+void ClusterTier::on_group(const std::shared_ptr<Scatter>& sc, const std::vector<size_t>& group,
+                           const Target& target) {
+  Keyed& k = *sc->k;
+  const bool may_redirect = sc->round < kMaxRedirects && !k.call.deadline.expired() && !closing_.load();
+  std::vector<size_t> again;
+  bool node_down = false;
+  for (size_t n = 0; n < group.size(); ++n) {
+    size_t i = group[n];
+    uint16_t slot = 0;
+    Target next;
+    // Per slot, one status covers the group.
+    bool redirect = may_redirect && (!k.per_slot || n == 0) && redirected(sc->statuses[i], &slot, &next);
+    if (k.per_slot && n == 0 && group.size() > 1 &&
+        ((redirect && next.asking) || (may_redirect && try_again(sc->statuses[i])))) {
+      // The slot is being migrated: its keys go again one by one to the same node.
+      for (size_t j : group) sc->alone[j] = 1;
+      again.insert(again.end(), group.begin(), group.end());
+      break;
+    }
+    if (redirect) {
+      if (k.per_slot) {
+        for (size_t j : group) sc->targets[j] = next;
+        again.insert(again.end(), group.begin(), group.end());
+        break;
+      }
+      sc->targets[i] = std::move(next);
+      again.push_back(i);
+    } else if (may_redirect && node_failed(sc->statuses[i])) {
+      node_down = true;
+    }
+  }
+  if (node_down) {
+    // A waiting caller re-reads the map now (once per round) and sends the failed items
+    // of an idempotent request to their new owners; an asynchronous one leaves it to the
+    // next call.
+    bool refreshed = false;
+    if (k.call.wait) {
+      std::unique_lock<std::mutex> lock(sc->mu);
+      refreshed = sc->refreshed;
+      if (!refreshed) {
+        lock.unlock();
+        refreshed = refresh(k.call.deadline);
+        lock.lock();
+        sc->refreshed = sc->refreshed || refreshed;
+      }
+    } else {
+      stale_.store(true, std::memory_order_relaxed);
+    }
+    if (refreshed && k.idempotent) {
+      for (size_t i : group) {
+        if (!node_failed(sc->statuses[i])) continue;
+        std::string owner = slot_owner(k.slots[i]);
+        if (owner != target.address) {
+          sc->targets[i] = Target{owner, false};
+          again.push_back(i);
+        }
+      }
+    }
+  }
+  std::unique_lock<std::mutex> lock(sc->mu);
+  sc->again.insert(sc->again.end(), again.begin(), again.end());
+  if (--sc->groups_left != 0) return;
+  sc->pending = std::move(sc->again);
+  sc->again.clear();
+  ++sc->round;
+  lock.unlock();
+  scatter_round(sc);
+}
+
+Result<RedisOps::Servers> ClusterTier::servers(Deadline deadline) {
+  if (Status s = ensure_map(deadline); !s) return s;
+  Servers out;
+  out.cluster = true;
+  for (const std::string& m : masters()) {
+    out.nodes.push_back(&node(m));
+    out.names.push_back(m);
   }
   return out;
 }
 
 L2Stats ClusterTier::stats() const {
-  L2Stats total;
+  L2Stats total = counters_.snapshot();
   {
     std::lock_guard<std::mutex> lock(nodes_mu_);
     for (const auto& [address, tier] : nodes_) add(total, tier->stats());
   }
-  // Redirect replies are routing, not failures.
-  uint64_t redirects = redirect_failures_.load(std::memory_order_relaxed);
-  total.errors -= std::min(total.errors, redirects);
-  total.server_errors -= std::min(total.server_errors, redirects);
   total.moved_redirects = moved_.load(std::memory_order_relaxed);
   total.ask_redirects = ask_.load(std::memory_order_relaxed);
   return total;

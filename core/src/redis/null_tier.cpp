@@ -1,4 +1,5 @@
 // The null L2 for mem://: reads miss, writes succeed without effect, health is "healthy".
+// Every call completes inline.
 #include "remote_tier.hpp"
 
 namespace stratacache {
@@ -7,29 +8,37 @@ namespace {
 class NullRemoteTier final : public RemoteTier {
  public:
   bool enabled() const override { return false; }
-  Result<RemoteEntry> get(std::string_view, Deadline) override { return not_found(); }
-  std::vector<Result<RemoteEntry>> mget(const std::vector<std::string>& keys, Deadline) override {
-    std::vector<Result<RemoteEntry>> out;
-    out.reserve(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) out.emplace_back(not_found());
-    return out;
+  L2Stats stats() const override { return L2Stats{}; }
+
+  void get(std::string_view, Call, Done<RemoteEntry> done) override { done(not_found()); }
+  void mget(const std::vector<std::string>& keys, Call, DoneEntries done) override {
+    done(std::vector<Result<RemoteEntry>>(keys.size(), Result<RemoteEntry>(not_found())));
   }
-  Status set(std::string_view, std::string_view, int64_t, Deadline) override { return Status(); }
-  Status mset(const std::vector<RemoteWrite>&, Deadline) override { return Status(); }
-  Result<int64_t> del(const std::vector<std::string>&, Deadline) override { return int64_t{0}; }
-  Result<bool> exists(std::string_view, Deadline) override { return false; }
-  Result<int64_t> pttl(std::string_view, Deadline) override { return not_found(); }
+  void set(std::string_view, std::string_view, int64_t, Call, DoneStatus done) override { done(Status()); }
+  void mset(const std::vector<RemoteWrite>&, Call, DoneStatus done) override { done(Status()); }
+  void del(const std::vector<std::string>&, Call, Done<int64_t> done) override { done(int64_t{0}); }
+  void exists(std::string_view, Call, Done<bool> done) override { done(false); }
+  void pttl(std::string_view, Call, Done<int64_t> done) override { done(not_found()); }
   // A counter needs somewhere to live; pretending would return the same value forever.
-  Result<int64_t> incr_by(std::string_view, int64_t, int64_t, Deadline) override {
-    return Status(StatusCode::kUnsupported, "no L2 tier to hold the counter");
+  void incr_by(std::string_view, int64_t, int64_t, Call, Done<int64_t> done) override {
+    done(Status(StatusCode::kUnsupported, "no L2 tier to hold the counter"));
   }
-  Result<int64_t> delete_matching(std::string_view, Deadline) override { return int64_t{0}; }
-  Result<HealthInfo> health(Deadline) override {
+  void delete_matching(std::string_view, Call, Done<int64_t> done) override { done(int64_t{0}); }
+  void health(Call, std::function<void(HealthInfo)> done) override {
     HealthInfo h;
     h.healthy = true;
-    return h;
+    done(std::move(h));
   }
-  L2Stats stats() const override { return L2Stats{}; }
+  using RemoteTier::del;
+  using RemoteTier::delete_matching;
+  using RemoteTier::exists;
+  using RemoteTier::get;
+  using RemoteTier::health;
+  using RemoteTier::incr_by;
+  using RemoteTier::mget;
+  using RemoteTier::mset;
+  using RemoteTier::pttl;
+  using RemoteTier::set;
 };
 
 }  // namespace

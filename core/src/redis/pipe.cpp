@@ -17,7 +17,7 @@ void PipeRequest::reset(size_t n, Deadline d) {
   arena.nodes.clear();
   arena.bytes.clear();
   status = Status();
-  done = abandoned = received = lost = false;
+  done = abandoned = received = lost = sent = false;
   deadline = d;
 }
 
@@ -88,12 +88,13 @@ void Pipe::enqueue_locked(std::shared_ptr<PipeRequest> req, std::string_view byt
   outstanding_.fetch_add(1, std::memory_order_relaxed);
 }
 
-Status Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes, bool* lost, bool* received) {
+void Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes) {
   std::unique_lock<std::mutex> lk(mu_);
   if (broken_) {
-    *lost = failure_.code() == StatusCode::kUnavailable;
-    *received = false;
-    return failure_;
+    req->lost = failure_.code() == StatusCode::kUnavailable;
+    req->done = true;
+    req->status = failure_;
+    return;
   }
   enqueue_locked(req, bytes);
   while (!req->done) {
@@ -119,11 +120,7 @@ Status Pipe::call(const std::shared_ptr<PipeRequest>& req, std::string_view byte
     // We may have been woken to lead just as our deadline passed: pass the role on.
     if (!leader_) handoff_locked(req.get(), true);
   }
-  *lost = req->lost;
-  *received = req->received;
-  Status s = req->status;
   run_callbacks(lk);  // async requests this thread completed (or failed) on the way
-  return s;
 }
 
 void Pipe::submit(std::shared_ptr<PipeRequest> req, std::string_view bytes) {
@@ -145,6 +142,8 @@ bool Pipe::write_locked(std::unique_lock<std::mutex>& lk, Deadline deadline) {
   writing_ = true;
   while (!out_.empty() && !broken_) {
     sending_.swap(out_);
+    // Everything queued is in sending_ now: from here on it may reach the server.
+    for (auto it = fifo_.rbegin(); it != fifo_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
     lk.unlock();
     Status s = stream_->send_all(sending_.data(), sending_.size(), deadline);
     lk.lock();
@@ -344,50 +343,6 @@ Pipe::Clock::time_point Pipe::expire(Clock::time_point now) {
   }
   run_callbacks(lk);
   return next;
-}
-
-void Batch::command(const std::string_view* args, size_t n) {
-  if (asking_) {
-    static constexpr std::string_view kAsking[] = {"ASKING"};
-    append_command(out_, kAsking, 1, &format_error_);
-    ++queued_;
-  }
-  append_command(out_, args, n, &format_error_);
-  ++queued_;
-}
-
-Status Batch::roundtrip(Deadline deadline) {
-  size_t expected = queued_;
-  queued_ = 0;
-  if (!format_error_.is_ok() || deadline.expired()) {
-    // Nothing was sent.
-    out_.clear();
-    Status s = !format_error_.is_ok() ? format_error_ : timeout_error("deadline passed before the request was sent");
-    format_error_ = Status();
-    return s;
-  }
-  // The previous request may still sit, abandoned, in the pipe's FIFO.
-  if (!req_ || req_.use_count() > 1) req_ = std::make_shared<PipeRequest>();
-  req_->reset(expected, deadline);
-  bool lost = false, received = false;
-  Status s = pipe_->call(req_, out_, &lost, &received);
-  out_.clear();
-  lost_ = lost_ || lost;
-  received_ = received_ || received;
-  return s;
-}
-
-Status Batch::ping(Deadline deadline) {
-  bool asking = asking_;
-  asking_ = false;  // no ASKING before PING, and reply(0) below is PING's own
-  command({"PING"});
-  Status s = roundtrip(deadline);
-  Reply r = s ? reply(0) : Reply();
-  asking_ = asking;
-  if (!s) return s;
-  if (r.is(ReplyType::kError)) return server_error(r.str());
-  if (!r.is(ReplyType::kStatus) || r.str() != "PONG") return internal_error("unexpected reply to PING");
-  return Status();
 }
 
 }  // namespace stratacache::redis

@@ -33,7 +33,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +57,7 @@ struct PipeRequest {
   bool abandoned = false; // delivered as a timeout: its replies are dropped when they come
   bool received = false;  // some reply bytes for it arrived (a failure after that is not "untouched")
   bool lost = false;      // the connection failed under it (kUnavailable)
+  bool sent = false;      // its bytes were handed to the socket (unsent: it provably did not run)
   Deadline deadline{Deadline::Clock::time_point::max()};
   std::condition_variable cv;  // a synchronous caller waits here (with the pipe's mutex)
   // Asynchronous completion: called exactly once, on whichever thread completed the
@@ -81,9 +81,8 @@ class Pipe {
   Pipe& operator=(const Pipe&) = delete;
 
   // Synchronous: sends `bytes` (req->expected replies) and waits until they are read or
-  // req->deadline passes (kTimeout; the request is abandoned).
-  // *lost / *received: the connection failed under it / some of its reply bytes arrived.
-  Status call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes, bool* lost, bool* received);
+  // req->deadline passes (kTimeout; the request is abandoned). The outcome is in *req.
+  void call(const std::shared_ptr<PipeRequest>& req, std::string_view bytes);
   // Asynchronous: queues the request; req->on_done runs once it completes. `wake` is
   // called (cheaply, possibly under the pipe's lock) so that an I/O thread serves it.
   void submit(std::shared_ptr<PipeRequest> req, std::string_view bytes);
@@ -148,37 +147,6 @@ class Pipe {
   std::function<void()> wake_;
   std::atomic<bool> broken_flag_{false};
   std::atomic<size_t> outstanding_{0};
-};
-
-// What a tier's operation writes on a pipe and reads back: the Connection-like face of
-// one call (command(), roundtrip(), reply(i)).
-class Batch {
- public:
-  explicit Batch(std::shared_ptr<Pipe> pipe) : pipe_(std::move(pipe)) {}
-
-  void command(std::initializer_list<std::string_view> args) { command(args.begin(), args.size()); }
-  void command(const std::string_view* args, size_t n);
-  // Sends the queued commands and waits for their replies, valid until the next round trip.
-  Status roundtrip(Deadline deadline);
-  size_t reply_count() const { return req_ ? (asking_ ? req_->replies.size() / 2 : req_->replies.size()) : 0; }
-  Reply reply(size_t i) const { return req_->replies[asking_ ? 2 * i + 1 : i]; }
-  // Redis Cluster ASK redirect: every command is preceded by ASKING (see Connection).
-  void set_asking(bool on) { asking_ = on; }
-  Status ping(Deadline deadline);
-
-  // The connection failed under one of this batch's round trips.
-  bool lost() const { return lost_; }
-  bool received_any() const { return received_; }
-  Pipe& pipe() { return *pipe_; }
-
- private:
-  std::shared_ptr<Pipe> pipe_;
-  std::string out_;
-  size_t queued_ = 0;
-  Status format_error_;
-  bool asking_ = false;
-  bool lost_ = false, received_ = false;
-  std::shared_ptr<PipeRequest> req_;
 };
 
 }  // namespace stratacache::redis

@@ -159,6 +159,23 @@ void PipeSet::io_loop() {
   }
 }
 
+namespace {
+
+// The health check of an idle pipe.
+Status ping(Pipe& pipe, Deadline deadline) {
+  static constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
+  auto req = std::make_shared<PipeRequest>();
+  req->reset(1, deadline);
+  pipe.call(req, kPing);
+  if (!req->status) return req->status;
+  Reply r = req->replies[0];
+  if (r.is(ReplyType::kError)) return server_error(r.str());
+  if (!r.is(ReplyType::kStatus) || r.str() != "PONG") return internal_error("unexpected reply to PING");
+  return Status();
+}
+
+}  // namespace
+
 void PipeSet::drop(const Pipe* pipe) {
   std::shared_ptr<Pipe> gone;
   std::lock_guard<std::mutex> lk(mu_);
@@ -172,7 +189,20 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
   AcquireFailure ignored;
   if (why == nullptr) why = &ignored;
   *why = AcquireFailure::kNone;
-  std::vector<std::shared_ptr<Pipe>> gone;  // destroyed after the lock is released
+  // Pipes taken out of the set, retired after the lock is released: one still holding
+  // requests (a Sentinel failover moved the target) fails them, so that every
+  // completion runs; then their connections go back to the pool.
+  struct Retired {
+    std::vector<std::shared_ptr<Pipe>> pipes;
+    void push_back(std::shared_ptr<Pipe> p) { pipes.push_back(std::move(p)); }
+    void clear() {
+      for (auto& p : pipes) {
+        if (!p->broken() && p->outstanding() > 0) p->shutdown(unavailable("redis: the connection's server is no longer the target"));
+      }
+      pipes.clear();
+    }
+    ~Retired() { clear(); }
+  } gone;
   std::unique_lock<std::mutex> lk(mu_);
   if (fork_generation() != generation_) after_fork_locked();
   if (stop_) {
@@ -201,8 +231,7 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
       if (interval.count() > 0 && best->outstanding() == 0 &&
           std::chrono::steady_clock::now() - best->last_used() > interval) {
         lk.unlock();
-        Batch probe(best);
-        Status s = probe.ping(deadline);
+        Status s = ping(*best, deadline);
         lk.lock();
         if (!s) {
           for (auto it = pipes_.begin(); it != pipes_.end(); ++it) {

@@ -1,9 +1,15 @@
-// The standalone Redis L2 tier (TCP or unix socket): RemoteTier over a ConnectionPool.
+// The transport of a standalone Redis server (TCP or unix socket), of a Sentinel-managed
+// master, and of one Redis Cluster node (redis/cluster_tier.hpp): it sends the requests
+// of every operation (redis/redis_ops.hpp) on shared pipes (redis/pipe_set.hpp), waiting
+// or not (Request::wait), through one completion path.
 //
 // Beyond the RemoteTier contract:
-// - Idempotent operations (all but incr_by) are retried once, on another connection,
-//   when a pooled connection turns out dead before any byte of its reply arrived (the
-//   server closed it while idle: CLIENT KILL, timeout, restart).
+// - A request is sent again, once, when its connection turns out dead: any request whose
+//   bytes never reached the socket (it provably did not run), and an idempotent one
+//   (all but incr_by) when the pooled connection died before any byte of its reply
+//   arrived (the server closed it while idle: CLIENT KILL, timeout, restart). The same
+//   for waiting and asynchronous calls (an asynchronous retry runs on the I/O thread; it
+//   connects there, bounded by the deadline, when no connection is left).
 // - A connection that failed with a transport error makes the pool close its idle
 //   connections too: after a restart they are all dead.
 // - health() never fails: any error comes back as HealthInfo{healthy = false, error}.
@@ -36,7 +42,8 @@
 // to the old master are closed) and resets the breaker, so a healthy new master is
 // never kept behind a breaker opened by the old one. The call that noticed is retried
 // once on the new master when that is safe: idempotent commands, and any command
-// refused with -READONLY (it did not run). A background SentinelWatcher (every
+// refused with -READONLY (it did not run). An asynchronous call does not wait for the
+// sentinels on the I/O thread: its failure makes the next call re-resolve. A background SentinelWatcher (every
 // sentinel_watch_interval; 0: none) notices a new master before the old one fails or
 // is demoted (after SENTINEL FAILOVER the old master keeps accepting writes for up to
 // ~10 s); the next call then re-resolves, before the breaker is asked. Fork: the child
@@ -45,7 +52,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,82 +60,38 @@
 #include "redis/circuit_breaker.hpp"
 #include "redis/pipe_set.hpp"
 #include "redis/pool.hpp"
+#include "redis/redis_ops.hpp"
 #include "redis/sentinel.hpp"
-#include "remote_tier.hpp"
 
 namespace stratacache::redis {
 
-// Redis Cluster ASK redirects: while one lives, every command this thread sends
-// through a RedisTier is preceded by ASKING in the same pipeline (see Connection).
-class AskingScope {
+class RedisTier final : public RedisOps {
  public:
-  AskingScope();
-  ~AskingScope();
-  AskingScope(const AskingScope&) = delete;
-  AskingScope& operator=(const AskingScope&) = delete;
-
- private:
-  bool previous_;
-};
-
-class RedisTier final : public RemoteTier {
- public:
-  // cluster_node: one node of a Redis Cluster (redis/cluster_tier.hpp): commands never
+  // cluster_node: one node of a Redis Cluster (redis/cluster_tier.hpp): its commands never
   // carry keys of several slots (delete_matching unlinks per slot).
   explicit RedisTier(RedisOptions options, bool cluster_node = false);
   ~RedisTier() override;
 
-  bool enabled() const override { return true; }
-  Result<RemoteEntry> get(std::string_view key, Deadline deadline) override;
-  std::vector<Result<RemoteEntry>> mget(const std::vector<std::string>& keys, Deadline deadline) override;
-  Status set(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline) override;
-  Status mset(const std::vector<RemoteWrite>& writes, Deadline deadline) override;
-  Result<int64_t> del(const std::vector<std::string>& keys, Deadline deadline) override;
-  Result<bool> exists(std::string_view key, Deadline deadline) override;
-  Result<int64_t> pttl(std::string_view key, Deadline deadline) override;
-  Result<int64_t> incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Deadline deadline) override;
-  Result<int64_t> delete_matching(std::string_view glob, Deadline deadline) override;
-  Result<HealthInfo> health(Deadline deadline) override;
+  void close() override { pipes_.close(); }
   L2Stats stats() const override;
 
-  bool async_native() const override { return true; }
-  void close() override { pipes_.close(); }
-  void get_async(std::string_view key, Deadline deadline, std::function<void(Result<RemoteEntry>)> done) override;
-  void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline,
-                 std::function<void(Status)> done) override;
-  void del_async(const std::vector<std::string>& keys, Deadline deadline,
-                 std::function<void(Result<int64_t>)> done) override;
-  // The same for a Redis Cluster node (ClusterTier): with `asking`, every command is
-  // preceded by ASKING in the same request (an ASK redirect followed from a completion,
-  // where the thread-local AskingScope does not apply).
-  void get_async(std::string_view key, Deadline deadline, bool asking, std::function<void(Result<RemoteEntry>)> done);
-  void set_async(std::string_view key, std::string_view value, int64_t ttl_ms, Deadline deadline, bool asking,
-                 std::function<void(Status)> done);
-  void del_async(const std::vector<std::string>& keys, Deadline deadline, bool asking,
-                 std::function<void(Result<int64_t>)> done);
+  void send(RequestPtr req) override { send(std::move(req), false); }
+  // asking: a Redis Cluster ASK redirect: each command is preceded by ASKING.
+  void send(RequestPtr req, bool asking);
 
-  // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
-  Result<std::string> get_value(std::string_view key, Deadline deadline);
-
-  // Runs fn on a pooled connection with this tier's breaker, retries and failure
-  // counting (for commands the RemoteTier interface has no method for: CLUSTER SLOTS).
-  Status call(Deadline deadline, bool idempotent, const std::function<Status(Batch&)>& fn);
+ protected:
+  void send_keyed(std::shared_ptr<Keyed> k) override;
+  Result<Servers> servers(Deadline) override { return Servers{{this}, {}, cluster_node_}; }
 
  private:
-  // Runs fn(Batch&) -> Status on a shared pipe, through the breaker, with
-  // the retries described above. Counts the kind of a failure (not `errors`).
-  template <typename Fn>
-  Status run(Deadline deadline, bool idempotent, Fn&& fn);
-  // Sends `bytes` (`expected` replies) on a pipe through the breaker; `parse` reads the
-  // replies, `done` gets the outcome (counted like run()'s). Not retried: a lost
-  // connection fails the request (and, with Sentinel, makes the next call re-resolve).
-  // asking: `bytes` has an ASKING before each command (see append_routed), and
-  // `expected` counts the commands only; `parse` sees the commands' replies only.
-  void submit_async(Deadline deadline, std::string bytes, size_t expected,
-                    std::function<Status(const PipeRequest&)> parse, std::function<void(Status)> done,
-                    bool asking = false);
-  template <typename Fn>
-  Status attempt(Deadline deadline, bool idempotent, Fn&& fn, CircuitBreaker::Outcome* outcome);
+  struct Attempt;
+  // One try of `req` on a pipe; in_completion: called from a completion (an asynchronous
+  // retry), where nothing may wait for the sentinels.
+  void attempt(RequestPtr req, std::shared_ptr<Attempt> a, bool in_completion);
+  // The one completion path: retries, Sentinel re-resolution, counting, breaker.
+  void on_replies(RequestPtr req, std::shared_ptr<Attempt> a, PipeRequest& r, const std::shared_ptr<Pipe>& pipe,
+                  bool reused, bool in_completion);
+  void finish(const RequestPtr& req, Attempt& a, Status s, CircuitBreaker::Outcome outcome);
   // Sentinel: asks for the master unless another caller already moved the pool past
   // `seen_epoch`. True when the pool now targets another master than at seen_epoch.
   bool refresh_master(Deadline deadline, uint64_t seen_epoch, Status* error);
@@ -137,13 +99,9 @@ class RedisTier final : public RemoteTier {
   void follow_master(Deadline deadline);
   // The kind counter of a failure the server or the connection produced.
   void count_kind(const Status& s);
-  // Count a failed operation.
-  void count_failure(const Status& s);
-  Status failed(Status s);
 
   bool cluster_node_;
   RedisOptions options_;
-  Counters counters_;
   ConnectionPool pool_;
   PipeSet pipes_;  // after pool_: pipes give their connections back to it
   CircuitBreaker breaker_;
@@ -152,7 +110,7 @@ class RedisTier final : public RemoteTier {
   std::mutex resolve_mu_;
   std::condition_variable resolved_;
   bool resolving_ = false;
-  std::atomic<uint64_t> sentinel_news_{0};       // bumped by the watcher
+  std::atomic<uint64_t> sentinel_news_{0};       // bumped by the watcher and by asynchronous failures
   std::atomic<uint64_t> news_handled_{0};
   std::mutex watcher_mu_;
   std::atomic<uint64_t> watcher_generation_{0};  // fork_generation() + 1 of watcher_'s process
