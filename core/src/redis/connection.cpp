@@ -132,11 +132,6 @@ Status Connection::open(Deadline deadline) {
 }
 
 void Connection::command(const std::string_view* args, size_t n) {
-  if (asking_) {
-    asking_ = false;  // ASKING itself is not prefixed
-    command({"ASKING"});
-    asking_ = true;
-  }
   ++queued_;
   append_command(out_, args, n, &format_error_);
 }

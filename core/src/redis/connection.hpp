@@ -54,13 +54,8 @@ class Connection {
   // Sends the queued commands and reads their replies. The replies stay valid until
   // the next round trip.
   Status roundtrip(Deadline deadline);
-  size_t reply_count() const { return asking_ ? replies_.size() / 2 : replies_.size(); }
-  Reply reply(size_t i) const { return replies_[asking_ ? 2 * i + 1 : i]; }
-
-  // Redis Cluster ASK redirect: while on, every queued command is preceded by ASKING
-  // (the flag lasts one command on the server), and reply(i) skips ASKING's replies.
-  // Switch it only between round trips.
-  void set_asking(bool on) { asking_ = on; }
+  size_t reply_count() const { return replies_.size(); }
+  Reply reply(size_t i) const { return replies_[i]; }
 
   // PING, for the pool's health check.
   Status ping(Deadline deadline);
@@ -101,7 +96,6 @@ class Connection {
   bool broken_ = false;
   StatusCode failure_ = StatusCode::kOk;
   bool received_any_ = false;
-  bool asking_ = false;
   uint64_t generation_;
   pid_t pid_;
   Clock::time_point last_used_;
