@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "cache_test_hooks.hpp"
 #include "deadline.hpp"
 #include "glob.hpp"
 #include "integer_payload.hpp"
@@ -11,6 +12,8 @@
 #include "stratacache/version.hpp"
 
 namespace stratacache {
+
+std::atomic<void (*)(std::string_view)> test_hooks::before_backfill{nullptr};
 
 struct Cache::Impl {
   Options options;
@@ -91,10 +94,11 @@ struct Cache::Impl {
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }
 
-  // Back-fill only when no write to the key's shard raced the L2 fetch, and never for a
-  // key in its last millisecond (PTTL 0).
+  // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
+  // taken before it), and never for a key in its last millisecond (PTTL 0).
   // Returns a reference to the value either way.
   ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch) {
+    if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
     if (l2_pttl_ms == 0) return MemoryTier::make_ref(p.format, p.data);
     return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
   }
