@@ -348,17 +348,14 @@ Status Cache::set_value(std::string_view key, const Value& value, const CallOpti
 
 Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, const CallOptions& call) {
   Impl& m = *impl_;
+  if (items.empty()) return Status();
+  // Each item is checked and finished exactly as set() does it; nothing is written
+  // unless every item passes.
+  int64_t ttl = 0;
   for (auto& [k, v] : items) {
-    if (Status st = m.check_key(k); !st) return st;
-    if (v.data.size() > m.options.codec.limits.max_value_bytes) return too_large("value for a key exceeds max_value_bytes");
-  }
-  auto ttl = m.ttl_for(call);
-  if (!ttl) return ttl.status();
-  if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "mset with both tiers skipped");
-  if (!m.use_l2(call)) {
-    for (auto& [k, v] : items) {
-      if (!m.l1.admissible(k, v.data.size())) return too_large("a value does not fit in L1 (l1_max_bytes)");
-    }
+    auto t = m.check_write(k, v, call);
+    if (!t) return t.status();
+    ttl = *t;  // the same for every item: it depends on the call only
   }
   Status l2_status;
   if (m.use_l2(call)) {
@@ -367,14 +364,11 @@ Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, co
     for (auto& [k, v] : items) {
       auto env = m.envelope(k, v);
       if (!env) return env.status();
-      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), *ttl});
+      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), ttl});
     }
     l2_status = m.l2->mset(writes, m.deadline(call));
   }
-  for (auto& [k, v] : items) {
-    if (m.use_l1(call)) m.l1.set(k, v.format, v.data, m.l1_ttl(*ttl));
-    else m.l1.erase(k);
-  }
+  for (auto& [k, v] : items) m.finish_write(k, v, call, ttl);
   return l2_status;
 }
 
