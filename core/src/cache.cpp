@@ -78,18 +78,26 @@ struct Cache::Impl {
     return codec.encode(p, options.prefix, key);
   }
 
-  // Decode an L2 value; an unreadable one is a miss and counted. Garbage and tampered
-  // values (kDataLoss) are removed from L2; values this process merely cannot read (a
-  // newer format, a key it lacks, over its size limit) stay for those that can.
-  // From an asynchronous completion (`async`), the bad entry is removed asynchronously.
+  // Decode an L2 value (docs/envelope.md, "Errors"). A read never destroys
+  // data the cache did not write:
+  // - not an envelope (kWrongType: another client's value): with foreign_values=raw,
+  //   the bytes as they are (Format::kRaw); else a miss counted in decode_errors. It stays.
+  // - an envelope that is truncated, malformed or fails authentication (kDataLoss): a
+  //   counted miss, removed from L2 by compare-and-delete, so a value written since the
+  //   read survives; from an asynchronous completion (`async`), asynchronously.
+  // - an envelope this process cannot read (newer format, a key it lacks, over its size
+  //   limit): a counted miss, left for the processes that can read it.
   Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d,
                                 bool async = false) {
     auto p = codec.decode(env, options.prefix, key);
     if (p) return p;
+    if (p.code() == StatusCode::kWrongType && options.foreign_values == ForeignValues::kRaw) {
+      return Payload{Format::kRaw, std::string(env)};
+    }
     decode_errors.fetch_add(1, std::memory_order_relaxed);
     if (p.code() == StatusCode::kDataLoss) {
-      if (!async) (void)l2->del({full}, d);
-      else if (!closing.load(std::memory_order_acquire)) l2->del_async({full}, d, [](Result<int64_t>) {});
+      if (!async) (void)l2->delete_if_value(full, env, d);
+      else if (!closing.load(std::memory_order_acquire)) l2->delete_if_value_async(full, env, d, [](Result<bool>) {});
     }
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }

@@ -58,6 +58,18 @@ class RemoteTier {
   virtual Result<HealthInfo> health(Deadline deadline) = 0;
   virtual L2Stats stats() const = 0;
 
+  // ---- compare-and-delete (issue 10.5: a read removes only what it proved bad) ----
+  // Deletes `key` only while it still holds exactly `expected` (one atomic step on the
+  // server: EVAL of GET == ARGV[1] then DEL), so a value written since it was read
+  // survives. true: deleted. Idempotent. The null tier: false.
+  virtual Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) = 0;
+  // The same, asynchronous (see below); safe to call from another request's completion.
+  virtual void delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline,
+                                     std::function<void(Result<bool>)> done) {
+    done(delete_if_value(key, expected, deadline));
+  }
+  // ---- end compare-and-delete ----
+
   // Asynchronous submission. The callback runs exactly once: later on the tier's I/O
   // thread (or on a thread that happened to read the reply), or inline before the call
   // returns when the request fails at once (breaker open, no connection). It must not

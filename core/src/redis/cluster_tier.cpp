@@ -716,4 +716,39 @@ L2Stats ClusterTier::stats() const {
   return total;
 }
 
+// ---- compare-and-delete (RemoteTier::delete_if_value) ----
+Result<bool> ClusterTier::delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) {
+  bool deleted = false;
+  Status s = route(key_slot(key), deadline, true, [&](RedisTier& t) {
+    auto r = t.delete_if_value(key, expected, deadline);
+    if (r) deleted = *r;
+    return r.status();
+  });
+  if (!s) return s;
+  return deleted;
+}
+
+void ClusterTier::delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline,
+                                        std::function<void(Result<bool>)> done) {
+  // Called from another request's completion: nothing here may block, so the slot map
+  // is not (re)loaded; without an owner the call fails and the value stays.
+  uint16_t slot = key_slot(key);
+  auto r = std::make_shared<AsyncRoute>(slot, deadline);
+  r->target = Target{slot_owner(slot), false};
+  auto deleted = std::make_shared<bool>(false);
+  r->send = [key = std::string(key), expected = std::string(expected), deadline, deleted](
+                RedisTier& t, bool asking, std::function<void(Status)> reply) {
+    t.delete_if_value_async(key, expected, deadline, asking, [deleted, reply = std::move(reply)](Result<bool> d) {
+      if (d) *deleted = *d;
+      reply(d.status());
+    });
+  };
+  r->finish = [deleted, done = std::move(done)](Status s) {
+    if (!s) return done(std::move(s));
+    done(*deleted);
+  };
+  send_async(std::move(r));
+}
+// ---- end compare-and-delete ----
+
 }  // namespace stratacache::redis

@@ -115,6 +115,11 @@ class ClusterTier final : public RemoteTier {
                  std::function<void(Status)> done) override;
   void del_async(const std::vector<std::string>& keys, Deadline deadline,
                  std::function<void(Result<int64_t>)> done) override;
+  // ---- compare-and-delete (RemoteTier::delete_if_value), routed like get ----
+  Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) override;
+  void delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline,
+                             std::function<void(Result<bool>)> done) override;
+  // ---- end compare-and-delete ----
 
   // For tests and diagnostics.
   std::string slot_owner(uint16_t slot) const;  // "host:port"; "" before the first load

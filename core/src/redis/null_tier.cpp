@@ -30,6 +30,8 @@ class NullRemoteTier final : public RemoteTier {
     return h;
   }
   L2Stats stats() const override { return L2Stats{}; }
+  // ---- compare-and-delete ----
+  Result<bool> delete_if_value(std::string_view, std::string_view, Deadline) override { return false; }
 };
 
 }  // namespace

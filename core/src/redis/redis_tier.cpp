@@ -709,6 +709,46 @@ Result<HealthInfo> RedisTier::health(Deadline deadline) {
   return info;
 }
 
+// ---- compare-and-delete (RemoteTier::delete_if_value) ----
+namespace {
+// KEYS[1] is deleted only while it holds ARGV[1]; replies 1 when deleted, else 0.
+constexpr std::string_view kDeleteIfValueScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+}  // namespace
+
+Result<bool> RedisTier::delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) {
+  int64_t deleted = 0;
+  // Idempotent: a repeat deletes nothing more.
+  Status s = run(deadline, true, [&](Batch& c) {
+    c.command({"EVAL", kDeleteIfValueScript, "1", key, expected});
+    if (Status rt = c.roundtrip(deadline); !rt) return rt;
+    return read_integer(c.reply(0), "EVAL", &deleted);
+  });
+  if (!s) return failed(std::move(s));
+  bump(counters_.deletes, static_cast<uint64_t>(deleted));
+  return deleted == 1;
+}
+
+void RedisTier::delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline, bool asking,
+                                      std::function<void(Result<bool>)> done) {
+  const std::string_view argv[] = {"EVAL", kDeleteIfValueScript, "1", key, expected};
+  std::string bytes;
+  Status format_error;
+  append_routed(bytes, argv, 5, asking, &format_error);
+  if (!format_error) return done(failed(std::move(format_error)));
+  auto deleted = std::make_shared<int64_t>(0);
+  submit_async(
+      deadline, std::move(bytes), 1,
+      [deleted](const PipeRequest& r) { return read_integer(r.replies[0], "EVAL", deleted.get()); },
+      [this, deleted, done = std::move(done)](Status s) {
+        if (!s) return done(std::move(s));
+        bump(counters_.deletes, static_cast<uint64_t>(*deleted));
+        done(*deleted == 1);
+      },
+      asking);
+}
+// ---- end compare-and-delete ----
+
 }  // namespace stratacache::redis
 
 namespace stratacache {
@@ -719,5 +759,6 @@ std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options) {
   if (!options.cluster_nodes.empty()) return std::make_unique<redis::ClusterTier>(options);
   return std::make_unique<redis::RedisTier>(options);
 }
+
 
 }  // namespace stratacache

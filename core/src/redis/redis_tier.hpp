@@ -108,6 +108,16 @@ class RedisTier final : public RemoteTier {
   void del_async(const std::vector<std::string>& keys, Deadline deadline, bool asking,
                  std::function<void(Result<int64_t>)> done);
 
+  // ---- compare-and-delete (RemoteTier::delete_if_value) ----
+  Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) override;
+  void delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline,
+                             std::function<void(Result<bool>)> done) override {
+    delete_if_value_async(key, expected, deadline, false, std::move(done));
+  }
+  void delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline, bool asking,
+                             std::function<void(Result<bool>)> done);
+  // ---- end compare-and-delete ----
+
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
   Result<std::string> get_value(std::string_view key, Deadline deadline);
 
