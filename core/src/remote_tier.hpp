@@ -58,12 +58,13 @@ class RemoteTier {
   virtual Result<HealthInfo> health(Deadline deadline) = 0;
   virtual L2Stats stats() const = 0;
 
-  // ---- compare-and-delete (issue 10.5: a read removes only what it proved bad) ----
+  // ---- compare-and-delete: a read removes only the damaged value it read ----
   // Deletes `key` only while it still holds exactly `expected` (one atomic step on the
   // server: EVAL of GET == ARGV[1] then DEL), so a value written since it was read
   // survives. true: deleted. Idempotent. The null tier: false.
   virtual Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline deadline) = 0;
-  // The same, asynchronous (see below); safe to call from another request's completion.
+  // The same, asynchronous (see below). The Redis tiers never block in it, so it may be
+  // called from another request's completion.
   virtual void delete_if_value_async(std::string_view key, std::string_view expected, Deadline deadline,
                                      std::function<void(Result<bool>)> done) {
     done(delete_if_value(key, expected, deadline));
