@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "cache_test_hooks.hpp"
 #include "deadline.hpp"
 #include "glob.hpp"
 #include "integer_payload.hpp"
@@ -11,6 +12,8 @@
 #include "stratacache/version.hpp"
 
 namespace stratacache {
+
+std::atomic<void (*)(std::string_view)> test_hooks::before_backfill{nullptr};
 
 struct Cache::Impl {
   Options options;
@@ -75,26 +78,35 @@ struct Cache::Impl {
     return codec.encode(p, options.prefix, key);
   }
 
-  // Decode an L2 value; an unreadable one is a miss and counted. Garbage and tampered
-  // values (kDataLoss) are removed from L2; values this process merely cannot read (a
-  // newer format, a key it lacks, over its size limit) stay for those that can.
-  // From an asynchronous completion (`async`), the bad entry is removed asynchronously.
+  // Decode an L2 value (docs/envelope.md, "Errors"). A read never destroys
+  // data the cache did not write:
+  // - not an envelope (kWrongType: another client's value): with foreign_values=raw,
+  //   the bytes as they are (Format::kRaw); else a miss counted in decode_errors. It stays.
+  // - an envelope that is truncated, malformed or fails authentication (kDataLoss): a
+  //   counted miss, removed from L2 by compare-and-delete, so a value written since the
+  //   read survives; from an asynchronous completion (`async`), asynchronously.
+  // - an envelope this process cannot read (newer format, a key it lacks, over its size
+  //   limit): a counted miss, left for the processes that can read it.
   Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d,
                                 bool async = false) {
     auto p = codec.decode(env, options.prefix, key);
     if (p) return p;
+    if (p.code() == StatusCode::kWrongType && options.foreign_values == ForeignValues::kRaw) {
+      return Payload{Format::kRaw, std::string(env)};
+    }
     decode_errors.fetch_add(1, std::memory_order_relaxed);
     if (p.code() == StatusCode::kDataLoss) {
-      if (!async) (void)l2->del({full}, d);
-      else if (!closing.load(std::memory_order_acquire)) l2->del_async({full}, d, [](Result<int64_t>) {});
+      if (!async) (void)l2->delete_if_value(full, env, d);
+      else if (!closing.load(std::memory_order_acquire)) l2->delete_if_value_async(full, env, d, [](Result<bool>) {});
     }
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }
 
-  // Back-fill only when no write to the key's shard raced the L2 fetch, and never for a
-  // key in its last millisecond (PTTL 0).
+  // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
+  // taken before it), and never for a key in its last millisecond (PTTL 0).
   // Returns a reference to the value either way.
   ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch) {
+    if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
     if (l2_pttl_ms == 0) return MemoryTier::make_ref(p.format, p.data);
     return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
   }
@@ -344,17 +356,14 @@ Status Cache::set_value(std::string_view key, const Value& value, const CallOpti
 
 Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, const CallOptions& call) {
   Impl& m = *impl_;
+  if (items.empty()) return Status();
+  // Each item is checked and finished exactly as set() does it; nothing is written
+  // unless every item passes.
+  int64_t ttl = 0;
   for (auto& [k, v] : items) {
-    if (Status st = m.check_key(k); !st) return st;
-    if (v.data.size() > m.options.codec.limits.max_value_bytes) return too_large("value for a key exceeds max_value_bytes");
-  }
-  auto ttl = m.ttl_for(call);
-  if (!ttl) return ttl.status();
-  if (!m.use_l2(call) && !m.use_l1(call)) return Status(StatusCode::kUnsupported, "mset with both tiers skipped");
-  if (!m.use_l2(call)) {
-    for (auto& [k, v] : items) {
-      if (!m.l1.admissible(k, v.data.size())) return too_large("a value does not fit in L1 (l1_max_bytes)");
-    }
+    auto t = m.check_write(k, v, call);
+    if (!t) return t.status();
+    ttl = *t;  // the same for every item: it depends on the call only
   }
   Status l2_status;
   if (m.use_l2(call)) {
@@ -363,14 +372,11 @@ Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, co
     for (auto& [k, v] : items) {
       auto env = m.envelope(k, v);
       if (!env) return env.status();
-      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), *ttl});
+      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), ttl});
     }
     l2_status = m.l2->mset(writes, m.deadline(call));
   }
-  for (auto& [k, v] : items) {
-    if (m.use_l1(call)) m.l1.set(k, v.format, v.data, m.l1_ttl(*ttl));
-    else m.l1.erase(k);
-  }
+  for (auto& [k, v] : items) m.finish_write(k, v, call, ttl);
   return l2_status;
 }
 

@@ -203,6 +203,12 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     else return bad_param(name, value, "json, msgpack or raw");
     return Status::ok();
   }
+  if (name == "foreign_values") {
+    if (value == "miss") o.foreign_values = ForeignValues::kMiss;
+    else if (value == "raw") o.foreign_values = ForeignValues::kRaw;
+    else return bad_param(name, value, "miss or raw");
+    return Status::ok();
+  }
   if (name == "compression") {
     if (value == "lz4") o.codec.compression = Compression::kLz4;
     else if (value == "zlib") o.codec.compression = Compression::kZlib;

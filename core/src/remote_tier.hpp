@@ -87,6 +87,10 @@ class RemoteTier {
   virtual void delete_matching(std::string_view glob, Call call, Done<int64_t> done) = 0;
   // Never fails: an unreachable server is HealthInfo{healthy = false, error}.
   virtual void health(Call call, std::function<void(HealthInfo)> done) = 0;
+  // Compare-and-delete: deletes `key` only while it still holds exactly `expected` (one
+  // atomic step on the server), so a value written since it was read survives. true:
+  // deleted. Idempotent. The null tier: false.
+  virtual void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) = 0;
 
   // ---- Synchronous forms (Call::wait = true) ----
   Result<RemoteEntry> get(std::string_view key, Deadline d) {
@@ -122,6 +126,9 @@ class RemoteTier {
   Result<int64_t> delete_matching(std::string_view glob, Deadline d) {
     return wait_for<int64_t>([&](auto done) { delete_matching(glob, Call{d, true}, std::move(done)); });
   }
+  Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline d) {
+    return wait_for<bool>([&](auto done) { delete_if_value(key, expected, Call{d, true}, std::move(done)); });
+  }
   HealthInfo health(Deadline d) {
     HealthInfo out;
     health(Call{d, true}, [&out](HealthInfo h) { out = std::move(h); });
@@ -135,6 +142,9 @@ class RemoteTier {
   }
   void del_async(const std::vector<std::string>& keys, Deadline d, Done<int64_t> done) {
     del(keys, Call{d, false}, std::move(done));
+  }
+  void delete_if_value_async(std::string_view key, std::string_view expected, Deadline d, Done<bool> done) {
+    delete_if_value(key, expected, Call{d, false}, std::move(done));
   }
 
  private:

@@ -170,7 +170,9 @@ TEST(EnvelopeTest, EveryTruncationFails) {
       for (size_t len = 0; len < env.size(); ++len) {
         auto r = c.decode(std::string_view(env).substr(0, len), "ns", "key");
         ASSERT_FALSE(r.is_ok()) << "prefix " << len;
-        EXPECT_EQ(r.code(), StatusCode::kDataLoss) << "prefix " << len << ": " << r.status().to_string();
+        // Without both magic bytes it is not an envelope at all (docs/envelope.md).
+        StatusCode want = len < 2 ? StatusCode::kWrongType : StatusCode::kDataLoss;
+        EXPECT_EQ(r.code(), want) << "prefix " << len << ": " << r.status().to_string();
       }
       EXPECT_TRUE(c.decode(env, "ns", "key").is_ok());
     }
@@ -187,8 +189,13 @@ TEST(EnvelopeTest, EverySingleBitFlipOfAnEncryptedEnvelopeFails) {
       bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
       auto r = c.decode(bad, "ns", "key");
       ASSERT_FALSE(r.is_ok()) << "bit " << bit;
-      // A flip in the header's ids reads as "written by something this process can't
-      // read" (kUnsupported); anywhere else it fails authentication or a length check.
+      // A flip in the magic makes it "not an envelope" (kWrongType); in the header's ids
+      // "written by something this process can't read" (kUnsupported); anywhere else it
+      // fails authentication or a length check.
+      if (bit < 16) {
+        EXPECT_EQ(r.code(), StatusCode::kWrongType) << "bit " << bit;
+        continue;
+      }
       EXPECT_TRUE(r.code() == StatusCode::kDataLoss || r.code() == StatusCode::kTooLarge ||
                   r.code() == StatusCode::kUnsupported)
           << "bit " << bit << ": " << r.status().to_string();
@@ -241,14 +248,14 @@ TEST(EnvelopeTest, UnencryptedEnvelopeIsRejectedWhenKeysAreConfigured) {
   EXPECT_TRUE(make_codec(Compression::kNone, empty_ring).decode(plain, "n", "k").is_ok());
 }
 
-TEST(EnvelopeTest, UnknownIdsAndFlagsAreUnsupportedAndBadMagicIsDataLoss) {
+TEST(EnvelopeTest, UnknownIdsAndFlagsAreUnsupportedAndNoMagicIsNotAnEnvelope) {
   const std::string env = *make_codec(Compression::kNone).encode(Payload{Format::kJson, "1"}, "n", "k");
   const Codec c = make_codec(Compression::kNone);
   struct Case { size_t offset; char value; const char* needle; StatusCode code; };
   const Case cases[] = {{2, 2, "version", StatusCode::kUnsupported}, {2, 0, "version", StatusCode::kUnsupported},
                         {3, 3, "serializer", StatusCode::kUnsupported}, {4, 3, "compression", StatusCode::kUnsupported},
-                        {5, 2, "flags", StatusCode::kUnsupported}, {0, 'x', "magic", StatusCode::kDataLoss},
-                        {1, 'x', "magic", StatusCode::kDataLoss}};
+                        {5, 2, "flags", StatusCode::kUnsupported}, {0, 'x', "magic", StatusCode::kWrongType},
+                        {1, 'x', "magic", StatusCode::kWrongType}};
   for (const auto& cs : cases) {
     std::string bad = env;
     bad[cs.offset] = cs.value;
@@ -302,7 +309,7 @@ TEST(CodecCounter, PlainIntegersDecodeAsJsonNumbers) {
     EXPECT_EQ(*deserialize(c.decode("-17", "n", "k")->data, Format::kJson), Value(-17));
     for (const char* not_counter : {"", "-", "+1", "1 ", " 1", "1.0", "9223372036854775808",
                                     "-9223372036854775809", "12345678901234567890", "1e3", "0x10", "007", "-0"}) {
-      EXPECT_EQ(c.decode(not_counter, "n", "k").code(), StatusCode::kDataLoss) << not_counter;
+      EXPECT_EQ(c.decode(not_counter, "n", "k").code(), StatusCode::kWrongType) << not_counter;
     }
   }
 }

@@ -251,3 +251,20 @@ def test_prefix_option(redis_server: RedisProcess) -> None:
     c.set("k", 1)
     assert redis_server.cli("GET", "app:k") == "1"
     assert redis_server.cli("EXISTS", "k") == "0"
+
+
+def test_foreign_values_stay_and_raw_mode_returns_them(redis_server: RedisProcess) -> None:
+    """A value stratacache did not write (redis-cli here) is never deleted by a read;
+    foreign_values=raw in the URL returns its bytes (docs/envelope.md)."""
+    redis_server.cli("SET", "foreign", "written by redis-cli")
+    miss = NativeCache(redis_server.url)
+    assert miss.get("foreign", skip_l1=True) is MISSING
+    assert miss.get_many(["foreign"], skip_l1=True) == [MISSING]
+    assert miss.stats()["decode_errors"] == 2
+    raw = NativeCache(redis_server.url + "?foreign_values=raw")
+    assert raw.get("foreign", skip_l1=True) == b"written by redis-cli"
+    assert raw.get_many(["foreign"], skip_l1=True) == [b"written by redis-cli"]
+    assert raw.stats()["decode_errors"] == 0
+    assert redis_server.cli("GET", "foreign") == "written by redis-cli"
+    with pytest.raises(CacheError):
+        NativeCache(redis_server.url + "?foreign_values=delete")

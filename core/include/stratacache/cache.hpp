@@ -35,8 +35,12 @@ struct CallOptions {
 //  - kUnavailable / kTimeout: L2 failed; L1 was still read/written (a write is then in
 //    L1 only; a delete removed the L1 copy). Callers that prefer availability treat
 //    these as a miss / success.
-//  - A corrupt or tampered L2 value is a miss (kNotFound), counted in
-//    stats().decode_errors, and the bad L2 entry is deleted.
+//  - An L2 value that cannot be read is a miss (kNotFound) counted in
+//    stats().decode_errors. Only an envelope that is truncated, malformed or fails
+//    authentication is deleted from L2, and only while it still holds the bytes read
+//    (compare-and-delete). A value that is not an envelope (another client's) stays,
+//    and with foreign_values=raw is returned as Format::kRaw; so does an envelope this
+//    process cannot read (newer version, unknown key id, over max_value_bytes).
 class Cache {
  public:
   static Result<std::unique_ptr<Cache>> open(std::string_view url);

@@ -91,12 +91,15 @@ class Codec {
   // length-prefixed namespace + key are authenticated when encryption is on.
   Result<std::string> encode(const Payload& payload, std::string_view ns, std::string_view key) const;
 
-  // Unwrap an envelope. Never crashes or throws. Malformed, truncated, tampered or
-  // wrong-key input, and plaintext when a key ring is configured -> kDataLoss. A
-  // well-formed envelope this process cannot read (unknown version, serializer,
-  // compression or flags; a key id it lacks; encrypted but no key ring) ->
-  // kUnsupported. Over-limit -> kTooLarge.
-  // A plain ASCII integer (as written by INCRBY) decodes to a JSON payload holding it.
+  // Unwrap an envelope. Never crashes or throws. The outcomes (docs/envelope.md):
+  // - A plain ASCII integer (as written by INCRBY) decodes to a JSON payload holding it.
+  // - Not an envelope at all: the value does not start with the two magic bytes
+  //   (FE 53), the empty value included -> kWrongType (someone else's data).
+  // - An envelope that is truncated, malformed, tampered or bound to another key, and
+  //   a plaintext envelope when a key ring is configured -> kDataLoss.
+  // - A well-formed envelope this process cannot read (unknown version, serializer,
+  //   compression or flags; a key id it lacks; encrypted but no key ring) ->
+  //   kUnsupported. Over-limit -> kTooLarge.
   Result<Payload> decode(std::string_view envelope, std::string_view ns, std::string_view key) const;
 
   const CodecOptions& options() const { return options_; }

@@ -100,6 +100,13 @@ struct L1Options {
   uint32_t (*key_hash)(std::string_view key) = nullptr;
 };
 
+// What a read does with a value in Redis that is not a stratacache envelope (written by
+// another client or application; docs/envelope.md). Either way the value stays.
+enum class ForeignValues : uint8_t {
+  kMiss,  // a miss, counted in stats().decode_errors
+  kRaw,   // returned as it is, Format::kRaw
+};
+
 struct Options {
   RedisOptions redis;
   L1Options l1;
@@ -108,6 +115,7 @@ struct Options {
   std::string prefix;                    // prepended to every Redis key
   Millis default_ttl{300000};            // per-call ttl < 0 means this; 0 means no expiry
   size_t max_key_length = 4096;
+  ForeignValues foreign_values = ForeignValues::kMiss;  // URL: foreign_values=miss|raw
 
   // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `rediss://...` (the same
   // over TLS; ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs=required|optional|none,

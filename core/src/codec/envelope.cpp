@@ -33,7 +33,9 @@ size_t put_varint(unsigned char* out, uint64_t v) {
 Result<EnvelopeHeader> parse_envelope_header(std::string_view env) {
   const auto* p = reinterpret_cast<const unsigned char*>(env.data());
   const size_t n = env.size();
-  if (n < 2 || p[0] != kMagic0 || p[1] != kMagic1) return data_loss("not a stratacache envelope (bad magic)");
+  if (n < 2 || p[0] != kMagic0 || p[1] != kMagic1) {
+    return Status(StatusCode::kWrongType, "not a stratacache envelope (no magic bytes)");
+  }
   if (n < kOffLength) return data_loss("truncated envelope header");
   EnvelopeHeader h;
   h.version = p[kOffVersion];

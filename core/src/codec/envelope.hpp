@@ -33,7 +33,8 @@ struct EnvelopeHeader {
 };
 
 // Parses and validates the header; every length is checked against the input first.
-// Unknown version / serializer / compression / flag bits -> kDataLoss.
+// No magic bytes -> kWrongType (not an envelope); unknown version / serializer /
+// compression / flag bits -> kUnsupported; truncated or malformed -> kDataLoss.
 Result<EnvelopeHeader> parse_envelope_header(std::string_view envelope);
 
 // Appends LEB128 (7 bits per byte, low first) of v; returns bytes written.

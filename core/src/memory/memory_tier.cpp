@@ -112,7 +112,14 @@ struct alignas(64) Shard {
   mutable std::shared_mutex mu;
   std::vector<Entry*> buckets = std::vector<Entry*>(8, nullptr);
   size_t count = 0;
+  // The back-fill guard (MemoryTier::write_epoch): `epoch` counts the shard's writes;
+  // last_write[slot] is the epoch of the last write or erase of a key whose hash falls
+  // in that slot, cleared_at the epoch of the last shard-wide erase. Keys sharing a
+  // slot only make a back-fill skip (conservative), never let a stale one in.
+  static constexpr uint32_t kGuardSlots = 64;
   std::atomic<uint64_t> epoch{0};
+  uint64_t cleared_at = 0;                // under mu
+  uint64_t last_write[kGuardSlots] = {};  // under mu
 
   uint32_t mask() const { return static_cast<uint32_t>(buckets.size() - 1); }
 
@@ -176,7 +183,18 @@ struct alignas(64) Shard {
     }
     buckets.swap(next);
   }
-  void bump() { epoch.store(epoch.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  // Under mu (exclusive): a write or erase of the key hashing to h; all keys for bump_all.
+  void bump(uint32_t h) { last_write[h & (kGuardSlots - 1)] = next_epoch(); }
+  void bump_all() { cleared_at = next_epoch(); }
+  // Under mu: whether a key hashing to h was written after `token` was read.
+  bool written_since(uint32_t h, uint64_t token) const {
+    return std::max(cleared_at, last_write[h & (kGuardSlots - 1)]) > token;
+  }
+  uint64_t next_epoch() {
+    uint64_t e = epoch.load(std::memory_order_relaxed) + 1;
+    epoch.store(e, std::memory_order_release);
+    return e;
+  }
 };
 
 // Caffeine's tuning constants for the window and the hill climber.
@@ -683,14 +701,15 @@ struct MemoryTier::Impl {
     Entry* old;
     {
       std::unique_lock<std::shared_mutex> lock(s.mu);
-      if (epoch && s.epoch.load(std::memory_order_relaxed) != *epoch) {
+      if (epoch && s.written_since(h, *epoch)) {
         lock.unlock();
         // Not stored: drop the map's and the policy's references (the caller's stays).
         if (e->refs.fetch_sub(2, std::memory_order_acq_rel) == 2) detail::destroy_entry(e);
         return ref;
       }
       old = s.replace(e);
-      s.bump();
+      // A back-fill is not a write: it must not stop other back-fills of the shard.
+      if (!epoch) s.bump(h);
     }
     apply(old, e, now_ms);
     return ref;
@@ -711,7 +730,7 @@ struct MemoryTier::Impl {
     {
       std::unique_lock<std::shared_mutex> lock(s.mu);
       old = s.unmap_key(h, key);
-      s.bump();
+      s.bump(h);
     }
     if (!old) return false;
     bool live = !old->expired(now());
@@ -729,7 +748,7 @@ struct MemoryTier::Impl {
     std::vector<Entry*> removed;
     for (auto& s : shards) {
       std::unique_lock<std::shared_mutex> lock(s.mu);
-      s.bump();
+      s.bump_all();
       for (auto& head : s.buckets) {
         for (Entry** link = &head; *link;) {
           Entry* e = *link;
@@ -885,7 +904,7 @@ Result<int64_t> MemoryTier::increment(std::string_view key, int64_t amount, int6
     added = m.make_entry(key, h, p.format, p.data, hard, now_ms);
     if (!added) return Status(StatusCode::kInternal, "out of memory");
     old = s.replace(added);
-    s.bump();
+    s.bump(h);
   }
   m.apply(old, added, now_ms);
   return result;

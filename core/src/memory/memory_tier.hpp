@@ -54,9 +54,12 @@ class MemoryTier {
   // A value nobody stores: a standalone reference (for callers that skip L1).
   static ValueRef make_ref(Format format, std::string_view data);
 
-  // Write epoch of the key's shard: it changes on every set/erase/increment there. A
-  // reader takes it before fetching from L2 and back-fills with set_if_epoch, which
-  // does nothing when a write raced the fetch (so a stale value never shadows it).
+  // Back-fill guard. A reader takes write_epoch(key) before fetching the key from L2
+  // and back-fills with set_if_epoch, which stores nothing when the key was written
+  // (set, erase, increment, clear) since: a stale value never shadows a newer write.
+  // Per key: writes of other keys do not stop it, except a key sharing the key's guard
+  // slot (64 per shard), which only costs a back-fill. Back-fills are not writes: they
+  // never stop each other (a multi-key read back-fills all its keys).
   uint64_t write_epoch(std::string_view key) const;
   ValueRef set_if_epoch(std::string_view key, Format format, std::string_view data, int64_t ttl_ms, uint64_t epoch);
   // Whether an entry of this size could be admitted at all.

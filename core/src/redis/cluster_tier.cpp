@@ -526,4 +526,5 @@ L2Stats ClusterTier::stats() const {
   return total;
 }
 
+
 }  // namespace stratacache::redis

@@ -24,12 +24,14 @@ class NullRemoteTier final : public RemoteTier {
     done(Status(StatusCode::kUnsupported, "no L2 tier to hold the counter"));
   }
   void delete_matching(std::string_view, Call, Done<int64_t> done) override { done(int64_t{0}); }
+  void delete_if_value(std::string_view, std::string_view, Call, Done<bool> done) override { done(false); }
   void health(Call, std::function<void(HealthInfo)> done) override {
     HealthInfo h;
     h.healthy = true;
     done(std::move(h));
   }
   using RemoteTier::del;
+  using RemoteTier::delete_if_value;
   using RemoteTier::delete_matching;
   using RemoteTier::exists;
   using RemoteTier::get;

@@ -347,6 +347,22 @@ void RedisOps::incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Cal
   send(std::move(req));
 }
 
+void RedisOps::delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) {
+  // KEYS[1] is deleted only while it holds ARGV[1]; replies 1 when deleted, else 0.
+  static constexpr std::string_view kScript =
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+  auto deleted = std::make_shared<int64_t>(0);
+  RequestPtr req = request(key, call);
+  req->command({"EVAL", kScript, "1", key, expected});
+  req->on_reply = [deleted](const Replies& r) { return read_integer(r[0], "EVAL", deleted.get()); };
+  req->done = [this, deleted, done = std::move(done)](Status s) {
+    if (!s) return done(failed(std::move(s)));
+    bump(counters_.deletes, static_cast<uint64_t>(*deleted));
+    done(*deleted == 1);
+  };
+  send(std::move(req));
+}
+
 void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> done) {
   auto servers_or = servers(call.deadline);
   if (!servers_or) return done(failed(servers_or.status()));

@@ -62,7 +62,9 @@ class RedisOps : public RemoteTier {
   void incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Call call, Done<int64_t> done) override;
   void delete_matching(std::string_view glob, Call call, Done<int64_t> done) override;
   void health(Call call, std::function<void(HealthInfo)> done) override;
+  void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) override;
   using RemoteTier::del;
+  using RemoteTier::delete_if_value;
   using RemoteTier::delete_matching;
   using RemoteTier::exists;
   using RemoteTier::get;

@@ -1,0 +1,14 @@
+// Internal: points where a test can act inside a cache call, to make a race
+// deterministic instead of timed. Null (the default) costs one relaxed load.
+#pragma once
+
+#include <atomic>
+#include <string_view>
+
+namespace stratacache::test_hooks {
+
+// Called with the (unprefixed) key between the L2 reply of a read (get, get_async,
+// mget) and its L1 back-fill, on the thread that handles the reply.
+extern std::atomic<void (*)(std::string_view key)> before_backfill;
+
+}  // namespace stratacache::test_hooks
