@@ -41,6 +41,9 @@ struct Cache::Impl {
     Millis t = c.timeout.count() >= 0 ? c.timeout : std::max(options.redis.socket_timeout, minimum);
     return Deadline::after_saturating(t);
   }
+  Call l2_call(const CallOptions& c, bool wait, Millis minimum = Millis(0)) const {
+    return Call{deadline(c, minimum), wait};
+  }
 
   Status check_key(std::string_view key) const {
     size_t full = options.prefix.size() + key.size();
@@ -84,11 +87,10 @@ struct Cache::Impl {
   //   the bytes as they are (Format::kRaw); else a miss counted in decode_errors. It stays.
   // - an envelope that is truncated, malformed or fails authentication (kDataLoss): a
   //   counted miss, removed from L2 by compare-and-delete, so a value written since the
-  //   read survives; from an asynchronous completion (`async`), asynchronously.
+  //   read survives; for an asynchronous read, without waiting for the delete.
   // - an envelope this process cannot read (newer format, a key it lacks, over its size
   //   limit): a counted miss, left for the processes that can read it.
-  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Deadline d,
-                                bool async = false) {
+  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Call c) {
     auto p = codec.decode(env, options.prefix, key);
     if (p) return p;
     if (p.code() == StatusCode::kWrongType && options.foreign_values == ForeignValues::kRaw) {
@@ -96,8 +98,7 @@ struct Cache::Impl {
     }
     decode_errors.fetch_add(1, std::memory_order_relaxed);
     if (p.code() == StatusCode::kDataLoss) {
-      if (!async) (void)l2->delete_if_value(full, env, d);
-      else if (!closing.load(std::memory_order_acquire)) l2->delete_if_value_async(full, env, d, [](Result<bool>) {});
+      if (c.wait || !closing.load(std::memory_order_acquire)) l2->delete_if_value(full, env, c, [](Result<bool>) {});
     }
     return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
   }
@@ -111,7 +112,23 @@ struct Cache::Impl {
     return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
   }
 
-  // Validation shared by set and set_async: the TTL to write, or why not.
+  // The operations (see "Operations" below).
+  template <typename Done>
+  void get(std::string_view key, const CallOptions& call, bool wait, Done&& done);
+  void mget(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
+            std::function<void(std::vector<Result<Payload>>)> done);
+  void mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
+            std::function<void(Status)> done);
+  void del(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
+           std::function<void(Result<int64_t>)> done);
+  void exists(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<bool>)> done);
+  void ttl(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<int64_t>)> done);
+  void increment(std::string_view key, int64_t amount, const CallOptions& call, bool wait,
+                 std::function<void(Result<int64_t>)> done);
+  void clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
+                     std::function<void(Result<int64_t>)> done);
+
+  // Validation shared by every write: the TTL to write, or why not.
   Result<int64_t> check_write(std::string_view key, const Payload& value, const CallOptions& call);
   // The L1 side of a write, after the L2 side (whatever its outcome).
   void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl);
@@ -147,22 +164,50 @@ Result<std::unique_ptr<Cache>> Cache::open(Options options) {
 
 const Options& Cache::options() const { return impl_->options; }
 
-Result<ValueRef> Cache::get_ref(std::string_view key, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return st;
-  if (m.use_l1(call)) {
-    if (auto p = m.l1.get(key)) return p;
+// ---- Operations ----
+// Each operation is written once, in Impl, with a completion; `wait` makes it a
+// synchronous call (the L2 I/O on the calling thread, `done` run before returning), so
+// the synchronous methods below are the asynchronous ones waited for.
+
+namespace {
+
+// Runs an operation with wait = true and returns what its completion got.
+template <typename T, typename Op>
+T waited(T initial, Op&& op) {
+  T out = std::move(initial);
+  op([&out](T r) { out = std::move(r); });
+  return out;
+}
+
+}  // namespace
+
+template <typename Done>
+void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, Done&& done) {
+  if (Status st = check_key(key); !st) return done(Result<ValueRef>(st));
+  const bool fill = use_l1(call);
+  if (fill) {
+    if (auto p = l1.get(key)) return done(std::move(p));
   }
-  if (!m.use_l2(call)) return not_found();
-  Deadline d = m.deadline(call);
-  uint64_t epoch = m.l1.write_epoch(key);
-  std::string full = m.full_key(key);
-  auto r = m.l2->get(full, d);
-  if (!r) return r.status();
-  auto p = m.open_envelope(key, full, r->value, d);
-  if (!p) return p.status();
-  if (!m.use_l1(call)) return MemoryTier::make_ref(p->format, p->data);
-  return m.backfill(key, *p, r->pttl_ms, epoch);
+  if (!use_l2(call)) return done(Result<ValueRef>(not_found()));
+  Call c = l2_call(call, wait);
+  uint64_t epoch = l1.write_epoch(key);
+  std::string full = full_key(key);
+  l2->get(full, c,
+          [this, k = std::string(key), full, epoch, fill, c, done = std::forward<Done>(done)](Result<RemoteEntry> r) mutable {
+            if (!r) return done(Result<ValueRef>(r.status()));
+            auto p = open_envelope(k, full, r->value, c);
+            if (!p) return done(Result<ValueRef>(p.status()));
+            if (!fill) return done(Result<ValueRef>(MemoryTier::make_ref(p->format, p->data)));
+            done(Result<ValueRef>(backfill(k, *p, r->pttl_ms, epoch)));
+          });
+}
+
+Result<ValueRef> Cache::get_ref(std::string_view key, const CallOptions& call) {
+  return waited(Result<ValueRef>(not_found()), [&](auto done) { impl_->get(key, call, true, done); });
+}
+
+void Cache::get_async(std::string_view key, const CallOptions& call, std::function<void(Result<ValueRef>)> done) {
+  impl_->get(key, call, false, std::move(done));
 }
 
 Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, const CallOptions& call) {
@@ -170,53 +215,6 @@ Result<std::shared_ptr<const Payload>> Cache::get_shared(std::string_view key, c
   if (!r) return r.status();
   return std::make_shared<const Payload>(r->to_payload());
 }
-
-void Cache::get_async(std::string_view key, const CallOptions& call, std::function<void(Result<ValueRef>)> done) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return done(st);
-  bool use_l1 = m.use_l1(call);
-  if (use_l1) {
-    if (auto p = m.l1.get(key)) return done(std::move(p));
-  }
-  if (!m.use_l2(call)) return done(not_found());
-  Deadline d = m.deadline(call);
-  uint64_t epoch = m.l1.write_epoch(key);
-  std::string full = m.full_key(key);
-  m.l2->get_async(full, d,
-                  [&m, k = std::string(key), full, epoch, use_l1, d, done = std::move(done)](Result<RemoteEntry> r) {
-                    if (!r) return done(r.status());
-                    auto p = m.open_envelope(k, full, r->value, d, true);
-                    if (!p) return done(p.status());
-                    if (!use_l1) return done(MemoryTier::make_ref(p->format, p->data));
-                    done(m.backfill(k, *p, r->pttl_ms, epoch));
-                  });
-}
-
-// Placeholders with the final signatures: the round trip runs inline until the L2
-// request path makes every operation native.
-void Cache::exists_async(std::string_view key, const CallOptions& call, std::function<void(Result<bool>)> done) {
-  done(exists(key, call));
-}
-void Cache::ttl_ms_async(std::string_view key, const CallOptions& call, std::function<void(Result<int64_t>)> done) {
-  done(ttl_ms(key, call));
-}
-void Cache::increment_async(std::string_view key, int64_t amount, const CallOptions& call,
-                            std::function<void(Result<int64_t>)> done) {
-  done(increment(key, amount, call));
-}
-void Cache::mget_async(const std::vector<std::string>& keys, const CallOptions& call,
-                       std::function<void(std::vector<Result<Payload>>)> done) {
-  done(mget(keys, call));
-}
-void Cache::mset_async(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call,
-                       std::function<void(Status)> done) {
-  done(mset(items, call));
-}
-void Cache::clear_pattern_async(std::string_view glob, const CallOptions& call,
-                                std::function<void(Result<int64_t>)> done) {
-  done(clear_pattern(glob, call));
-}
-void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)> done) { done(health(call)); }
 
 bool Cache::l2_async_native() const { return !impl_->l2->enabled() || impl_->l2->async_native(); }
 
@@ -237,42 +235,66 @@ Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
   return v;
 }
 
-std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, const CallOptions& call) {
-  Impl& m = *impl_;
+void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
+                       std::function<void(std::vector<Result<Payload>>)> done) {
   std::vector<Result<Payload>> out(keys.size(), Result<Payload>(not_found()));
   std::vector<size_t> pending;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (Status st = m.check_key(keys[i]); !st) { out[i] = st; continue; }
-    if (m.use_l1(call)) {
-      if (auto p = m.l1.get(keys[i])) { out[i] = p.to_payload(); continue; }
+    if (Status st = check_key(keys[i]); !st) {
+      out[i] = st;
+      continue;
+    }
+    if (use_l1(call)) {
+      if (auto p = l1.get(keys[i])) {
+        out[i] = p.to_payload();
+        continue;
+      }
     }
     pending.push_back(i);
   }
-  if (pending.empty() || !m.use_l2(call)) return out;
-  Deadline d = m.deadline(call);
+  if (pending.empty() || !use_l2(call)) return done(std::move(out));
+  Call c = l2_call(call, wait);
   std::vector<std::string> full;
   std::vector<uint64_t> epochs;
   full.reserve(pending.size());
   epochs.reserve(pending.size());
   for (size_t i : pending) {
-    full.push_back(m.full_key(keys[i]));
-    epochs.push_back(m.l1.write_epoch(keys[i]));
+    full.push_back(full_key(keys[i]));
+    epochs.push_back(l1.write_epoch(keys[i]));
   }
-  auto remote = m.l2->mget(full, d);
-  for (size_t j = 0; j < pending.size(); ++j) {
-    size_t i = pending[j];
-    if (j >= remote.size()) { out[i] = internal_error("short mget reply"); continue; }
-    if (!remote[j]) { out[i] = remote[j].status(); continue; }
-    auto p = m.open_envelope(keys[i], full[j], remote[j]->value, d);
-    if (!p) { out[i] = p.status(); continue; }
-    if (m.use_l1(call)) m.backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j]);
-    out[i] = std::move(p);
-  }
-  return out;
+  auto fulls = std::make_shared<std::vector<std::string>>(std::move(full));
+  l2->mget(*fulls, c,
+           [this, keys, call, c, fulls, epochs = std::move(epochs), pending = std::move(pending), out = std::move(out),
+            done = std::move(done)](std::vector<Result<RemoteEntry>> remote) mutable {
+             for (size_t j = 0; j < pending.size(); ++j) {
+               size_t i = pending[j];
+               if (j >= remote.size()) {
+                 out[i] = internal_error("short mget reply");
+                 continue;
+               }
+               if (!remote[j]) {
+                 out[i] = remote[j].status();
+                 continue;
+               }
+               auto p = open_envelope(keys[i], (*fulls)[j], remote[j]->value, c);
+               if (!p) {
+                 out[i] = p.status();
+                 continue;
+               }
+               if (use_l1(call)) backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j]);
+               out[i] = std::move(p);
+             }
+             done(std::move(out));
+           });
 }
 
-Status Cache::set(std::string_view key, const Payload& value, const CallOptions& call) {
-  return set(key, Payload(value), call);
+std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, const CallOptions& call) {
+  return waited(std::vector<Result<Payload>>(), [&](auto done) { impl_->mget(keys, call, true, done); });
+}
+
+void Cache::mget_async(const std::vector<std::string>& keys, const CallOptions& call,
+                       std::function<void(std::vector<Result<Payload>>)> done) {
+  impl_->mget(keys, call, false, std::move(done));
 }
 
 Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& value, const CallOptions& call) {
@@ -297,55 +319,51 @@ void Cache::Impl::finish_write(std::string_view key, const Payload& value, const
   else l1.erase(key);
 }
 
-Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call) {
-  Impl& m = *impl_;
-  auto ttl = m.check_write(key, value, call);
-  if (!ttl) return ttl.status();
-  Status l2_status;
-  if (m.use_l2(call)) {
-    auto env = m.envelope(key, value);
-    if (!env) return env.status();
-    l2_status = m.l2->set(m.full_key(key), *env, *ttl, m.deadline(call));
+void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
+                       std::function<void(Status)> done) {
+  if (items.empty()) return done(Status());
+  // Each item is checked and finished exactly as a single set is; nothing is written
+  // unless every item passes.
+  int64_t ttl = 0;
+  for (auto& [k, v] : items) {
+    auto t = check_write(k, v, call);
+    if (!t) return done(t.status());
+    ttl = *t;  // the same for every item: it depends on the call only
   }
-  m.finish_write(key, value, call, *ttl);
-  return l2_status;
+  if (!use_l2(call)) {
+    for (auto& [k, v] : items) finish_write(k, v, call, ttl);
+    return done(Status());
+  }
+  std::vector<RemoteWrite> writes;
+  writes.reserve(items.size());
+  for (auto& [k, v] : items) {
+    auto env = envelope(k, v);
+    if (!env) return done(env.status());
+    writes.push_back(RemoteWrite{full_key(k), std::move(env).value(), ttl});
+  }
+  auto finish = [this, items = std::move(items), call, ttl, done = std::move(done)](Status s) {
+    for (auto& [k, v] : items) finish_write(k, v, call, ttl);
+    done(std::move(s));
+  };
+  // One key: a plain SET (no per-slot grouping to set up).
+  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, ttl, l2_call(call, wait), std::move(finish));
+  l2->mset(writes, l2_call(call, wait), std::move(finish));
+}
+
+Status Cache::set(std::string_view key, const Payload& value, const CallOptions& call) {
+  return set(key, Payload(value), call);
+}
+
+Status Cache::set(std::string_view key, Payload&& value, const CallOptions& call) {
+  std::vector<std::pair<std::string, Payload>> one;
+  one.emplace_back(std::string(key), std::move(value));
+  return waited(Status(), [&](auto done) { impl_->mset(std::move(one), call, true, done); });
 }
 
 void Cache::set_async(std::string_view key, Payload value, const CallOptions& call, std::function<void(Status)> done) {
-  Impl& m = *impl_;
-  auto ttl = m.check_write(key, value, call);
-  if (!ttl) return done(ttl.status());
-  if (!m.use_l2(call)) {
-    m.finish_write(key, value, call, *ttl);
-    return done(Status());
-  }
-  auto env = m.envelope(key, value);
-  if (!env) return done(env.status());
-  m.l2->set_async(m.full_key(key), *env, *ttl, m.deadline(call),
-                  [&m, k = std::string(key), value = std::move(value), call, ttl = *ttl, done = std::move(done)](
-                      Status s) {
-                    m.finish_write(k, value, call, ttl);
-                    done(std::move(s));
-                  });
-}
-
-void Cache::del_async(const std::vector<std::string>& keys, const CallOptions& call,
-                      std::function<void(Result<int64_t>)> done) {
-  Impl& m = *impl_;
-  for (auto& k : keys) {
-    if (Status st = m.check_key(k); !st) return done(st);
-  }
-  // As del(): L1 copies go before the L2 delete and again after it.
-  int64_t l1_count = 0;
-  for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
-  if (!m.use_l2(call) || keys.empty()) return done(l1_count);
-  std::vector<std::string> full;
-  full.reserve(keys.size());
-  for (auto& k : keys) full.push_back(m.full_key(k));
-  m.l2->del_async(full, m.deadline(call), [&m, keys, done = std::move(done)](Result<int64_t> r) {
-    for (auto& k : keys) m.l1.erase(k);
-    done(std::move(r));
-  });
+  std::vector<std::pair<std::string, Payload>> one;
+  one.emplace_back(std::string(key), std::move(value));
+  impl_->mset(std::move(one), call, false, std::move(done));
 }
 
 Status Cache::set_value(std::string_view key, const Value& value, const CallOptions& call) {
@@ -355,96 +373,136 @@ Status Cache::set_value(std::string_view key, const Value& value, const CallOpti
 }
 
 Status Cache::mset(const std::vector<std::pair<std::string, Payload>>& items, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (items.empty()) return Status();
-  // Each item is checked and finished exactly as set() does it; nothing is written
-  // unless every item passes.
-  int64_t ttl = 0;
-  for (auto& [k, v] : items) {
-    auto t = m.check_write(k, v, call);
-    if (!t) return t.status();
-    ttl = *t;  // the same for every item: it depends on the call only
-  }
-  Status l2_status;
-  if (m.use_l2(call)) {
-    std::vector<RemoteWrite> writes;
-    writes.reserve(items.size());
-    for (auto& [k, v] : items) {
-      auto env = m.envelope(k, v);
-      if (!env) return env.status();
-      writes.push_back(RemoteWrite{m.full_key(k), std::move(env).value(), ttl});
-    }
-    l2_status = m.l2->mset(writes, m.deadline(call));
-  }
-  for (auto& [k, v] : items) m.finish_write(k, v, call, ttl);
-  return l2_status;
+  return waited(Status(), [&](auto done) { impl_->mset(items, call, true, done); });
 }
 
-Result<int64_t> Cache::del(const std::vector<std::string>& keys, const CallOptions& call) {
-  Impl& m = *impl_;
+void Cache::mset_async(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call,
+                       std::function<void(Status)> done) {
+  impl_->mset(std::move(items), call, false, std::move(done));
+}
+
+void Cache::Impl::del(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
+                      std::function<void(Result<int64_t>)> done) {
   for (auto& k : keys) {
-    if (Status st = m.check_key(k); !st) return st;
+    if (Status st = check_key(k); !st) return done(st);
   }
   // L1 copies always go (skip_l1 only skips reading/writing values), before the L2
   // delete so this process stops serving them, and again after it so that a read that
   // fetched the old value from L2 meanwhile cannot back-fill it.
   int64_t l1_count = 0;
-  for (auto& k : keys) l1_count += m.l1.erase(k) ? 1 : 0;
-  if (!m.use_l2(call) || keys.empty()) return l1_count;
+  for (auto& k : keys) l1_count += l1.erase(k) ? 1 : 0;
+  if (!use_l2(call) || keys.empty()) return done(l1_count);
   std::vector<std::string> full;
   full.reserve(keys.size());
-  for (auto& k : keys) full.push_back(m.full_key(k));
-  auto r = m.l2->del(full, m.deadline(call));
-  for (auto& k : keys) m.l1.erase(k);
-  return r;
+  for (auto& k : keys) full.push_back(full_key(k));
+  l2->del(full, l2_call(call, wait), [this, keys, done = std::move(done)](Result<int64_t> r) {
+    for (auto& k : keys) l1.erase(k);
+    done(std::move(r));
+  });
+}
+
+Result<int64_t> Cache::del(const std::vector<std::string>& keys, const CallOptions& call) {
+  return waited(Result<int64_t>(int64_t{0}), [&](auto done) { impl_->del(keys, call, true, done); });
 }
 
 Result<int64_t> Cache::del(std::string_view key, const CallOptions& call) {
   return del(std::vector<std::string>{std::string(key)}, call);
 }
 
+void Cache::del_async(const std::vector<std::string>& keys, const CallOptions& call,
+                      std::function<void(Result<int64_t>)> done) {
+  impl_->del(keys, call, false, std::move(done));
+}
+
+void Cache::Impl::exists(std::string_view key, const CallOptions& call, bool wait,
+                         std::function<void(Result<bool>)> done) {
+  if (Status st = check_key(key); !st) return done(st);
+  if (use_l1(call) && l1.contains(key)) return done(true);
+  if (!use_l2(call)) return done(false);
+  l2->exists(full_key(key), l2_call(call, wait), std::move(done));
+}
+
 Result<bool> Cache::exists(std::string_view key, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return st;
-  if (m.use_l1(call) && m.l1.contains(key)) return true;
-  if (!m.use_l2(call)) return false;
-  return m.l2->exists(m.full_key(key), m.deadline(call));
+  return waited(Result<bool>(false), [&](auto done) { impl_->exists(key, call, true, done); });
+}
+
+void Cache::exists_async(std::string_view key, const CallOptions& call, std::function<void(Result<bool>)> done) {
+  impl_->exists(key, call, false, std::move(done));
+}
+
+void Cache::Impl::ttl(std::string_view key, const CallOptions& call, bool wait,
+                      std::function<void(Result<int64_t>)> done) {
+  if (Status st = check_key(key); !st) return done(st);
+  if (use_l2(call)) return l2->pttl(full_key(key), l2_call(call, wait), std::move(done));
+  if (!use_l1(call)) return done(not_found());
+  auto t = l1.ttl_ms(key);
+  if (!t) return done(not_found());
+  done(*t);
 }
 
 Result<int64_t> Cache::ttl_ms(std::string_view key, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return st;
-  if (m.use_l2(call)) return m.l2->pttl(m.full_key(key), m.deadline(call));
-  if (!m.use_l1(call)) return not_found();
-  auto t = m.l1.ttl_ms(key);
-  if (!t) return not_found();
-  return *t;
+  return waited(Result<int64_t>(not_found()), [&](auto done) { impl_->ttl(key, call, true, done); });
+}
+
+void Cache::ttl_ms_async(std::string_view key, const CallOptions& call, std::function<void(Result<int64_t>)> done) {
+  impl_->ttl(key, call, false, std::move(done));
+}
+
+void Cache::Impl::increment(std::string_view key, int64_t amount, const CallOptions& call, bool wait,
+                            std::function<void(Result<int64_t>)> done) {
+  if (Status st = check_key(key); !st) return done(st);
+  auto ttl = ttl_for(call);
+  if (!ttl) return done(ttl.status());
+  if (!use_l2(call)) {
+    if (!use_l1(call)) return done(Status(StatusCode::kUnsupported, "increment with both tiers skipped"));
+    return done(l1.increment(key, amount, *ttl));
+  }
+  // Redis owns the counter; a stale L1 copy must not shadow the new value.
+  l1.erase(key);
+  l2->incr_by(full_key(key), amount, *ttl, l2_call(call, wait),
+              [this, k = std::string(key), done = std::move(done)](Result<int64_t> r) {
+                l1.erase(k);
+                done(std::move(r));
+              });
 }
 
 Result<int64_t> Cache::increment(std::string_view key, int64_t amount, const CallOptions& call) {
-  Impl& m = *impl_;
-  if (Status st = m.check_key(key); !st) return st;
-  auto ttl = m.ttl_for(call);
-  if (!ttl) return ttl.status();
-  if (!m.use_l2(call)) {
-    if (!m.use_l1(call)) return Status(StatusCode::kUnsupported, "increment with both tiers skipped");
-    return m.l1.increment(key, amount, *ttl);
-  }
-  auto r = m.l2->incr_by(m.full_key(key), amount, *ttl, m.deadline(call));
-  // Redis owns the counter; a stale L1 copy must not shadow the new value.
-  m.l1.erase(key);
-  return r;
+  return waited(Result<int64_t>(int64_t{0}), [&](auto done) { impl_->increment(key, amount, call, true, done); });
+}
+
+void Cache::increment_async(std::string_view key, int64_t amount, const CallOptions& call,
+                            std::function<void(Result<int64_t>)> done) {
+  impl_->increment(key, amount, call, false, std::move(done));
+}
+
+void Cache::Impl::clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
+                                std::function<void(Result<int64_t>)> done) {
+  int64_t l1_count = static_cast<int64_t>(l1.erase_matching(glob));
+  if (!use_l2(call)) return done(l1_count);
+  std::string pattern = glob_escape(options.prefix);
+  pattern.append(glob);
+  l2->delete_matching(pattern, l2_call(call, wait, Millis(30000)),
+                      [this, g = std::string(glob), done = std::move(done)](Result<int64_t> r) {
+                        l1.erase_matching(g);  // see del(): no back-fill of what L2 just lost
+                        done(std::move(r));
+                      });
 }
 
 Result<int64_t> Cache::clear_pattern(std::string_view glob, const CallOptions& call) {
-  Impl& m = *impl_;
-  int64_t l1_count = static_cast<int64_t>(m.l1.erase_matching(glob));
-  if (!m.use_l2(call)) return l1_count;
-  std::string pattern = glob_escape(m.options.prefix);
-  pattern.append(glob);
-  auto r = m.l2->delete_matching(pattern, m.deadline(call, Millis(30000)));
-  m.l1.erase_matching(glob);  // see del(): no back-fill of what L2 just lost
-  return r;
+  return waited(Result<int64_t>(int64_t{0}), [&](auto done) { impl_->clear_pattern(glob, call, true, done); });
+}
+
+void Cache::clear_pattern_async(std::string_view glob, const CallOptions& call,
+                                std::function<void(Result<int64_t>)> done) {
+  impl_->clear_pattern(glob, call, false, std::move(done));
+}
+
+HealthInfo Cache::health(const CallOptions& call) {
+  return waited(HealthInfo(), [&](auto done) { impl_->l2->health(impl_->l2_call(call, true), done); });
+}
+
+void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)> done) {
+  impl_->l2->health(impl_->l2_call(call, false), std::move(done));
 }
 
 void Cache::flush_l1() { impl_->l1.clear(); }
@@ -455,11 +513,6 @@ CacheStats Cache::stats() const {
   s.l2 = impl_->l2->stats();
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
   return s;
-}
-
-HealthInfo Cache::health(const CallOptions& call) {
-  Impl& m = *impl_;
-  return m.l2->health(m.deadline(call));
 }
 
 const char* version_string() noexcept { return STRATACACHE_CORE_VERSION_STRING; }

@@ -136,6 +136,56 @@ void every_operation_waiting(RemoteTier& tier) {
   EXPECT_TRUE(tier.health(soon()).healthy);
 }
 
+
+// The Cache facade: every operation asynchronous, each with the result of its waiting form.
+void every_cache_operation_async(Cache& c) {
+  const auto me = std::this_thread::get_id();
+  CallOptions call;
+  auto set = await<Status>([&](auto done) { c.set_async("co:{a}1", Payload{Format::kRaw, "one"}, call, done); });
+  ASSERT_TRUE(set.value) << set.value.to_string();
+  std::vector<std::pair<std::string, Payload>> items = {{"co:{b}2", Payload{Format::kRaw, "two"}},
+                                                        {"co:{c}3", Payload{Format::kRaw, "three"}}};
+  auto mset = await<Status>([&](auto done) { c.mset_async(items, call, done); });
+  ASSERT_TRUE(mset.value) << mset.value.to_string();
+  EXPECT_NE(mset.thread, me);
+  c.flush_l1();  // the reads below go to Redis
+  auto get = await<Result<ValueRef>>([&](auto done) { c.get_async("co:{b}2", call, done); });
+  ASSERT_TRUE(get.value);
+  EXPECT_EQ(get.value->data(), "two");
+  EXPECT_NE(get.thread, me);
+  c.flush_l1();
+  std::vector<std::string> keys = {"co:{a}1", "co:{a}none", "co:{c}3"};
+  auto mget = await<std::vector<Result<Payload>>>([&](auto done) { c.mget_async(keys, call, done); });
+  ASSERT_EQ(mget.value.size(), 3u);
+  EXPECT_EQ(mget.value[0]->data, "one");
+  EXPECT_EQ(mget.value[1].code(), StatusCode::kNotFound);
+  EXPECT_EQ(mget.value[2]->data, "three");
+  EXPECT_NE(mget.thread, me);
+  EXPECT_EQ(c.stats().l1.entries, 2u);  // back-filled from the asynchronous mget
+  CallOptions no_l1;
+  no_l1.skip_l1 = true;
+  auto exists = await<Result<bool>>([&](auto done) { c.exists_async("co:{c}3", no_l1, done); });
+  EXPECT_TRUE(exists.value.value());
+  EXPECT_NE(exists.thread, me);
+  CallOptions with_ttl;
+  with_ttl.ttl_ms = 40000;
+  auto incr = await<Result<int64_t>>([&](auto done) { c.increment_async("co:{a}n", 7, with_ttl, done); });
+  EXPECT_EQ(incr.value.value(), 7);
+  EXPECT_NE(incr.thread, me);
+  auto ttl = await<Result<int64_t>>([&](auto done) { c.ttl_ms_async("co:{a}n", call, done); });
+  EXPECT_GT(ttl.value.value(), 30000);
+  auto wrong = await<Result<int64_t>>([&](auto done) { c.increment_async("co:{a}1", 1, call, done); });
+  EXPECT_EQ(wrong.value.code(), StatusCode::kWrongType);
+  auto del = await<Result<int64_t>>([&](auto done) { c.del_async({"co:{a}1", "co:{b}2"}, call, done); });
+  EXPECT_EQ(del.value.value(), 2);
+  auto cleared = await<Result<int64_t>>([&](auto done) { c.clear_pattern_async("co:*", call, done); });
+  EXPECT_EQ(cleared.value.value(), 2);  // {c}3 and {a}n
+  EXPECT_EQ(c.stats().l1.entries, 0u);
+  auto health = await<HealthInfo>([&](auto done) { c.health_async(call, done); });
+  EXPECT_TRUE(health.value.healthy) << health.value.error;
+  EXPECT_NE(health.thread, me);
+}
+
 TEST(RedisOpsAsync, StandaloneEveryOperation) {
   auto server = RedisServer::start();
   auto o = Options::from_url(server->url());
@@ -144,6 +194,9 @@ TEST(RedisOpsAsync, StandaloneEveryOperation) {
   ASSERT_TRUE(tier->async_native());
   every_operation_async(*tier);
   every_operation_waiting(*tier);
+  auto cache = Cache::open(server->url());
+  ASSERT_TRUE(cache);
+  every_cache_operation_async(**cache);
 }
 
 TEST(RedisOpsAsync, SentinelEveryOperation) {
@@ -153,6 +206,9 @@ TEST(RedisOpsAsync, SentinelEveryOperation) {
   auto tier = make_redis_tier(o->redis);
   every_operation_async(*tier);
   every_operation_waiting(*tier);
+  auto cache = Cache::open(set->url());
+  ASSERT_TRUE(cache);
+  every_cache_operation_async(**cache);
 }
 
 TEST(RedisOpsAsync, ClusterEveryOperationOnEveryMaster) {
@@ -167,6 +223,9 @@ TEST(RedisOpsAsync, ClusterEveryOperationOnEveryMaster) {
   EXPECT_EQ(owners.size(), 3u);
   every_operation_async(*tier);
   every_operation_waiting(*tier);
+  auto cache = Cache::open(cluster->url());
+  ASSERT_TRUE(cache);
+  every_cache_operation_async(**cache);
 }
 
 // The dead-connection retry is the same for asynchronous requests: a SET submitted right

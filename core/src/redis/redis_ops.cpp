@@ -186,10 +186,11 @@ void RedisOps::mget(const std::vector<std::string>& keys, Call call, DoneEntries
   auto k = std::make_shared<Keyed>(call, false);
   k->slots.reserve(keys.size());
   for (const std::string& key : keys) k->slots.push_back(key_slot(key));
-  k->build = [st, keys](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
+  auto ks = std::make_shared<const std::vector<std::string>>(keys);
+  k->build = [st, ks](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
     for (size_t i : items) {
-      req.command({"GET", keys[i]});
-      req.command({"PTTL", keys[i]});
+      req.command({"GET", (*ks)[i]});
+      req.command({"PTTL", (*ks)[i]});
     }
     req.on_reply = [st, items, statuses](const Replies& r) {
       for (size_t n = 0; n < items.size(); ++n) {
@@ -246,8 +247,9 @@ void RedisOps::mset(const std::vector<RemoteWrite>& writes, Call call, DoneStatu
   auto k = std::make_shared<Keyed>(call, true);
   k->slots.reserve(writes.size());
   for (const RemoteWrite& w : writes) k->slots.push_back(key_slot(w.key));
-  k->build = [writes](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
-    for (size_t i : items) queue_set(req, writes[i].key, writes[i].value, writes[i].ttl_ms);
+  auto w = std::make_shared<const std::vector<RemoteWrite>>(writes);
+  k->build = [w](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
+    for (size_t i : items) queue_set(req, (*w)[i].key, (*w)[i].value, (*w)[i].ttl_ms);
     req.on_reply = [items, statuses](const Replies& r) {
       for (size_t n = 0; n < items.size(); ++n) (*statuses)[items[n]] = read_ok(r[n], "SET");
       return Status();
@@ -270,11 +272,12 @@ void RedisOps::del(const std::vector<std::string>& keys, Call call, Done<int64_t
   auto k = std::make_shared<Keyed>(call, true);
   k->slots.reserve(keys.size());
   for (const std::string& key : keys) k->slots.push_back(key_slot(key));
-  k->build = [keys, counts](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
+  auto ks = std::make_shared<const std::vector<std::string>>(keys);
+  k->build = [ks, counts](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
     std::vector<std::string_view> argv;
     argv.reserve(items.size() + 1);
     argv.emplace_back("DEL");
-    for (size_t i : items) argv.emplace_back(keys[i]);
+    for (size_t i : items) argv.emplace_back((*ks)[i]);
     req.command(argv.data(), argv.size());
     req.on_reply = [items, statuses, counts](const Replies& r) {
       int64_t n = 0;
