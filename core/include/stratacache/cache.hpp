@@ -82,14 +82,14 @@ class Cache {
   // The default deadline is max(socket_timeout, 30 s).
   Result<int64_t> clear_pattern(std::string_view glob, const CallOptions& call = {});
 
-  // Asynchronous variants (docs/l2.md, "Asynchronous calls"): same semantics and
-  // failure contract as get_ref / set / del, but the L2 round trip does not block the
-  // caller. `done` runs exactly once: inline when the call needs no L2 round trip (an
-  // L1 hit, skip_l2, invalid arguments, a fast failure such as an open breaker), else
-  // on the L2 tier's I/O thread. It must not block and must not make synchronous calls
-  // on this cache (asynchronous ones are fine). The cache must outlive pending calls;
-  // destroying it completes them with kUnavailable. With an L2 whose asynchronous path
-  // is not native (see l2_async_native()), the round trip runs inline.
+  // Asynchronous forms of every operation (docs/l2.md, "The request path"): the same
+  // code as the synchronous form (which is this one, waited for), so the same semantics
+  // and failure contract, but the L2 round trip does not block the caller. `done` runs
+  // exactly once: inline when the call needs no L2 round trip (an L1 hit, skip_l2,
+  // invalid arguments, a fast failure such as an open breaker), else on the L2 tier's
+  // I/O thread. It must not block and must not make synchronous calls on this cache
+  // (asynchronous ones are fine). The cache must outlive pending calls; destroying it
+  // completes them with kUnavailable.
   void get_async(std::string_view key, const CallOptions& call, std::function<void(Result<ValueRef>)> done);
   void set_async(std::string_view key, Payload value, const CallOptions& call, std::function<void(Status)> done);
   void del_async(const std::vector<std::string>& keys, const CallOptions& call,
