@@ -41,6 +41,17 @@ STRATACACHE_LIB="$root/build/libstratacache.so" STRATACACHE_INTEROP_BIN="$root/b
   python3 -m pytest -q tests/python
 python3 -m mypy --strict python/stratacache
 
+step "one version: CMakeLists.txt = C header = library = pkg-config = Python package"
+want=$(sed -nE 's/^project\(stratacache VERSION ([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' CMakeLists.txt)
+printf '#include <stdio.h>\n#include <stratacache.h>\nint main(void) { printf("%%s %%s\\n", STRATACACHE_VERSION_STRING, stratacache_version_string()); return 0; }\n' >build/version_probe.c
+cc -std=c11 -o build/version_probe build/version_probe.c $(pkg-config --cflags --libs stratacache)
+read -r header library < <(LD_LIBRARY_PATH="$root/build/_install/lib" build/version_probe)
+pc=$(pkg-config --modversion stratacache)
+py=$(cd /tmp && python3 -c 'import importlib.metadata as m, stratacache; print(stratacache.__version__, m.version("stratacache"))')
+echo "CMakeLists.txt $want, header $header, library $library, pkg-config $pc, Python (__version__ wheel) $py"
+[[ -n $want && $header == "$want" && $library == "$want" && $pc == "$want" && $py == "$want $want" ]] \
+  || { echo "version mismatch: every place must carry CMakeLists.txt's project version $want"; exit 1; }
+
 step "ASan + UBSan"
 scripts/build.sh build-asan -DSTRATACACHE_SANITIZE=ON -DSTRATACACHE_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
