@@ -3,7 +3,8 @@
 # start their own redis-server processes on free loopback ports), the C ABI test
 # against the installed header and library, a find_package consumer, the Python
 # ctypes tests, the Python package tests (after pip install .) and mypy --strict,
-# the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check.
+# the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check (abidiff against
+# the baselines in capi/abi/: additions only) and one version in every artefact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,6 +20,9 @@ step "exported symbols: only stratacache_*"
 bad=$(nm -D --defined-only build/libstratacache.so | awk '{print $3}' | grep -v '^stratacache_' | grep -v '^STRATACACHE_' || true)
 if [[ -n $bad ]]; then echo "unexpected exports:"; echo "$bad"; exit 1; fi
 echo "ok: $(nm -D --defined-only build/libstratacache.so | grep -c ' T stratacache_') functions"
+
+step "C ABI: only additions against the released ABIs (abidiff, capi/abi/)"
+scripts/abi_check.sh build/libstratacache.so
 
 step "C++ tests + C ABI test (build tree)"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
