@@ -6,7 +6,8 @@ set -euo pipefail
 
 DEBS=(build-essential cmake ninja-build pkg-config
       libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
-      pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev python3 python3-pip "$@")
+      pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev
+      abigail-tools python3 python3-pip "$@")
 
 missing=()
 for p in "${DEBS[@]}"; do

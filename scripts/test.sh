@@ -3,7 +3,8 @@
 # start their own redis-server processes on free loopback ports), the C ABI test
 # against the installed header and library, a find_package consumer, the Python
 # ctypes tests, the Python package tests (after pip install .) and mypy --strict,
-# the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check.
+# the ASan+UBSan and TSan builds, a short libFuzzer run, the ABI check (abidiff against
+# the baselines in capi/abi/: additions only) and one version in every artefact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,6 +20,9 @@ step "exported symbols: only stratacache_*"
 bad=$(nm -D --defined-only build/libstratacache.so | awk '{print $3}' | grep -v '^stratacache_' | grep -v '^STRATACACHE_' || true)
 if [[ -n $bad ]]; then echo "unexpected exports:"; echo "$bad"; exit 1; fi
 echo "ok: $(nm -D --defined-only build/libstratacache.so | grep -c ' T stratacache_') functions"
+
+step "C ABI: only additions against the released ABIs (abidiff, capi/abi/)"
+scripts/abi_check.sh build/libstratacache.so
 
 step "C++ tests + C ABI test (build tree)"
 (cd build && ctest --output-on-failure -j2 --timeout 300)
@@ -40,6 +44,17 @@ python3 -m pip install -q --disable-pip-version-check .
 STRATACACHE_LIB="$root/build/libstratacache.so" STRATACACHE_INTEROP_BIN="$root/build/tests/stratacache_interop" \
   python3 -m pytest -q tests/python
 python3 -m mypy --strict python/stratacache
+
+step "one version: CMakeLists.txt = C header = library = pkg-config = Python package"
+want=$(sed -nE 's/^project\(stratacache VERSION ([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' CMakeLists.txt)
+printf '#include <stdio.h>\n#include <stratacache.h>\nint main(void) { printf("%%s %%s\\n", STRATACACHE_VERSION_STRING, stratacache_version_string()); return 0; }\n' >build/version_probe.c
+cc -std=c11 -o build/version_probe build/version_probe.c $(pkg-config --cflags --libs stratacache)
+read -r header library < <(LD_LIBRARY_PATH="$root/build/_install/lib" build/version_probe)
+pc=$(pkg-config --modversion stratacache)
+py=$(cd /tmp && python3 -c 'import importlib.metadata as m, stratacache; print(stratacache.__version__, m.version("stratacache"))')
+echo "CMakeLists.txt $want, header $header, library $library, pkg-config $pc, Python (__version__ wheel) $py"
+[[ -n $want && $header == "$want" && $library == "$want" && $pc == "$want" && $py == "$want $want" ]] \
+  || { echo "version mismatch: every place must carry CMakeLists.txt's project version $want"; exit 1; }
 
 step "ASan + UBSan"
 scripts/build.sh build-asan -DSTRATACACHE_SANITIZE=ON -DSTRATACACHE_BUILD_BENCH=OFF

@@ -28,12 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STRATACACHE_VERSION_MAJOR 0
-#define STRATACACHE_VERSION_MINOR 1
-#define STRATACACHE_VERSION_PATCH 0
-#define STRATACACHE_VERSION_NUMBER \
-  (STRATACACHE_VERSION_MAJOR * 10000 + STRATACACHE_VERSION_MINOR * 100 + STRATACACHE_VERSION_PATCH)
-#define STRATACACHE_VERSION_STRING "0.1.0"
+/* STRATACACHE_VERSION_{MAJOR,MINOR,PATCH,NUMBER,STRING}, generated from CMakeLists.txt. */
+#include "stratacache_version.h"
 
 #if defined(STRATACACHE_BUILDING)
 #define STRATACACHE_API __attribute__((visibility("default")))

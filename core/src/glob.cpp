@@ -37,12 +37,22 @@ bool match_class(std::string_view pattern, size_t& p, char c) {
   return negate ? !matched : matched;
 }
 
-}  // namespace
+// The matcher; Steps counts its work for glob_match_steps and compiles to nothing
+// for glob_match.
+struct NoSteps {
+  void operator++() {}
+};
+struct CountSteps {
+  uint64_t n = 0;
+  void operator++() { ++n; }
+};
 
-bool glob_match(std::string_view pattern, std::string_view text) {
+template <class Steps>
+bool match(std::string_view pattern, std::string_view text, Steps& steps) {
   size_t p = 0, t = 0;
   size_t star_p = std::string_view::npos, star_t = 0;
   while (t < text.size()) {
+    ++steps;
     if (p < pattern.size()) {
       char pc = pattern[p];
       if (pc == '*') {
@@ -67,8 +77,24 @@ bool glob_match(std::string_view pattern, std::string_view text) {
     p = star_p;
     t = ++star_t;
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
+  while (p < pattern.size() && pattern[p] == '*') {
+    ++steps;
+    ++p;
+  }
   return p == pattern.size();
+}
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  NoSteps steps;
+  return match(pattern, text, steps);
+}
+
+uint64_t glob_match_steps(std::string_view pattern, std::string_view text) {
+  CountSteps steps;
+  match(pattern, text, steps);
+  return steps.n;
 }
 
 std::string glob_escape(std::string_view text) {

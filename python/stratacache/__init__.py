@@ -30,6 +30,7 @@ from ._native import (
     CacheWrongTypeError,
 )
 from ._runtime import configure, get_cache, get_sync_cache
+from ._version import __version__ as __version__
 
 __all__ = [
     "AsyncCache",
