@@ -160,15 +160,22 @@ TEST(RedisSentinelTls, PlainSentinelsBehindARedissUrlFailCleanlyWithinTheSentine
   EXPECT_EQ(tier->stats().sentinel_failures, 1u);
 }
 
-TEST(RedisSentinelTls, WrongCaFailsClosedNamingTheVerifyResult) {
+// As on rediss:// and rediss+cluster://: a certificate failing verification is
+// kPermissionDenied (EAUTH), a configuration to fix, not an outage to ride out.
+TEST(RedisSentinelTls, WrongCaFailsClosedAsPermissionDeniedNamingTheVerifyResult) {
   auto set = start_tls_set(0, 2);
   auto tier = tier_for(set->url("", ca_param(TestPki::get().other_ca_cert)));
   auto t = Clock::now();
   auto r = tier->set("k", "v", 0, in_ms(3000));
   EXPECT_LT(ms_since(t), 3000.0);
-  EXPECT_EQ(r.code(), StatusCode::kUnavailable) << r.to_string();
+  EXPECT_EQ(r.code(), StatusCode::kPermissionDenied) << r.to_string();
   EXPECT_TRUE(contains(r.message(), "certificate verify failed")) << r.to_string();
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(contains(r.message(), std::to_string(set->sentinel(i).port()))) << r.to_string();
   EXPECT_EQ(set->node(0).cli({"DBSIZE"}), "0");
+  // One sentinel down, the other refusing verification: an outage after all.
+  set->sentinel(0).kill9();
+  auto down = tier_for(set->url("", ca_param(TestPki::get().other_ca_cert)))->get("k", in_ms(3000));
+  EXPECT_EQ(down.code(), StatusCode::kUnavailable) << down.status().to_string();
 }
 
 TEST(RedisSentinelTls, UnloadableCaFileFailsEveryCallNamingTheFile) {

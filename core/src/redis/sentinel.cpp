@@ -92,6 +92,7 @@ Result<Endpoint> SentinelResolver::resolve(Deadline deadline) {
   const size_t n = sentinels_.size();
   const size_t first = preferred_.load(std::memory_order_relaxed) % n;
   std::string why;
+  bool all_denied = true;  // every failure a refusal: TLS verification, client certificate, AUTH
   for (size_t k = 0; k < n; ++k) {
     if (deadline.expired()) {
       return timeout_error("deadline passed while asking the sentinels for '" + options_.sentinel_master + "'" + why);
@@ -103,17 +104,24 @@ Result<Endpoint> SentinelResolver::resolve(Deadline deadline) {
     auto master = ask(i, bounded);
     if (!master) {
       why += master.status().message();
+      all_denied = all_denied && master.code() == StatusCode::kPermissionDenied;
       continue;
     }
     Status role = verify_master(*master, earlier(deadline, Deadline::after(options_.sentinel_timeout)));
     if (!role) {
       why += "names " + master->to_string() + ", which " + role.message();
+      all_denied = all_denied && role.code() == StatusCode::kPermissionDenied;
       continue;
     }
     preferred_.store(i, std::memory_order_relaxed);
     return master;
   }
-  return unavailable("no sentinel gave a usable master for '" + options_.sentinel_master + "'" + why);
+  std::string message = "no sentinel gave a usable master for '" + options_.sentinel_master + "'" + why;
+  // Refused everywhere (a certificate failing verification, missing or wrong sentinel
+  // credentials) is a configuration to fix, not an outage: the same code as a refusal
+  // on a standalone or cluster URL (redis/tls.hpp).
+  if (all_denied) return Status(StatusCode::kPermissionDenied, std::move(message));
+  return unavailable(std::move(message));
 }
 
 SentinelWatcher::SentinelWatcher(const RedisOptions& options, const SentinelResolver& resolver,

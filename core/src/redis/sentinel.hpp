@@ -12,8 +12,9 @@
 // ROLE check; the tier's pool has its own for the data path). A sentinel that does not
 // speak TLS is one more "why" in the kUnavailable below, bounded by sentinel_timeout.
 //
-// Failures: kUnavailable naming every sentinel tried and why; kTimeout when the caller's
-// deadline ran out first; the TlsContext's kInvalidArgument (an unloadable CA, client
+// Failures: kUnavailable naming every sentinel tried and why (kPermissionDenied, with
+// the same message, when every attempt was refused: TLS verification or AUTH); kTimeout
+// when the caller's deadline ran out first; the TlsContext's kInvalidArgument (an unloadable CA, client
 // certificate or key) on every call, before any connect. Thread-safe; it holds no
 // connection between calls.
 #pragma once
