@@ -352,8 +352,9 @@ Result<Options> Options::from_url(std::string_view url) {
       if (Status st = parse_host_port(*hostport, o.redis.host, o.redis.port); !st) return st;
       if (Status st = parse_db(path, o.redis, explicit_db); !st) return st;
     }
-  } else if (scheme == "redis+sentinel") {
-    // redis+sentinel://[user:pass@]s1:p1,s2:p2/mastername[/db]
+  } else if (scheme == "redis+sentinel" || scheme == "rediss+sentinel") {
+    // redis+sentinel://[user:pass@]s1:p1,s2:p2/mastername[/db]. rediss+sentinel: TLS to
+    // the sentinels and to the data nodes, both with the same ssl_* parameters.
     size_t slash = rest.find('/');
     auto hosts = take_userinfo(o.redis, rest.substr(0, slash));
     if (!hosts) return hosts.status();
@@ -362,11 +363,15 @@ Result<Options> Options::from_url(std::string_view url) {
     std::string_view db = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view();
     auto master = percent_decode(name, "the master name");
     if (!master) return master.status();
-    if (master->empty()) return invalid_argument("redis+sentinel:// URL has no master name: redis+sentinel://host:26379/mymaster");
+    if (master->empty()) {
+      return invalid_argument(std::string(scheme) + ":// URL has no master name: " + std::string(scheme) +
+                              "://host:26379/mymaster");
+    }
     o.redis.sentinel_master = *master;
     if (Status st = parse_db(db, o.redis, explicit_db); !st) return st;
     if (Status st = parse_host_list(*hosts, 26379, "sentinel", o.redis.sentinels); !st) return st;
     o.redis.transport = RedisOptions::Transport::kTcp;
+    o.redis.tls.enabled = scheme == "rediss+sentinel";
   } else if (scheme == "redis+cluster" || scheme == "rediss+cluster") {
     // redis+cluster://[user:pass@]h1:p1,h2:p2[?params]: seed nodes; no database (Cluster
     // has only db 0). rediss+cluster: TLS to every node.
@@ -380,7 +385,7 @@ Result<Options> Options::from_url(std::string_view url) {
     o.redis.transport = RedisOptions::Transport::kTcp;
     o.redis.tls.enabled = scheme == "rediss+cluster";
   } else {
-    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss://, redis+sentinel://, redis+cluster:// or unix://)");
+    return invalid_argument("unknown URL scheme '" + std::string(scheme) + "' (use mem://, redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster:// or unix://)");
   }
   std::set<std::string> from_url_body;
   if (!o.redis.username.empty()) from_url_body.insert("username");

@@ -36,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 using redis::ClusterTier;
 using redis::key_slot;
 using std::chrono::milliseconds;
+using testing::migrate_slot;
 using testing::RedisCluster;
 using testing::RedisServer;
 
@@ -219,36 +220,6 @@ TEST_F(RedisClusterTest, DeleteMatchingOnEveryMasterAndHealth) {
   EXPECT_TRUE(h.healthy) << h.error;
   EXPECT_EQ(h.version.substr(0, 2), "7.");
   EXPECT_GE(h.connected_clients, 3);
-}
-
-// Moves `slot` (with its keys) from its owner to another master, as redis-cli --cluster
-// reshard does; `finish` false stops after MIGRATE (the slot stays MIGRATING/IMPORTING).
-// Returns the new owner's port.
-uint16_t migrate_slot(RedisCluster& cluster, uint16_t slot, const std::vector<std::string>& keys, bool finish) {
-  uint16_t src_port = cluster.slot_owner_port(slot);
-  RedisServer* src = cluster.node_on(src_port);
-  RedisServer* dst = nullptr;
-  for (size_t i = 0; i < cluster.node_count() && dst == nullptr; ++i) {
-    uint16_t p = cluster.node(i).port();
-    if (p != src_port && cluster.node(i).cli({"ROLE"}).find("master") == 0) dst = &cluster.node(i);
-  }
-  if (src == nullptr || dst == nullptr) return 0;
-  std::string src_id = src->cli({"CLUSTER", "MYID"}), dst_id = dst->cli({"CLUSTER", "MYID"});
-  std::string s = std::to_string(slot);
-  EXPECT_EQ(dst->cli({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id}), "OK");
-  EXPECT_EQ(src->cli({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id}), "OK");
-  std::vector<std::string> migrate = {"MIGRATE", "127.0.0.1", std::to_string(dst->port()), "", "0", "5000", "KEYS"};
-  migrate.insert(migrate.end(), keys.begin(), keys.end());
-  EXPECT_EQ(src->cli(migrate), "OK");
-  if (finish) {
-    EXPECT_EQ(dst->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
-    EXPECT_EQ(src->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "OK");
-    for (size_t i = 0; i < cluster.node_count(); ++i) {
-      RedisServer& n = cluster.node(i);
-      if (&n != src && &n != dst && n.cli({"ROLE"}).find("master") == 0) n.cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id});
-    }
-  }
-  return dst->port();
 }
 
 TEST_F(RedisClusterTest, MovedAfterSlotMigrationUpdatesTheMap) {

@@ -16,6 +16,7 @@
 
 #include "remote_tier.hpp"
 #include "stratacache/options.hpp"
+#include "support/failover_writer.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -24,7 +25,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using testing::RedisServer;
+using testing::ms_until_master_moves;
 using testing::SentinelSet;
+using testing::WriterLoop;
 
 Deadline in_ms(int ms) { return Deadline::after(milliseconds(ms)); }
 
@@ -142,7 +145,7 @@ TEST(RedisSentinel, SentinelPasswordAndAclUserOnTheDataNodes) {
 
   auto no_sentinel_auth = tier_for(set->url("app:app-pw"));
   auto r = no_sentinel_auth->get("app:k", in_ms(2000));
-  EXPECT_EQ(r.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.code(), StatusCode::kPermissionDenied);  // every sentinel refused: a configuration error
   EXPECT_NE(r.status().message().find("NOAUTH"), std::string::npos) << r.status().message();
 
   auto wrong_node_auth = tier_for(set->url("app:wrong", "sentinel_password=sentinel-secret"));
@@ -196,59 +199,10 @@ TEST(RedisSentinel, ForkedChildStartsItsOwnWatcherAndEveryoneStopsCleanly) {
   EXPECT_LT(ms_since(t), 600.0);
 }
 
-// A writer loop through a failover: every call returns by its deadline, and writes
-// resume on the new master within a few seconds (after SENTINEL FAILOVER the old master
-// stays writable for ~10 s: the watcher is what moves the writes in time).
-struct WriterLoop {
-  explicit WriterLoop(RemoteTier& tier) : tier(tier) {
-    thread = std::thread([this] { run(); });
-  }
-  ~WriterLoop() { stop_and_join(); }
-  void stop_and_join() {
-    stop = true;
-    if (thread.joinable()) thread.join();
-  }
-  void run() {
-    for (int i = 0; !stop; ++i) {
-      auto t = Clock::now();
-      Status s = this->tier.set("w:" + std::to_string(i), std::to_string(i), 0, in_ms(kDeadlineMs));
-      double took = ms_since(t);
-      std::lock_guard<std::mutex> lock(mu);
-      worst_ms = std::max(worst_ms, took);
-      if (s.is_ok()) {
-        ++ok;
-        last_ok = Clock::now();
-        last_key = i;
-      } else {
-        ++failed;
-        if (failed == 1) first_error = s.to_string();
-        last_failure = Clock::now();
-      }
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-  }
-  static constexpr int kDeadlineMs = 500;
-  RemoteTier& tier;
-  std::thread thread;
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  double worst_ms = 0;
-  int ok = 0, failed = 0, last_key = -1;
-  std::string first_error;
-  Clock::time_point last_ok{}, last_failure{};
-};
-
-// Polls until the sentinels name a master other than `old_port`; the time that took, or -1.
-double ms_until_master_moves(SentinelSet& set, uint16_t old_port, int limit_ms) {
-  auto t0 = Clock::now();
-  while (ms_since(t0) < limit_ms) {
-    uint16_t p = set.master_port();
-    if (p != 0 && p != old_port) return ms_since(t0);
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return -1;
-}
-
+// A writer loop through a failover (support/failover_writer.hpp): every call returns by
+// its deadline, and writes resume on the new master within a few seconds (after SENTINEL
+// FAILOVER the old master stays writable for ~10 s: the watcher is what moves the writes
+// in time).
 TEST(RedisSentinel, ManualFailoverWhileWritingResumesWithinSeconds) {
   auto set = SentinelSet::start();
   ASSERT_TRUE(set->wait_until_ready());

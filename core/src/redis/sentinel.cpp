@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "redis/connection.hpp"
+#include "redis/tls.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -30,14 +31,29 @@ SentinelResolver::SentinelResolver(const RedisOptions& options) : options_(optio
     o.socket_connect_timeout = options.sentinel_timeout;
     o.max_reply_bytes = 1u << 20;
     o.max_reply_elements = 1024;
+    o.tls = options.tls;
     sentinels_.push_back(std::move(o));
+  }
+  if (options.tls.enabled) {
+    auto tls = TlsContext::create(options.tls);
+    if (tls) tls_ = std::move(tls).value();
+    else tls_error_ = tls.status();
   }
 }
 
-Result<Endpoint> SentinelResolver::ask(const RedisOptions& sentinel, Deadline deadline) const {
-  Connection c(sentinel, 0);
-  if (Status s = c.open(deadline); !s) return s;
-  return query(c, deadline);
+SentinelResolver::~SentinelResolver() = default;
+
+Result<std::unique_ptr<Connection>> SentinelResolver::connect(size_t i, Deadline deadline) const {
+  if (!tls_error_.is_ok()) return tls_error_;
+  auto c = std::make_unique<Connection>(sentinels_.at(i), 0, tls_.get());
+  if (Status s = c->open(deadline); !s) return s;
+  return c;
+}
+
+Result<Endpoint> SentinelResolver::ask(size_t i, Deadline deadline) const {
+  auto c = connect(i, deadline);
+  if (!c) return c.status();
+  return query(**c, deadline);
 }
 
 Result<Endpoint> SentinelResolver::query(Connection& c, Deadline deadline) const {
@@ -59,7 +75,7 @@ Result<Endpoint> SentinelResolver::query(Connection& c, Deadline deadline) const
 Status SentinelResolver::verify_master(const Endpoint& at, Deadline deadline) const {
   RedisOptions o = options_for(options_, at);
   o.socket_connect_timeout = std::min(o.socket_connect_timeout, options_.sentinel_timeout);
-  Connection c(o, 0);
+  Connection c(o, 0, tls_.get());
   if (Status s = c.open(deadline); !s) return s;
   c.command({"ROLE"});
   if (Status s = c.roundtrip(deadline); !s) return s;
@@ -72,9 +88,11 @@ Status SentinelResolver::verify_master(const Endpoint& at, Deadline deadline) co
 }
 
 Result<Endpoint> SentinelResolver::resolve(Deadline deadline) {
+  if (!tls_error_.is_ok()) return tls_error_;
   const size_t n = sentinels_.size();
   const size_t first = preferred_.load(std::memory_order_relaxed) % n;
   std::string why;
+  bool all_denied = true;  // every failure a refusal: TLS verification, client certificate, AUTH
   for (size_t k = 0; k < n; ++k) {
     if (deadline.expired()) {
       return timeout_error("deadline passed while asking the sentinels for '" + options_.sentinel_master + "'" + why);
@@ -83,20 +101,27 @@ Result<Endpoint> SentinelResolver::resolve(Deadline deadline) {
     const RedisOptions& s = sentinels_[i];
     Deadline bounded = earlier(deadline, Deadline::after(options_.sentinel_timeout));
     why += "; sentinel " + s.host + ":" + std::to_string(s.port) + ": ";
-    auto master = ask(s, bounded);
+    auto master = ask(i, bounded);
     if (!master) {
       why += master.status().message();
+      all_denied = all_denied && master.code() == StatusCode::kPermissionDenied;
       continue;
     }
     Status role = verify_master(*master, earlier(deadline, Deadline::after(options_.sentinel_timeout)));
     if (!role) {
       why += "names " + master->to_string() + ", which " + role.message();
+      all_denied = all_denied && role.code() == StatusCode::kPermissionDenied;
       continue;
     }
     preferred_.store(i, std::memory_order_relaxed);
     return master;
   }
-  return unavailable("no sentinel gave a usable master for '" + options_.sentinel_master + "'" + why);
+  std::string message = "no sentinel gave a usable master for '" + options_.sentinel_master + "'" + why;
+  // Refused everywhere (a certificate failing verification, missing or wrong sentinel
+  // credentials) is a configuration to fix, not an outage: the same code as a refusal
+  // on a standalone or cluster URL (redis/tls.hpp).
+  if (all_denied) return Status(StatusCode::kPermissionDenied, std::move(message));
+  return unavailable(std::move(message));
 }
 
 SentinelWatcher::SentinelWatcher(const RedisOptions& options, const SentinelResolver& resolver,
@@ -115,7 +140,7 @@ SentinelWatcher::~SentinelWatcher() {
 }
 
 void SentinelWatcher::loop() {
-  const std::vector<RedisOptions>& sentinels = resolver_.sentinels();
+  const size_t n = resolver_.sentinels().size();
   size_t at = resolver_.preferred();
   std::unique_ptr<Connection> conn;
   Endpoint last;
@@ -124,8 +149,8 @@ void SentinelWatcher::loop() {
     lock.unlock();
     Deadline deadline = Deadline::after(options_.sentinel_timeout);
     if (!conn || conn->broken()) {
-      conn = std::make_unique<Connection>(sentinels[at % sentinels.size()], 0);
-      if (!conn->open(deadline)) conn.reset();
+      auto opened = resolver_.connect(at % n, deadline);
+      conn = opened ? std::move(opened).value() : nullptr;
     }
     Result<Endpoint> master = conn ? resolver_.query(*conn, deadline) : Result<Endpoint>(unavailable("no sentinel"));
     if (master && *master != last) {

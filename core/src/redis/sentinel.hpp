@@ -7,13 +7,22 @@
 // data-node credentials and db): a sentinel that has not yet noticed a failover, or a
 // node still loading, sends resolve() on to the next sentinel.
 //
-// Failures: kUnavailable naming every sentinel tried and why; kTimeout when the caller's
-// deadline ran out first. Thread-safe; it holds no connection between calls.
+// TLS (rediss+sentinel://): the sentinels and the data nodes are both reached over TLS,
+// verified with the same ssl_* options (one TlsContext here for the sentinels and the
+// ROLE check; the tier's pool has its own for the data path). A sentinel that does not
+// speak TLS is one more "why" in the kUnavailable below, bounded by sentinel_timeout.
+//
+// Failures: kUnavailable naming every sentinel tried and why (kPermissionDenied, with
+// the same message, when every attempt was refused: TLS verification or AUTH); kTimeout
+// when the caller's deadline ran out first; the TlsContext's kInvalidArgument (an unloadable CA, client
+// certificate or key) on every call, before any connect. Thread-safe; it holds no
+// connection between calls.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <cstdint>
@@ -27,6 +36,7 @@
 namespace stratacache::redis {
 
 class Connection;
+class TlsContext;
 
 struct Endpoint {
   std::string host;
@@ -43,6 +53,7 @@ class SentinelResolver {
  public:
   // `options` must outlive the resolver.
   explicit SentinelResolver(const RedisOptions& options);
+  ~SentinelResolver();
 
   Result<Endpoint> resolve(Deadline deadline);
 
@@ -50,13 +61,17 @@ class SentinelResolver {
   Result<Endpoint> query(Connection& sentinel, Deadline deadline) const;
   const std::vector<RedisOptions>& sentinels() const { return sentinels_; }
   size_t preferred() const { return preferred_.load(std::memory_order_relaxed); }
+  // Opens a connection to sentinel `i` (over TLS for rediss+sentinel://).
+  Result<std::unique_ptr<Connection>> connect(size_t i, Deadline deadline) const;
 
  private:
-  Result<Endpoint> ask(const RedisOptions& sentinel, Deadline deadline) const;
+  Result<Endpoint> ask(size_t sentinel, Deadline deadline) const;
   Status verify_master(const Endpoint& at, Deadline deadline) const;
 
   const RedisOptions& options_;
   std::vector<RedisOptions> sentinels_;  // connection options of each sentinel
+  std::unique_ptr<TlsContext> tls_;      // null: plain TCP
+  Status tls_error_;                     // why tls_ could not be built
   std::atomic<size_t> preferred_{0};     // the sentinel that answered last
 };
 

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/test_pki.hpp"
+
 namespace stratacache::testing {
 namespace {
 
@@ -74,6 +76,17 @@ bool run_command(std::string cmd, const std::vector<std::string>& args, std::str
 
 }  // namespace
 
+RedisServer::Config RedisServer::tls_config() {
+  const TestPki& pki = TestPki::get();
+  Config c;
+  c.tls.cert_file = pki.server_cert;
+  c.tls.key_file = pki.server_key;
+  c.tls.ca_file = pki.ca_cert;
+  c.tls.client_cert = pki.client_cert;
+  c.tls.client_key = pki.client_key;
+  return c;
+}
+
 std::unique_ptr<RedisServer> RedisServer::start(Config config) {
   std::unique_ptr<RedisServer> s(new RedisServer());
   s->config_ = std::move(config);
@@ -96,7 +109,7 @@ bool RedisServer::launch() {
   if (!config_.sentinel_config.empty()) {
     std::string conf = dir_ + "/sentinel.conf";
     if (::access(conf.c_str(), F_OK) != 0) std::ofstream(conf) << config_.sentinel_config;
-    args = {REDIS_SERVER_BIN, conf, "--sentinel", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+    args = {REDIS_SERVER_BIN, conf, "--sentinel", "--port", tls() ? "0" : port, "--bind", "127.0.0.1",
             "--dir", dir_, "--daemonize", "no", "--logfile", dir_ + "/sentinel.log"};
   }
   if (!config_.password.empty()) { args.push_back("--requirepass"); args.push_back(config_.password); }
@@ -114,6 +127,9 @@ bool RedisServer::launch() {
     args.insert(args.end(), {"--tls-port", port, "--tls-cert-file", t.cert_file, "--tls-key-file", t.key_file,
                              "--tls-auth-clients", t.auth_clients ? "yes" : "no"});
     if (!t.ca_file.empty()) { args.push_back("--tls-ca-cert-file"); args.push_back(t.ca_file); }
+    if (!t.client_cert.empty()) {
+      args.insert(args.end(), {"--tls-client-cert-file", t.client_cert, "--tls-client-key-file", t.client_key});
+    }
   }
   for (auto& a : config_.extra_args) args.push_back(a);
 
@@ -180,6 +196,12 @@ void RedisServer::pause() { if (pid_ > 0) ::kill(pid_, SIGSTOP); }
 void RedisServer::resume() { if (pid_ > 0) ::kill(pid_, SIGCONT); }
 
 std::string RedisServer::cli(const std::vector<std::string>& args) const {
+  std::string out;
+  run_command(cli_command(), args, &out);
+  return out;
+}
+
+std::string RedisServer::cli_command() const {
   std::string cmd = std::string(REDIS_CLI_BIN) + " -h 127.0.0.1 -p " + std::to_string(port_);
   if (!config_.password.empty()) cmd += " --no-auth-warning -a '" + config_.password + "'";
   if (tls()) {
@@ -188,9 +210,7 @@ std::string RedisServer::cli(const std::vector<std::string>& args) const {
       cmd += " --cert '" + config_.tls.client_cert + "' --key '" + config_.tls.client_key + "'";
     }
   }
-  std::string out;
-  run_command(cmd, args, &out);
-  return out;
+  return cmd;
 }
 
 namespace {
@@ -216,10 +236,12 @@ std::unique_ptr<SentinelSet> SentinelSet::start(Config config) {
   std::unique_ptr<SentinelSet> set(new SentinelSet());
   set->config_ = std::move(config);
   const Config& c = set->config_;
-  RedisServer::Config data;
+  RedisServer::Config data = c.tls ? RedisServer::tls_config() : RedisServer::Config{};
   data.password = c.node_password;
   data.acl_lines = c.acl_lines;
   if (!c.node_password.empty()) data.extra_args = {"--masterauth", c.node_password};
+  // Replication, and the sentinels' links to the nodes and to each other, over TLS.
+  if (c.tls) data.extra_args.insert(data.extra_args.end(), {"--tls-replication", "yes"});
   set->nodes_.push_back(RedisServer::start(data));
   uint16_t master = set->nodes_[0]->port();
   for (int i = 0; i < c.replicas; ++i) {
@@ -233,7 +255,8 @@ std::unique_ptr<SentinelSet> SentinelSet::start(Config config) {
                      "sentinel parallel-syncs " + c.master_name + " 1\n";
   if (!c.node_password.empty()) conf += "sentinel auth-pass " + c.master_name + " " + c.node_password + "\n";
   for (int i = 0; i < c.sentinels; ++i) {
-    RedisServer::Config s;
+    RedisServer::Config s = c.tls ? RedisServer::tls_config() : RedisServer::Config{};
+    if (c.tls) s.extra_args = {"--tls-replication", "yes"};
     s.sentinel_config = conf;
     s.password = c.sentinel_password;
     set->sentinels_.push_back(RedisServer::start(s));
@@ -242,7 +265,7 @@ std::unique_ptr<SentinelSet> SentinelSet::start(Config config) {
 }
 
 std::string SentinelSet::url(const std::string& userinfo, const std::string& query, int db) const {
-  std::string u = "redis+sentinel://";
+  std::string u = config_.tls ? "rediss+sentinel://" : "redis+sentinel://";
   if (!userinfo.empty()) u += userinfo + "@";
   for (size_t i = 0; i < sentinels_.size(); ++i) {
     u += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(sentinels_[i]->port());
@@ -290,11 +313,12 @@ bool SentinelSet::wait_until_ready(int seconds) {
   return false;
 }
 
-std::unique_ptr<RedisCluster> RedisCluster::start(int masters, int replicas) {
+std::unique_ptr<RedisCluster> RedisCluster::start(Config cluster) {
   std::unique_ptr<RedisCluster> c(new RedisCluster());
-  int total = masters * (1 + replicas);
+  c->tls_ = cluster.tls;
+  int total = cluster.masters * (1 + cluster.replicas);
   for (int i = 0; i < total; ++i) {
-    RedisServer::Config config;
+    RedisServer::Config config = cluster.tls ? RedisServer::tls_config() : RedisServer::Config{};
     // The cluster bus port is given (by default it is port + 10000, out of range for a
     // free port above 55535).
     config.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
@@ -302,11 +326,12 @@ std::unique_ptr<RedisCluster> RedisCluster::start(int masters, int replicas) {
                          // Replicas sync at once (not after 5 s): a replica that never synced
                          // cannot be promoted.
                          "--repl-diskless-sync-delay", "0"};
+    if (cluster.tls) config.extra_args.insert(config.extra_args.end(), {"--tls-cluster", "yes", "--tls-replication", "yes"});
     c->nodes_.push_back(RedisServer::start(config));
   }
   std::vector<std::string> args = {"--cluster", "create"};
   for (auto& n : c->nodes_) args.push_back("127.0.0.1:" + std::to_string(n->port()));
-  args.insert(args.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
+  args.insert(args.end(), {"--cluster-replicas", std::to_string(cluster.replicas), "--cluster-yes"});
   std::string out = c->nodes_[0]->cli(args);
   if (out.find("[OK] All 16384 slots covered") == std::string::npos) {
     throw std::runtime_error("redis-cli --cluster create failed: " + out);
@@ -323,7 +348,7 @@ RedisServer* RedisCluster::node_on(uint16_t port) {
 }
 
 std::string RedisCluster::url(const std::string& query, size_t seeds) const {
-  std::string u = "redis+cluster://";
+  std::string u = tls_ ? "rediss+cluster://" : "redis+cluster://";
   size_t n = seeds == 0 ? nodes_.size() : std::min(seeds, nodes_.size());
   for (size_t i = 0; i < n; ++i) u += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(nodes_[i]->port());
   if (!query.empty()) u += "?" + query;
@@ -374,14 +399,14 @@ bool RedisCluster::reshard(size_t from, size_t to, int slots, int timeout_s, std
   // (a previous reshard's last SETSLOTs reach the replicas by gossip): wait for that.
   bool agreed = false;
   while (!agreed && std::chrono::steady_clock::now() < until) {
-    run_command(std::string(REDIS_CLI_BIN), {"--cluster", "check", entry}, output);
+    run_command(nodes_.at(from)->cli_command(), {"--cluster", "check", entry}, output);
     agreed = output->find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
              output->find("[WARNING]") == std::string::npos && output->find("[ERR]") == std::string::npos;
     if (!agreed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!agreed) return false;
   auto left = std::chrono::duration_cast<std::chrono::seconds>(until - std::chrono::steady_clock::now()).count();
-  return run_command("timeout -s KILL " + std::to_string(std::max<long long>(left, 1)) + " " + REDIS_CLI_BIN,
+  return run_command("timeout -s KILL " + std::to_string(std::max<long long>(left, 1)) + " " + nodes_.at(from)->cli_command(),
                      {"--cluster", "reshard", entry, "--cluster-from", node_id(from), "--cluster-to", node_id(to),
                       "--cluster-slots", std::to_string(slots), "--cluster-yes"},
                      output);
@@ -411,6 +436,33 @@ bool RedisCluster::wait_until_ok(int seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+uint16_t migrate_slot(RedisCluster& cluster, uint16_t slot, const std::vector<std::string>& keys, bool finish) {
+  uint16_t src_port = cluster.slot_owner_port(slot);
+  RedisServer* src = cluster.node_on(src_port);
+  RedisServer* dst = nullptr;
+  for (size_t i = 0; i < cluster.node_count() && dst == nullptr; ++i) {
+    uint16_t p = cluster.node(i).port();
+    if (p != src_port && cluster.node(i).cli({"ROLE"}).find("master") == 0) dst = &cluster.node(i);
+  }
+  if (src == nullptr || dst == nullptr) return 0;
+  std::string src_id = src->cli({"CLUSTER", "MYID"}), dst_id = dst->cli({"CLUSTER", "MYID"});
+  std::string s = std::to_string(slot);
+  if (dst->cli({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id}) != "OK") return 0;
+  if (src->cli({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id}) != "OK") return 0;
+  std::vector<std::string> migrate = {"MIGRATE", "127.0.0.1", std::to_string(dst->port()), "", "0", "5000", "KEYS"};
+  migrate.insert(migrate.end(), keys.begin(), keys.end());
+  if (src->cli(migrate) != "OK") return 0;
+  if (finish) {
+    if (dst->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}) != "OK") return 0;
+    if (src->cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id}) != "OK") return 0;
+    for (size_t i = 0; i < cluster.node_count(); ++i) {
+      RedisServer& n = cluster.node(i);
+      if (&n != src && &n != dst && n.cli({"ROLE"}).find("master") == 0) n.cli({"CLUSTER", "SETSLOT", s, "NODE", dst_id});
+    }
+  }
+  return dst->port();
 }
 
 }  // namespace stratacache::testing

@@ -12,6 +12,12 @@ namespace stratacache::testing {
 
 class RedisServer {
  public:
+  struct Config;
+  // TLS only, with the test PKI (support/test_pki.hpp): the server certificate for
+  // 127.0.0.1, the test CA for peers, the client certificate for cli() and for the
+  // server's own outgoing links.
+  static Config tls_config();
+
   struct Config {
     std::string password;                 // requirepass
     std::vector<std::string> acl_lines;   // e.g. "user app on >pw ~app:* +@all -@dangerous"
@@ -22,7 +28,9 @@ class RedisServer {
       std::string cert_file, key_file;  // the server's certificate and key
       std::string ca_file;              // CA for client certificates (and for cli())
       bool auth_clients = false;        // --tls-auth-clients yes: a client certificate is required
-      std::string client_cert, client_key;  // what cli() presents
+      // What cli() presents, and what the server presents when it connects out
+      // (--tls-client-cert-file: cluster bus, replication, sentinel links).
+      std::string client_cert, client_key;
     } tls;
     // Non-empty: run as a Redis Sentinel with this configuration (written once; the
     // sentinel rewrites it, and a restart keeps what it learnt). `password` is then
@@ -50,6 +58,9 @@ class RedisServer {
   bool running() const { return pid_ > 0; }
   // Runs redis-cli against this server; returns its stdout (trailing newline removed).
   std::string cli(const std::vector<std::string>& args) const;
+  // The redis-cli command line cli() runs (host, port, password, TLS flags), for tools
+  // that add their own arguments (redis-cli --cluster ...).
+  std::string cli_command() const;
 
  private:
   RedisServer() = default;
@@ -72,6 +83,9 @@ class SentinelSet {
     std::string sentinel_password;       // requirepass of the sentinels
     std::string node_password;           // requirepass of master and replicas (and masterauth)
     std::vector<std::string> acl_lines;  // ACL users of master and replicas
+    // Every node and sentinel TLS-only (RedisServer::tls_config()), replication and the
+    // sentinels' links over TLS (--tls-replication yes).
+    bool tls = false;
   };
   static std::unique_ptr<SentinelSet> start(Config config);
   static std::unique_ptr<SentinelSet> start() { return start(Config{}); }
@@ -80,7 +94,7 @@ class SentinelSet {
   RedisServer& node(size_t i) { return *nodes_.at(i); }
   size_t node_count() const { return nodes_.size(); }
   RedisServer& sentinel(size_t i) { return *sentinels_.at(i); }
-  // redis+sentinel://[userinfo@]s1,s2,s3/mymaster/db[?query]
+  // redis+sentinel://[userinfo@]s1,s2,s3/mymaster/db[?query] (rediss+sentinel:// with TLS)
   std::string url(const std::string& userinfo = "", const std::string& query = "", int db = 0) const;
   // The master's port as the sentinels see it now (0: no sentinel answered).
   uint16_t master_port() const;
@@ -99,14 +113,27 @@ class SentinelSet {
 // A Redis Cluster of `masters` masters with `replicas` replicas each (default 3 + 3),
 // all on free loopback ports, cluster-node-timeout 2000 ms, created with
 // redis-cli --cluster create and waited for until every node says cluster_state:ok.
+// With `tls`, every node is TLS-only (RedisServer::tls_config()) and the cluster bus and
+// replication run over TLS too (--tls-cluster yes --tls-replication yes); each node
+// presents the test client certificate on its outgoing bus links, as the bus requires
+// a client certificate whatever --tls-auth-clients says.
 class RedisCluster {
  public:
-  static std::unique_ptr<RedisCluster> start(int masters = 3, int replicas = 1);
+  struct Config {
+    int masters = 3;
+    int replicas = 1;
+    bool tls = false;
+  };
+  static std::unique_ptr<RedisCluster> start(Config config);
+  static std::unique_ptr<RedisCluster> start(int masters = 3, int replicas = 1) {
+    return start(Config{masters, replicas, false});
+  }
 
   RedisServer& node(size_t i) { return *nodes_.at(i); }
   size_t node_count() const { return nodes_.size(); }
   RedisServer* node_on(uint16_t port);
-  // redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...[?query] naming `seeds` nodes (0: all).
+  // redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...[?query] naming `seeds` nodes (0: all);
+  // rediss+cluster:// for a TLS cluster.
   std::string url(const std::string& query = "", size_t seeds = 0) const;
   // CLUSTER MYID of node i.
   std::string node_id(size_t i) const;
@@ -125,7 +152,14 @@ class RedisCluster {
 
  private:
   RedisCluster() = default;
+  bool tls_ = false;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
 };
+
+// Moves `slot` (with `keys`, its keys) from its owner to another master, as
+// redis-cli --cluster reshard does (SETSLOT IMPORTING / MIGRATING, MIGRATE); `finish`
+// false stops after MIGRATE (the slot stays MIGRATING / IMPORTING). Returns the new
+// owner's port, 0 when a step failed.
+uint16_t migrate_slot(RedisCluster& cluster, uint16_t slot, const std::vector<std::string>& keys, bool finish);
 
 }  // namespace stratacache::testing
