@@ -67,7 +67,7 @@ struct RedisOptions {
   // Sentinel (redis+sentinel://): non-empty `sentinels` means the master named
   // `sentinel_master` is discovered through them; host/port above are then unused.
   // username/password/db apply to the data nodes, sentinel_username/password to the
-  // sentinels.
+  // sentinels; tls (rediss+sentinel://) applies to the sentinels and the data nodes alike.
   std::vector<SentinelAddress> sentinels;
   std::string sentinel_master;
   std::string sentinel_username;
