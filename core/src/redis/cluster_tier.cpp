@@ -313,8 +313,8 @@ void ClusterTier::route(std::shared_ptr<Routed> r) {
   bool asking = r->target.asking;
   RequestPtr req = r->req;
   req->done = [this, r](Status s) mutable { on_routed(std::move(r), std::move(s)); };
-  sending_.fetch_sub(1);
   tier.send(std::move(req), asking);
+  sending_.fetch_sub(1);  // after the send: the destructor must not destroy `tier` under it
 }
 
 void ClusterTier::on_routed(std::shared_ptr<Routed> r, Status s) {
@@ -429,9 +429,8 @@ void ClusterTier::scatter_round(std::shared_ptr<Scatter> sc) {
       on_group(sc, group, target);
     };
     sending_.fetch_add(1);
-    RedisTier& tier = node(target.address);
+    node(target.address).send(std::move(req), target.asking);
     sending_.fetch_sub(1);
-    tier.send(std::move(req), target.asking);
   }
 }
 
