@@ -410,10 +410,13 @@ void ClusterTier::scatter_round(std::shared_ptr<Scatter> sc) {
   // Every group in flight at once; the last to complete starts the next round.
   for (std::vector<size_t>& group : groups) {
     Target target = sc->targets[group[0]];
-    if (target.address.empty() || closing_.load()) {
-      Status s = closing_.load() ? unavailable("redis: the cluster tier is being destroyed")
-                                 : unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(k.slots[group[0]]) +
-                                               " is not served");
+    sending_.fetch_add(1);  // before closing_ is read: see route()
+    bool closing = closing_.load();
+    if (target.address.empty() || closing) {
+      sending_.fetch_sub(1);
+      Status s = closing ? unavailable("redis: the cluster tier is being destroyed")
+                         : unavailable("redis: CLUSTERDOWN hash slot " + std::to_string(k.slots[group[0]]) +
+                                       " is not served");
       for (size_t i : group) sc->statuses[i] = s;
       on_group(sc, group, target);
       continue;
@@ -428,7 +431,6 @@ void ClusterTier::scatter_round(std::shared_ptr<Scatter> sc) {
       }
       on_group(sc, group, target);
     };
-    sending_.fetch_add(1);
     node(target.address).send(std::move(req), target.asking);
     sending_.fetch_sub(1);
   }
