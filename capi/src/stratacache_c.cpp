@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "completion_queue.hpp"
 #include "stratacache/cache.hpp"
 #include "stratacache/version.hpp"
 
@@ -40,6 +41,10 @@ struct stratacache_options {
 
 struct stratacache_callopts {
   CallOptions call;
+};
+
+struct stratacache_queue {
+  std::shared_ptr<stratacache_capi::QueueCore> core;
 };
 
 namespace {
@@ -322,79 +327,453 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
   });
 }
 
+}  // extern "C"
+
 namespace {
 
-// Runs a completion with the status and, for an error, its message as the last error.
-void complete(stratacache_completion done, void* payload, const Status& s, int64_t count = 0) noexcept {
-  int code = report(s);
-  done(payload, code, nullptr, 0, -1, count);
+using stratacache_capi::Completion;
+using stratacache_capi::QueueCore;
+
+// Where a completion goes: the host's callback and payload, through a queue or (null
+// queue) straight away on the completing thread.
+struct Target {
+  stratacache_callback done = nullptr;
+  void* payload = nullptr;
+  std::shared_ptr<QueueCore> queue;
+
+  void deliver(Completion c) const noexcept {
+    c.done = done;
+    c.payload = payload;
+    if (queue) return queue->push(std::move(c));
+    c.run();
+  }
+};
+
+Completion out_of_memory() noexcept {
+  Completion c;
+  c.status = STRATACACHE_ENOMEM;
+  c.message = "out of memory";  // fits the small-string buffer: never allocates
+  return c;
+}
+
+Completion completion_of(const Status& s) {
+  Completion c;
+  if (s.is_ok()) return c;
+  c.status = code_of(s.code());
+  if (c.status != STRATACACHE_ENOTFOUND) c.message = s.message().empty() ? status_code_name(s.code()) : s.message();
+  return c;
+}
+
+// A malloc'd copy with a NUL after the bytes (text results are C strings); null if no memory.
+void* copy_buffer(std::string_view data) noexcept {
+  char* buf = static_cast<char*>(std::malloc(data.size() + 1));
+  if (!buf) return nullptr;
+  if (!data.empty()) std::memcpy(buf, data.data(), data.size());
+  buf[data.size()] = '\0';
+  return buf;
+}
+
+Completion completion_with_buffer(std::string_view data, int format) {
+  Completion c;
+  c.value = copy_buffer(data);
+  if (!c.value) return out_of_memory();
+  c.len = data.size();
+  c.format = format;
+  return c;
+}
+
+// The packed mget result (layout in stratacache.h); null when out of memory.
+void* pack_results(const std::vector<Result<Payload>>& results, size_t* out_len, std::string* first_error) {
+  auto padded = [](size_t n) { return (n + 7) & ~size_t{7}; };
+  size_t total = 0;
+  for (auto& r : results) total += STRATACACHE_PACKED_HEADER_SIZE + (r ? padded(r->data.size()) : 0);
+  auto* buf = static_cast<unsigned char*>(std::malloc(total == 0 ? 1 : total));
+  if (!buf) return nullptr;
+  size_t at = 0;
+  for (auto& r : results) {
+    int32_t status = r ? STRATACACHE_OK : code_of(r.code());
+    int32_t format = r ? static_cast<int32_t>(r->format) : -1;
+    uint64_t len = r ? r->data.size() : 0;
+    if (!r && status != STRATACACHE_ENOTFOUND && first_error->empty()) {
+      *first_error = r.status().message().empty() ? status_code_name(r.code()) : r.status().message();
+    }
+    std::memcpy(buf + at, &status, 4);
+    std::memcpy(buf + at + 4, &format, 4);
+    std::memcpy(buf + at + 8, &len, 8);
+    at += STRATACACHE_PACKED_HEADER_SIZE;
+    if (len) std::memcpy(buf + at, r->data.data(), len);
+    std::memset(buf + at + len, 0, padded(len) - len);
+    at += padded(len);
+  }
+  *out_len = total;
+  return buf;
+}
+
+std::string health_text(const HealthInfo& h) {
+  nlohmann::json j = {{"healthy", h.healthy},
+                      {"latency_ms", h.latency_ms},
+                      {"version", h.version},
+                      {"used_memory", h.used_memory},
+                      {"connected_clients", h.connected_clients},
+                      {"uptime_seconds", h.uptime_seconds},
+                      {"error", h.error}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Completion completion_get(Result<ValueRef> r) {
+  if (!r) return completion_of(r.status());
+  return completion_with_buffer(r->data(), static_cast<int>(r->format()));
+}
+Completion completion_status(Status s) { return completion_of(s); }
+Completion completion_count(Result<int64_t> r) {
+  if (!r) return completion_of(r.status());
+  Completion c;
+  c.count = *r;
+  return c;
+}
+Completion completion_exists(Result<bool> r) {
+  if (!r) return completion_of(r.status());
+  Completion c;
+  c.count = *r ? 1 : 0;
+  return c;
+}
+Completion completion_mget(std::vector<Result<Payload>> results) {
+  Completion c;
+  c.value = pack_results(results, &c.len, &c.message);
+  if (!c.value) return out_of_memory();
+  c.count = static_cast<int64_t>(results.size());
+  return c;
+}
+Completion completion_health(HealthInfo h) {
+  return completion_with_buffer(health_text(h), STRATACACHE_FORMAT_JSON);
+}
+
+// The core's completion for one submission: converts the result and delivers it. A
+// conversion that runs out of memory still completes (ENOMEM).
+template <typename R>
+std::function<void(R)> completion_fn(Target target, Completion (*convert)(R)) {
+  return [target = std::move(target), convert](R r) noexcept {
+    Completion c;
+    try {
+      c = convert(std::move(r));
+    } catch (...) {
+      c = out_of_memory();
+    }
+    target.deliver(std::move(c));
+  };
+}
+
+int make_target(Target* t, stratacache_queue* queue, stratacache_callback done, void* payload) {
+  REQUIRE_ARG(done, "done");
+  t->done = done;
+  t->payload = payload;
+  if (queue) t->queue = queue->core;
+  return STRATACACHE_OK;
+}
+
+int check_format(int format, const char* name) {
+  if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
+    return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' must be a STRATACACHE_FORMAT_* value, got " +
+                                        std::to_string(format));
+  }
+  return STRATACACHE_OK;
+}
+
+// n keys back to back in one buffer, lens[i] bytes each.
+int unpack_keys(std::vector<std::string>* out, const void* buf, const size_t* lens, size_t n, const char* name) {
+  out->clear();
+  if (n == 0) return STRATACACHE_OK;
+  if (!lens) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' must not be NULL");
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (lens[i] > SIZE_MAX - total) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' overflows");
+    total += lens[i];
+  }
+  if (!buf && total != 0) {
+    return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' is NULL with a non-zero total length");
+  }
+  out->reserve(n);
+  const char* p = static_cast<const char*>(buf);
+  for (size_t i = 0; i < n; ++i) {
+    out->emplace_back(lens[i] ? std::string(p, lens[i]) : std::string());
+    p += lens[i];
+  }
+  return STRATACACHE_OK;
+}
+
+// The 0.1 form: an array of n pointers and an array of n lengths.
+int gather_keys(std::vector<std::string>* out, const void* const* keys, const size_t* lens, size_t n, const char* name) {
+  out->clear();
+  if (n == 0) return STRATACACHE_OK;
+  if (!keys) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' must not be NULL");
+  if (!lens) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' must not be NULL");
+  out->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!keys[i] && lens[i] != 0) {
+      return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "[i]' is NULL with a non-zero length");
+    }
+    out->emplace_back(bytes(keys[i], lens[i]));
+  }
+  return STRATACACHE_OK;
+}
+
+// mset's items from its keys, values and formats (NULL: raw), whichever form they came in.
+int make_items(std::vector<std::pair<std::string, Payload>>* items, std::vector<std::string>& keys,
+               std::vector<std::string>& values, const int* formats) {
+  items->clear();
+  items->reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int f = formats ? formats[i] : STRATACACHE_FORMAT_RAW;
+    if (int rc = check_format(f, ("formats[" + std::to_string(i) + "]").c_str())) return rc;
+    items->emplace_back(std::move(keys[i]), Payload{static_cast<Format>(f), std::move(values[i])});
+  }
+  return STRATACACHE_OK;
+}
+
+int submit_delete_keys(stratacache_cache* cache, const std::vector<std::string>& keys, const stratacache_callopts* co,
+                       Target target) {
+  cache->cache->del_async(keys, call_of(co), completion_fn<Result<int64_t>>(std::move(target), completion_count));
+  return STRATACACHE_OK;
+}
+
+// The 0.1 completion (no message argument) over the 0.2 one: the message becomes the
+// thread-local last error while the 0.1 callback runs, as 0.1 documents.
+struct LegacyCompletion {
+  stratacache_completion done;
+  void* payload;
+};
+
+void run_legacy(void* p, int status, const char* message, void* value, size_t len, int format, int64_t count) {
+  std::unique_ptr<LegacyCompletion> legacy(static_cast<LegacyCompletion*>(p));
+  try {
+    t_last_error = message;
+  } catch (...) {
+    t_last_error.clear();
+  }
+  legacy->done(legacy->payload, status, value, len, format, count);
+}
+
+template <typename Submit>
+int submit_legacy(stratacache_completion done, void* payload, Submit&& submit) {
+  if (!done) return guarded([&] { return fail(STRATACACHE_EINVAL, "argument 'done' must not be NULL"); });
+  auto* legacy = new (std::nothrow) LegacyCompletion{done, payload};
+  if (!legacy) return guarded([&] { return fail(STRATACACHE_ENOMEM, "out of memory"); });
+  int rc = submit(legacy);
+  if (rc != STRATACACHE_OK) delete legacy;  // refused: the completion never runs
+  return rc;
 }
 
 }  // namespace
 
-int stratacache_get_async(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
-                          stratacache_completion done, void* payload) {
+extern "C" {
+
+int stratacache_queue_new(stratacache_queue** out) {
+  return guarded([&] {
+    clear_out<stratacache_queue*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    auto core = std::make_shared<QueueCore>();
+    if (!core->ok()) return fail(STRATACACHE_EINTERNAL, std::string("eventfd failed: ") + std::strerror(errno));
+    *out = new stratacache_queue{std::move(core)};
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_queue_fd(const stratacache_queue* queue) { return queue ? queue->core->fd() : -1; }
+
+int stratacache_queue_drain(size_t* out_ran, stratacache_queue* queue, size_t max) {
+  return guarded([&] {
+    clear_out<size_t>(out_ran, 0);
+    REQUIRE_ARG(queue, "queue");
+    std::shared_ptr<QueueCore> core = queue->core;  // a callback may free the queue
+    std::vector<Completion> ready = core->take(max);
+    for (auto& c : ready) c.run();
+    if (out_ran) *out_ran = ready.size();
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_queue_free(stratacache_queue* queue) {
+  if (!queue) return;
+  queue->core->release();
+  delete queue;
+}
+
+int stratacache_submit_get(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
   return guarded([&] {
     REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
     REQUIRE_BYTES(key, key_len, "key");
-    cache->cache->get_async(bytes(key, key_len), call_of(co), [done, payload](Result<ValueRef> r) noexcept {
-      t_last_error.clear();
-      if (!r) return complete(done, payload, r.status());
-      void* buf = nullptr;
-      size_t len = 0;
-      int rc = give_buffer(&buf, &len, r->data());
-      if (rc != STRATACACHE_OK) return done(payload, rc, nullptr, 0, -1, 0);
-      done(payload, STRATACACHE_OK, buf, len, static_cast<int>(r->format()), 0);
-    });
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->get_async(bytes(key, key_len), call_of(co), completion_fn<Result<ValueRef>>(std::move(t), completion_get));
     return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
+                           size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(value, value_len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    REQUIRE_TTL(ttl_ms);
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    cache->cache->set_async(bytes(key, key_len), std::move(p), call,
+                            completion_fn<Status>(std::move(t), completion_status));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_delete(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
+                              const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                              void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    return submit_delete_keys(cache, ks, co, std::move(t));
+  });
+}
+
+int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                              stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->exists_async(bytes(key, key_len), call_of(co),
+                               completion_fn<Result<bool>>(std::move(t), completion_exists));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_ttl(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->ttl_ms_async(bytes(key, key_len), call_of(co),
+                               completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_increment(stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
+                                 int64_t ttl_ms, const stratacache_callopts* co, stratacache_queue* queue,
+                                 stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_TTL(ttl_ms);
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    cache->cache->increment_async(bytes(key, key_len), amount, call,
+                                  completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_mget(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
+                            const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                            void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->mget_async(ks, call_of(co),
+                             completion_fn<std::vector<Result<Payload>>>(std::move(t), completion_mget));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_mset(stratacache_cache* cache, const void* keys, const size_t* key_lens, const void* values,
+                            const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
+                            const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                            void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    std::vector<std::string> ks, vs;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = unpack_keys(&vs, values, value_lens, n, "values")) return rc;
+    std::vector<std::pair<std::string, Payload>> items;
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
+    REQUIRE_TTL(ttl_ms);
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    cache->cache->mset_async(std::move(items), call, completion_fn<Status>(std::move(t), completion_status));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* pattern, size_t pattern_len,
+                                     const stratacache_callopts* co, stratacache_queue* queue,
+                                     stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    REQUIRE_BYTES(pattern, pattern_len, "pattern");
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->clear_pattern_async(bytes(pattern, pattern_len), call_of(co),
+                                      completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_health(stratacache_cache* cache, const stratacache_callopts* co, stratacache_queue* queue,
+                              stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(cache, "cache");
+    Target t;
+    if (int rc = make_target(&t, queue, done, payload)) return rc;
+    cache->cache->health_async(call_of(co), completion_fn<HealthInfo>(std::move(t), completion_health));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_get_async(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                          stratacache_completion done, void* payload) {
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return stratacache_submit_get(cache, key, key_len, co, nullptr, run_legacy, legacy);
   });
 }
 
 int stratacache_set_async(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
                           size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
                           stratacache_completion done, void* payload) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
-    REQUIRE_BYTES(key, key_len, "key");
-    REQUIRE_BYTES(value, value_len, "value");
-    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
-      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
-    }
-    REQUIRE_TTL(ttl_ms);
-    CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms;
-    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
-    cache->cache->set_async(bytes(key, key_len), std::move(p), call, [done, payload](Status s) noexcept {
-      t_last_error.clear();
-      complete(done, payload, s);
-    });
-    return STRATACACHE_OK;
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return stratacache_submit_set(cache, key, key_len, value, value_len, format, ttl_ms, co, nullptr, run_legacy,
+                                  legacy);
   });
 }
 
 int stratacache_delete_async(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, size_t n,
                              const stratacache_callopts* co, stratacache_completion done, void* payload) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
-    if (n > 0) {
-      REQUIRE_ARG(keys, "keys");
-      REQUIRE_ARG(key_lens, "key_lens");
-    }
-    std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
-    cache->cache->del_async(ks, call_of(co), [done, payload](Result<int64_t> r) noexcept {
-      t_last_error.clear();
-      if (!r) return complete(done, payload, r.status());
-      done(payload, STRATACACHE_OK, nullptr, 0, -1, *r);
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return guarded([&] {
+      REQUIRE_ARG(cache, "cache");
+      std::vector<std::string> ks;
+      if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+      Target t;
+      if (int rc = make_target(&t, nullptr, run_legacy, legacy)) return rc;
+      return submit_delete_keys(cache, ks, co, std::move(t));
     });
-    return STRATACACHE_OK;
   });
 }
 
@@ -438,9 +817,7 @@ int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, c
     REQUIRE_ARG(cache, "cache");
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
-    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
-      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
-    }
+    if (int rc = check_format(format, "format")) return rc;
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
@@ -472,16 +849,8 @@ int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const voi
   return guarded([&] {
     clear_out<int64_t>(out_deleted, 0);
     REQUIRE_ARG(cache, "cache");
-    if (n > 0) {
-      REQUIRE_ARG(keys, "keys");
-      REQUIRE_ARG(key_lens, "key_lens");
-    }
     std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
     auto r = cache->cache->del(ks, call_of(co));
     if (!r) return report(r.status());
     if (out_deleted) *out_deleted = *r;
@@ -560,14 +929,8 @@ int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int*
     REQUIRE_ARG(out_values, "out_values");
     REQUIRE_ARG(out_lens, "out_lens");
     REQUIRE_ARG(out_codes, "out_codes");
-    REQUIRE_ARG(keys, "keys");
-    REQUIRE_ARG(key_lens, "key_lens");
     std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
     auto results = cache->cache->mget(ks, call_of(co));
     for (size_t i = 0; i < n; ++i) {
       if (!results[i]) {
@@ -588,22 +951,11 @@ int stratacache_mset(stratacache_cache* cache, const void* const* keys, const si
   return guarded([&] {
     REQUIRE_ARG(cache, "cache");
     if (n == 0) return STRATACACHE_OK;
-    REQUIRE_ARG(keys, "keys");
-    REQUIRE_ARG(key_lens, "key_lens");
-    REQUIRE_ARG(values, "values");
-    REQUIRE_ARG(value_lens, "value_lens");
+    std::vector<std::string> ks, vs;
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = gather_keys(&vs, values, value_lens, n, "values")) return rc;
     std::vector<std::pair<std::string, Payload>> items;
-    items.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      REQUIRE_BYTES(values[i], value_lens[i], "values[i]");
-      int f = formats ? formats[i] : STRATACACHE_FORMAT_RAW;
-      if (f < STRATACACHE_FORMAT_RAW || f > STRATACACHE_FORMAT_MSGPACK) {
-        return fail(STRATACACHE_EINVAL, "argument 'formats[" + std::to_string(i) + "]' is not a STRATACACHE_FORMAT_* value");
-      }
-      items.emplace_back(std::string(bytes(keys[i], key_lens[i])),
-                         Payload{static_cast<Format>(f), std::string(bytes(values[i], value_lens[i]))});
-    }
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
@@ -656,15 +1008,10 @@ int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache*
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
     REQUIRE_ARG(cache, "cache");
-    HealthInfo h = cache->cache->health(call_of(co));
-    nlohmann::json j = {{"healthy", h.healthy},
-                        {"latency_ms", h.latency_ms},
-                        {"version", h.version},
-                        {"used_memory", h.used_memory},
-                        {"connected_clients", h.connected_clients},
-                        {"uptime_seconds", h.uptime_seconds},
-                        {"error", h.error}};
-    return give_json(out_json, out_len, j);
+    void* buf = nullptr;
+    int rc = give_buffer(&buf, out_len, health_text(cache->cache->health(call_of(co))));
+    *out_json = static_cast<char*>(buf);
+    return rc;
   });
 }
 

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -92,6 +94,204 @@ static void check_async(stratacache_cache *c, int l2) {
   CHECK_RC(stratacache_get_async(NULL, "k", 1, NULL, on_done, &bad), STRATACACHE_EINVAL);
   usleep(20000);
   CHECK(atomic_load(&bad.calls) == 0);
+}
+
+/* ---- completion queue (0.2): every operation submitted naming a queue ---- */
+static pthread_t main_thread;
+static atomic_int off_thread_callbacks;
+
+struct qbox {
+  int calls, status, format;
+  char message[256];
+  void *value;
+  size_t len;
+  int64_t count;
+};
+
+static void on_queue(void *payload, int status, const char *message, void *value, size_t len, int format,
+                     int64_t count) {
+  struct qbox *b = payload;
+  if (!pthread_equal(pthread_self(), main_thread)) atomic_fetch_add(&off_thread_callbacks, 1);
+  b->calls++;
+  b->status = status;
+  snprintf(b->message, sizeof b->message, "%s", message ? message : "(null)");
+  b->value = value;
+  b->len = len;
+  b->format = format;
+  b->count = count;
+}
+
+static int fd_readable(int fd, int timeout_ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+/* Watches the queue's fd with poll() on this thread and drains until `want` completions
+ * ran (3 s at most); returns how many ran. */
+static size_t pump(stratacache_queue *q, size_t want) {
+  size_t total = 0;
+  double t0 = now_ms();
+  while (total < want && now_ms() - t0 < 3000) {
+    if (!fd_readable(stratacache_queue_fd(q), 100)) continue;
+    size_t ran = 0;
+    CHECK_RC(stratacache_queue_drain(&ran, q, 0), 0);
+    total += ran;
+  }
+  return total;
+}
+
+/* One record of a packed mget result; returns the next record. */
+static const unsigned char *packed_record(const unsigned char *p, int32_t *status, int32_t *format, uint64_t *len,
+                                          const unsigned char **data) {
+  memcpy(status, p, 4);
+  memcpy(format, p + 4, 4);
+  memcpy(len, p + 8, 8);
+  *data = p + STRATACACHE_PACKED_HEADER_SIZE;
+  return p + STRATACACHE_PACKED_HEADER_SIZE + ((*len + 7) & ~(uint64_t)7);
+}
+
+#define NQ 100
+static void check_queue(stratacache_cache *c, unsigned short dead_port) {
+  fprintf(stderr, "-- completion queue\n");
+  main_thread = pthread_self();
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  if (!q) return;
+  int fd = stratacache_queue_fd(q);
+  CHECK(fd >= 0);
+  CHECK(!fd_readable(fd, 0));
+  stratacache_callopts *l2 = NULL;
+  CHECK_RC(stratacache_callopts_new(&l2), 0);
+  CHECK_RC(stratacache_callopts_set_flags(l2, STRATACACHE_SKIP_L1), 0);
+
+  /* Writes: NQ sets, one packed mset, a counter, a plain string. */
+  static struct qbox sets[NQ];
+  memset(sets, 0, sizeof sets);
+  char key[32], val[32];
+  for (int i = 0; i < NQ; i++) {
+    int kl = snprintf(key, sizeof key, "q:%d", i), vl = snprintf(val, sizeof val, "value-%d", i);
+    CHECK_RC(stratacache_submit_set(c, key, (size_t)kl, val, (size_t)vl, STRATACACHE_FORMAT_RAW, 60000, NULL, q,
+                                    on_queue, &sets[i]),
+             0);
+  }
+  struct qbox mset = {0}, word = {0};
+  const size_t mlens[3] = {4, 4, 4}, vlens[3] = {1, 0, 3};
+  const int mformats[3] = {STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_JSON};
+  CHECK_RC(stratacache_submit_mset(c, "m:k1m:k2m:k3", mlens, "A[1]", vlens, mformats, 3, 60000, NULL, q, on_queue,
+                                   &mset),
+           0);
+  CHECK_RC(stratacache_submit_set(c, "q:word", 6, "hello", 5, STRATACACHE_FORMAT_RAW, 0, NULL, q, on_queue, &word), 0);
+  CHECK(sets[0].calls == 0 && mset.calls == 0); /* nothing runs before a drain */
+  CHECK(pump(q, NQ + 2) == NQ + 2);
+  for (int i = 0; i < NQ; i++) CHECK(sets[i].calls == 1 && sets[i].status == 0 && sets[i].value == NULL);
+  CHECK(sets[0].message[0] == '\0' && sets[0].format == -1);
+  CHECK(mset.calls == 1 && mset.status == 0 && word.calls == 1 && word.status == 0);
+  CHECK(!fd_readable(fd, 0)); /* drained: no longer readable */
+
+  /* Reads of every kind, from Redis (skip L1) and from L1. */
+  static struct qbox gets[NQ];
+  memset(gets, 0, sizeof gets);
+  for (int i = 0; i < NQ; i++) {
+    int kl = snprintf(key, sizeof key, "q:%d", i);
+    CHECK_RC(stratacache_submit_get(c, key, (size_t)kl, l2, q, on_queue, &gets[i]), 0);
+  }
+  struct qbox l1hit = {0}, miss = {0}, ex = {0}, noex = {0}, ttl = {0}, nottl = {0}, incr = {0}, mget = {0},
+              health = {0};
+  CHECK_RC(stratacache_submit_get(c, "q:word", 6, NULL, q, on_queue, &l1hit), 0);
+  CHECK(l1hit.calls == 0); /* an L1 hit is queued too, never run inline */
+  CHECK_RC(stratacache_submit_get(c, "q:none", 6, NULL, q, on_queue, &miss), 0);
+  CHECK_RC(stratacache_submit_exists(c, "q:1", 3, NULL, q, on_queue, &ex), 0);
+  CHECK_RC(stratacache_submit_exists(c, "q:none", 6, NULL, q, on_queue, &noex), 0);
+  CHECK_RC(stratacache_submit_ttl(c, "q:1", 3, NULL, q, on_queue, &ttl), 0);
+  CHECK_RC(stratacache_submit_ttl(c, "q:none", 6, NULL, q, on_queue, &nottl), 0);
+  CHECK_RC(stratacache_submit_increment(c, "q:views", 7, 5, STRATACACHE_TTL_DEFAULT, NULL, q, on_queue, &incr), 0);
+  const size_t glens[4] = {4, 6, 4, 4};
+  CHECK_RC(stratacache_submit_mget(c, "m:k1q:nonem:k2m:k3", glens, 4, l2, q, on_queue, &mget), 0);
+  CHECK_RC(stratacache_submit_health(c, NULL, q, on_queue, &health), 0);
+  CHECK(fd_readable(fd, 2000));
+  size_t ran = 0;
+  CHECK_RC(stratacache_queue_drain(&ran, q, 1), 0); /* max = 1: one ran, the fd stays readable */
+  CHECK(ran == 1);
+  CHECK(fd_readable(fd, 0));
+  CHECK(pump(q, NQ + 9 - 1) == NQ + 9 - 1);
+  for (int i = 0; i < NQ; i++) {
+    int vl = snprintf(val, sizeof val, "value-%d", i);
+    CHECK(gets[i].calls == 1 && gets[i].status == 0 && gets[i].len == (size_t)vl && gets[i].value &&
+          memcmp(gets[i].value, val, (size_t)vl) == 0 && gets[i].format == STRATACACHE_FORMAT_RAW);
+    stratacache_free(gets[i].value);
+  }
+  CHECK(l1hit.calls == 1 && l1hit.status == 0 && l1hit.len == 5 && memcmp(l1hit.value, "hello", 5) == 0);
+  stratacache_free(l1hit.value);
+  CHECK(miss.calls == 1 && miss.status == STRATACACHE_ENOTFOUND && miss.value == NULL && miss.message[0] == '\0');
+  CHECK(ex.calls == 1 && ex.status == 0 && ex.count == 1);
+  CHECK(noex.calls == 1 && noex.status == 0 && noex.count == 0);
+  CHECK(ttl.calls == 1 && ttl.status == 0 && ttl.count > 55000 && ttl.count <= 60000);
+  CHECK(nottl.calls == 1 && nottl.status == STRATACACHE_ENOTFOUND);
+  CHECK(incr.calls == 1 && incr.status == 0 && incr.count == 5);
+  CHECK(mget.calls == 1 && mget.status == 0 && mget.count == 4 && mget.value != NULL);
+  if (mget.value) {
+    const unsigned char *p = mget.value, *data;
+    int32_t st, fmt;
+    uint64_t len;
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && fmt == STRATACACHE_FORMAT_RAW && len == 1 && memcmp(data, "A", 1) == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == STRATACACHE_ENOTFOUND && fmt == -1 && len == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && len == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && fmt == STRATACACHE_FORMAT_JSON && len == 3 && memcmp(data, "[1]", 3) == 0);
+    CHECK((size_t)(p - (const unsigned char *)mget.value) == mget.len);
+    stratacache_free(mget.value);
+  }
+  CHECK(health.calls == 1 && health.status == 0 && health.format == STRATACACHE_FORMAT_JSON && health.value &&
+        strstr(health.value, "\"healthy\":true") != NULL && strlen(health.value) == health.len);
+  stratacache_free(health.value);
+
+  /* Failures carry their message: increment on a non-integer; a cache on a dead port,
+   * sharing the same queue. */
+  struct qbox wrong = {0}, dead = {0}, dead_set = {0};
+  CHECK_RC(stratacache_submit_increment(c, "q:word", 6, 1, STRATACACHE_TTL_DEFAULT, NULL, q, on_queue, &wrong), 0);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?socket_timeout=0.5", dead_port);
+  stratacache_cache *gone = NULL;
+  CHECK_RC(stratacache_open(&gone, url), 0);
+  CHECK_RC(stratacache_submit_get(gone, "k", 1, NULL, q, on_queue, &dead), 0);
+  CHECK_RC(stratacache_submit_set(gone, "k", 1, "v", 1, 0, 0, NULL, q, on_queue, &dead_set), 0);
+  CHECK(pump(q, 3) == 3);
+  CHECK(wrong.status == STRATACACHE_EWRONGTYPE && strlen(wrong.message) > 0);
+  CHECK(dead.status == STRATACACHE_EUNAVAILABLE && strlen(dead.message) > 0);
+  CHECK(dead_set.status == STRATACACHE_EUNAVAILABLE && strlen(dead_set.message) > 0);
+  fprintf(stderr, "   increment on a string: %s\n   dead port: %s\n", wrong.message, dead.message);
+  stratacache_close(gone);
+
+  /* Deletes: packed keys, and a pattern. */
+  struct qbox del = {0}, pat = {0};
+  const size_t dlens[3] = {4, 6, 4};
+  CHECK_RC(stratacache_submit_delete(c, "m:k1q:nonem:k2", dlens, 3, NULL, q, on_queue, &del), 0);
+  CHECK_RC(stratacache_submit_clear_pattern(c, "q:*", 3, NULL, q, on_queue, &pat), 0);
+  CHECK(pump(q, 2) == 2);
+  CHECK(del.status == 0 && del.count == 2);
+  CHECK(pat.status == 0 && pat.count == NQ + 2); /* q:0..q:99, q:word, q:views */
+
+  /* Refused submissions return an error and never complete. */
+  struct qbox bad = {0};
+  CHECK_RC(stratacache_submit_get(c, "k", 1, NULL, q, NULL, &bad), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_submit_set(c, "k", 1, "v", 1, 99, 0, NULL, q, on_queue, &bad), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_submit_delete(c, NULL, dlens, 3, NULL, q, on_queue, &bad), STRATACACHE_EINVAL);
+  CHECK(pump(q, 1) == 0 && bad.calls == 0);
+
+  CHECK(atomic_load(&off_thread_callbacks) == 0);
+  stratacache_callopts_free(l2);
+
+  /* Freeing a queue drops what waits in it: values freed, callbacks not run. */
+  struct qbox dropped = {0};
+  CHECK_RC(stratacache_submit_get(c, "m:k3", 4, NULL, q, on_queue, &dropped), 0);
+  CHECK(fd_readable(fd, 2000));
+  stratacache_queue_free(q);
+  CHECK(dropped.calls == 0);
+  stratacache_queue_free(NULL);
+  CHECK(stratacache_queue_fd(NULL) == -1);
 }
 
 static void check_basics(stratacache_cache *c, const char *label) {
@@ -268,6 +468,7 @@ static void check_redis(void) {
   if (!c) return;
   check_basics(c, url);
   check_async(c, 1);
+  check_queue(c, free_port());
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
   stratacache_cache *other = NULL;
