@@ -132,8 +132,16 @@ STRATACACHE_API void stratacache_options_free(stratacache_options *opts);
 STRATACACHE_API int stratacache_open(stratacache_cache **out, const char *url);
 /* Open from an options object (read, not kept: free it whenever you like). */
 STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratacache_options *opts);
-/* Close the handle and its connections. Calls still running on other threads must
- * have returned. */
+/* Close the handle and its connections. Never waits for a thread that may be running a
+ * foreign callback, and may be called from any thread, including from inside a
+ * completion callback. Afterwards every call on the handle fails with
+ * STRATACACHE_ECLOSED (a second close is a no-op); completions still pending complete
+ * with STRATACACHE_EUNAVAILABLE, to their callback or their queue.
+ * When no other call on the handle is in progress and no NULL-queue completion is
+ * pending, the connections are closed before close returns; otherwise the last call
+ * to leave hands the teardown to a short-lived library thread and close returns at
+ * once. The handle's small shell (about 64 bytes) stays allocated until the process
+ * exits, so that late calls from garbage-collected runtimes find it. */
 STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
 /* ---- Per-call options (NULL everywhere means the defaults) ---- */
@@ -219,9 +227,9 @@ STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
  * and `format` its STRATACACHE_FORMAT_*; otherwise value NULL, len 0, format -1.
  * delete: `count` is how many keys existed. set: count 0, value NULL.
  * `done` must not block and must not call synchronous functions on the same cache
- * (asynchronous ones are fine). stratacache_close waits for nothing: pending calls
- * complete with STRATACACHE_EUNAVAILABLE during it, so `payload` must stay valid until
- * then. */
+ * (asynchronous ones are fine). stratacache_close waits for no callback: pending calls
+ * complete with STRATACACHE_EUNAVAILABLE during or shortly after it (on a library
+ * thread), so `payload` must stay valid until `done` has run. */
 typedef void (*stratacache_completion)(void *payload, int status, void *value, size_t len, int format,
                                        int64_t count);
 STRATACACHE_API int stratacache_get_async(stratacache_cache *cache, const void *key, size_t key_len,

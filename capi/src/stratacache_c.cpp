@@ -4,11 +4,13 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "completion_queue.hpp"
@@ -22,8 +24,19 @@ static_assert(STRATACACHE_VERSION_MAJOR == STRATACACHE_CORE_VERSION_MAJOR &&
 
 using namespace stratacache;
 
+// The public handle is a shell that outlives the C++ Cache: stratacache_close marks it
+// closed and the Cache is torn down once no call is inside it, so a call on a closed
+// handle (a finalizer running late, another thread) is a clean ECLOSED, never a
+// use-after-free. Shells stay allocated until the process exits (listed in g_closed so
+// leak checkers see them reachable).
 struct stratacache_cache {
+  static constexpr uint64_t kClosed = uint64_t{1} << 63;
+  explicit stratacache_cache(std::unique_ptr<Cache> c) : cache(std::move(c)) {}
+  std::atomic<uint64_t> state{0};          // calls inside the handle | kClosed
+  std::atomic<int64_t> direct_pending{0};  // NULL-queue completions not yet returned
+  std::atomic<bool> torn_down{false};
   std::unique_ptr<Cache> cache;
+  stratacache_cache* next_closed = nullptr;
 };
 
 struct stratacache_options {
@@ -136,6 +149,57 @@ int give_buffer(void** out, size_t* out_len, std::string_view data) {
     if ((ptr) == nullptr && (len) != 0) return fail(STRATACACHE_EINVAL, "argument '" name "' is NULL with a non-zero length"); \
   } while (0)
 
+std::atomic<stratacache_cache*> g_closed{nullptr};
+
+// Destroys the Cache once. `detached`: on a library thread of its own, because the
+// caller may be a thread that a foreign callback is waiting for, or the I/O thread.
+void tear_down(stratacache_cache* h, bool detached) noexcept {
+  if (h->torn_down.exchange(true, std::memory_order_acq_rel)) return;
+  std::unique_ptr<Cache> c = std::move(h->cache);
+  if (detached) {
+    try {
+      std::thread([c = std::move(c)]() mutable { c.reset(); }).detach();
+      return;
+    } catch (...) {  // no thread: the lambda (and the Cache) is destroyed right here
+      return;
+    }
+  }
+  c.reset();
+}
+
+void leave(stratacache_cache* h) noexcept {
+  uint64_t prev = h->state.fetch_sub(1, std::memory_order_acq_rel);
+  if (prev == (stratacache_cache::kClosed | 1)) tear_down(h, true);
+}
+
+// A call inside the handle: keeps the Cache alive until it leaves.
+class InUse {
+ public:
+  explicit InUse(stratacache_cache* h) noexcept : h_(h) {
+    if (h_->state.fetch_add(1, std::memory_order_acq_rel) & stratacache_cache::kClosed) {
+      leave(h_);
+      h_ = nullptr;
+    }
+  }
+  ~InUse() {
+    if (h_) leave(h_);
+  }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+  explicit operator bool() const { return h_ != nullptr; }
+  Cache* operator->() const { return h_->cache.get(); }
+  Cache& operator*() const { return *h_->cache; }
+  stratacache_cache* shell() const { return h_; }
+
+ private:
+  stratacache_cache* h_;
+};
+
+#define ENTER(handle)                                                                \
+  REQUIRE_ARG(handle, #handle);                                                      \
+  InUse use(handle);                                                                 \
+  if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed")
+
 Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
   Options options = o.options;
   if (!o.keys.empty()) {
@@ -196,6 +260,7 @@ const char* stratacache_strerror(int code) {
     case STRATACACHE_EUNSUPPORTED: return "unsupported";
     case STRATACACHE_EINTERNAL: return "internal error";
     case STRATACACHE_ENOMEM: return "out of memory";
+    case STRATACACHE_ECLOSED: return "cache closed";
     default: return "unknown error code";
   }
 }
@@ -260,7 +325,7 @@ int stratacache_open(stratacache_cache** out, const char* url) {
     REQUIRE_ARG(url, "url");
     auto c = Cache::open(url);
     if (!c) return report(c.status());
-    *out = new stratacache_cache{std::move(c).value()};
+    *out = new stratacache_cache(std::move(c).value());
     return STRATACACHE_OK;
   });
 }
@@ -272,12 +337,22 @@ int stratacache_open_with(stratacache_cache** out, const stratacache_options* op
     REQUIRE_ARG(opts, "opts");
     auto c = open_from(*opts);
     if (!c) return report(c.status());
-    *out = new stratacache_cache{std::move(c).value()};
+    *out = new stratacache_cache(std::move(c).value());
     return STRATACACHE_OK;
   });
 }
 
-void stratacache_close(stratacache_cache* cache) { delete cache; }
+void stratacache_close(stratacache_cache* cache) {
+  if (!cache) return;
+  uint64_t prev = cache->state.fetch_or(stratacache_cache::kClosed, std::memory_order_acq_rel);
+  if (prev & stratacache_cache::kClosed) return;  // closed before
+  stratacache_cache* head = g_closed.load(std::memory_order_relaxed);
+  do cache->next_closed = head;
+  while (!g_closed.compare_exchange_weak(head, cache, std::memory_order_release, std::memory_order_relaxed));
+  if (prev != 0) return;  // calls are inside: the last to leave tears down
+  // Joining the I/O thread is safe only when no foreign callback can be running on it.
+  tear_down(cache, cache->direct_pending.load(std::memory_order_acquire) != 0);
+}
 
 int stratacache_callopts_new(stratacache_callopts** out) {
   return guarded([&] {
@@ -318,9 +393,9 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
     clear_out<size_t>(out_len, 0);
     clear_out<int>(out_format, -1);
     REQUIRE_ARG(out_value, "out_value");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     if (out_format) *out_format = static_cast<int>(r->format());
     return give_buffer(out_value, out_len, r->data());
@@ -340,12 +415,14 @@ struct Target {
   stratacache_callback done = nullptr;
   void* payload = nullptr;
   std::shared_ptr<QueueCore> queue;
+  stratacache_cache* shell = nullptr;  // NULL queue: counts the callback as pending until it returns
 
   void deliver(Completion c) const noexcept {
     c.done = done;
     c.payload = payload;
     if (queue) return queue->push(std::move(c));
     c.run();
+    shell->direct_pending.fetch_sub(1, std::memory_order_acq_rel);
   }
 };
 
@@ -463,11 +540,18 @@ std::function<void(R)> completion_fn(Target target, Completion (*convert)(R)) {
   };
 }
 
-int make_target(Target* t, stratacache_queue* queue, stratacache_callback done, void* payload) {
+// The last step before the core is called: a NULL-queue submission counts as pending
+// from here until its callback has returned (stratacache_close reads the count).
+int make_target(Target* t, const InUse& use, stratacache_queue* queue, stratacache_callback done, void* payload) {
   REQUIRE_ARG(done, "done");
   t->done = done;
   t->payload = payload;
-  if (queue) t->queue = queue->core;
+  if (queue) {
+    t->queue = queue->core;
+  } else {
+    t->shell = use.shell();
+    t->shell->direct_pending.fetch_add(1, std::memory_order_acq_rel);
+  }
   return STRATACACHE_OK;
 }
 
@@ -530,9 +614,9 @@ int make_items(std::vector<std::pair<std::string, Payload>>* items, std::vector<
   return STRATACACHE_OK;
 }
 
-int submit_delete_keys(stratacache_cache* cache, const std::vector<std::string>& keys, const stratacache_callopts* co,
+int submit_delete_keys(Cache& cache, const std::vector<std::string>& keys, const stratacache_callopts* co,
                        Target target) {
-  cache->cache->del_async(keys, call_of(co), completion_fn<Result<int64_t>>(std::move(target), completion_count));
+  cache.del_async(keys, call_of(co), completion_fn<Result<int64_t>>(std::move(target), completion_count));
   return STRATACACHE_OK;
 }
 
@@ -601,11 +685,11 @@ void stratacache_queue_free(stratacache_queue* queue) {
 int stratacache_submit_get(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->get_async(bytes(key, key_len), call_of(co), completion_fn<Result<ValueRef>>(std::move(t), completion_get));
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->get_async(bytes(key, key_len), call_of(co), completion_fn<Result<ValueRef>>(std::move(t), completion_get));
     return STRATACACHE_OK;
   });
 }
@@ -614,17 +698,17 @@ int stratacache_submit_set(stratacache_cache* cache, const void* key, size_t key
                            size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
     if (int rc = check_format(format, "format")) return rc;
     REQUIRE_TTL(ttl_ms);
-    Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
     Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
-    cache->cache->set_async(bytes(key, key_len), std::move(p), call,
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->set_async(bytes(key, key_len), std::move(p), call,
                             completion_fn<Status>(std::move(t), completion_status));
     return STRATACACHE_OK;
   });
@@ -634,23 +718,23 @@ int stratacache_submit_delete(stratacache_cache* cache, const void* keys, const 
                               const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                               void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     std::vector<std::string> ks;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    return submit_delete_keys(cache, ks, co, std::move(t));
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    return submit_delete_keys(*use, ks, co, std::move(t));
   });
 }
 
 int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                               stratacache_queue* queue, stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->exists_async(bytes(key, key_len), call_of(co),
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->exists_async(bytes(key, key_len), call_of(co),
                                completion_fn<Result<bool>>(std::move(t), completion_exists));
     return STRATACACHE_OK;
   });
@@ -659,11 +743,11 @@ int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t 
 int stratacache_submit_ttl(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->ttl_ms_async(bytes(key, key_len), call_of(co),
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->ttl_ms_async(bytes(key, key_len), call_of(co),
                                completion_fn<Result<int64_t>>(std::move(t), completion_count));
     return STRATACACHE_OK;
   });
@@ -673,14 +757,14 @@ int stratacache_submit_increment(stratacache_cache* cache, const void* key, size
                                  int64_t ttl_ms, const stratacache_callopts* co, stratacache_queue* queue,
                                  stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_TTL(ttl_ms);
-    Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    cache->cache->increment_async(bytes(key, key_len), amount, call,
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->increment_async(bytes(key, key_len), amount, call,
                                   completion_fn<Result<int64_t>>(std::move(t), completion_count));
     return STRATACACHE_OK;
   });
@@ -690,12 +774,12 @@ int stratacache_submit_mget(stratacache_cache* cache, const void* keys, const si
                             const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                             void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     std::vector<std::string> ks;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->mget_async(ks, call_of(co),
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->mget_async(ks, call_of(co),
                              completion_fn<std::vector<Result<Payload>>>(std::move(t), completion_mget));
     return STRATACACHE_OK;
   });
@@ -706,18 +790,18 @@ int stratacache_submit_mset(stratacache_cache* cache, const void* keys, const si
                             const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                             void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     std::vector<std::string> ks, vs;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
     if (int rc = unpack_keys(&vs, values, value_lens, n, "values")) return rc;
     std::vector<std::pair<std::string, Payload>> items;
     if (int rc = make_items(&items, ks, vs, formats)) return rc;
     REQUIRE_TTL(ttl_ms);
-    Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    cache->cache->mset_async(std::move(items), call, completion_fn<Status>(std::move(t), completion_status));
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->mset_async(std::move(items), call, completion_fn<Status>(std::move(t), completion_status));
     return STRATACACHE_OK;
   });
 }
@@ -726,11 +810,11 @@ int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* patte
                                      const stratacache_callopts* co, stratacache_queue* queue,
                                      stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->clear_pattern_async(bytes(pattern, pattern_len), call_of(co),
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->clear_pattern_async(bytes(pattern, pattern_len), call_of(co),
                                       completion_fn<Result<int64_t>>(std::move(t), completion_count));
     return STRATACACHE_OK;
   });
@@ -739,10 +823,10 @@ int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* patte
 int stratacache_submit_health(stratacache_cache* cache, const stratacache_callopts* co, stratacache_queue* queue,
                               stratacache_callback done, void* payload) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     Target t;
-    if (int rc = make_target(&t, queue, done, payload)) return rc;
-    cache->cache->health_async(call_of(co), completion_fn<HealthInfo>(std::move(t), completion_health));
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->health_async(call_of(co), completion_fn<HealthInfo>(std::move(t), completion_health));
     return STRATACACHE_OK;
   });
 }
@@ -767,18 +851,20 @@ int stratacache_delete_async(stratacache_cache* cache, const void* const* keys, 
                              const stratacache_callopts* co, stratacache_completion done, void* payload) {
   return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
     return guarded([&] {
-      REQUIRE_ARG(cache, "cache");
+      ENTER(cache);
       std::vector<std::string> ks;
       if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
       Target t;
-      if (int rc = make_target(&t, nullptr, run_legacy, legacy)) return rc;
-      return submit_delete_keys(cache, ks, co, std::move(t));
+      if (int rc = make_target(&t, use, nullptr, run_legacy, legacy)) return rc;
+      return submit_delete_keys(*use, ks, co, std::move(t));
     });
   });
 }
 
 int stratacache_async_native(const stratacache_cache* cache) {
-  return cache != nullptr && cache->cache->l2_async_native() ? 1 : 0;
+  if (!cache) return 0;
+  InUse use(const_cast<stratacache_cache*>(cache));
+  return use && use->l2_async_native() ? 1 : 0;
 }
 
 int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
@@ -787,9 +873,9 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     const ValueRef& p = *r;
     if (p.format() == Format::kJson) {
@@ -800,7 +886,7 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
     }
     if (p.format() == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
     // Undecodable stored bytes are a miss, counted, exactly as in Cache::get_value.
-    auto v = cache->cache->get_value(bytes(key, key_len), call_of(co));
+    auto v = use->get_value(bytes(key, key_len), call_of(co));
     if (!v) return report(v.status());
     auto text = serialize(*v, Format::kJson);
     if (!text) return fail(STRATACACHE_EWRONGTYPE, "value cannot be represented as JSON: " + text.status().message());
@@ -814,7 +900,7 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
 int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value, size_t value_len,
                     int format, int64_t ttl_ms, const stratacache_callopts* co) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
     if (int rc = check_format(format, "format")) return rc;
@@ -822,25 +908,25 @@ int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, c
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
     Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
-    return report(cache->cache->set(bytes(key, key_len), std::move(p), call));
+    return report(use->set(bytes(key, key_len), std::move(p), call));
   });
 }
 
 int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_len, const char* json, size_t json_len,
                          int64_t ttl_ms, const stratacache_callopts* co) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(json, json_len, "json");
     REQUIRE_TTL(ttl_ms);
-    auto v = deserialize(bytes(json, json_len), Format::kJson, cache->cache->options().codec.limits);
+    auto v = deserialize(bytes(json, json_len), Format::kJson, use->options().codec.limits);
     if (!v) {
       int code = v.code() == StatusCode::kTooLarge ? STRATACACHE_ETOOBIG : STRATACACHE_EINVAL;
       return fail(code, "argument 'json' was rejected: " + v.status().message());
     }
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    return report(cache->cache->set_value(bytes(key, key_len), *v, call));
+    return report(use->set_value(bytes(key, key_len), *v, call));
   });
 }
 
@@ -848,10 +934,10 @@ int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const voi
                        size_t n, const stratacache_callopts* co) {
   return guarded([&] {
     clear_out<int64_t>(out_deleted, 0);
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     std::vector<std::string> ks;
     if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
-    auto r = cache->cache->del(ks, call_of(co));
+    auto r = use->del(ks, call_of(co));
     if (!r) return report(r.status());
     if (out_deleted) *out_deleted = *r;
     return STRATACACHE_OK;
@@ -863,9 +949,9 @@ int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* ke
   return guarded([&] {
     clear_out<int>(out_exists, 0);
     REQUIRE_ARG(out_exists, "out_exists");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->exists(bytes(key, key_len), call_of(co));
+    auto r = use->exists(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     *out_exists = *r ? 1 : 0;
     return STRATACACHE_OK;
@@ -877,9 +963,9 @@ int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* k
   return guarded([&] {
     clear_out<int64_t>(out_ttl_ms, 0);
     REQUIRE_ARG(out_ttl_ms, "out_ttl_ms");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->ttl_ms(bytes(key, key_len), call_of(co));
+    auto r = use->ttl_ms(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     *out_ttl_ms = *r;
     return STRATACACHE_OK;
@@ -890,12 +976,12 @@ int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const vo
                           int64_t ttl_ms, const stratacache_callopts* co) {
   return guarded([&] {
     clear_out<int64_t>(out_value, 0);
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    auto r = cache->cache->increment(bytes(key, key_len), amount, call);
+    auto r = use->increment(bytes(key, key_len), amount, call);
     if (!r) return report(r.status());
     if (out_value) *out_value = *r;
     return STRATACACHE_OK;
@@ -906,9 +992,9 @@ int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, co
                               const stratacache_callopts* co) {
   return guarded([&] {
     clear_out<int64_t>(out_deleted, 0);
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
-    auto r = cache->cache->clear_pattern(bytes(pattern, pattern_len), call_of(co));
+    auto r = use->clear_pattern(bytes(pattern, pattern_len), call_of(co));
     if (!r) return report(r.status());
     if (out_deleted) *out_deleted = *r;
     return STRATACACHE_OK;
@@ -924,14 +1010,14 @@ int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int*
       if (out_formats) out_formats[i] = -1;
       if (out_codes) out_codes[i] = STRATACACHE_EINVAL;
     }
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     if (n == 0) return STRATACACHE_OK;
     REQUIRE_ARG(out_values, "out_values");
     REQUIRE_ARG(out_lens, "out_lens");
     REQUIRE_ARG(out_codes, "out_codes");
     std::vector<std::string> ks;
     if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
-    auto results = cache->cache->mget(ks, call_of(co));
+    auto results = use->mget(ks, call_of(co));
     for (size_t i = 0; i < n; ++i) {
       if (!results[i]) {
         out_codes[i] = code_of(results[i].code());
@@ -949,7 +1035,7 @@ int stratacache_mset(stratacache_cache* cache, const void* const* keys, const si
                      const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
                      const stratacache_callopts* co) {
   return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     if (n == 0) return STRATACACHE_OK;
     std::vector<std::string> ks, vs;
     if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
@@ -959,13 +1045,15 @@ int stratacache_mset(stratacache_cache* cache, const void* const* keys, const si
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    return report(cache->cache->mset(items, call));
+    return report(use->mset(items, call));
   });
 }
 
 void stratacache_flush_l1(stratacache_cache* cache) {
   (void)guarded([&] {
-    if (cache) cache->cache->flush_l1();
+    if (!cache) return STRATACACHE_OK;
+    InUse use(cache);
+    if (use) use->flush_l1();
     return STRATACACHE_OK;
   });
 }
@@ -974,9 +1062,9 @@ int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* 
   return guarded([&] {
     clear_out<uint64_t>(out_value, 0);
     REQUIRE_ARG(out_value, "out_value");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_ARG(name, "name");
-    nlohmann::json j = stats_to_json(cache->cache->stats());
+    nlohmann::json j = stats_to_json(use->stats());
     std::string n(name);
     size_t dot = n.find('.');
     const nlohmann::json* node = nullptr;
@@ -997,8 +1085,8 @@ int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* 
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
-    return give_json(out_json, out_len, stats_to_json(cache->cache->stats()));
+    ENTER(cache);
+    return give_json(out_json, out_len, stats_to_json(use->stats()));
   });
 }
 
@@ -1007,9 +1095,9 @@ int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache*
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     void* buf = nullptr;
-    int rc = give_buffer(&buf, out_len, health_text(cache->cache->health(call_of(co))));
+    int rc = give_buffer(&buf, out_len, health_text(use->health(call_of(co))));
     *out_json = static_cast<char*>(buf);
     return rc;
   });

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -294,6 +295,136 @@ static void check_queue(stratacache_cache *c, unsigned short dead_port) {
   CHECK(stratacache_queue_fd(NULL) == -1);
 }
 
+/* ---- lifetimes (0.2): close never waits for a foreign callback; closed handles are safe ---- */
+struct closer {
+  stratacache_cache *c;
+  atomic_int ran;
+  int after_rc;
+};
+
+static void close_in_callback(void *payload, int status, const char *message, void *value, size_t len, int format,
+                              int64_t count) {
+  (void)status, (void)message, (void)len, (void)format, (void)count;
+  struct closer *cl = payload;
+  stratacache_free(value);
+  stratacache_close(cl->c);
+  void *v = NULL;
+  size_t l = 0;
+  cl->after_rc = stratacache_get(&v, &l, NULL, cl->c, "k", 1, NULL);
+  atomic_store(&cl->ran, 1);
+}
+
+static atomic_int close_returned, blocker_started, storm_calls, storm_unavailable;
+
+/* Holds the I/O thread until the closing thread has returned from close (3 s at most),
+ * as a koffi/N-API callback waiting for the JS thread does. */
+static void blocker(void *payload, int status, const char *message, void *value, size_t len, int format,
+                    int64_t count) {
+  (void)payload, (void)status, (void)message, (void)len, (void)format, (void)count;
+  stratacache_free(value);
+  atomic_store(&blocker_started, 1);
+  for (int i = 0; i < 3000 && !atomic_load(&close_returned); i++) usleep(1000);
+}
+
+static void storm(void *payload, int status, const char *message, void *value, size_t len, int format,
+                  int64_t count) {
+  (void)payload, (void)message, (void)len, (void)format, (void)count;
+  stratacache_free(value);
+  usleep(200); /* each callback blocks briefly */
+  if (status == STRATACACHE_EUNAVAILABLE) atomic_fetch_add(&storm_unavailable, 1);
+  atomic_fetch_add(&storm_calls, 1);
+}
+
+static int wait_flag(atomic_int *flag, int want, int ms) {
+  for (int i = 0; i < ms && atomic_load(flag) < want; i++) usleep(1000);
+  return atomic_load(flag) >= want;
+}
+
+#define NSTORM 1000
+static void check_lifetimes(unsigned short port, pid_t redis_pid) {
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?prefix=ctest:&socket_timeout=5", port);
+  fprintf(stderr, "-- lifetimes\n");
+  stratacache_callopts *l2 = NULL;
+  CHECK_RC(stratacache_callopts_new(&l2), 0);
+  CHECK_RC(stratacache_callopts_set_flags(l2, STRATACACHE_SKIP_L1), 0);
+  void *v = NULL;
+  size_t l = 0;
+
+  /* Calls on a closed handle are a clean error; a second close is a no-op. */
+  stratacache_cache *h = NULL;
+  CHECK_RC(stratacache_open(&h, url), 0);
+  stratacache_close(h);
+  CHECK_RC(stratacache_get(&v, &l, NULL, h, "k", 1, NULL), STRATACACHE_ECLOSED);
+  CHECK(strstr(stratacache_last_error(), "closed") != NULL);
+  CHECK(strcmp(stratacache_strerror(STRATACACHE_ECLOSED), "cache closed") == 0);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), STRATACACHE_ECLOSED);
+  struct qbox never = {0};
+  CHECK_RC(stratacache_submit_get(h, "k", 1, NULL, NULL, on_queue, &never), STRATACACHE_ECLOSED);
+  struct done_box never01 = {0};
+  CHECK_RC(stratacache_get_async(h, "k", 1, NULL, on_done, &never01), STRATACACHE_ECLOSED);
+  CHECK(stratacache_async_native(h) == 0);
+  stratacache_flush_l1(h);
+  stratacache_close(h);
+  usleep(20000);
+  CHECK(never.calls == 0 && atomic_load(&never01.calls) == 0);
+
+  /* Close from inside a completion callback running on the library's I/O thread. */
+  struct closer cl = {0};
+  CHECK_RC(stratacache_open(&cl.c, url), 0);
+  CHECK_RC(stratacache_submit_get(cl.c, "k", 1, l2, NULL, close_in_callback, &cl), 0);
+  CHECK(wait_flag(&cl.ran, 1, 2000));
+  CHECK(cl.after_rc == STRATACACHE_ECLOSED);
+
+  /* ... and from inside a callback drained from a queue on this thread. */
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  struct closer cq = {0};
+  CHECK_RC(stratacache_open(&cq.c, url), 0);
+  CHECK_RC(stratacache_submit_get(cq.c, "k", 1, l2, q, close_in_callback, &cq), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(atomic_load(&cq.ran) == 1 && cq.after_rc == STRATACACHE_ECLOSED);
+
+  /* Close while the I/O thread is inside a callback that waits for the closing thread,
+   * with NSTORM more completions in flight (Redis stopped), each blocking briefly:
+   * close returns at once; every completion runs exactly once, with EUNAVAILABLE. */
+  CHECK_RC(stratacache_open(&h, url), 0);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), 0); /* connected */
+  CHECK_RC(stratacache_submit_get(h, "k", 1, l2, NULL, blocker, NULL), 0);
+  CHECK(wait_flag(&blocker_started, 1, 2000));
+  kill(redis_pid, SIGSTOP);
+  for (int i = 0; i < NSTORM; i++) CHECK_RC(stratacache_submit_get(h, "k", 1, l2, NULL, storm, NULL), 0);
+  double t0 = now_ms();
+  stratacache_close(h);
+  double took = now_ms() - t0;
+  atomic_store(&close_returned, 1);
+  fprintf(stderr, "   close with %d completions in flight: %.1f ms\n", NSTORM, took);
+  CHECK(took < 100);
+  CHECK(wait_flag(&storm_calls, NSTORM, 10000));
+  usleep(20000);
+  CHECK(atomic_load(&storm_calls) == NSTORM && atomic_load(&storm_unavailable) == NSTORM);
+
+  /* The same through a queue: close (nothing runs on library threads, so it tears down
+   * before returning) completes every pending call into the queue with EUNAVAILABLE. */
+  CHECK_RC(stratacache_open(&h, url), 0);
+  kill(redis_pid, SIGCONT);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), 0);
+  kill(redis_pid, SIGSTOP);
+  static struct qbox pend[NSTORM];
+  memset(pend, 0, sizeof pend);
+  for (int i = 0; i < NSTORM; i++) CHECK_RC(stratacache_submit_get(h, "k", 1, l2, q, on_queue, &pend[i]), 0);
+  stratacache_close(h);
+  CHECK(pump(q, NSTORM) == NSTORM);
+  int unavailable = 0;
+  for (int i = 0; i < NSTORM; i++) unavailable += pend[i].calls == 1 && pend[i].status == STRATACACHE_EUNAVAILABLE;
+  CHECK(unavailable == NSTORM);
+  CHECK(strlen(pend[0].message) > 0);
+  kill(redis_pid, SIGCONT);
+
+  stratacache_queue_free(q);
+  stratacache_callopts_free(l2);
+}
+
 static void check_basics(stratacache_cache *c, const char *label) {
   fprintf(stderr, "-- %s\n", label);
   /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
@@ -430,6 +561,7 @@ static pid_t start_redis(unsigned short port) {
   snprintf(port_s, sizeof port_s, "%u", port);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
     int devnull = open("/dev/null", O_WRONLY);
     if (devnull >= 0) dup2(devnull, 1);
     execlp(bin, bin, "--port", port_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", (char *)NULL);
@@ -469,6 +601,7 @@ static void check_redis(void) {
   check_basics(c, url);
   check_async(c, 1);
   check_queue(c, free_port());
+  check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
   stratacache_cache *other = NULL;
