@@ -152,6 +152,14 @@ STRATACACHE_API int stratacache_callopts_set_timeout_ms(stratacache_callopts *co
 /* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2. Bits this library does not know are
  * STRATACACHE_EUNSUPPORTED (never silently ignored). */
 STRATACACHE_API int stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
+/* Every call made with these callopts writes what stratacache_last_error() would say
+ * after it into buf: the message of a failure, "" after success or a miss (truncated
+ * to cap - 1 bytes, always NUL-terminated when cap > 0). For callers that may change
+ * OS thread between two calls. buf is borrowed until the callopts are freed or given
+ * another buffer (NULL, 0 removes it). Such callopts serve one call at a time; a
+ * submission writes only its synchronous rejection here (its completion carries its
+ * own message). Added in 0.2. */
+STRATACACHE_API int stratacache_callopts_set_error_buffer(stratacache_callopts *co, char *buf, size_t cap);
 STRATACACHE_API void stratacache_callopts_free(stratacache_callopts *co);
 
 /* ---- Operations ---- */

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -54,6 +55,8 @@ struct stratacache_options {
 
 struct stratacache_callopts {
   CallOptions call;
+  char* error_buf = nullptr;  // borrowed: receives each call's message (thread-hopping callers)
+  size_t error_cap = 0;
 };
 
 struct stratacache_queue {
@@ -106,6 +109,19 @@ int guarded(F&& body) noexcept {
   } catch (...) {
     return fail(STRATACACHE_EINTERNAL, "internal error");
   }
+}
+
+// The barrier for calls that take callopts: the call's message also goes to the
+// callopts' error buffer, for callers that read it on another OS thread.
+template <typename F>
+int guarded(const stratacache_callopts* co, F&& body) noexcept {
+  int rc = guarded(std::forward<F>(body));
+  if (co && co->error_buf && co->error_cap > 0) {
+    size_t n = std::min(t_last_error.size(), co->error_cap - 1);
+    std::memcpy(co->error_buf, t_last_error.data(), n);
+    co->error_buf[n] = '\0';
+  }
+  return rc;
 }
 
 std::string_view bytes(const void* p, size_t n) {
@@ -384,11 +400,22 @@ int stratacache_callopts_set_flags(stratacache_callopts* co, uint32_t flags) {
   });
 }
 
+int stratacache_callopts_set_error_buffer(stratacache_callopts* co, char* buf, size_t cap) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    if (!buf && cap != 0) return fail(STRATACACHE_EINVAL, "argument 'buf' is NULL with a non-zero capacity");
+    co->error_buf = buf;
+    co->error_cap = buf ? cap : 0;
+    if (buf && cap > 0) buf[0] = '\0';
+    return STRATACACHE_OK;
+  });
+}
+
 void stratacache_callopts_free(stratacache_callopts* co) { delete co; }
 
 int stratacache_get(void** out_value, size_t* out_len, int* out_format, stratacache_cache* cache, const void* key,
                     size_t key_len, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<void*>(out_value, nullptr);
     clear_out<size_t>(out_len, 0);
     clear_out<int>(out_format, -1);
@@ -684,7 +711,7 @@ void stratacache_queue_free(stratacache_queue* queue) {
 
 int stratacache_submit_get(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
@@ -697,7 +724,7 @@ int stratacache_submit_get(stratacache_cache* cache, const void* key, size_t key
 int stratacache_submit_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
                            size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
@@ -717,7 +744,7 @@ int stratacache_submit_set(stratacache_cache* cache, const void* key, size_t key
 int stratacache_submit_delete(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
                               const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                               void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     std::vector<std::string> ks;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
@@ -729,7 +756,7 @@ int stratacache_submit_delete(stratacache_cache* cache, const void* keys, const 
 
 int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                               stratacache_queue* queue, stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
@@ -742,7 +769,7 @@ int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t 
 
 int stratacache_submit_ttl(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                            stratacache_queue* queue, stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     Target t;
@@ -756,7 +783,7 @@ int stratacache_submit_ttl(stratacache_cache* cache, const void* key, size_t key
 int stratacache_submit_increment(stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
                                  int64_t ttl_ms, const stratacache_callopts* co, stratacache_queue* queue,
                                  stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_TTL(ttl_ms);
@@ -773,7 +800,7 @@ int stratacache_submit_increment(stratacache_cache* cache, const void* key, size
 int stratacache_submit_mget(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
                             const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                             void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     std::vector<std::string> ks;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
@@ -789,7 +816,7 @@ int stratacache_submit_mset(stratacache_cache* cache, const void* keys, const si
                             const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
                             const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
                             void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     std::vector<std::string> ks, vs;
     if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
@@ -809,7 +836,7 @@ int stratacache_submit_mset(stratacache_cache* cache, const void* keys, const si
 int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* pattern, size_t pattern_len,
                                      const stratacache_callopts* co, stratacache_queue* queue,
                                      stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
     Target t;
@@ -822,7 +849,7 @@ int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* patte
 
 int stratacache_submit_health(stratacache_cache* cache, const stratacache_callopts* co, stratacache_queue* queue,
                               stratacache_callback done, void* payload) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     Target t;
     if (int rc = make_target(&t, use, queue, done, payload)) return rc;
@@ -850,7 +877,7 @@ int stratacache_set_async(stratacache_cache* cache, const void* key, size_t key_
 int stratacache_delete_async(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, size_t n,
                              const stratacache_callopts* co, stratacache_completion done, void* payload) {
   return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
-    return guarded([&] {
+    return guarded(co, [&] {
       ENTER(cache);
       std::vector<std::string> ks;
       if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
@@ -869,7 +896,7 @@ int stratacache_async_native(const stratacache_cache* cache) {
 
 int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
                          const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
@@ -899,7 +926,7 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
 
 int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value, size_t value_len,
                     int format, int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
@@ -914,7 +941,7 @@ int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, c
 
 int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_len, const char* json, size_t json_len,
                          int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(json, json_len, "json");
@@ -932,7 +959,7 @@ int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_l
 
 int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const void* const* keys, const size_t* key_lens,
                        size_t n, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_deleted, 0);
     ENTER(cache);
     std::vector<std::string> ks;
@@ -946,7 +973,7 @@ int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const voi
 
 int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* key, size_t key_len,
                        const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int>(out_exists, 0);
     REQUIRE_ARG(out_exists, "out_exists");
     ENTER(cache);
@@ -960,7 +987,7 @@ int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* ke
 
 int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* key, size_t key_len,
                     const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_ttl_ms, 0);
     REQUIRE_ARG(out_ttl_ms, "out_ttl_ms");
     ENTER(cache);
@@ -974,7 +1001,7 @@ int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* k
 
 int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
                           int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_value, 0);
     ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
@@ -990,7 +1017,7 @@ int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const vo
 
 int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, const void* pattern, size_t pattern_len,
                               const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_deleted, 0);
     ENTER(cache);
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
@@ -1003,7 +1030,7 @@ int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, co
 
 int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int* out_codes, stratacache_cache* cache,
                      const void* const* keys, const size_t* key_lens, size_t n, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     for (size_t i = 0; i < n; ++i) {  // every out slot is defined before anything can fail
       if (out_values) out_values[i] = nullptr;
       if (out_lens) out_lens[i] = 0;
@@ -1034,7 +1061,7 @@ int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int*
 int stratacache_mset(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, const void* const* values,
                      const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
                      const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     ENTER(cache);
     if (n == 0) return STRATACACHE_OK;
     std::vector<std::string> ks, vs;
@@ -1091,7 +1118,7 @@ int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* 
 }
 
 int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache* cache, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");

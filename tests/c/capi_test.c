@@ -425,6 +425,61 @@ static void check_lifetimes(unsigned short port, pid_t redis_pid) {
   stratacache_callopts_free(l2);
 }
 
+/* ---- error buffer (0.2): the message of a synchronous call without the thread-local ---- */
+struct hop {
+  stratacache_cache *c;
+  const stratacache_callopts *co;
+  int rc;
+};
+
+static void *fail_elsewhere(void *p) {
+  struct hop *h = p;
+  int64_t n = 0;
+  h->rc = stratacache_increment(&n, h->c, "eb:word", 7, 1, STRATACACHE_TTL_DEFAULT, h->co);
+  return NULL;
+}
+
+static void check_error_buffer(stratacache_cache *c) {
+  fprintf(stderr, "-- error buffer\n");
+  char buf[128], tiny[8];
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, NULL, 5), STRATACACHE_EINVAL);
+  memset(buf, 'x', sizeof buf);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, buf, sizeof buf), 0);
+  CHECK(buf[0] == '\0');
+  CHECK_RC(stratacache_set(c, "eb:word", 7, "text", 4, STRATACACHE_FORMAT_RAW, 60000, co), 0);
+  CHECK(buf[0] == '\0');
+  /* The failing call runs on another thread (as a goroutine that moved would); its
+   * message is read here, where the thread-local knows nothing of it. */
+  struct hop h = {c, co, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, fail_elsewhere, &h) == 0);
+  pthread_join(t, NULL);
+  CHECK(h.rc == STRATACACHE_EWRONGTYPE);
+  CHECK(strstr(buf, "not an integer") != NULL);
+  CHECK(stratacache_last_error()[0] == '\0');
+  /* A miss and a success clear it; a refused submission writes it. */
+  void *v = NULL;
+  size_t l = 0;
+  CHECK_RC(stratacache_get(&v, &l, NULL, c, "eb:none", 7, co), STRATACACHE_ENOTFOUND);
+  CHECK(buf[0] == '\0');
+  CHECK_RC(stratacache_submit_set(c, "k", 1, "v", 1, 42, 0, co, NULL, on_queue, NULL), STRATACACHE_EINVAL);
+  CHECK(strstr(buf, "format") != NULL);
+  /* Truncated, always NUL-terminated. */
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, tiny, sizeof tiny), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 42, 0, co), STRATACACHE_EINVAL);
+  CHECK(strlen(tiny) == sizeof tiny - 1 && strncmp(tiny, stratacache_last_error(), sizeof tiny - 1) == 0);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, NULL, 0), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 43, 0, co), STRATACACHE_EINVAL);
+  CHECK(strlen(tiny) == sizeof tiny - 1); /* removed: untouched */
+  int64_t deleted = 0;
+  const void *keys[1] = {"eb:word"};
+  size_t lens[1] = {7};
+  CHECK_RC(stratacache_delete(&deleted, c, keys, lens, 1, NULL), 0);
+  stratacache_callopts_free(co);
+}
+
 static void check_basics(stratacache_cache *c, const char *label) {
   fprintf(stderr, "-- %s\n", label);
   /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
@@ -601,6 +656,7 @@ static void check_redis(void) {
   check_basics(c, url);
   check_async(c, 1);
   check_queue(c, free_port());
+  check_error_buffer(c);
   check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
