@@ -212,6 +212,30 @@ STRATACACHE_API int stratacache_mget(void **out_values, size_t *out_lens, int *o
 STRATACACHE_API int stratacache_mset(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
                                      const void *const *values, const size_t *value_lens, const int *formats,
                                      size_t n, int64_t ttl_ms, const stratacache_callopts *co);
+/* Read a value into a caller-supplied buffer (buf: cap bytes, borrowed for the call):
+ * no library buffer, nothing to free. On OK, *out_len bytes were copied and
+ * *out_format (may be NULL) is the value's STRATACACHE_FORMAT_*. When the value is
+ * larger than cap: STRATACACHE_ETOOBIG, *out_len = the size needed, *out_format set,
+ * buf untouched; a retry with a larger buffer is a new read (the value may have changed,
+ * a hit is counted again). Added in 0.2. */
+STRATACACHE_API int stratacache_get_into(size_t *out_len, int *out_format, stratacache_cache *cache, const void *key,
+                                         size_t key_len, void *buf, size_t cap, const stratacache_callopts *co);
+/* stratacache_mget with packed keys (n keys back to back in `keys`, their lengths in
+ * key_lens) and one packed result (*out_packed, *out_len bytes, caller-owned; layout
+ * under "Packed mget result" below). Returns OK when the call ran; per-key outcomes are
+ * in the records, and the first failed key's message is the last error. Added in 0.2. */
+STRATACACHE_API int stratacache_mget_packed(void **out_packed, size_t *out_len, stratacache_cache *cache,
+                                            const void *keys, const size_t *key_lens, size_t n,
+                                            const stratacache_callopts *co);
+/* stratacache_mset with packed keys and values (each one buffer plus n lengths);
+ * formats: n STRATACACHE_FORMAT_* or NULL (raw). Copied. Added in 0.2. */
+STRATACACHE_API int stratacache_mset_packed(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                            const void *values, const size_t *value_lens, const int *formats, size_t n,
+                                            int64_t ttl_ms, const stratacache_callopts *co);
+/* stratacache_delete with packed keys; *out_deleted (may be NULL) = how many existed.
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_delete_packed(int64_t *out_deleted, stratacache_cache *cache, const void *keys,
+                                              const size_t *key_lens, size_t n, const stratacache_callopts *co);
 /* Drop every L1 entry of this handle (L2 untouched). */
 STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
 
@@ -368,6 +392,28 @@ STRATACACHE_API int stratacache_submit_health(stratacache_cache *cache, const st
  * a cluster's first call loads its slot map, docs/cluster.md); 0 when they run the L2
  * round trip inline: call them from a worker thread then. */
 STRATACACHE_API int stratacache_async_native(const stratacache_cache *cache);
+
+/* ---- Envelopes (added in 0.2) ----
+ * The stored form of a value (docs/envelope.md), for tools and for checking the golden
+ * vectors of tests/golden from any language. prefix is the cache's key prefix and key
+ * the key without it: both are authenticated with the header when encrypting, so a
+ * value cannot be moved to another key. opts (read, not kept; NULL: defaults) supplies
+ * compression, compression_threshold, the decode limits and the key ring
+ * (stratacache_options_add_key). */
+/* *out_envelope (caller-owned) = value (in format) wrapped: serialized bytes as given,
+ * compressed when over the threshold and smaller, encrypted with the primary key. */
+STRATACACHE_API int stratacache_envelope_encode(void **out_envelope, size_t *out_len, const void *value,
+                                                size_t value_len, int format, const void *prefix, size_t prefix_len,
+                                                const void *key, size_t key_len, const stratacache_options *opts);
+/* *out_value (caller-owned, never NULL on OK) and *out_format (may be NULL) from an
+ * envelope. Malformed, truncated, tampered or wrong-key input, or plaintext when keys
+ * are given: STRATACACHE_ECORRUPT; well-formed but unreadable here (unknown version,
+ * key id or compression): STRATACACHE_EUNSUPPORTED; over the limits: STRATACACHE_ETOOBIG.
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_len, int *out_format,
+                                                const void *envelope, size_t envelope_len, const void *prefix,
+                                                size_t prefix_len, const void *key, size_t key_len,
+                                                const stratacache_options *opts);
 
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",

@@ -216,15 +216,24 @@ class InUse {
   InUse use(handle);                                                                 \
   if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed")
 
-Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
-  Options options = o.options;
+// The codec settings of an options object, with its keys as a key ring.
+Result<CodecOptions> codec_options(const stratacache_options& o) {
+  CodecOptions codec = o.options.codec;
   if (!o.keys.empty()) {
     auto ring = std::make_shared<KeyRing>();
     for (auto& k : o.keys) {
       if (Status st = ring->add_key(k.id, k.bytes, k.primary); !st) return st;
     }
-    options.codec.keys = std::move(ring);
+    codec.keys = std::move(ring);
   }
+  return codec;
+}
+
+Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
+  auto codec = codec_options(o);
+  if (!codec) return codec.status();
+  Options options = o.options;
+  options.codec = std::move(codec).value();
   return Cache::open(std::move(options));
 }
 
@@ -1130,4 +1139,120 @@ int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache*
   });
 }
 
+int stratacache_get_into(size_t* out_len, int* out_format, stratacache_cache* cache, const void* key, size_t key_len,
+                         void* buf, size_t cap, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    REQUIRE_ARG(out_len, "out_len");
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(buf, cap, "buf");
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    *out_len = r->size();
+    if (out_format) *out_format = static_cast<int>(r->format());
+    if (r->size() > cap) {
+      return fail(STRATACACHE_ETOOBIG, "value is " + std::to_string(r->size()) + " bytes; the buffer holds " +
+                                           std::to_string(cap) + " (*out_len is the size needed)");
+    }
+    if (r->size()) std::memcpy(buf, r->data().data(), r->size());
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mget_packed(void** out_packed, size_t* out_len, stratacache_cache* cache, const void* keys,
+                            const size_t* key_lens, size_t n, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<void*>(out_packed, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_packed, "out_packed");
+    REQUIRE_ARG(out_len, "out_len");
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    std::string first_error;
+    void* packed = pack_results(use->mget(ks, call_of(co)), out_len, &first_error);
+    if (!packed) return fail(STRATACACHE_ENOMEM, "out of memory");
+    t_last_error = std::move(first_error);
+    *out_packed = packed;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mset_packed(stratacache_cache* cache, const void* keys, const size_t* key_lens, const void* values,
+                            const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
+                            const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> ks, vs;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = unpack_keys(&vs, values, value_lens, n, "values")) return rc;
+    std::vector<std::pair<std::string, Payload>> items;
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    return report(use->mset(items, call));
+  });
+}
+
+int stratacache_delete_packed(int64_t* out_deleted, stratacache_cache* cache, const void* keys, const size_t* key_lens,
+                              size_t n, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<int64_t>(out_deleted, 0);
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    auto r = use->del(ks, call_of(co));
+    if (!r) return report(r.status());
+    if (out_deleted) *out_deleted = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_envelope_encode(void** out_envelope, size_t* out_len, const void* value, size_t value_len, int format,
+                                const void* prefix, size_t prefix_len, const void* key, size_t key_len,
+                                const stratacache_options* opts) {
+  return guarded([&] {
+    clear_out<void*>(out_envelope, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_envelope, "out_envelope");
+    REQUIRE_BYTES(value, value_len, "value");
+    REQUIRE_BYTES(prefix, prefix_len, "prefix");
+    REQUIRE_BYTES(key, key_len, "key");
+    if (int rc = check_format(format, "format")) return rc;
+    static const stratacache_options kDefaults;
+    auto codec = codec_options(opts ? *opts : kDefaults);
+    if (!codec) return report(codec.status());
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    auto env = Codec(std::move(codec).value()).encode(p, bytes(prefix, prefix_len), bytes(key, key_len));
+    if (!env) return report(env.status());
+    return give_buffer(out_envelope, out_len, *env);
+  });
+}
+
+int stratacache_envelope_decode(void** out_value, size_t* out_len, int* out_format, const void* envelope,
+                                size_t envelope_len, const void* prefix, size_t prefix_len, const void* key,
+                                size_t key_len, const stratacache_options* opts) {
+  return guarded([&] {
+    clear_out<void*>(out_value, nullptr);
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_BYTES(envelope, envelope_len, "envelope");
+    REQUIRE_BYTES(prefix, prefix_len, "prefix");
+    REQUIRE_BYTES(key, key_len, "key");
+    static const stratacache_options kDefaults;
+    auto codec = codec_options(opts ? *opts : kDefaults);
+    if (!codec) return report(codec.status());
+    auto p = Codec(std::move(codec).value()).decode(bytes(envelope, envelope_len), bytes(prefix, prefix_len),
+                                                    bytes(key, key_len));
+    if (!p) return report(p.status());
+    if (out_format) *out_format = static_cast<int>(p->format);
+    return give_buffer(out_value, out_len, p->data);
+  });
+}
+
 }  // extern "C"
+

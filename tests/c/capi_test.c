@@ -480,6 +480,221 @@ static void check_error_buffer(stratacache_cache *c) {
   stratacache_callopts_free(co);
 }
 
+/* ---- FFI crossings (0.2): caller buffers, packed multi-key calls ---- */
+static void check_crossings(stratacache_cache *c) {
+  fprintf(stderr, "-- caller buffers and packed calls\n");
+  CHECK_RC(stratacache_set(c, "x:big", 5, "0123456789", 10, STRATACACHE_FORMAT_JSON, 60000, NULL), 0);
+  char buf[16];
+  memset(buf, '#', sizeof buf);
+  size_t len = 0;
+  int fmt = -1;
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:big", 5, buf, 4, NULL), STRATACACHE_ETOOBIG);
+  CHECK(len == 10 && fmt == STRATACACHE_FORMAT_JSON && buf[0] == '#'); /* needed size; buffer untouched */
+  CHECK(strstr(stratacache_last_error(), "10 bytes") != NULL);
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:big", 5, buf, sizeof buf, NULL), 0);
+  CHECK(len == 10 && memcmp(buf, "0123456789", 10) == 0 && buf[10] == '#');
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:none", 6, buf, sizeof buf, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(len == 0 && fmt == -1);
+  CHECK_RC(stratacache_get_into(&len, NULL, c, "x:big", 5, NULL, 4, NULL), STRATACACHE_EINVAL);
+
+  const size_t klens[3] = {3, 3, 3}, vlens[3] = {2, 0, 5};
+  const int formats[3] = {STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_JSON};
+  CHECK_RC(stratacache_mset_packed(c, "p:ap:bp:c", klens, "AAtrue!", vlens, formats, 3, 60000, NULL), 0);
+  CHECK_RC(stratacache_mset_packed(c, "p:a", NULL, "A", vlens, formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_mset_packed(c, NULL, klens, "AA", vlens, formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  const int bad_formats[1] = {9};
+  CHECK_RC(stratacache_mset_packed(c, "p:z", klens, "AA", vlens, bad_formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  const size_t glens[4] = {3, 3, 6, 3};
+  void *packed = NULL;
+  size_t packed_len = 0;
+  CHECK_RC(stratacache_mget_packed(&packed, &packed_len, c, "p:ap:bp:nonep:c", glens, 4, NULL), 0);
+  if (packed) {
+    const unsigned char *p = packed, *data;
+    int32_t st, f;
+    uint64_t l;
+    CHECK(((uintptr_t)packed & 7) == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && f == STRATACACHE_FORMAT_RAW && l == 2 && memcmp(data, "AA", 2) == 0);
+    CHECK(((uintptr_t)p & 7) == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && l == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == STRATACACHE_ENOTFOUND && f == -1 && l == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && f == STRATACACHE_FORMAT_JSON && l == 5 && memcmp(data, "true!", 5) == 0);
+    CHECK((size_t)(p - (const unsigned char *)packed) == packed_len);
+    stratacache_free(packed);
+  }
+  int64_t deleted = -1;
+  CHECK_RC(stratacache_delete_packed(&deleted, c, "p:ap:bp:nonep:cx:big", (const size_t[]){3, 3, 6, 3, 5}, 5, NULL),
+           0);
+  CHECK(deleted == 4);
+}
+
+/* ---- envelopes (0.2): every golden vector of tests/golden through the C ABI ---- */
+static int find_source_file(char *out, size_t cap, const char *rel) {
+  const char *roots[] = {getenv("STRATACACHE_SOURCE_DIR"), ".", "..", "../..", "../../.."};
+  char here[512];
+  snprintf(here, sizeof here, "%s", __FILE__);
+  char *cut = strstr(here, "tests/c/capi_test.c");
+  for (int i = -1; i < (int)(sizeof roots / sizeof roots[0]); i++) {
+    const char *root = i < 0 ? (cut ? (*cut = '\0', here[0] ? here : ".") : NULL) : roots[i];
+    if (!root) continue;
+    snprintf(out, cap, "%s/%s", root, rel);
+    if (access(out, R_OK) == 0) return 1;
+  }
+  return 0;
+}
+
+static size_t unhex(unsigned char *out, const char *hex) {
+  size_t n = 0;
+  for (; hex[0] && hex[1]; hex += 2) {
+    unsigned v;
+    if (sscanf(hex, "%2x", &v) != 1) break;
+    out[n++] = (unsigned char)v;
+  }
+  return n;
+}
+
+/* The value of `"name": ...` on a manifest line (strings unquoted), or NULL. */
+static const char *field(const char *line, const char *name, char *out, size_t cap) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", name);
+  const char *p = strstr(line, pat);
+  if (!p || p - line > 4) return NULL;
+  p += strlen(pat);
+  size_t n = strcspn(p, "\n");
+  if (n && p[n - 1] == ',') n--;
+  if (n >= 2 && p[0] == '"') p++, n -= 2;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return out;
+}
+
+struct vec {
+  char name[64], ns[64], key[64], serializer[16], expect[16], error[32], key_id[16], key_hex[80];
+  char *hex, *payload_hex;
+};
+
+static int format_of(const char *serializer) {
+  return strcmp(serializer, "json") == 0 ? STRATACACHE_FORMAT_JSON
+         : strcmp(serializer, "msgpack") == 0 ? STRATACACHE_FORMAT_MSGPACK : STRATACACHE_FORMAT_RAW;
+}
+
+static int code_of_error(const char *e) {
+  return strcmp(e, "data_loss") == 0 ? STRATACACHE_ECORRUPT
+         : strcmp(e, "unsupported") == 0 ? STRATACACHE_EUNSUPPORTED
+         : strcmp(e, "too_large") == 0 ? STRATACACHE_ETOOBIG : 1;
+}
+
+static int check_vector(const struct vec *v) {
+  int before = failures;
+  stratacache_options *opts = NULL;
+  CHECK_RC(stratacache_options_new(&opts), 0);
+  if (strcmp(v->key_id, "null") != 0) {
+    unsigned char k[32];
+    CHECK(unhex(k, v->key_hex) == 32);
+    CHECK_RC(stratacache_options_add_key(opts, (uint32_t)atoi(v->key_id), k, 32, 1), 0);
+  }
+  const char *hex = v->hex ? v->hex : "", *payload_hex = v->payload_hex ? v->payload_hex : "";
+  unsigned char *env = malloc(strlen(hex) / 2 + 1), *want = malloc(strlen(payload_hex) / 2 + 1);
+  size_t env_len = unhex(env, hex), want_len = unhex(want, payload_hex);
+  void *out = NULL;
+  size_t out_len = 0;
+  int fmt = -1;
+  int rc = stratacache_envelope_decode(&out, &out_len, &fmt, env, env_len, v->ns, strlen(v->ns), v->key,
+                                       strlen(v->key), opts);
+  if (strcmp(v->expect, "ok") == 0) {
+    CHECK(rc == 0 && fmt == format_of(v->serializer) && out_len == want_len && memcmp(out, want, want_len) == 0);
+    /* Re-encoded with the same options, it decodes to the same payload (bound to its key). */
+    void *again = NULL, *back = NULL;
+    size_t again_len = 0, back_len = 0;
+    CHECK_RC(stratacache_envelope_encode(&again, &again_len, want, want_len, fmt, v->ns, strlen(v->ns), v->key,
+                                         strlen(v->key), opts),
+             0);
+    CHECK_RC(stratacache_envelope_decode(&back, &back_len, NULL, again, again_len, v->ns, strlen(v->ns), v->key,
+                                         strlen(v->key), opts),
+             0);
+    CHECK(back_len == want_len && memcmp(back, want, want_len) == 0);
+    if (strcmp(v->key_id, "null") != 0) {
+      stratacache_free(back);
+      back = NULL;
+      CHECK_RC(stratacache_envelope_decode(&back, &back_len, NULL, again, again_len, v->ns, strlen(v->ns), "other",
+                                           5, opts),
+               STRATACACHE_ECORRUPT);
+    }
+    stratacache_free(again);
+    stratacache_free(back);
+  } else {
+    CHECK(rc == code_of_error(v->error) && out == NULL);
+    CHECK(strlen(stratacache_last_error()) > 0);
+  }
+  stratacache_free(out);
+  free(env);
+  free(want);
+  stratacache_options_free(opts);
+  if (failures != before) fprintf(stderr, "   golden vector %s failed\n", v->name);
+  return failures == before;
+}
+
+static void check_golden(void) {
+  fprintf(stderr, "-- golden envelopes\n");
+  char path[600];
+  if (!find_source_file(path, sizeof path, "tests/golden/manifest.json")) {
+    fprintf(stderr, "tests/golden/manifest.json not found (set STRATACACHE_SOURCE_DIR): FAIL\n");
+    failures++;
+    return;
+  }
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  struct vec v;
+  memset(&v, 0, sizeof v);
+  int in_vectors = 0, checked = 0, passed = 0;
+  char tmp[64];
+  while (getline(&line, &cap, f) > 0) {
+    if (strstr(line, "\"vectors\": [")) in_vectors = 1;
+    if (!in_vectors) continue;
+    const char *t = line + strspn(line, " ");
+    if (t[0] == ']') break;
+    if (t[0] == '{') {
+      free(v.hex);
+      free(v.payload_hex);
+      memset(&v, 0, sizeof v);
+      strcpy(v.key_id, "null");
+      continue;
+    }
+    if (t[0] == '}') {
+      checked++;
+      passed += check_vector(&v);
+      continue;
+    }
+    field(t, "name", v.name, sizeof v.name);
+    field(t, "namespace", v.ns, sizeof v.ns);
+    field(t, "key", v.key, sizeof v.key);
+    field(t, "serializer", v.serializer, sizeof v.serializer);
+    field(t, "expect", v.expect, sizeof v.expect);
+    field(t, "error", v.error, sizeof v.error);
+    field(t, "key_id", v.key_id, sizeof v.key_id);
+    field(t, "key_hex", v.key_hex, sizeof v.key_hex);
+    if (field(t, "hex", tmp, 2)) {
+      v.hex = malloc(strlen(t));
+      field(t, "hex", v.hex, strlen(t));
+    }
+    if (field(t, "payload_hex", tmp, 2)) {
+      v.payload_hex = malloc(strlen(t));
+      field(t, "payload_hex", v.payload_hex, strlen(t));
+    }
+  }
+  free(v.hex);
+  free(v.payload_hex);
+  free(line);
+  fclose(f);
+  fprintf(stderr, "   %d of %d golden vectors pass\n", passed, checked);
+  CHECK(checked >= 27 && passed == checked);
+}
+
 static void check_basics(stratacache_cache *c, const char *label) {
   fprintf(stderr, "-- %s\n", label);
   /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
@@ -657,6 +872,7 @@ static void check_redis(void) {
   check_async(c, 1);
   check_queue(c, free_port());
   check_error_buffer(c);
+  check_crossings(c);
   check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
@@ -768,6 +984,7 @@ int main(void) {
   stratacache_close(NULL);
   stratacache_free(NULL);
 
+  check_golden();
   check_redis();
 
   if (failures) {
