@@ -418,9 +418,13 @@ STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_le
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",
  * "l1.entries", "l1.bytes", "l2.hits", "l2.misses", "l2.errors", "l2.timeouts",
- * "l2.connect_failures", "l2.fast_failures", "decode_errors", ... (see the README).
+ * "l2.connect_failures", "l2.fast_failures", "decode_errors", ... (every name is listed
+ * by stratacache_stat_info and in the README). Reads that counter only.
  * Unknown name: STRATACACHE_EINVAL. */
 STRATACACHE_API int stratacache_stat(uint64_t *out_value, stratacache_cache *cache, const char *name);
+/* The counter at index (0, 1, ...): *out_name and *out_description (may be NULL) are
+ * static strings. STRATACACHE_ENOTFOUND past the last one. Added in 0.2. */
+STRATACACHE_API int stratacache_stat_info(const char **out_name, const char **out_description, size_t index);
 /* All counters as a JSON object {"l1": {...}, "l2": {...}, "decode_errors": n};
  * NUL-terminated, caller-owned. */
 STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, stratacache_cache *cache);

@@ -237,24 +237,65 @@ Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
   return Cache::open(std::move(options));
 }
 
+// The one table of counters: it drives stratacache_stat, stratacache_stats_json,
+// stratacache_stat_info and (checked by the C test) the README's list.
+struct Counter {
+  const char* name;
+  uint64_t (*read)(const CacheStats&);
+  const char* description;
+};
+
+#define STRATACACHE_L1(field, text) {"l1." #field, [](const CacheStats& s) { return s.l1.field; }, text}
+#define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
+const Counter kCounters[] = {
+    STRATACACHE_L1(hits, "L1 reads that found the key"),
+    STRATACACHE_L1(misses, "L1 reads that did not"),
+    STRATACACHE_L1(evictions, "entries evicted to respect the bounds"),
+    STRATACACHE_L1(expirations, "entries removed at their TTL"),
+    STRATACACHE_L1(rejections, "new entries the W-TinyLFU admission filter turned away"),
+    STRATACACHE_L1(entries, "entries now in L1"),
+    STRATACACHE_L1(bytes, "memory charged to the entries now (allocator chunks + bucket slots)"),
+    STRATACACHE_L1(payload_bytes, "key + value bytes of the entries now"),
+    STRATACACHE_L1(max_entries, "bound on entries"),
+    STRATACACHE_L1(max_bytes, "bound on bytes"),
+    STRATACACHE_L1(window_max_entries, "W-TinyLFU window size chosen by the hill climber"),
+    STRATACACHE_L1(sketch_bytes, "frequency sketch memory (not charged to entries)"),
+    STRATACACHE_L2(hits, "Redis reads that found the key"),
+    STRATACACHE_L2(misses, "Redis reads that did not"),
+    STRATACACHE_L2(sets, "values written to Redis"),
+    STRATACACHE_L2(deletes, "keys deleted from Redis"),
+    STRATACACHE_L2(errors, "every failed Redis operation (each also counts in one kind below)"),
+    STRATACACHE_L2(timeouts, "kind: passed its deadline (server silent, pool busy)"),
+    STRATACACHE_L2(connection_errors, "kind: connect refused or connection lost"),
+    STRATACACHE_L2(auth_errors, "kind: AUTH refused, NOAUTH, NOPERM"),
+    STRATACACHE_L2(server_errors, "kind: other error replies (WRONGTYPE, OOM, READONLY, LOADING, ...)"),
+    STRATACACHE_L2(protocol_errors, "kind: malformed, over-limit or unexpected replies"),
+    STRATACACHE_L2(fast_failures, "kind: refused at once by the pool's reconnect backoff (breaker off)"),
+    STRATACACHE_L2(breaker_rejections, "kind: refused at once by the open circuit breaker"),
+    STRATACACHE_L2(sentinel_failures, "kind: no sentinel named a usable master"),
+    STRATACACHE_L2(breaker_opens, "times the circuit breaker opened"),
+    STRATACACHE_L2(connect_failures, "connect attempts that failed (handshake included)"),
+    STRATACACHE_L2(connections_opened, "connections opened"),
+    STRATACACHE_L2(connections_discarded, "connections closed after an error, a timeout or a failover"),
+    STRATACACHE_L2(master_changes, "Sentinel: the pool moved to a new master"),
+    STRATACACHE_L2(moved_redirects, "Cluster: -MOVED replies followed (not failures)"),
+    STRATACACHE_L2(ask_redirects, "Cluster: -ASK replies followed (not failures)"),
+    {"decode_errors", [](const CacheStats& s) { return s.decode_errors; },
+     "corrupt, tampered or unreadable values met on read (each a miss)"},
+};
+#undef STRATACACHE_L1
+#undef STRATACACHE_L2
+
+// {"l1": {...}, "l2": {...}, "decode_errors": n}: a dotted name nests under its group.
 nlohmann::json stats_to_json(const CacheStats& s) {
-  return {
-      {"l1", {{"hits", s.l1.hits}, {"misses", s.l1.misses}, {"evictions", s.l1.evictions},
-              {"expirations", s.l1.expirations}, {"rejections", s.l1.rejections}, {"entries", s.l1.entries},
-              {"bytes", s.l1.bytes}, {"payload_bytes", s.l1.payload_bytes}, {"max_entries", s.l1.max_entries},
-              {"max_bytes", s.l1.max_bytes}, {"window_max_entries", s.l1.window_max_entries},
-              {"sketch_bytes", s.l1.sketch_bytes}}},
-      {"l2", {{"hits", s.l2.hits}, {"misses", s.l2.misses}, {"sets", s.l2.sets}, {"deletes", s.l2.deletes},
-              {"errors", s.l2.errors}, {"timeouts", s.l2.timeouts}, {"connect_failures", s.l2.connect_failures},
-              {"connections_opened", s.l2.connections_opened},
-              {"connections_discarded", s.l2.connections_discarded}, {"fast_failures", s.l2.fast_failures},
-              {"connection_errors", s.l2.connection_errors}, {"auth_errors", s.l2.auth_errors},
-              {"server_errors", s.l2.server_errors}, {"protocol_errors", s.l2.protocol_errors},
-              {"breaker_rejections", s.l2.breaker_rejections}, {"breaker_opens", s.l2.breaker_opens},
-              {"sentinel_failures", s.l2.sentinel_failures}, {"master_changes", s.l2.master_changes},
-              {"moved_redirects", s.l2.moved_redirects}, {"ask_redirects", s.l2.ask_redirects}}},
-      {"decode_errors", s.decode_errors},
-  };
+  nlohmann::json j = nlohmann::json::object();
+  for (const Counter& c : kCounters) {
+    std::string_view name = c.name;
+    size_t dot = name.find('.');
+    if (dot == std::string_view::npos) j[std::string(name)] = c.read(s);
+    else j[std::string(name.substr(0, dot))][std::string(name.substr(dot + 1))] = c.read(s);
+  }
+  return j;
 }
 
 int give_json(char** out, size_t* out_len, const nlohmann::json& j) {
@@ -921,8 +962,8 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
       return rc;
     }
     if (p.format() == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
-    // Undecodable stored bytes are a miss, counted, exactly as in Cache::get_value.
-    auto v = use->get_value(bytes(key, key_len), call_of(co));
+    // The value in hand is decoded (one read, one hit); undecodable bytes are a counted miss.
+    auto v = use->decode_value(p);
     if (!v) return report(v.status());
     auto text = serialize(*v, Format::kJson);
     if (!text) return fail(STRATACACHE_EWRONGTYPE, "value cannot be represented as JSON: " + text.status().message());
@@ -1100,18 +1141,24 @@ int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* 
     REQUIRE_ARG(out_value, "out_value");
     ENTER(cache);
     REQUIRE_ARG(name, "name");
-    nlohmann::json j = stats_to_json(use->stats());
-    std::string n(name);
-    size_t dot = n.find('.');
-    const nlohmann::json* node = nullptr;
-    if (dot == std::string::npos) {
-      if (j.contains(n) && j[n].is_number()) node = &j[n];
-    } else {
-      std::string group = n.substr(0, dot), field = n.substr(dot + 1);
-      if (j.contains(group) && j[group].contains(field)) node = &j[group][field];
+    for (const Counter& c : kCounters) {
+      if (std::strcmp(c.name, name) == 0) {
+        *out_value = c.read(use->stats());
+        return STRATACACHE_OK;
+      }
     }
-    if (!node) return fail(STRATACACHE_EINVAL, "unknown statistic '" + n + "'");
-    *out_value = node->get<uint64_t>();
+    return fail(STRATACACHE_EINVAL, std::string("unknown statistic '") + name + "'");
+  });
+}
+
+int stratacache_stat_info(const char** out_name, const char** out_description, size_t index) {
+  return guarded([&] {
+    clear_out<const char*>(out_name, nullptr);
+    clear_out<const char*>(out_description, nullptr);
+    REQUIRE_ARG(out_name, "out_name");
+    if (index >= sizeof kCounters / sizeof kCounters[0]) return STRATACACHE_ENOTFOUND;
+    *out_name = kCounters[index].name;
+    if (out_description) *out_description = kCounters[index].description;
     return STRATACACHE_OK;
   });
 }

@@ -695,6 +695,76 @@ static void check_golden(void) {
   CHECK(checked >= 27 && passed == checked);
 }
 
+/* ---- counters (0.2): one table drives stat, stats_json and the README's list ---- */
+static void print_counter_rows(void) {
+  const char *name, *text;
+  for (size_t i = 0; stratacache_stat_info(&name, &text, i) == STRATACACHE_OK; i++) printf("| `%s` | %s |\n", name, text);
+}
+
+static void check_counters(stratacache_cache *c) {
+  fprintf(stderr, "-- counters\n");
+  char *json = NULL;
+  CHECK_RC(stratacache_stats_json(&json, NULL, c), 0);
+  char path[600];
+  char *readme = NULL;
+  if (find_source_file(path, sizeof path, "README.md")) {
+    FILE *f = fopen(path, "r");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    readme = calloc(1, (size_t)n + 1);
+    CHECK(fread(readme, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+  }
+  CHECK(readme != NULL);
+  const char *name = NULL, *text = NULL;
+  size_t count = 0;
+  for (; stratacache_stat_info(&name, &text, count) == STRATACACHE_OK; count++) {
+    uint64_t v = 0;
+    CHECK_RC(stratacache_stat(&v, c, name), 0);
+    /* stats_json holds the same counter ("l1.hits" as "hits" under "l1"). */
+    const char *leaf = strchr(name, '.') ? strchr(name, '.') + 1 : name;
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%s\":", leaf);
+    CHECK(json && strstr(json, quoted) != NULL);
+    char row[256];
+    snprintf(row, sizeof row, "| `%s` | %s |\n", name, text);
+    if (readme && !strstr(readme, row)) {
+      fprintf(stderr, "README.md lacks the counter row: %s(regenerate with: stratacache_c_test --print-counters)\n", row);
+      failures++;
+    }
+  }
+  CHECK(count == 33);
+  CHECK_RC(stratacache_stat_info(&name, &text, count), STRATACACHE_ENOTFOUND);
+  CHECK(name == NULL);
+  /* ... and no README row names a counter the table lacks. */
+  size_t rows = 0;
+  const char *table = readme ? strstr(readme, "| counter | meaning |") : NULL;
+  const char *end = table ? strstr(table, "\n\n") : NULL;
+  CHECK(table != NULL && end != NULL);
+  for (const char *p = table; p && (p = strstr(p, "\n| `")) && p < end; p++) rows++;
+  CHECK(rows == count);
+  free(readme);
+  stratacache_free(json);
+
+  /* get_json decodes the value in hand: one read, one hit; undecodable bytes a counted miss. */
+  const char *doc = "{\"a\":[1,2]}";
+  CHECK_RC(stratacache_set_json(c, "cnt:doc", 7, doc, strlen(doc), 60000, NULL), 0);
+  uint64_t hits0 = 0, hits1 = 0, bad0 = 0, bad1 = 0;
+  CHECK_RC(stratacache_stat(&hits0, c, "l1.hits"), 0);
+  char *out = NULL;
+  CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:doc", 7, NULL), 0);
+  CHECK(out && strcmp(out, doc) == 0);
+  stratacache_free(out);
+  CHECK_RC(stratacache_stat(&hits1, c, "l1.hits"), 0);
+  CHECK(hits1 == hits0 + 1);
+  CHECK_RC(stratacache_set(c, "cnt:bad", 7, "\xc1", 1, STRATACACHE_FORMAT_MSGPACK, 60000, NULL), 0);
+  CHECK_RC(stratacache_stat(&bad0, c, "decode_errors"), 0);
+  CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:bad", 7, NULL), STRATACACHE_ENOTFOUND);
+  CHECK_RC(stratacache_stat(&bad1, c, "decode_errors"), 0);
+  CHECK(bad1 == bad0 + 1);
+}
+
 static void check_basics(stratacache_cache *c, const char *label) {
   fprintf(stderr, "-- %s\n", label);
   /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
@@ -937,7 +1007,11 @@ static void check_redis(void) {
   stratacache_close(c);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--print-counters") == 0) { /* the README's counter table */
+    print_counter_rows();
+    return 0;
+  }
   CHECK(stratacache_version_number() == STRATACACHE_VERSION_NUMBER);
   CHECK(strcmp(stratacache_version_string(), STRATACACHE_VERSION_STRING) == 0);
   CHECK(strcmp(stratacache_strerror(STRATACACHE_ENOTFOUND), "not found") == 0);
@@ -976,6 +1050,7 @@ int main(void) {
     CHECK(strstr(stratacache_last_error(), "ttl_ms") != NULL);
     check_basics(c, "mem://");
     check_async(c, 0);
+    check_counters(c);
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);
