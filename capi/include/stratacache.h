@@ -140,8 +140,10 @@ STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratac
  * When no other call on the handle is in progress and no NULL-queue completion is
  * pending, the connections are closed before close returns; otherwise the last call
  * to leave hands the teardown to a short-lived library thread and close returns at
- * once. The handle's small shell (about 64 bytes) stays allocated until the process
- * exits, so that late calls from garbage-collected runtimes find it. */
+ * once (a process that exits right then may exit while that thread finishes: wait for
+ * the completions you care about first). The handle's small shell (about 64 bytes)
+ * stays allocated until the process exits, so that late calls from garbage-collected
+ * runtimes find it. */
 STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
 /* ---- Per-call options (NULL everywhere means the defaults) ---- */

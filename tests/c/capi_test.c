@@ -765,6 +765,45 @@ static void check_counters(stratacache_cache *c) {
   CHECK(bad1 == bad0 + 1);
 }
 
+/* Threads calling while another thread closes: each call either runs or gets ECLOSED. */
+struct racer {
+  stratacache_cache *c;
+  int last_rc, bad;
+};
+
+static void *race_calls(void *p) {
+  struct racer *r = p;
+  for (int i = 0; i < 1000000; i++) {
+    void *v = NULL;
+    size_t l = 0;
+    int rc = stratacache_get(&v, &l, NULL, r->c, "k", 1, NULL);
+    stratacache_free(v);
+    if (rc != 0 && rc != STRATACACHE_ECLOSED) r->bad++;
+    r->last_rc = rc;
+    if (rc == STRATACACHE_ECLOSED) break;
+  }
+  return NULL;
+}
+
+static void check_close_race(void) {
+  fprintf(stderr, "-- close while 8 threads call\n");
+  stratacache_cache *c = NULL;
+  CHECK_RC(stratacache_open(&c, "mem://"), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, STRATACACHE_FORMAT_RAW, 0, NULL), 0);
+  struct racer r[8];
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++) {
+    r[i] = (struct racer){c, 0, 0};
+    CHECK(pthread_create(&t[i], NULL, race_calls, &r[i]) == 0);
+  }
+  usleep(20000);
+  stratacache_close(c);
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(r[i].bad == 0 && r[i].last_rc == STRATACACHE_ECLOSED);
+  }
+}
+
 static void check_basics(stratacache_cache *c, const char *label) {
   fprintf(stderr, "-- %s\n", label);
   /* A binary key with NUL, CR, LF and glob characters round-trips exactly. */
@@ -1060,6 +1099,7 @@ int main(int argc, char **argv) {
   stratacache_free(NULL);
 
   check_golden();
+  check_close_race();
   check_redis();
 
   if (failures) {
