@@ -274,6 +274,7 @@ STRATACACHE_API int stratacache_set_async(stratacache_cache *cache, const void *
 STRATACACHE_API int stratacache_delete_async(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
                                              size_t n, const stratacache_callopts *co, stratacache_completion done,
                                              void *payload);
+
 /* ---- Completions for foreign runtimes (added in 0.2) ----
  * Every operation can be submitted without blocking the caller: stratacache_submit_*
  * take the operation's arguments (copied), the per-call options (borrowed for the
@@ -286,7 +287,8 @@ STRATACACHE_API int stratacache_delete_async(stratacache_cache *cache, const voi
  * Where `done` runs:
  *  - queue != NULL: on the thread that calls stratacache_queue_drain for that queue,
  *    never on a library thread. Completions known at once (L1 hit, skip_l2, fast
- *    failure) are queued too, so `done` never runs inside the submitting call.
+ *    failure) are queued too, so `done` never runs inside the submitting call. It
+ *    may make any call, synchronous ones included, and may close the cache.
  *  - queue == NULL: on the cache's I/O thread, or inline before the submitting
  *    function returns when no round trip is needed. `done` must then not block and
  *    must not make synchronous calls on the same cache (submissions are fine).
