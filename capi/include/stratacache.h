@@ -7,20 +7,39 @@
  *  - Fallible functions return int: STRATACACHE_OK (0) or a negative STRATACACHE_E*
  *    code. Out-parameters come first. A miss is STRATACACHE_ENOTFOUND, an expected
  *    outcome, not an error with a message.
- *  - After an error, stratacache_last_error() describes it. The message is kept per OS
- *    thread and cleared by the next call on that thread: read it right after the
- *    failing call, on the same thread (Go: inside runtime.LockOSThread; koffi async:
- *    in the same worker callback).
+ *  - How error messages travel (a message is never needed to know *that* a call failed:
+ *    the code says it):
+ *    1. C callers: stratacache_last_error() after the failing call. The message is kept
+ *       per OS thread and cleared by the next call on that thread: read it right after
+ *       the failing call, on the same thread.
+ *    2. Completions (stratacache_submit_*): the callback's `message` argument, valid
+ *       while the callback runs. No thread-local is involved.
+ *    3. Callers that may change OS thread between two calls (Go without
+ *       runtime.LockOSThread, purego, JNA from a pool, koffi async): give the call a
+ *       stratacache_callopts with an error buffer (stratacache_callopts_set_error_buffer,
+ *       added in 0.2); the call writes its message there before it returns. Calls that
+ *       take no callopts (open, options, stat) are quick and never block on the
+ *       network: make them under a thread lock (Go: LockOSThread) to read the thread-local.
  *  - Every out-parameter is set (to NULL / 0) at the start of the call, so it is
  *    defined even when the call fails.
- *  - Buffers the library allocates are owned by the caller and released with
- *    stratacache_free(); never with free(). Arguments are borrowed for the duration
- *    of the call only (the library copies what it keeps).
+ *  - Ownership is said on every function: "copied" (the library keeps its own copy),
+ *    "borrowed until X" (the caller keeps the memory valid until X), "caller owns"
+ *    (a buffer the library allocated; release it with stratacache_free(), never with
+ *    free()). Unless said otherwise, arguments are borrowed for the duration of the
+ *    call only.
  *  - Keys and values are byte strings (pointer + length); NUL, CR, LF and glob
  *    characters are ordinary bytes. A NULL pointer with length 0 is the empty string.
- *  - Cache handles are thread-safe: one stratacache_cache may be shared by threads.
- *    Options and callopts objects are not: set them up on one thread, then share
- *    them read-only. Free/close functions accept NULL and never fail.
+ *    Packed key lists (added in 0.2) are one buffer holding n keys back to back plus an
+ *    array of n lengths, so FFI callers never build arrays of pointers.
+ *  - Cache handles are thread-safe: one stratacache_cache may be shared by threads,
+ *    and closed from any thread, once; a call on a closed handle fails cleanly with
+ *    STRATACACHE_ECLOSED (added in 0.2) — it is never a use-after-free.
+ *    Options and callopts objects are not thread-safe: set them up on one thread, then
+ *    share them read-only (a callopts with an error buffer serves one call at a time).
+ *    Free/close functions accept NULL and never fail.
+ *  - Foreign code runs on library threads only when the host asks for it: completions
+ *    submitted with a queue run on the thread that drains the queue; only a NULL queue
+ *    (and the 0.1 *_async functions) run them on the library's I/O thread.
  */
 #ifndef STRATACACHE_H
 #define STRATACACHE_H
@@ -54,6 +73,7 @@ extern "C" {
 #define STRATACACHE_EUNSUPPORTED (-9) /* not supported by this build or configuration */
 #define STRATACACHE_EINTERNAL (-10)   /* unexpected reply or library bug */
 #define STRATACACHE_ENOMEM (-11)      /* allocation failed */
+#define STRATACACHE_ECLOSED (-12)     /* the cache handle was closed (added in 0.2) */
 
 /* ---- Value formats (stored in the envelope; read back with the value) ---- */
 #define STRATACACHE_FORMAT_RAW 0     /* opaque bytes */
@@ -71,6 +91,7 @@ extern "C" {
 typedef struct stratacache_cache stratacache_cache; /* a cache handle */
 typedef struct stratacache_options stratacache_options;   /* settings for opening */
 typedef struct stratacache_callopts stratacache_callopts; /* per-call settings */
+typedef struct stratacache_queue stratacache_queue;       /* completion queue (added in 0.2) */
 
 /* ---- Version and errors ---- */
 /* STRATACACHE_VERSION_NUMBER of the loaded library. */
@@ -107,8 +128,18 @@ STRATACACHE_API void stratacache_options_free(stratacache_options *opts);
 STRATACACHE_API int stratacache_open(stratacache_cache **out, const char *url);
 /* Open from an options object (read, not kept: free it whenever you like). */
 STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratacache_options *opts);
-/* Close the handle and its connections. Calls still running on other threads must
- * have returned. */
+/* Close the handle and its connections. Never waits for a thread that may be running a
+ * foreign callback, and may be called from any thread, including from inside a
+ * completion callback. Afterwards every call on the handle fails with
+ * STRATACACHE_ECLOSED (a second close is a no-op); completions still pending complete
+ * with STRATACACHE_EUNAVAILABLE, to their callback or their queue.
+ * When no other call on the handle is in progress and no NULL-queue completion is
+ * pending, the connections are closed before close returns; otherwise the last call
+ * to leave hands the teardown to a short-lived library thread and close returns at
+ * once (a process that exits right then may exit while that thread finishes: wait for
+ * the completions you care about first). The handle's small shell (about 64 bytes)
+ * stays allocated until the process exits, so that late calls from garbage-collected
+ * runtimes find it. */
 STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
 /* ---- Per-call options (NULL everywhere means the defaults) ---- */
@@ -119,6 +150,14 @@ STRATACACHE_API int stratacache_callopts_set_timeout_ms(stratacache_callopts *co
 /* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2. Bits this library does not know are
  * STRATACACHE_EUNSUPPORTED (never silently ignored). */
 STRATACACHE_API int stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
+/* Every call made with these callopts writes what stratacache_last_error() would say
+ * after it into buf: the message of a failure, "" after success or a miss (truncated
+ * to cap - 1 bytes, always NUL-terminated when cap > 0). For callers that may change
+ * OS thread between two calls. buf is borrowed until the callopts are freed or given
+ * another buffer (NULL, 0 removes it). Such callopts serve one call at a time; a
+ * submission writes only its synchronous rejection here (its completion carries its
+ * own message). Added in 0.2. */
+STRATACACHE_API int stratacache_callopts_set_error_buffer(stratacache_callopts *co, char *buf, size_t cap);
 STRATACACHE_API void stratacache_callopts_free(stratacache_callopts *co);
 
 /* ---- Operations ---- */
@@ -171,11 +210,37 @@ STRATACACHE_API int stratacache_mget(void **out_values, size_t *out_lens, int *o
 STRATACACHE_API int stratacache_mset(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
                                      const void *const *values, const size_t *value_lens, const int *formats,
                                      size_t n, int64_t ttl_ms, const stratacache_callopts *co);
+/* Read a value into a caller-supplied buffer (buf: cap bytes, borrowed for the call):
+ * no library buffer, nothing to free. On OK, *out_len bytes were copied and
+ * *out_format (may be NULL) is the value's STRATACACHE_FORMAT_*. When the value is
+ * larger than cap: STRATACACHE_ETOOBIG, *out_len = the size needed, *out_format set,
+ * buf untouched; a retry with a larger buffer is a new read (the value may have changed,
+ * a hit is counted again). Added in 0.2. */
+STRATACACHE_API int stratacache_get_into(size_t *out_len, int *out_format, stratacache_cache *cache, const void *key,
+                                         size_t key_len, void *buf, size_t cap, const stratacache_callopts *co);
+/* stratacache_mget with packed keys (n keys back to back in `keys`, their lengths in
+ * key_lens) and one packed result (*out_packed, *out_len bytes, caller-owned; layout
+ * under "Packed mget result" below). Returns OK when the call ran; per-key outcomes are
+ * in the records, and the first failed key's message is the last error. Added in 0.2. */
+STRATACACHE_API int stratacache_mget_packed(void **out_packed, size_t *out_len, stratacache_cache *cache,
+                                            const void *keys, const size_t *key_lens, size_t n,
+                                            const stratacache_callopts *co);
+/* stratacache_mset with packed keys and values (each one buffer plus n lengths);
+ * formats: n STRATACACHE_FORMAT_* or NULL (raw). Copied. Added in 0.2. */
+STRATACACHE_API int stratacache_mset_packed(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                            const void *values, const size_t *value_lens, const int *formats, size_t n,
+                                            int64_t ttl_ms, const stratacache_callopts *co);
+/* stratacache_delete with packed keys; *out_deleted (may be NULL) = how many existed.
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_delete_packed(int64_t *out_deleted, stratacache_cache *cache, const void *keys,
+                                              const size_t *key_lens, size_t n, const stratacache_callopts *co);
 /* Drop every L1 entry of this handle (L2 untouched). */
 STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
 
-/* ---- Asynchronous operations ----
- * The same operations as above without blocking the caller on L2: the request is queued
+/* ---- Asynchronous operations (0.1; prefer stratacache_submit_* below) ----
+ * stratacache_X_async(..., done, payload) is stratacache_submit_X(..., NULL queue) with
+ * a callback that has no message argument: the message is the thread-local last error
+ * while `done` runs. The same operations as above without blocking the caller on L2: the request is queued
  * on the cache's shared, auto-pipelined Redis connections and `done` runs when the
  * reply is read, on the cache's internal I/O thread (or on a thread that was reading
  * replies anyway). An L1 hit, skip_l2 and failures known at once (breaker open, no
@@ -192,9 +257,9 @@ STRATACACHE_API void stratacache_flush_l1(stratacache_cache *cache);
  * and `format` its STRATACACHE_FORMAT_*; otherwise value NULL, len 0, format -1.
  * delete: `count` is how many keys existed. set: count 0, value NULL.
  * `done` must not block and must not call synchronous functions on the same cache
- * (asynchronous ones are fine). stratacache_close waits for nothing: pending calls
- * complete with STRATACACHE_EUNAVAILABLE during it, so `payload` must stay valid until
- * then. */
+ * (asynchronous ones are fine). stratacache_close waits for no callback: pending calls
+ * complete with STRATACACHE_EUNAVAILABLE during or shortly after it (on a library
+ * thread), so `payload` must stay valid until `done` has run. */
 typedef void (*stratacache_completion)(void *payload, int status, void *value, size_t len, int format,
                                        int64_t count);
 STRATACACHE_API int stratacache_get_async(stratacache_cache *cache, const void *key, size_t key_len,
@@ -205,17 +270,161 @@ STRATACACHE_API int stratacache_set_async(stratacache_cache *cache, const void *
 STRATACACHE_API int stratacache_delete_async(stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
                                              size_t n, const stratacache_callopts *co, stratacache_completion done,
                                              void *payload);
+
+/* ---- Completions for foreign runtimes (added in 0.2) ----
+ * Every operation can be submitted without blocking the caller: stratacache_submit_*
+ * take the operation's arguments (copied), the per-call options (borrowed for the
+ * call), a queue, a callback and a payload (borrowed until the callback has run).
+ *
+ * Returns STRATACACHE_OK once submitted: `done` then runs exactly once (unless its
+ * queue is freed first, see stratacache_queue_free). Any other code means the
+ * submission was refused (bad argument, closed handle) and `done` never runs.
+ *
+ * Where `done` runs:
+ *  - queue != NULL: on the thread that calls stratacache_queue_drain for that queue,
+ *    never on a library thread. Completions known at once (L1 hit, skip_l2, fast
+ *    failure) are queued too, so `done` never runs inside the submitting call. It
+ *    may make any call, synchronous ones included, and may close the cache.
+ *  - queue == NULL: on the cache's I/O thread, or inline before the submitting
+ *    function returns when no round trip is needed. `done` must then not block and
+ *    must not make synchronous calls on the same cache (submissions are fine).
+ *
+ * `done(payload, status, message, value, len, format, count)`:
+ *  - status: STRATACACHE_OK, STRATACACHE_ENOTFOUND (a miss / missing key) or an error.
+ *  - message: NUL-terminated description of the error, "" for OK and ENOTFOUND. Owned
+ *    by the library, valid while `done` runs.
+ *  - value, len: a buffer the callee owns (release with stratacache_free; never NULL
+ *    when given) for get (the value), mget (one packed result, layout below) and health
+ *    (JSON text, NUL-terminated); NULL and 0 otherwise and on every error.
+ *  - format: STRATACACHE_FORMAT_* of a get's value, FORMAT_JSON for health, -1 otherwise.
+ *  - count: delete and clear_pattern: how many keys were deleted; exists: 1 or 0; ttl:
+ *    the remaining TTL in ms (-1: never expires); increment: the new value; mget: n;
+ *    0 otherwise.
+ *
+ * Packed mget result (also returned by stratacache_mget_packed): n records, record i for
+ * key i, each
+ *     int32 status | int32 format | uint64 len | len bytes | 0-7 zero bytes of padding
+ * in host byte order, the padding making every record start at a multiple of 8 bytes
+ * from the buffer's start (the buffer itself is 8-byte aligned): the next record starts
+ * STRATACACHE_PACKED_HEADER_SIZE + ((len + 7) & ~7) bytes after this one. status is
+ * STRATACACHE_OK (then format is the value's STRATACACHE_FORMAT_*), ENOTFOUND or an
+ * error (format -1, len 0). The completion's message is the first failed key's. */
+#define STRATACACHE_PACKED_HEADER_SIZE 16
+typedef void (*stratacache_callback)(void *payload, int status, const char *message, void *value, size_t len,
+                                     int format, int64_t count);
+
+/* A completion queue: completions of submissions that name it wait in it until a host
+ * thread drains it. One queue may serve many caches and many threads' submissions.
+ * Caller owns *out (stratacache_queue_free). Added in 0.2. */
+STRATACACHE_API int stratacache_queue_new(stratacache_queue **out);
+/* An eventfd that is readable exactly while completions wait in the queue
+ * (level-triggered: it stays readable until a drain empties the queue, so an event
+ * loop may watch it with epoll/poll/select in level mode, asyncio add_reader, libuv
+ * uv_poll, Go's netpoller or a Java selector). Owned by the queue: never read, write or
+ * close it; it is valid until stratacache_queue_free. -1 for NULL. Added in 0.2. */
+STRATACACHE_API int stratacache_queue_fd(const stratacache_queue *queue);
+/* Run up to max waiting completions (0: all that wait when the call starts) on the
+ * calling thread, oldest first; *out_ran (may be NULL) = how many ran. Callbacks may
+ * submit, drain and close caches; completions they cause wait for the next drain.
+ * Never blocks: an empty queue runs nothing. Added in 0.2. */
+STRATACACHE_API int stratacache_queue_drain(size_t *out_ran, stratacache_queue *queue, size_t max);
+/* Free the queue and close its fd. Completions still waiting, and those of submissions
+ * still in flight that arrive later, are dropped: their value buffers are freed and
+ * their callbacks never run (so their payloads are never handed back). To get every
+ * callback, close the caches that use the queue (their pending calls complete with
+ * EUNAVAILABLE), drain, then free. Accepts NULL. Added in 0.2. */
+STRATACACHE_API void stratacache_queue_free(stratacache_queue *queue);
+
+/* Read a value (as stratacache_get). Added in 0.2. */
+STRATACACHE_API int stratacache_submit_get(stratacache_cache *cache, const void *key, size_t key_len,
+                                           const stratacache_callopts *co, stratacache_queue *queue,
+                                           stratacache_callback done, void *payload);
+/* Store a value (as stratacache_set; key and value are copied). Added in 0.2. */
+STRATACACHE_API int stratacache_submit_set(stratacache_cache *cache, const void *key, size_t key_len,
+                                           const void *value, size_t value_len, int format, int64_t ttl_ms,
+                                           const stratacache_callopts *co, stratacache_queue *queue,
+                                           stratacache_callback done, void *payload);
+/* Delete n packed keys (keys: n keys back to back, key_lens: their lengths); count =
+ * how many existed. Added in 0.2. */
+STRATACACHE_API int stratacache_submit_delete(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                              size_t n, const stratacache_callopts *co, stratacache_queue *queue,
+                                              stratacache_callback done, void *payload);
+/* count = 1 when the key exists, else 0. Added in 0.2. */
+STRATACACHE_API int stratacache_submit_exists(stratacache_cache *cache, const void *key, size_t key_len,
+                                              const stratacache_callopts *co, stratacache_queue *queue,
+                                              stratacache_callback done, void *payload);
+/* count = remaining TTL in ms, -1 when it never expires; ENOTFOUND when missing.
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_submit_ttl(stratacache_cache *cache, const void *key, size_t key_len,
+                                           const stratacache_callopts *co, stratacache_queue *queue,
+                                           stratacache_callback done, void *payload);
+/* As stratacache_increment; count = the new value. Added in 0.2. */
+STRATACACHE_API int stratacache_submit_increment(stratacache_cache *cache, const void *key, size_t key_len,
+                                                 int64_t amount, int64_t ttl_ms, const stratacache_callopts *co,
+                                                 stratacache_queue *queue, stratacache_callback done,
+                                                 void *payload);
+/* Read n packed keys in one L2 round trip; value = the packed result (layout above),
+ * count = n. status is OK when the call ran (per-key outcomes are in the records).
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_submit_mget(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                            size_t n, const stratacache_callopts *co, stratacache_queue *queue,
+                                            stratacache_callback done, void *payload);
+/* Write n values in one L2 round trip, all with ttl_ms: keys and values packed (each
+ * one buffer plus n lengths), formats an array of n STRATACACHE_FORMAT_* (NULL: raw).
+ * Copied. Added in 0.2. */
+STRATACACHE_API int stratacache_submit_mset(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                            const void *values, const size_t *value_lens, const int *formats,
+                                            size_t n, int64_t ttl_ms, const stratacache_callopts *co,
+                                            stratacache_queue *queue, stratacache_callback done, void *payload);
+/* As stratacache_clear_pattern; count = how many keys were deleted. Added in 0.2. */
+STRATACACHE_API int stratacache_submit_clear_pattern(stratacache_cache *cache, const void *pattern,
+                                                     size_t pattern_len, const stratacache_callopts *co,
+                                                     stratacache_queue *queue, stratacache_callback done,
+                                                     void *payload);
+/* Health; value = the JSON text of stratacache_health_json (status OK even when
+ * unhealthy). Added in 0.2. */
+STRATACACHE_API int stratacache_submit_health(stratacache_cache *cache, const stratacache_callopts *co,
+                                              stratacache_queue *queue, stratacache_callback done,
+                                              void *payload);
+
+
 /* 1 when the *_async calls never block on L2 (mem://, standalone Redis, Sentinel, Cluster:
  * a cluster's first call loads its slot map, docs/cluster.md); 0 when they run the L2
  * round trip inline: call them from a worker thread then. */
 STRATACACHE_API int stratacache_async_native(const stratacache_cache *cache);
 
+/* ---- Envelopes (added in 0.2) ----
+ * The stored form of a value (docs/envelope.md), for tools and for checking the golden
+ * vectors of tests/golden from any language. prefix is the cache's key prefix and key
+ * the key without it: both are authenticated with the header when encrypting, so a
+ * value cannot be moved to another key. opts (read, not kept; NULL: defaults) supplies
+ * compression, compression_threshold, the decode limits and the key ring
+ * (stratacache_options_add_key). */
+/* *out_envelope (caller-owned) = value (in format) wrapped: serialized bytes as given,
+ * compressed when over the threshold and smaller, encrypted with the primary key. */
+STRATACACHE_API int stratacache_envelope_encode(void **out_envelope, size_t *out_len, const void *value,
+                                                size_t value_len, int format, const void *prefix, size_t prefix_len,
+                                                const void *key, size_t key_len, const stratacache_options *opts);
+/* *out_value (caller-owned, never NULL on OK) and *out_format (may be NULL) from an
+ * envelope. Malformed, truncated, tampered or wrong-key input, or plaintext when keys
+ * are given: STRATACACHE_ECORRUPT; well-formed but unreadable here (unknown version,
+ * key id or compression): STRATACACHE_EUNSUPPORTED; over the limits: STRATACACHE_ETOOBIG.
+ * Added in 0.2. */
+STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_len, int *out_format,
+                                                const void *envelope, size_t envelope_len, const void *prefix,
+                                                size_t prefix_len, const void *key, size_t key_len,
+                                                const stratacache_options *opts);
+
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",
  * "l1.entries", "l1.bytes", "l2.hits", "l2.misses", "l2.errors", "l2.timeouts",
- * "l2.connect_failures", "l2.fast_failures", "decode_errors", ... (see the README).
+ * "l2.connect_failures", "l2.fast_failures", "decode_errors", ... (every name is listed
+ * by stratacache_stat_info and in the README). Reads that counter only.
  * Unknown name: STRATACACHE_EINVAL. */
 STRATACACHE_API int stratacache_stat(uint64_t *out_value, stratacache_cache *cache, const char *name);
+/* The counter at index (0, 1, ...): *out_name and *out_description (may be NULL) are
+ * static strings. STRATACACHE_ENOTFOUND past the last one. Added in 0.2. */
+STRATACACHE_API int stratacache_stat_info(const char **out_name, const char **out_description, size_t index);
 /* All counters as a JSON object {"l1": {...}, "l2": {...}, "decode_errors": n};
  * NUL-terminated, caller-owned. */
 STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, stratacache_cache *cache);

@@ -4,13 +4,17 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "completion_queue.hpp"
 #include "stratacache/cache.hpp"
 #include "stratacache/version.hpp"
 
@@ -21,8 +25,19 @@ static_assert(STRATACACHE_VERSION_MAJOR == STRATACACHE_CORE_VERSION_MAJOR &&
 
 using namespace stratacache;
 
+// The public handle is a shell that outlives the C++ Cache: stratacache_close marks it
+// closed and the Cache is torn down once no call is inside it, so a call on a closed
+// handle (a finalizer running late, another thread) is a clean ECLOSED, never a
+// use-after-free. Shells stay allocated until the process exits (listed in g_closed so
+// leak checkers see them reachable).
 struct stratacache_cache {
+  static constexpr uint64_t kClosed = uint64_t{1} << 63;
+  explicit stratacache_cache(std::unique_ptr<Cache> c) : cache(std::move(c)) {}
+  std::atomic<uint64_t> state{0};          // calls inside the handle | kClosed
+  std::atomic<int64_t> direct_pending{0};  // NULL-queue completions not yet returned
+  std::atomic<bool> torn_down{false};
   std::unique_ptr<Cache> cache;
+  stratacache_cache* next_closed = nullptr;
 };
 
 struct stratacache_options {
@@ -40,6 +55,12 @@ struct stratacache_options {
 
 struct stratacache_callopts {
   CallOptions call;
+  char* error_buf = nullptr;  // borrowed: receives each call's message (thread-hopping callers)
+  size_t error_cap = 0;
+};
+
+struct stratacache_queue {
+  std::shared_ptr<stratacache_capi::QueueCore> core;
 };
 
 namespace {
@@ -90,6 +111,19 @@ int guarded(F&& body) noexcept {
   }
 }
 
+// The barrier for calls that take callopts: the call's message also goes to the
+// callopts' error buffer, for callers that read it on another OS thread.
+template <typename F>
+int guarded(const stratacache_callopts* co, F&& body) noexcept {
+  int rc = guarded(std::forward<F>(body));
+  if (co && co->error_buf && co->error_cap > 0) {
+    size_t n = std::min(t_last_error.size(), co->error_cap - 1);
+    std::memcpy(co->error_buf, t_last_error.data(), n);
+    co->error_buf[n] = '\0';
+  }
+  return rc;
+}
+
 std::string_view bytes(const void* p, size_t n) {
   return n == 0 ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
 }
@@ -131,36 +165,137 @@ int give_buffer(void** out, size_t* out_len, std::string_view data) {
     if ((ptr) == nullptr && (len) != 0) return fail(STRATACACHE_EINVAL, "argument '" name "' is NULL with a non-zero length"); \
   } while (0)
 
-Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
-  Options options = o.options;
+std::atomic<stratacache_cache*> g_closed{nullptr};
+
+// Destroys the Cache once. `detached`: on a library thread of its own, because the
+// caller may be a thread that a foreign callback is waiting for, or the I/O thread.
+void tear_down(stratacache_cache* h, bool detached) noexcept {
+  if (h->torn_down.exchange(true, std::memory_order_acq_rel)) return;
+  std::unique_ptr<Cache> c = std::move(h->cache);
+  if (detached) {
+    try {
+      std::thread([c = std::move(c)]() mutable { c.reset(); }).detach();
+      return;
+    } catch (...) {  // no thread: the lambda (and the Cache) is destroyed right here
+      return;
+    }
+  }
+  c.reset();
+}
+
+void leave(stratacache_cache* h) noexcept {
+  uint64_t prev = h->state.fetch_sub(1, std::memory_order_acq_rel);
+  if (prev == (stratacache_cache::kClosed | 1)) tear_down(h, true);
+}
+
+// A call inside the handle: keeps the Cache alive until it leaves.
+class InUse {
+ public:
+  explicit InUse(stratacache_cache* h) noexcept : h_(h) {
+    if (h_->state.fetch_add(1, std::memory_order_acq_rel) & stratacache_cache::kClosed) {
+      leave(h_);
+      h_ = nullptr;
+    }
+  }
+  ~InUse() {
+    if (h_) leave(h_);
+  }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+  explicit operator bool() const { return h_ != nullptr; }
+  Cache* operator->() const { return h_->cache.get(); }
+  Cache& operator*() const { return *h_->cache; }
+  stratacache_cache* shell() const { return h_; }
+
+ private:
+  stratacache_cache* h_;
+};
+
+#define ENTER(handle)                                                                \
+  REQUIRE_ARG(handle, #handle);                                                      \
+  InUse use(handle);                                                                 \
+  if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed")
+
+// The codec settings of an options object, with its keys as a key ring.
+Result<CodecOptions> codec_options(const stratacache_options& o) {
+  CodecOptions codec = o.options.codec;
   if (!o.keys.empty()) {
     auto ring = std::make_shared<KeyRing>();
     for (auto& k : o.keys) {
       if (Status st = ring->add_key(k.id, k.bytes, k.primary); !st) return st;
     }
-    options.codec.keys = std::move(ring);
+    codec.keys = std::move(ring);
   }
+  return codec;
+}
+
+Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
+  auto codec = codec_options(o);
+  if (!codec) return codec.status();
+  Options options = o.options;
+  options.codec = std::move(codec).value();
   return Cache::open(std::move(options));
 }
 
+// The one table of counters: it drives stratacache_stat, stratacache_stats_json,
+// stratacache_stat_info and (checked by the C test) the README's list.
+struct Counter {
+  const char* name;
+  uint64_t (*read)(const CacheStats&);
+  const char* description;
+};
+
+#define STRATACACHE_L1(field, text) {"l1." #field, [](const CacheStats& s) { return s.l1.field; }, text}
+#define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
+const Counter kCounters[] = {
+    STRATACACHE_L1(hits, "L1 reads that found the key"),
+    STRATACACHE_L1(misses, "L1 reads that did not"),
+    STRATACACHE_L1(evictions, "entries evicted to respect the bounds"),
+    STRATACACHE_L1(expirations, "entries removed at their TTL"),
+    STRATACACHE_L1(rejections, "new entries the W-TinyLFU admission filter turned away"),
+    STRATACACHE_L1(entries, "entries now in L1"),
+    STRATACACHE_L1(bytes, "memory charged to the entries now (allocator chunks + bucket slots)"),
+    STRATACACHE_L1(payload_bytes, "key + value bytes of the entries now"),
+    STRATACACHE_L1(max_entries, "bound on entries"),
+    STRATACACHE_L1(max_bytes, "bound on bytes"),
+    STRATACACHE_L1(window_max_entries, "W-TinyLFU window size chosen by the hill climber"),
+    STRATACACHE_L1(sketch_bytes, "frequency sketch memory (not charged to entries)"),
+    STRATACACHE_L2(hits, "Redis reads that found the key"),
+    STRATACACHE_L2(misses, "Redis reads that did not"),
+    STRATACACHE_L2(sets, "values written to Redis"),
+    STRATACACHE_L2(deletes, "keys deleted from Redis"),
+    STRATACACHE_L2(errors, "every failed Redis operation (each also counts in one kind below)"),
+    STRATACACHE_L2(timeouts, "kind: passed its deadline (server silent, pool busy)"),
+    STRATACACHE_L2(connection_errors, "kind: connect refused or connection lost"),
+    STRATACACHE_L2(auth_errors, "kind: AUTH refused, NOAUTH, NOPERM"),
+    STRATACACHE_L2(server_errors, "kind: other error replies (WRONGTYPE, OOM, READONLY, LOADING, ...)"),
+    STRATACACHE_L2(protocol_errors, "kind: malformed, over-limit or unexpected replies"),
+    STRATACACHE_L2(fast_failures, "kind: refused at once by the pool's reconnect backoff (breaker off)"),
+    STRATACACHE_L2(breaker_rejections, "kind: refused at once by the open circuit breaker"),
+    STRATACACHE_L2(sentinel_failures, "kind: no sentinel named a usable master"),
+    STRATACACHE_L2(breaker_opens, "times the circuit breaker opened"),
+    STRATACACHE_L2(connect_failures, "connect attempts that failed (handshake included)"),
+    STRATACACHE_L2(connections_opened, "connections opened"),
+    STRATACACHE_L2(connections_discarded, "connections closed after an error, a timeout or a failover"),
+    STRATACACHE_L2(master_changes, "Sentinel: the pool moved to a new master"),
+    STRATACACHE_L2(moved_redirects, "Cluster: -MOVED replies followed (not failures)"),
+    STRATACACHE_L2(ask_redirects, "Cluster: -ASK replies followed (not failures)"),
+    {"decode_errors", [](const CacheStats& s) { return s.decode_errors; },
+     "corrupt, tampered or unreadable values met on read (each a miss)"},
+};
+#undef STRATACACHE_L1
+#undef STRATACACHE_L2
+
+// {"l1": {...}, "l2": {...}, "decode_errors": n}: a dotted name nests under its group.
 nlohmann::json stats_to_json(const CacheStats& s) {
-  return {
-      {"l1", {{"hits", s.l1.hits}, {"misses", s.l1.misses}, {"evictions", s.l1.evictions},
-              {"expirations", s.l1.expirations}, {"rejections", s.l1.rejections}, {"entries", s.l1.entries},
-              {"bytes", s.l1.bytes}, {"payload_bytes", s.l1.payload_bytes}, {"max_entries", s.l1.max_entries},
-              {"max_bytes", s.l1.max_bytes}, {"window_max_entries", s.l1.window_max_entries},
-              {"sketch_bytes", s.l1.sketch_bytes}}},
-      {"l2", {{"hits", s.l2.hits}, {"misses", s.l2.misses}, {"sets", s.l2.sets}, {"deletes", s.l2.deletes},
-              {"errors", s.l2.errors}, {"timeouts", s.l2.timeouts}, {"connect_failures", s.l2.connect_failures},
-              {"connections_opened", s.l2.connections_opened},
-              {"connections_discarded", s.l2.connections_discarded}, {"fast_failures", s.l2.fast_failures},
-              {"connection_errors", s.l2.connection_errors}, {"auth_errors", s.l2.auth_errors},
-              {"server_errors", s.l2.server_errors}, {"protocol_errors", s.l2.protocol_errors},
-              {"breaker_rejections", s.l2.breaker_rejections}, {"breaker_opens", s.l2.breaker_opens},
-              {"sentinel_failures", s.l2.sentinel_failures}, {"master_changes", s.l2.master_changes},
-              {"moved_redirects", s.l2.moved_redirects}, {"ask_redirects", s.l2.ask_redirects}}},
-      {"decode_errors", s.decode_errors},
-  };
+  nlohmann::json j = nlohmann::json::object();
+  for (const Counter& c : kCounters) {
+    std::string_view name = c.name;
+    size_t dot = name.find('.');
+    if (dot == std::string_view::npos) j[std::string(name)] = c.read(s);
+    else j[std::string(name.substr(0, dot))][std::string(name.substr(dot + 1))] = c.read(s);
+  }
+  return j;
 }
 
 int give_json(char** out, size_t* out_len, const nlohmann::json& j) {
@@ -191,6 +326,7 @@ const char* stratacache_strerror(int code) {
     case STRATACACHE_EUNSUPPORTED: return "unsupported";
     case STRATACACHE_EINTERNAL: return "internal error";
     case STRATACACHE_ENOMEM: return "out of memory";
+    case STRATACACHE_ECLOSED: return "cache closed";
     default: return "unknown error code";
   }
 }
@@ -255,7 +391,7 @@ int stratacache_open(stratacache_cache** out, const char* url) {
     REQUIRE_ARG(url, "url");
     auto c = Cache::open(url);
     if (!c) return report(c.status());
-    *out = new stratacache_cache{std::move(c).value()};
+    *out = new stratacache_cache(std::move(c).value());
     return STRATACACHE_OK;
   });
 }
@@ -267,12 +403,22 @@ int stratacache_open_with(stratacache_cache** out, const stratacache_options* op
     REQUIRE_ARG(opts, "opts");
     auto c = open_from(*opts);
     if (!c) return report(c.status());
-    *out = new stratacache_cache{std::move(c).value()};
+    *out = new stratacache_cache(std::move(c).value());
     return STRATACACHE_OK;
   });
 }
 
-void stratacache_close(stratacache_cache* cache) { delete cache; }
+void stratacache_close(stratacache_cache* cache) {
+  if (!cache) return;
+  uint64_t prev = cache->state.fetch_or(stratacache_cache::kClosed, std::memory_order_acq_rel);
+  if (prev & stratacache_cache::kClosed) return;  // closed before
+  stratacache_cache* head = g_closed.load(std::memory_order_relaxed);
+  do cache->next_closed = head;
+  while (!g_closed.compare_exchange_weak(head, cache, std::memory_order_release, std::memory_order_relaxed));
+  if (prev != 0) return;  // calls are inside: the last to leave tears down
+  // Joining the I/O thread is safe only when no foreign callback can be running on it.
+  tear_down(cache, cache->direct_pending.load(std::memory_order_acquire) != 0);
+}
 
 int stratacache_callopts_new(stratacache_callopts** out) {
   return guarded([&] {
@@ -304,113 +450,509 @@ int stratacache_callopts_set_flags(stratacache_callopts* co, uint32_t flags) {
   });
 }
 
+int stratacache_callopts_set_error_buffer(stratacache_callopts* co, char* buf, size_t cap) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    if (!buf && cap != 0) return fail(STRATACACHE_EINVAL, "argument 'buf' is NULL with a non-zero capacity");
+    co->error_buf = buf;
+    co->error_cap = buf ? cap : 0;
+    if (buf && cap > 0) buf[0] = '\0';
+    return STRATACACHE_OK;
+  });
+}
+
 void stratacache_callopts_free(stratacache_callopts* co) { delete co; }
 
 int stratacache_get(void** out_value, size_t* out_len, int* out_format, stratacache_cache* cache, const void* key,
                     size_t key_len, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<void*>(out_value, nullptr);
     clear_out<size_t>(out_len, 0);
     clear_out<int>(out_format, -1);
     REQUIRE_ARG(out_value, "out_value");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     if (out_format) *out_format = static_cast<int>(r->format());
     return give_buffer(out_value, out_len, r->data());
   });
 }
 
+}  // extern "C"
+
 namespace {
 
-// Runs a completion with the status and, for an error, its message as the last error.
-void complete(stratacache_completion done, void* payload, const Status& s, int64_t count = 0) noexcept {
-  int code = report(s);
-  done(payload, code, nullptr, 0, -1, count);
+using stratacache_capi::Completion;
+using stratacache_capi::QueueCore;
+
+// Where a completion goes: the host's callback and payload, through a queue or (null
+// queue) straight away on the completing thread.
+struct Target {
+  stratacache_callback done = nullptr;
+  void* payload = nullptr;
+  std::shared_ptr<QueueCore> queue;
+  stratacache_cache* shell = nullptr;  // NULL queue: counts the callback as pending until it returns
+
+  void deliver(Completion c) const noexcept {
+    c.done = done;
+    c.payload = payload;
+    if (queue) return queue->push(std::move(c));
+    c.run();
+    shell->direct_pending.fetch_sub(1, std::memory_order_acq_rel);
+  }
+};
+
+Completion out_of_memory() noexcept {
+  Completion c;
+  c.status = STRATACACHE_ENOMEM;
+  c.message = "out of memory";  // fits the small-string buffer: never allocates
+  return c;
+}
+
+Completion completion_of(const Status& s) {
+  Completion c;
+  if (s.is_ok()) return c;
+  c.status = code_of(s.code());
+  if (c.status != STRATACACHE_ENOTFOUND) c.message = s.message().empty() ? status_code_name(s.code()) : s.message();
+  return c;
+}
+
+// A malloc'd copy with a NUL after the bytes (text results are C strings); null if no memory.
+void* copy_buffer(std::string_view data) noexcept {
+  char* buf = static_cast<char*>(std::malloc(data.size() + 1));
+  if (!buf) return nullptr;
+  if (!data.empty()) std::memcpy(buf, data.data(), data.size());
+  buf[data.size()] = '\0';
+  return buf;
+}
+
+Completion completion_with_buffer(std::string_view data, int format) {
+  Completion c;
+  c.value = copy_buffer(data);
+  if (!c.value) return out_of_memory();
+  c.len = data.size();
+  c.format = format;
+  return c;
+}
+
+// The packed mget result (layout in stratacache.h); null when out of memory.
+void* pack_results(const std::vector<Result<Payload>>& results, size_t* out_len, std::string* first_error) {
+  auto padded = [](size_t n) { return (n + 7) & ~size_t{7}; };
+  size_t total = 0;
+  for (auto& r : results) total += STRATACACHE_PACKED_HEADER_SIZE + (r ? padded(r->data.size()) : 0);
+  auto* buf = static_cast<unsigned char*>(std::malloc(total == 0 ? 1 : total));
+  if (!buf) return nullptr;
+  size_t at = 0;
+  for (auto& r : results) {
+    int32_t status = r ? STRATACACHE_OK : code_of(r.code());
+    int32_t format = r ? static_cast<int32_t>(r->format) : -1;
+    uint64_t len = r ? r->data.size() : 0;
+    if (!r && status != STRATACACHE_ENOTFOUND && first_error->empty()) {
+      *first_error = r.status().message().empty() ? status_code_name(r.code()) : r.status().message();
+    }
+    std::memcpy(buf + at, &status, 4);
+    std::memcpy(buf + at + 4, &format, 4);
+    std::memcpy(buf + at + 8, &len, 8);
+    at += STRATACACHE_PACKED_HEADER_SIZE;
+    if (len) std::memcpy(buf + at, r->data.data(), len);
+    std::memset(buf + at + len, 0, padded(len) - len);
+    at += padded(len);
+  }
+  *out_len = total;
+  return buf;
+}
+
+std::string health_text(const HealthInfo& h) {
+  nlohmann::json j = {{"healthy", h.healthy},
+                      {"latency_ms", h.latency_ms},
+                      {"version", h.version},
+                      {"used_memory", h.used_memory},
+                      {"connected_clients", h.connected_clients},
+                      {"uptime_seconds", h.uptime_seconds},
+                      {"error", h.error}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Completion completion_get(Result<ValueRef> r) {
+  if (!r) return completion_of(r.status());
+  return completion_with_buffer(r->data(), static_cast<int>(r->format()));
+}
+Completion completion_status(Status s) { return completion_of(s); }
+Completion completion_count(Result<int64_t> r) {
+  if (!r) return completion_of(r.status());
+  Completion c;
+  c.count = *r;
+  return c;
+}
+Completion completion_exists(Result<bool> r) {
+  if (!r) return completion_of(r.status());
+  Completion c;
+  c.count = *r ? 1 : 0;
+  return c;
+}
+Completion completion_mget(std::vector<Result<Payload>> results) {
+  Completion c;
+  c.value = pack_results(results, &c.len, &c.message);
+  if (!c.value) return out_of_memory();
+  c.count = static_cast<int64_t>(results.size());
+  return c;
+}
+Completion completion_health(HealthInfo h) {
+  return completion_with_buffer(health_text(h), STRATACACHE_FORMAT_JSON);
+}
+
+// The core's completion for one submission: converts the result and delivers it. A
+// conversion that runs out of memory still completes (ENOMEM).
+template <typename R>
+std::function<void(R)> completion_fn(Target target, Completion (*convert)(R)) {
+  return [target = std::move(target), convert](R r) noexcept {
+    Completion c;
+    try {
+      c = convert(std::move(r));
+    } catch (...) {
+      c = out_of_memory();
+    }
+    target.deliver(std::move(c));
+  };
+}
+
+// The last step before the core is called: a NULL-queue submission counts as pending
+// from here until its callback has returned (stratacache_close reads the count).
+int make_target(Target* t, const InUse& use, stratacache_queue* queue, stratacache_callback done, void* payload) {
+  REQUIRE_ARG(done, "done");
+  t->done = done;
+  t->payload = payload;
+  if (queue) {
+    t->queue = queue->core;
+  } else {
+    t->shell = use.shell();
+    t->shell->direct_pending.fetch_add(1, std::memory_order_acq_rel);
+  }
+  return STRATACACHE_OK;
+}
+
+int check_format(int format, const char* name) {
+  if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
+    return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' must be a STRATACACHE_FORMAT_* value, got " +
+                                        std::to_string(format));
+  }
+  return STRATACACHE_OK;
+}
+
+// n keys back to back in one buffer, lens[i] bytes each.
+int unpack_keys(std::vector<std::string>* out, const void* buf, const size_t* lens, size_t n, const char* name) {
+  out->clear();
+  if (n == 0) return STRATACACHE_OK;
+  if (!lens) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' must not be NULL");
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (lens[i] > SIZE_MAX - total) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' overflows");
+    total += lens[i];
+  }
+  if (!buf && total != 0) {
+    return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' is NULL with a non-zero total length");
+  }
+  out->reserve(n);
+  const char* p = static_cast<const char*>(buf);
+  for (size_t i = 0; i < n; ++i) {
+    out->emplace_back(lens[i] ? std::string(p, lens[i]) : std::string());
+    p += lens[i];
+  }
+  return STRATACACHE_OK;
+}
+
+// The 0.1 form: an array of n pointers and an array of n lengths.
+int gather_keys(std::vector<std::string>* out, const void* const* keys, const size_t* lens, size_t n, const char* name) {
+  out->clear();
+  if (n == 0) return STRATACACHE_OK;
+  if (!keys) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "' must not be NULL");
+  if (!lens) return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "_lens' must not be NULL");
+  out->reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!keys[i] && lens[i] != 0) {
+      return fail(STRATACACHE_EINVAL, std::string("argument '") + name + "[i]' is NULL with a non-zero length");
+    }
+    out->emplace_back(bytes(keys[i], lens[i]));
+  }
+  return STRATACACHE_OK;
+}
+
+// mset's items from its keys, values and formats (NULL: raw), whichever form they came in.
+int make_items(std::vector<std::pair<std::string, Payload>>* items, std::vector<std::string>& keys,
+               std::vector<std::string>& values, const int* formats) {
+  items->clear();
+  items->reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int f = formats ? formats[i] : STRATACACHE_FORMAT_RAW;
+    if (int rc = check_format(f, ("formats[" + std::to_string(i) + "]").c_str())) return rc;
+    items->emplace_back(std::move(keys[i]), Payload{static_cast<Format>(f), std::move(values[i])});
+  }
+  return STRATACACHE_OK;
+}
+
+int submit_delete_keys(Cache& cache, const std::vector<std::string>& keys, const stratacache_callopts* co,
+                       Target target) {
+  cache.del_async(keys, call_of(co), completion_fn<Result<int64_t>>(std::move(target), completion_count));
+  return STRATACACHE_OK;
+}
+
+// The 0.1 completion (no message argument) over the 0.2 one: the message becomes the
+// thread-local last error while the 0.1 callback runs, as 0.1 documents.
+struct LegacyCompletion {
+  stratacache_completion done;
+  void* payload;
+};
+
+void run_legacy(void* p, int status, const char* message, void* value, size_t len, int format, int64_t count) {
+  std::unique_ptr<LegacyCompletion> legacy(static_cast<LegacyCompletion*>(p));
+  try {
+    t_last_error = message;
+  } catch (...) {
+    t_last_error.clear();
+  }
+  legacy->done(legacy->payload, status, value, len, format, count);
+}
+
+template <typename Submit>
+int submit_legacy(stratacache_completion done, void* payload, Submit&& submit) {
+  if (!done) return guarded([&] { return fail(STRATACACHE_EINVAL, "argument 'done' must not be NULL"); });
+  auto* legacy = new (std::nothrow) LegacyCompletion{done, payload};
+  if (!legacy) return guarded([&] { return fail(STRATACACHE_ENOMEM, "out of memory"); });
+  int rc = submit(legacy);
+  if (rc != STRATACACHE_OK) delete legacy;  // refused: the completion never runs
+  return rc;
 }
 
 }  // namespace
 
+extern "C" {
+
+int stratacache_queue_new(stratacache_queue** out) {
+  return guarded([&] {
+    clear_out<stratacache_queue*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    auto core = std::make_shared<QueueCore>();
+    if (!core->ok()) return fail(STRATACACHE_EINTERNAL, std::string("eventfd failed: ") + std::strerror(errno));
+    *out = new stratacache_queue{std::move(core)};
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_queue_fd(const stratacache_queue* queue) { return queue ? queue->core->fd() : -1; }
+
+int stratacache_queue_drain(size_t* out_ran, stratacache_queue* queue, size_t max) {
+  return guarded([&] {
+    clear_out<size_t>(out_ran, 0);
+    REQUIRE_ARG(queue, "queue");
+    std::shared_ptr<QueueCore> core = queue->core;  // a callback may free the queue
+    std::vector<Completion> ready = core->take(max);
+    for (auto& c : ready) c.run();
+    if (out_ran) *out_ran = ready.size();
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_queue_free(stratacache_queue* queue) {
+  if (!queue) return;
+  queue->core->release();
+  delete queue;
+}
+
+int stratacache_submit_get(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->get_async(bytes(key, key_len), call_of(co), completion_fn<Result<ValueRef>>(std::move(t), completion_get));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
+                           size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(value, value_len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->set_async(bytes(key, key_len), std::move(p), call,
+                            completion_fn<Status>(std::move(t), completion_status));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_delete(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
+                              const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                              void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    return submit_delete_keys(*use, ks, co, std::move(t));
+  });
+}
+
+int stratacache_submit_exists(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                              stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->exists_async(bytes(key, key_len), call_of(co),
+                               completion_fn<Result<bool>>(std::move(t), completion_exists));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_ttl(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
+                           stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->ttl_ms_async(bytes(key, key_len), call_of(co),
+                               completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_increment(stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
+                                 int64_t ttl_ms, const stratacache_callopts* co, stratacache_queue* queue,
+                                 stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->increment_async(bytes(key, key_len), amount, call,
+                                  completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_mget(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
+                            const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                            void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->mget_async(ks, call_of(co),
+                             completion_fn<std::vector<Result<Payload>>>(std::move(t), completion_mget));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_mset(stratacache_cache* cache, const void* keys, const size_t* key_lens, const void* values,
+                            const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
+                            const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                            void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> ks, vs;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = unpack_keys(&vs, values, value_lens, n, "values")) return rc;
+    std::vector<std::pair<std::string, Payload>> items;
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->mset_async(std::move(items), call, completion_fn<Status>(std::move(t), completion_status));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_clear_pattern(stratacache_cache* cache, const void* pattern, size_t pattern_len,
+                                     const stratacache_callopts* co, stratacache_queue* queue,
+                                     stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(pattern, pattern_len, "pattern");
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->clear_pattern_async(bytes(pattern, pattern_len), call_of(co),
+                                      completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_health(stratacache_cache* cache, const stratacache_callopts* co, stratacache_queue* queue,
+                              stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->health_async(call_of(co), completion_fn<HealthInfo>(std::move(t), completion_health));
+    return STRATACACHE_OK;
+  });
+}
+
 int stratacache_get_async(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                           stratacache_completion done, void* payload) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
-    REQUIRE_BYTES(key, key_len, "key");
-    cache->cache->get_async(bytes(key, key_len), call_of(co), [done, payload](Result<ValueRef> r) noexcept {
-      t_last_error.clear();
-      if (!r) return complete(done, payload, r.status());
-      void* buf = nullptr;
-      size_t len = 0;
-      int rc = give_buffer(&buf, &len, r->data());
-      if (rc != STRATACACHE_OK) return done(payload, rc, nullptr, 0, -1, 0);
-      done(payload, STRATACACHE_OK, buf, len, static_cast<int>(r->format()), 0);
-    });
-    return STRATACACHE_OK;
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return stratacache_submit_get(cache, key, key_len, co, nullptr, run_legacy, legacy);
   });
 }
 
 int stratacache_set_async(stratacache_cache* cache, const void* key, size_t key_len, const void* value,
                           size_t value_len, int format, int64_t ttl_ms, const stratacache_callopts* co,
                           stratacache_completion done, void* payload) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
-    REQUIRE_BYTES(key, key_len, "key");
-    REQUIRE_BYTES(value, value_len, "value");
-    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
-      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
-    }
-    REQUIRE_TTL(ttl_ms);
-    CallOptions call = call_of(co);
-    call.ttl_ms = ttl_ms;
-    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
-    cache->cache->set_async(bytes(key, key_len), std::move(p), call, [done, payload](Status s) noexcept {
-      t_last_error.clear();
-      complete(done, payload, s);
-    });
-    return STRATACACHE_OK;
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return stratacache_submit_set(cache, key, key_len, value, value_len, format, ttl_ms, co, nullptr, run_legacy,
+                                  legacy);
   });
 }
 
 int stratacache_delete_async(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, size_t n,
                              const stratacache_callopts* co, stratacache_completion done, void* payload) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
-    REQUIRE_ARG(done, "done");
-    if (n > 0) {
-      REQUIRE_ARG(keys, "keys");
-      REQUIRE_ARG(key_lens, "key_lens");
-    }
-    std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
-    cache->cache->del_async(ks, call_of(co), [done, payload](Result<int64_t> r) noexcept {
-      t_last_error.clear();
-      if (!r) return complete(done, payload, r.status());
-      done(payload, STRATACACHE_OK, nullptr, 0, -1, *r);
+  return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
+    return guarded(co, [&] {
+      ENTER(cache);
+      std::vector<std::string> ks;
+      if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+      Target t;
+      if (int rc = make_target(&t, use, nullptr, run_legacy, legacy)) return rc;
+      return submit_delete_keys(*use, ks, co, std::move(t));
     });
-    return STRATACACHE_OK;
   });
 }
 
 int stratacache_async_native(const stratacache_cache* cache) {
-  return cache != nullptr && cache->cache->l2_async_native() ? 1 : 0;
+  if (!cache) return 0;
+  InUse use(const_cast<stratacache_cache*>(cache));
+  return use && use->l2_async_native() ? 1 : 0;
 }
 
 int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key, size_t key_len,
                          const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->get_ref(bytes(key, key_len), call_of(co));
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     const ValueRef& p = *r;
     if (p.format() == Format::kJson) {
@@ -420,8 +962,8 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
       return rc;
     }
     if (p.format() == Format::kRaw) return fail(STRATACACHE_EWRONGTYPE, "value is raw bytes, not JSON-representable");
-    // Undecodable stored bytes are a miss, counted, exactly as in Cache::get_value.
-    auto v = cache->cache->get_value(bytes(key, key_len), call_of(co));
+    // The value in hand is decoded (one read, one hit); undecodable bytes are a counted miss.
+    auto v = use->decode_value(p);
     if (!v) return report(v.status());
     auto text = serialize(*v, Format::kJson);
     if (!text) return fail(STRATACACHE_EWRONGTYPE, "value cannot be represented as JSON: " + text.status().message());
@@ -434,55 +976,45 @@ int stratacache_get_json(char** out_json, size_t* out_len, stratacache_cache* ca
 
 int stratacache_set(stratacache_cache* cache, const void* key, size_t key_len, const void* value, size_t value_len,
                     int format, int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+  return guarded(co, [&] {
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(value, value_len, "value");
-    if (format < STRATACACHE_FORMAT_RAW || format > STRATACACHE_FORMAT_MSGPACK) {
-      return fail(STRATACACHE_EINVAL, "argument 'format' must be a STRATACACHE_FORMAT_* value, got " + std::to_string(format));
-    }
+    if (int rc = check_format(format, "format")) return rc;
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
     Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
-    return report(cache->cache->set(bytes(key, key_len), std::move(p), call));
+    return report(use->set(bytes(key, key_len), std::move(p), call));
   });
 }
 
 int stratacache_set_json(stratacache_cache* cache, const void* key, size_t key_len, const char* json, size_t json_len,
                          int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+  return guarded(co, [&] {
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_BYTES(json, json_len, "json");
     REQUIRE_TTL(ttl_ms);
-    auto v = deserialize(bytes(json, json_len), Format::kJson, cache->cache->options().codec.limits);
+    auto v = deserialize(bytes(json, json_len), Format::kJson, use->options().codec.limits);
     if (!v) {
       int code = v.code() == StatusCode::kTooLarge ? STRATACACHE_ETOOBIG : STRATACACHE_EINVAL;
       return fail(code, "argument 'json' was rejected: " + v.status().message());
     }
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    return report(cache->cache->set_value(bytes(key, key_len), *v, call));
+    return report(use->set_value(bytes(key, key_len), *v, call));
   });
 }
 
 int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const void* const* keys, const size_t* key_lens,
                        size_t n, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_deleted, 0);
-    REQUIRE_ARG(cache, "cache");
-    if (n > 0) {
-      REQUIRE_ARG(keys, "keys");
-      REQUIRE_ARG(key_lens, "key_lens");
-    }
+    ENTER(cache);
     std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
-    auto r = cache->cache->del(ks, call_of(co));
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    auto r = use->del(ks, call_of(co));
     if (!r) return report(r.status());
     if (out_deleted) *out_deleted = *r;
     return STRATACACHE_OK;
@@ -491,12 +1023,12 @@ int stratacache_delete(int64_t* out_deleted, stratacache_cache* cache, const voi
 
 int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* key, size_t key_len,
                        const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int>(out_exists, 0);
     REQUIRE_ARG(out_exists, "out_exists");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->exists(bytes(key, key_len), call_of(co));
+    auto r = use->exists(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     *out_exists = *r ? 1 : 0;
     return STRATACACHE_OK;
@@ -505,12 +1037,12 @@ int stratacache_exists(int* out_exists, stratacache_cache* cache, const void* ke
 
 int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* key, size_t key_len,
                     const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_ttl_ms, 0);
     REQUIRE_ARG(out_ttl_ms, "out_ttl_ms");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
-    auto r = cache->cache->ttl_ms(bytes(key, key_len), call_of(co));
+    auto r = use->ttl_ms(bytes(key, key_len), call_of(co));
     if (!r) return report(r.status());
     *out_ttl_ms = *r;
     return STRATACACHE_OK;
@@ -519,14 +1051,14 @@ int stratacache_ttl(int64_t* out_ttl_ms, stratacache_cache* cache, const void* k
 
 int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const void* key, size_t key_len, int64_t amount,
                           int64_t ttl_ms, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_value, 0);
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(key, key_len, "key");
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    auto r = cache->cache->increment(bytes(key, key_len), amount, call);
+    auto r = use->increment(bytes(key, key_len), amount, call);
     if (!r) return report(r.status());
     if (out_value) *out_value = *r;
     return STRATACACHE_OK;
@@ -535,11 +1067,11 @@ int stratacache_increment(int64_t* out_value, stratacache_cache* cache, const vo
 
 int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, const void* pattern, size_t pattern_len,
                               const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<int64_t>(out_deleted, 0);
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_BYTES(pattern, pattern_len, "pattern");
-    auto r = cache->cache->clear_pattern(bytes(pattern, pattern_len), call_of(co));
+    auto r = use->clear_pattern(bytes(pattern, pattern_len), call_of(co));
     if (!r) return report(r.status());
     if (out_deleted) *out_deleted = *r;
     return STRATACACHE_OK;
@@ -548,27 +1080,21 @@ int stratacache_clear_pattern(int64_t* out_deleted, stratacache_cache* cache, co
 
 int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int* out_codes, stratacache_cache* cache,
                      const void* const* keys, const size_t* key_lens, size_t n, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     for (size_t i = 0; i < n; ++i) {  // every out slot is defined before anything can fail
       if (out_values) out_values[i] = nullptr;
       if (out_lens) out_lens[i] = 0;
       if (out_formats) out_formats[i] = -1;
       if (out_codes) out_codes[i] = STRATACACHE_EINVAL;
     }
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     if (n == 0) return STRATACACHE_OK;
     REQUIRE_ARG(out_values, "out_values");
     REQUIRE_ARG(out_lens, "out_lens");
     REQUIRE_ARG(out_codes, "out_codes");
-    REQUIRE_ARG(keys, "keys");
-    REQUIRE_ARG(key_lens, "key_lens");
     std::vector<std::string> ks;
-    ks.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      ks.emplace_back(bytes(keys[i], key_lens[i]));
-    }
-    auto results = cache->cache->mget(ks, call_of(co));
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    auto results = use->mget(ks, call_of(co));
     for (size_t i = 0; i < n; ++i) {
       if (!results[i]) {
         out_codes[i] = code_of(results[i].code());
@@ -585,35 +1111,26 @@ int stratacache_mget(void** out_values, size_t* out_lens, int* out_formats, int*
 int stratacache_mset(stratacache_cache* cache, const void* const* keys, const size_t* key_lens, const void* const* values,
                      const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
                      const stratacache_callopts* co) {
-  return guarded([&] {
-    REQUIRE_ARG(cache, "cache");
+  return guarded(co, [&] {
+    ENTER(cache);
     if (n == 0) return STRATACACHE_OK;
-    REQUIRE_ARG(keys, "keys");
-    REQUIRE_ARG(key_lens, "key_lens");
-    REQUIRE_ARG(values, "values");
-    REQUIRE_ARG(value_lens, "value_lens");
+    std::vector<std::string> ks, vs;
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = gather_keys(&vs, values, value_lens, n, "values")) return rc;
     std::vector<std::pair<std::string, Payload>> items;
-    items.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE_BYTES(keys[i], key_lens[i], "keys[i]");
-      REQUIRE_BYTES(values[i], value_lens[i], "values[i]");
-      int f = formats ? formats[i] : STRATACACHE_FORMAT_RAW;
-      if (f < STRATACACHE_FORMAT_RAW || f > STRATACACHE_FORMAT_MSGPACK) {
-        return fail(STRATACACHE_EINVAL, "argument 'formats[" + std::to_string(i) + "]' is not a STRATACACHE_FORMAT_* value");
-      }
-      items.emplace_back(std::string(bytes(keys[i], key_lens[i])),
-                         Payload{static_cast<Format>(f), std::string(bytes(values[i], value_lens[i]))});
-    }
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
     REQUIRE_TTL(ttl_ms);
     CallOptions call = call_of(co);
     call.ttl_ms = ttl_ms;
-    return report(cache->cache->mset(items, call));
+    return report(use->mset(items, call));
   });
 }
 
 void stratacache_flush_l1(stratacache_cache* cache) {
   (void)guarded([&] {
-    if (cache) cache->cache->flush_l1();
+    if (!cache) return STRATACACHE_OK;
+    InUse use(cache);
+    if (use) use->flush_l1();
     return STRATACACHE_OK;
   });
 }
@@ -622,20 +1139,26 @@ int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* 
   return guarded([&] {
     clear_out<uint64_t>(out_value, 0);
     REQUIRE_ARG(out_value, "out_value");
-    REQUIRE_ARG(cache, "cache");
+    ENTER(cache);
     REQUIRE_ARG(name, "name");
-    nlohmann::json j = stats_to_json(cache->cache->stats());
-    std::string n(name);
-    size_t dot = n.find('.');
-    const nlohmann::json* node = nullptr;
-    if (dot == std::string::npos) {
-      if (j.contains(n) && j[n].is_number()) node = &j[n];
-    } else {
-      std::string group = n.substr(0, dot), field = n.substr(dot + 1);
-      if (j.contains(group) && j[group].contains(field)) node = &j[group][field];
+    for (const Counter& c : kCounters) {
+      if (std::strcmp(c.name, name) == 0) {
+        *out_value = c.read(use->stats());
+        return STRATACACHE_OK;
+      }
     }
-    if (!node) return fail(STRATACACHE_EINVAL, "unknown statistic '" + n + "'");
-    *out_value = node->get<uint64_t>();
+    return fail(STRATACACHE_EINVAL, std::string("unknown statistic '") + name + "'");
+  });
+}
+
+int stratacache_stat_info(const char** out_name, const char** out_description, size_t index) {
+  return guarded([&] {
+    clear_out<const char*>(out_name, nullptr);
+    clear_out<const char*>(out_description, nullptr);
+    REQUIRE_ARG(out_name, "out_name");
+    if (index >= sizeof kCounters / sizeof kCounters[0]) return STRATACACHE_ENOTFOUND;
+    *out_name = kCounters[index].name;
+    if (out_description) *out_description = kCounters[index].description;
     return STRATACACHE_OK;
   });
 }
@@ -645,27 +1168,138 @@ int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* 
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
-    return give_json(out_json, out_len, stats_to_json(cache->cache->stats()));
+    ENTER(cache);
+    return give_json(out_json, out_len, stats_to_json(use->stats()));
   });
 }
 
 int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache* cache, const stratacache_callopts* co) {
-  return guarded([&] {
+  return guarded(co, [&] {
     clear_out<char*>(out_json, nullptr);
     clear_out<size_t>(out_len, 0);
     REQUIRE_ARG(out_json, "out_json");
-    REQUIRE_ARG(cache, "cache");
-    HealthInfo h = cache->cache->health(call_of(co));
-    nlohmann::json j = {{"healthy", h.healthy},
-                        {"latency_ms", h.latency_ms},
-                        {"version", h.version},
-                        {"used_memory", h.used_memory},
-                        {"connected_clients", h.connected_clients},
-                        {"uptime_seconds", h.uptime_seconds},
-                        {"error", h.error}};
-    return give_json(out_json, out_len, j);
+    ENTER(cache);
+    void* buf = nullptr;
+    int rc = give_buffer(&buf, out_len, health_text(use->health(call_of(co))));
+    *out_json = static_cast<char*>(buf);
+    return rc;
+  });
+}
+
+int stratacache_get_into(size_t* out_len, int* out_format, stratacache_cache* cache, const void* key, size_t key_len,
+                         void* buf, size_t cap, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    REQUIRE_ARG(out_len, "out_len");
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(buf, cap, "buf");
+    auto r = use->get_ref(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    *out_len = r->size();
+    if (out_format) *out_format = static_cast<int>(r->format());
+    if (r->size() > cap) {
+      return fail(STRATACACHE_ETOOBIG, "value is " + std::to_string(r->size()) + " bytes; the buffer holds " +
+                                           std::to_string(cap) + " (*out_len is the size needed)");
+    }
+    if (r->size()) std::memcpy(buf, r->data().data(), r->size());
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mget_packed(void** out_packed, size_t* out_len, stratacache_cache* cache, const void* keys,
+                            const size_t* key_lens, size_t n, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<void*>(out_packed, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_packed, "out_packed");
+    REQUIRE_ARG(out_len, "out_len");
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    std::string first_error;
+    void* packed = pack_results(use->mget(ks, call_of(co)), out_len, &first_error);
+    if (!packed) return fail(STRATACACHE_ENOMEM, "out of memory");
+    t_last_error = std::move(first_error);
+    *out_packed = packed;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_mset_packed(stratacache_cache* cache, const void* keys, const size_t* key_lens, const void* values,
+                            const size_t* value_lens, const int* formats, size_t n, int64_t ttl_ms,
+                            const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> ks, vs;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    if (int rc = unpack_keys(&vs, values, value_lens, n, "values")) return rc;
+    std::vector<std::pair<std::string, Payload>> items;
+    if (int rc = make_items(&items, ks, vs, formats)) return rc;
+    REQUIRE_TTL(ttl_ms);
+    CallOptions call = call_of(co);
+    call.ttl_ms = ttl_ms;
+    return report(use->mset(items, call));
+  });
+}
+
+int stratacache_delete_packed(int64_t* out_deleted, stratacache_cache* cache, const void* keys, const size_t* key_lens,
+                              size_t n, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<int64_t>(out_deleted, 0);
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = unpack_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    auto r = use->del(ks, call_of(co));
+    if (!r) return report(r.status());
+    if (out_deleted) *out_deleted = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_envelope_encode(void** out_envelope, size_t* out_len, const void* value, size_t value_len, int format,
+                                const void* prefix, size_t prefix_len, const void* key, size_t key_len,
+                                const stratacache_options* opts) {
+  return guarded([&] {
+    clear_out<void*>(out_envelope, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_envelope, "out_envelope");
+    REQUIRE_BYTES(value, value_len, "value");
+    REQUIRE_BYTES(prefix, prefix_len, "prefix");
+    REQUIRE_BYTES(key, key_len, "key");
+    if (int rc = check_format(format, "format")) return rc;
+    static const stratacache_options kDefaults;
+    auto codec = codec_options(opts ? *opts : kDefaults);
+    if (!codec) return report(codec.status());
+    Payload p{static_cast<Format>(format), std::string(bytes(value, value_len))};
+    auto env = Codec(std::move(codec).value()).encode(p, bytes(prefix, prefix_len), bytes(key, key_len));
+    if (!env) return report(env.status());
+    return give_buffer(out_envelope, out_len, *env);
+  });
+}
+
+int stratacache_envelope_decode(void** out_value, size_t* out_len, int* out_format, const void* envelope,
+                                size_t envelope_len, const void* prefix, size_t prefix_len, const void* key,
+                                size_t key_len, const stratacache_options* opts) {
+  return guarded([&] {
+    clear_out<void*>(out_value, nullptr);
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_BYTES(envelope, envelope_len, "envelope");
+    REQUIRE_BYTES(prefix, prefix_len, "prefix");
+    REQUIRE_BYTES(key, key_len, "key");
+    static const stratacache_options kDefaults;
+    auto codec = codec_options(opts ? *opts : kDefaults);
+    if (!codec) return report(codec.status());
+    auto p = Codec(std::move(codec).value()).decode(bytes(envelope, envelope_len), bytes(prefix, prefix_len),
+                                                    bytes(key, key_len));
+    if (!p) return report(p.status());
+    if (out_format) *out_format = static_cast<int>(p->format);
+    return give_buffer(out_value, out_len, p->data);
   });
 }
 
 }  // extern "C"
+

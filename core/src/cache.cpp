@@ -227,7 +227,11 @@ Result<Payload> Cache::get(std::string_view key, const CallOptions& call) {
 Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
   auto r = get_ref(key, call);
   if (!r) return r.status();
-  auto v = deserialize(r->data(), r->format(), impl_->options.codec.limits);
+  return decode_value(*r);
+}
+
+Result<Value> Cache::decode_value(const ValueRef& value) const {
+  auto v = deserialize(value.data(), value.format(), impl_->options.codec.limits);
   if (!v) {
     impl_->decode_errors.fetch_add(1, std::memory_order_relaxed);
     return not_found("stored value could not be deserialized (" + v.status().to_string() + ")");

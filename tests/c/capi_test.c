@@ -5,11 +5,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,6 +95,713 @@ static void check_async(stratacache_cache *c, int l2) {
   CHECK_RC(stratacache_get_async(NULL, "k", 1, NULL, on_done, &bad), STRATACACHE_EINVAL);
   usleep(20000);
   CHECK(atomic_load(&bad.calls) == 0);
+}
+
+/* ---- completion queue (0.2): every operation submitted naming a queue ---- */
+static pthread_t main_thread;
+static atomic_int off_thread_callbacks;
+
+struct qbox {
+  int calls, status, format;
+  char message[256];
+  void *value;
+  size_t len;
+  int64_t count;
+};
+
+static void on_queue(void *payload, int status, const char *message, void *value, size_t len, int format,
+                     int64_t count) {
+  struct qbox *b = payload;
+  if (!pthread_equal(pthread_self(), main_thread)) atomic_fetch_add(&off_thread_callbacks, 1);
+  b->calls++;
+  b->status = status;
+  snprintf(b->message, sizeof b->message, "%s", message ? message : "(null)");
+  b->value = value;
+  b->len = len;
+  b->format = format;
+  b->count = count;
+}
+
+static int fd_readable(int fd, int timeout_ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+/* Watches the queue's fd with poll() on this thread and drains until `want` completions
+ * ran (3 s at most); returns how many ran. */
+static size_t pump(stratacache_queue *q, size_t want) {
+  size_t total = 0;
+  double t0 = now_ms();
+  while (total < want && now_ms() - t0 < 3000) {
+    if (!fd_readable(stratacache_queue_fd(q), 100)) continue;
+    size_t ran = 0;
+    CHECK_RC(stratacache_queue_drain(&ran, q, 0), 0);
+    total += ran;
+  }
+  return total;
+}
+
+/* One record of a packed mget result; returns the next record. */
+static const unsigned char *packed_record(const unsigned char *p, int32_t *status, int32_t *format, uint64_t *len,
+                                          const unsigned char **data) {
+  memcpy(status, p, 4);
+  memcpy(format, p + 4, 4);
+  memcpy(len, p + 8, 8);
+  *data = p + STRATACACHE_PACKED_HEADER_SIZE;
+  return p + STRATACACHE_PACKED_HEADER_SIZE + ((*len + 7) & ~(uint64_t)7);
+}
+
+#define NQ 100
+static void check_queue(stratacache_cache *c, unsigned short dead_port) {
+  fprintf(stderr, "-- completion queue\n");
+  main_thread = pthread_self();
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  if (!q) return;
+  int fd = stratacache_queue_fd(q);
+  CHECK(fd >= 0);
+  CHECK(!fd_readable(fd, 0));
+  stratacache_callopts *l2 = NULL;
+  CHECK_RC(stratacache_callopts_new(&l2), 0);
+  CHECK_RC(stratacache_callopts_set_flags(l2, STRATACACHE_SKIP_L1), 0);
+
+  /* Writes: NQ sets, one packed mset, a counter, a plain string. */
+  static struct qbox sets[NQ];
+  memset(sets, 0, sizeof sets);
+  char key[32], val[32];
+  for (int i = 0; i < NQ; i++) {
+    int kl = snprintf(key, sizeof key, "q:%d", i), vl = snprintf(val, sizeof val, "value-%d", i);
+    CHECK_RC(stratacache_submit_set(c, key, (size_t)kl, val, (size_t)vl, STRATACACHE_FORMAT_RAW, 60000, NULL, q,
+                                    on_queue, &sets[i]),
+             0);
+  }
+  struct qbox mset = {0}, word = {0};
+  const size_t mlens[3] = {4, 4, 4}, vlens[3] = {1, 0, 3};
+  const int mformats[3] = {STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_JSON};
+  CHECK_RC(stratacache_submit_mset(c, "m:k1m:k2m:k3", mlens, "A[1]", vlens, mformats, 3, 60000, NULL, q, on_queue,
+                                   &mset),
+           0);
+  CHECK_RC(stratacache_submit_set(c, "q:word", 6, "hello", 5, STRATACACHE_FORMAT_RAW, 0, NULL, q, on_queue, &word), 0);
+  CHECK(sets[0].calls == 0 && mset.calls == 0); /* nothing runs before a drain */
+  CHECK(pump(q, NQ + 2) == NQ + 2);
+  for (int i = 0; i < NQ; i++) CHECK(sets[i].calls == 1 && sets[i].status == 0 && sets[i].value == NULL);
+  CHECK(sets[0].message[0] == '\0' && sets[0].format == -1);
+  CHECK(mset.calls == 1 && mset.status == 0 && word.calls == 1 && word.status == 0);
+  CHECK(!fd_readable(fd, 0)); /* drained: no longer readable */
+
+  /* Reads of every kind, from Redis (skip L1) and from L1. */
+  static struct qbox gets[NQ];
+  memset(gets, 0, sizeof gets);
+  for (int i = 0; i < NQ; i++) {
+    int kl = snprintf(key, sizeof key, "q:%d", i);
+    CHECK_RC(stratacache_submit_get(c, key, (size_t)kl, l2, q, on_queue, &gets[i]), 0);
+  }
+  struct qbox l1hit = {0}, miss = {0}, ex = {0}, noex = {0}, ttl = {0}, nottl = {0}, incr = {0}, mget = {0},
+              health = {0};
+  CHECK_RC(stratacache_submit_get(c, "q:word", 6, NULL, q, on_queue, &l1hit), 0);
+  CHECK(l1hit.calls == 0); /* an L1 hit is queued too, never run inline */
+  CHECK_RC(stratacache_submit_get(c, "q:none", 6, NULL, q, on_queue, &miss), 0);
+  CHECK_RC(stratacache_submit_exists(c, "q:1", 3, NULL, q, on_queue, &ex), 0);
+  CHECK_RC(stratacache_submit_exists(c, "q:none", 6, NULL, q, on_queue, &noex), 0);
+  CHECK_RC(stratacache_submit_ttl(c, "q:1", 3, NULL, q, on_queue, &ttl), 0);
+  CHECK_RC(stratacache_submit_ttl(c, "q:none", 6, NULL, q, on_queue, &nottl), 0);
+  CHECK_RC(stratacache_submit_increment(c, "q:views", 7, 5, STRATACACHE_TTL_DEFAULT, NULL, q, on_queue, &incr), 0);
+  const size_t glens[4] = {4, 6, 4, 4};
+  CHECK_RC(stratacache_submit_mget(c, "m:k1q:nonem:k2m:k3", glens, 4, l2, q, on_queue, &mget), 0);
+  CHECK_RC(stratacache_submit_health(c, NULL, q, on_queue, &health), 0);
+  CHECK(fd_readable(fd, 2000));
+  size_t ran = 0;
+  CHECK_RC(stratacache_queue_drain(&ran, q, 1), 0); /* max = 1: one ran, the fd stays readable */
+  CHECK(ran == 1);
+  CHECK(fd_readable(fd, 0));
+  CHECK(pump(q, NQ + 9 - 1) == NQ + 9 - 1);
+  for (int i = 0; i < NQ; i++) {
+    int vl = snprintf(val, sizeof val, "value-%d", i);
+    CHECK(gets[i].calls == 1 && gets[i].status == 0 && gets[i].len == (size_t)vl && gets[i].value &&
+          memcmp(gets[i].value, val, (size_t)vl) == 0 && gets[i].format == STRATACACHE_FORMAT_RAW);
+    stratacache_free(gets[i].value);
+  }
+  CHECK(l1hit.calls == 1 && l1hit.status == 0 && l1hit.len == 5 && memcmp(l1hit.value, "hello", 5) == 0);
+  stratacache_free(l1hit.value);
+  CHECK(miss.calls == 1 && miss.status == STRATACACHE_ENOTFOUND && miss.value == NULL && miss.message[0] == '\0');
+  CHECK(ex.calls == 1 && ex.status == 0 && ex.count == 1);
+  CHECK(noex.calls == 1 && noex.status == 0 && noex.count == 0);
+  CHECK(ttl.calls == 1 && ttl.status == 0 && ttl.count > 55000 && ttl.count <= 60000);
+  CHECK(nottl.calls == 1 && nottl.status == STRATACACHE_ENOTFOUND);
+  CHECK(incr.calls == 1 && incr.status == 0 && incr.count == 5);
+  CHECK(mget.calls == 1 && mget.status == 0 && mget.count == 4 && mget.value != NULL);
+  if (mget.value) {
+    const unsigned char *p = mget.value, *data;
+    int32_t st, fmt;
+    uint64_t len;
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && fmt == STRATACACHE_FORMAT_RAW && len == 1 && memcmp(data, "A", 1) == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == STRATACACHE_ENOTFOUND && fmt == -1 && len == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && len == 0);
+    p = packed_record(p, &st, &fmt, &len, &data);
+    CHECK(st == 0 && fmt == STRATACACHE_FORMAT_JSON && len == 3 && memcmp(data, "[1]", 3) == 0);
+    CHECK((size_t)(p - (const unsigned char *)mget.value) == mget.len);
+    stratacache_free(mget.value);
+  }
+  CHECK(health.calls == 1 && health.status == 0 && health.format == STRATACACHE_FORMAT_JSON && health.value &&
+        strstr(health.value, "\"healthy\":true") != NULL && strlen(health.value) == health.len);
+  stratacache_free(health.value);
+
+  /* Failures carry their message: increment on a non-integer; a cache on a dead port,
+   * sharing the same queue. */
+  struct qbox wrong = {0}, dead = {0}, dead_set = {0};
+  CHECK_RC(stratacache_submit_increment(c, "q:word", 6, 1, STRATACACHE_TTL_DEFAULT, NULL, q, on_queue, &wrong), 0);
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?socket_timeout=0.5", dead_port);
+  stratacache_cache *gone = NULL;
+  CHECK_RC(stratacache_open(&gone, url), 0);
+  CHECK_RC(stratacache_submit_get(gone, "k", 1, NULL, q, on_queue, &dead), 0);
+  CHECK_RC(stratacache_submit_set(gone, "k", 1, "v", 1, 0, 0, NULL, q, on_queue, &dead_set), 0);
+  CHECK(pump(q, 3) == 3);
+  CHECK(wrong.status == STRATACACHE_EWRONGTYPE && strlen(wrong.message) > 0);
+  CHECK(dead.status == STRATACACHE_EUNAVAILABLE && strlen(dead.message) > 0);
+  CHECK(dead_set.status == STRATACACHE_EUNAVAILABLE && strlen(dead_set.message) > 0);
+  fprintf(stderr, "   increment on a string: %s\n   dead port: %s\n", wrong.message, dead.message);
+  stratacache_close(gone);
+
+  /* Deletes: packed keys, and a pattern. */
+  struct qbox del = {0}, pat = {0};
+  const size_t dlens[3] = {4, 6, 4};
+  CHECK_RC(stratacache_submit_delete(c, "m:k1q:nonem:k2", dlens, 3, NULL, q, on_queue, &del), 0);
+  CHECK_RC(stratacache_submit_clear_pattern(c, "q:*", 3, NULL, q, on_queue, &pat), 0);
+  CHECK(pump(q, 2) == 2);
+  CHECK(del.status == 0 && del.count == 2);
+  CHECK(pat.status == 0 && pat.count == NQ + 2); /* q:0..q:99, q:word, q:views */
+
+  /* Refused submissions return an error and never complete. */
+  struct qbox bad = {0};
+  CHECK_RC(stratacache_submit_get(c, "k", 1, NULL, q, NULL, &bad), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_submit_set(c, "k", 1, "v", 1, 99, 0, NULL, q, on_queue, &bad), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_submit_delete(c, NULL, dlens, 3, NULL, q, on_queue, &bad), STRATACACHE_EINVAL);
+  CHECK(pump(q, 1) == 0 && bad.calls == 0);
+
+  CHECK(atomic_load(&off_thread_callbacks) == 0);
+  stratacache_callopts_free(l2);
+
+  /* Freeing a queue drops what waits in it: values freed, callbacks not run. */
+  struct qbox dropped = {0};
+  CHECK_RC(stratacache_submit_get(c, "m:k3", 4, NULL, q, on_queue, &dropped), 0);
+  CHECK(fd_readable(fd, 2000));
+  stratacache_queue_free(q);
+  CHECK(dropped.calls == 0);
+  stratacache_queue_free(NULL);
+  CHECK(stratacache_queue_fd(NULL) == -1);
+}
+
+/* ---- lifetimes (0.2): close never waits for a foreign callback; closed handles are safe ---- */
+struct closer {
+  stratacache_cache *c;
+  atomic_int ran;
+  int after_rc;
+};
+
+static void close_in_callback(void *payload, int status, const char *message, void *value, size_t len, int format,
+                              int64_t count) {
+  (void)status, (void)message, (void)len, (void)format, (void)count;
+  struct closer *cl = payload;
+  stratacache_free(value);
+  stratacache_close(cl->c);
+  void *v = NULL;
+  size_t l = 0;
+  cl->after_rc = stratacache_get(&v, &l, NULL, cl->c, "k", 1, NULL);
+  atomic_store(&cl->ran, 1);
+}
+
+static atomic_int close_returned, blocker_started, storm_calls, storm_unavailable;
+
+/* Holds the I/O thread until the closing thread has returned from close (3 s at most),
+ * as a koffi/N-API callback waiting for the JS thread does. */
+static void blocker(void *payload, int status, const char *message, void *value, size_t len, int format,
+                    int64_t count) {
+  (void)payload, (void)status, (void)message, (void)len, (void)format, (void)count;
+  stratacache_free(value);
+  atomic_store(&blocker_started, 1);
+  for (int i = 0; i < 3000 && !atomic_load(&close_returned); i++) usleep(1000);
+}
+
+static void storm(void *payload, int status, const char *message, void *value, size_t len, int format,
+                  int64_t count) {
+  (void)payload, (void)message, (void)len, (void)format, (void)count;
+  stratacache_free(value);
+  usleep(200); /* each callback blocks briefly */
+  if (status == STRATACACHE_EUNAVAILABLE) atomic_fetch_add(&storm_unavailable, 1);
+  atomic_fetch_add(&storm_calls, 1);
+}
+
+static int wait_flag(atomic_int *flag, int want, int ms) {
+  for (int i = 0; i < ms && atomic_load(flag) < want; i++) usleep(1000);
+  return atomic_load(flag) >= want;
+}
+
+#define NSTORM 1000
+static void check_lifetimes(unsigned short port, pid_t redis_pid) {
+  char url[128];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?prefix=ctest:&socket_timeout=5", port);
+  fprintf(stderr, "-- lifetimes\n");
+  stratacache_callopts *l2 = NULL;
+  CHECK_RC(stratacache_callopts_new(&l2), 0);
+  CHECK_RC(stratacache_callopts_set_flags(l2, STRATACACHE_SKIP_L1), 0);
+  void *v = NULL;
+  size_t l = 0;
+
+  /* Calls on a closed handle are a clean error; a second close is a no-op. */
+  stratacache_cache *h = NULL;
+  CHECK_RC(stratacache_open(&h, url), 0);
+  stratacache_close(h);
+  CHECK_RC(stratacache_get(&v, &l, NULL, h, "k", 1, NULL), STRATACACHE_ECLOSED);
+  CHECK(strstr(stratacache_last_error(), "closed") != NULL);
+  CHECK(strcmp(stratacache_strerror(STRATACACHE_ECLOSED), "cache closed") == 0);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), STRATACACHE_ECLOSED);
+  struct qbox never = {0};
+  CHECK_RC(stratacache_submit_get(h, "k", 1, NULL, NULL, on_queue, &never), STRATACACHE_ECLOSED);
+  struct done_box never01 = {0};
+  CHECK_RC(stratacache_get_async(h, "k", 1, NULL, on_done, &never01), STRATACACHE_ECLOSED);
+  CHECK(stratacache_async_native(h) == 0);
+  stratacache_flush_l1(h);
+  stratacache_close(h);
+  usleep(20000);
+  CHECK(never.calls == 0 && atomic_load(&never01.calls) == 0);
+
+  /* Close from inside a completion callback running on the library's I/O thread. */
+  struct closer cl = {0};
+  CHECK_RC(stratacache_open(&cl.c, url), 0);
+  CHECK_RC(stratacache_submit_get(cl.c, "k", 1, l2, NULL, close_in_callback, &cl), 0);
+  CHECK(wait_flag(&cl.ran, 1, 2000));
+  CHECK(cl.after_rc == STRATACACHE_ECLOSED);
+
+  /* ... and from inside a callback drained from a queue on this thread. */
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  struct closer cq = {0};
+  CHECK_RC(stratacache_open(&cq.c, url), 0);
+  CHECK_RC(stratacache_submit_get(cq.c, "k", 1, l2, q, close_in_callback, &cq), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(atomic_load(&cq.ran) == 1 && cq.after_rc == STRATACACHE_ECLOSED);
+
+  /* Close while the I/O thread is inside a callback that waits for the closing thread,
+   * with NSTORM more completions in flight (Redis stopped), each blocking briefly:
+   * close returns at once; every completion runs exactly once, with EUNAVAILABLE. */
+  CHECK_RC(stratacache_open(&h, url), 0);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), 0); /* connected */
+  CHECK_RC(stratacache_submit_get(h, "k", 1, l2, NULL, blocker, NULL), 0);
+  CHECK(wait_flag(&blocker_started, 1, 2000));
+  kill(redis_pid, SIGSTOP);
+  for (int i = 0; i < NSTORM; i++) CHECK_RC(stratacache_submit_get(h, "k", 1, l2, NULL, storm, NULL), 0);
+  double t0 = now_ms();
+  stratacache_close(h);
+  double took = now_ms() - t0;
+  atomic_store(&close_returned, 1);
+  fprintf(stderr, "   close with %d completions in flight: %.1f ms\n", NSTORM, took);
+  CHECK(took < 100);
+  CHECK(wait_flag(&storm_calls, NSTORM, 10000));
+  usleep(20000);
+  CHECK(atomic_load(&storm_calls) == NSTORM && atomic_load(&storm_unavailable) == NSTORM);
+
+  /* The same through a queue: close (nothing runs on library threads, so it tears down
+   * before returning) completes every pending call into the queue with EUNAVAILABLE. */
+  CHECK_RC(stratacache_open(&h, url), 0);
+  kill(redis_pid, SIGCONT);
+  CHECK_RC(stratacache_set(h, "k", 1, "v", 1, 0, 0, NULL), 0);
+  kill(redis_pid, SIGSTOP);
+  static struct qbox pend[NSTORM];
+  memset(pend, 0, sizeof pend);
+  for (int i = 0; i < NSTORM; i++) CHECK_RC(stratacache_submit_get(h, "k", 1, l2, q, on_queue, &pend[i]), 0);
+  stratacache_close(h);
+  CHECK(pump(q, NSTORM) == NSTORM);
+  int unavailable = 0;
+  for (int i = 0; i < NSTORM; i++) unavailable += pend[i].calls == 1 && pend[i].status == STRATACACHE_EUNAVAILABLE;
+  CHECK(unavailable == NSTORM);
+  CHECK(strlen(pend[0].message) > 0);
+  kill(redis_pid, SIGCONT);
+
+  stratacache_queue_free(q);
+  stratacache_callopts_free(l2);
+}
+
+/* ---- error buffer (0.2): the message of a synchronous call without the thread-local ---- */
+struct hop {
+  stratacache_cache *c;
+  const stratacache_callopts *co;
+  int rc;
+};
+
+static void *fail_elsewhere(void *p) {
+  struct hop *h = p;
+  int64_t n = 0;
+  h->rc = stratacache_increment(&n, h->c, "eb:word", 7, 1, STRATACACHE_TTL_DEFAULT, h->co);
+  return NULL;
+}
+
+static void check_error_buffer(stratacache_cache *c) {
+  fprintf(stderr, "-- error buffer\n");
+  char buf[128], tiny[8];
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, NULL, 5), STRATACACHE_EINVAL);
+  memset(buf, 'x', sizeof buf);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, buf, sizeof buf), 0);
+  CHECK(buf[0] == '\0');
+  CHECK_RC(stratacache_set(c, "eb:word", 7, "text", 4, STRATACACHE_FORMAT_RAW, 60000, co), 0);
+  CHECK(buf[0] == '\0');
+  /* The failing call runs on another thread (as a goroutine that moved would); its
+   * message is read here, where the thread-local knows nothing of it. */
+  struct hop h = {c, co, 0};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, fail_elsewhere, &h) == 0);
+  pthread_join(t, NULL);
+  CHECK(h.rc == STRATACACHE_EWRONGTYPE);
+  CHECK(strstr(buf, "not an integer") != NULL);
+  CHECK(stratacache_last_error()[0] == '\0');
+  /* A miss and a success clear it; a refused submission writes it. */
+  void *v = NULL;
+  size_t l = 0;
+  CHECK_RC(stratacache_get(&v, &l, NULL, c, "eb:none", 7, co), STRATACACHE_ENOTFOUND);
+  CHECK(buf[0] == '\0');
+  CHECK_RC(stratacache_submit_set(c, "k", 1, "v", 1, 42, 0, co, NULL, on_queue, NULL), STRATACACHE_EINVAL);
+  CHECK(strstr(buf, "format") != NULL);
+  /* Truncated, always NUL-terminated. */
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, tiny, sizeof tiny), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 42, 0, co), STRATACACHE_EINVAL);
+  CHECK(strlen(tiny) == sizeof tiny - 1 && strncmp(tiny, stratacache_last_error(), sizeof tiny - 1) == 0);
+  CHECK_RC(stratacache_callopts_set_error_buffer(co, NULL, 0), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 43, 0, co), STRATACACHE_EINVAL);
+  CHECK(strlen(tiny) == sizeof tiny - 1); /* removed: untouched */
+  int64_t deleted = 0;
+  const void *keys[1] = {"eb:word"};
+  size_t lens[1] = {7};
+  CHECK_RC(stratacache_delete(&deleted, c, keys, lens, 1, NULL), 0);
+  stratacache_callopts_free(co);
+}
+
+/* ---- FFI crossings (0.2): caller buffers, packed multi-key calls ---- */
+static void check_crossings(stratacache_cache *c) {
+  fprintf(stderr, "-- caller buffers and packed calls\n");
+  CHECK_RC(stratacache_set(c, "x:big", 5, "0123456789", 10, STRATACACHE_FORMAT_JSON, 60000, NULL), 0);
+  char buf[16];
+  memset(buf, '#', sizeof buf);
+  size_t len = 0;
+  int fmt = -1;
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:big", 5, buf, 4, NULL), STRATACACHE_ETOOBIG);
+  CHECK(len == 10 && fmt == STRATACACHE_FORMAT_JSON && buf[0] == '#'); /* needed size; buffer untouched */
+  CHECK(strstr(stratacache_last_error(), "10 bytes") != NULL);
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:big", 5, buf, sizeof buf, NULL), 0);
+  CHECK(len == 10 && memcmp(buf, "0123456789", 10) == 0 && buf[10] == '#');
+  CHECK_RC(stratacache_get_into(&len, &fmt, c, "x:none", 6, buf, sizeof buf, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(len == 0 && fmt == -1);
+  CHECK_RC(stratacache_get_into(&len, NULL, c, "x:big", 5, NULL, 4, NULL), STRATACACHE_EINVAL);
+
+  const size_t klens[3] = {3, 3, 3}, vlens[3] = {2, 0, 5};
+  const int formats[3] = {STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_RAW, STRATACACHE_FORMAT_JSON};
+  CHECK_RC(stratacache_mset_packed(c, "p:ap:bp:c", klens, "AAtrue!", vlens, formats, 3, 60000, NULL), 0);
+  CHECK_RC(stratacache_mset_packed(c, "p:a", NULL, "A", vlens, formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_mset_packed(c, NULL, klens, "AA", vlens, formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  const int bad_formats[1] = {9};
+  CHECK_RC(stratacache_mset_packed(c, "p:z", klens, "AA", vlens, bad_formats, 1, 60000, NULL), STRATACACHE_EINVAL);
+  const size_t glens[4] = {3, 3, 6, 3};
+  void *packed = NULL;
+  size_t packed_len = 0;
+  CHECK_RC(stratacache_mget_packed(&packed, &packed_len, c, "p:ap:bp:nonep:c", glens, 4, NULL), 0);
+  if (packed) {
+    const unsigned char *p = packed, *data;
+    int32_t st, f;
+    uint64_t l;
+    CHECK(((uintptr_t)packed & 7) == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && f == STRATACACHE_FORMAT_RAW && l == 2 && memcmp(data, "AA", 2) == 0);
+    CHECK(((uintptr_t)p & 7) == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && l == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == STRATACACHE_ENOTFOUND && f == -1 && l == 0);
+    p = packed_record(p, &st, &f, &l, &data);
+    CHECK(st == 0 && f == STRATACACHE_FORMAT_JSON && l == 5 && memcmp(data, "true!", 5) == 0);
+    CHECK((size_t)(p - (const unsigned char *)packed) == packed_len);
+    stratacache_free(packed);
+  }
+  int64_t deleted = -1;
+  CHECK_RC(stratacache_delete_packed(&deleted, c, "p:ap:bp:nonep:cx:big", (const size_t[]){3, 3, 6, 3, 5}, 5, NULL),
+           0);
+  CHECK(deleted == 4);
+}
+
+/* ---- envelopes (0.2): every golden vector of tests/golden through the C ABI ---- */
+static int find_source_file(char *out, size_t cap, const char *rel) {
+  const char *roots[] = {getenv("STRATACACHE_SOURCE_DIR"), ".", "..", "../..", "../../.."};
+  char here[512];
+  snprintf(here, sizeof here, "%s", __FILE__);
+  char *cut = strstr(here, "tests/c/capi_test.c");
+  for (int i = -1; i < (int)(sizeof roots / sizeof roots[0]); i++) {
+    const char *root = i < 0 ? (cut ? (*cut = '\0', here[0] ? here : ".") : NULL) : roots[i];
+    if (!root) continue;
+    snprintf(out, cap, "%s/%s", root, rel);
+    if (access(out, R_OK) == 0) return 1;
+  }
+  return 0;
+}
+
+static size_t unhex(unsigned char *out, const char *hex) {
+  size_t n = 0;
+  for (; hex[0] && hex[1]; hex += 2) {
+    unsigned v;
+    if (sscanf(hex, "%2x", &v) != 1) break;
+    out[n++] = (unsigned char)v;
+  }
+  return n;
+}
+
+/* The value of `"name": ...` on a manifest line (strings unquoted), or NULL. */
+static const char *field(const char *line, const char *name, char *out, size_t cap) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", name);
+  const char *p = strstr(line, pat);
+  if (!p || p - line > 4) return NULL;
+  p += strlen(pat);
+  size_t n = strcspn(p, "\n");
+  if (n && p[n - 1] == ',') n--;
+  if (n >= 2 && p[0] == '"') p++, n -= 2;
+  if (n >= cap) n = cap - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return out;
+}
+
+struct vec {
+  char name[64], ns[64], key[64], serializer[16], expect[16], error[32], key_id[16], key_hex[80];
+  char *hex, *payload_hex;
+};
+
+static int format_of(const char *serializer) {
+  return strcmp(serializer, "json") == 0 ? STRATACACHE_FORMAT_JSON
+         : strcmp(serializer, "msgpack") == 0 ? STRATACACHE_FORMAT_MSGPACK : STRATACACHE_FORMAT_RAW;
+}
+
+static int code_of_error(const char *e) {
+  return strcmp(e, "data_loss") == 0 ? STRATACACHE_ECORRUPT
+         : strcmp(e, "unsupported") == 0 ? STRATACACHE_EUNSUPPORTED
+         : strcmp(e, "too_large") == 0 ? STRATACACHE_ETOOBIG : 1;
+}
+
+static int check_vector(const struct vec *v) {
+  int before = failures;
+  stratacache_options *opts = NULL;
+  CHECK_RC(stratacache_options_new(&opts), 0);
+  if (strcmp(v->key_id, "null") != 0) {
+    unsigned char k[32];
+    CHECK(unhex(k, v->key_hex) == 32);
+    CHECK_RC(stratacache_options_add_key(opts, (uint32_t)atoi(v->key_id), k, 32, 1), 0);
+  }
+  const char *hex = v->hex ? v->hex : "", *payload_hex = v->payload_hex ? v->payload_hex : "";
+  unsigned char *env = malloc(strlen(hex) / 2 + 1), *want = malloc(strlen(payload_hex) / 2 + 1);
+  size_t env_len = unhex(env, hex), want_len = unhex(want, payload_hex);
+  void *out = NULL;
+  size_t out_len = 0;
+  int fmt = -1;
+  int rc = stratacache_envelope_decode(&out, &out_len, &fmt, env, env_len, v->ns, strlen(v->ns), v->key,
+                                       strlen(v->key), opts);
+  if (strcmp(v->expect, "ok") == 0) {
+    CHECK(rc == 0 && fmt == format_of(v->serializer) && out_len == want_len && memcmp(out, want, want_len) == 0);
+    /* Re-encoded with the same options, it decodes to the same payload (bound to its key). */
+    void *again = NULL, *back = NULL;
+    size_t again_len = 0, back_len = 0;
+    CHECK_RC(stratacache_envelope_encode(&again, &again_len, want, want_len, fmt, v->ns, strlen(v->ns), v->key,
+                                         strlen(v->key), opts),
+             0);
+    CHECK_RC(stratacache_envelope_decode(&back, &back_len, NULL, again, again_len, v->ns, strlen(v->ns), v->key,
+                                         strlen(v->key), opts),
+             0);
+    CHECK(back_len == want_len && memcmp(back, want, want_len) == 0);
+    if (strcmp(v->key_id, "null") != 0) {
+      stratacache_free(back);
+      back = NULL;
+      CHECK_RC(stratacache_envelope_decode(&back, &back_len, NULL, again, again_len, v->ns, strlen(v->ns), "other",
+                                           5, opts),
+               STRATACACHE_ECORRUPT);
+    }
+    stratacache_free(again);
+    stratacache_free(back);
+  } else {
+    CHECK(rc == code_of_error(v->error) && out == NULL);
+    CHECK(strlen(stratacache_last_error()) > 0);
+  }
+  stratacache_free(out);
+  free(env);
+  free(want);
+  stratacache_options_free(opts);
+  if (failures != before) fprintf(stderr, "   golden vector %s failed\n", v->name);
+  return failures == before;
+}
+
+static void check_golden(void) {
+  fprintf(stderr, "-- golden envelopes\n");
+  char path[600];
+  if (!find_source_file(path, sizeof path, "tests/golden/manifest.json")) {
+    fprintf(stderr, "tests/golden/manifest.json not found (set STRATACACHE_SOURCE_DIR): FAIL\n");
+    failures++;
+    return;
+  }
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  struct vec v;
+  memset(&v, 0, sizeof v);
+  int in_vectors = 0, checked = 0, passed = 0;
+  char tmp[64];
+  while (getline(&line, &cap, f) > 0) {
+    if (strstr(line, "\"vectors\": [")) in_vectors = 1;
+    if (!in_vectors) continue;
+    const char *t = line + strspn(line, " ");
+    if (t[0] == ']') break;
+    if (t[0] == '{') {
+      free(v.hex);
+      free(v.payload_hex);
+      memset(&v, 0, sizeof v);
+      strcpy(v.key_id, "null");
+      continue;
+    }
+    if (t[0] == '}') {
+      checked++;
+      passed += check_vector(&v);
+      continue;
+    }
+    field(t, "name", v.name, sizeof v.name);
+    field(t, "namespace", v.ns, sizeof v.ns);
+    field(t, "key", v.key, sizeof v.key);
+    field(t, "serializer", v.serializer, sizeof v.serializer);
+    field(t, "expect", v.expect, sizeof v.expect);
+    field(t, "error", v.error, sizeof v.error);
+    field(t, "key_id", v.key_id, sizeof v.key_id);
+    field(t, "key_hex", v.key_hex, sizeof v.key_hex);
+    if (field(t, "hex", tmp, 2)) {
+      v.hex = malloc(strlen(t));
+      field(t, "hex", v.hex, strlen(t));
+    }
+    if (field(t, "payload_hex", tmp, 2)) {
+      v.payload_hex = malloc(strlen(t));
+      field(t, "payload_hex", v.payload_hex, strlen(t));
+    }
+  }
+  free(v.hex);
+  free(v.payload_hex);
+  free(line);
+  fclose(f);
+  fprintf(stderr, "   %d of %d golden vectors pass\n", passed, checked);
+  CHECK(checked >= 27 && passed == checked);
+}
+
+/* ---- counters (0.2): one table drives stat, stats_json and the README's list ---- */
+static void print_counter_rows(void) {
+  const char *name, *text;
+  for (size_t i = 0; stratacache_stat_info(&name, &text, i) == STRATACACHE_OK; i++) printf("| `%s` | %s |\n", name, text);
+}
+
+static void check_counters(stratacache_cache *c) {
+  fprintf(stderr, "-- counters\n");
+  char *json = NULL;
+  CHECK_RC(stratacache_stats_json(&json, NULL, c), 0);
+  char path[600];
+  char *readme = NULL;
+  if (find_source_file(path, sizeof path, "README.md")) {
+    FILE *f = fopen(path, "r");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    readme = calloc(1, (size_t)n + 1);
+    CHECK(fread(readme, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+  }
+  CHECK(readme != NULL);
+  const char *name = NULL, *text = NULL;
+  size_t count = 0;
+  for (; stratacache_stat_info(&name, &text, count) == STRATACACHE_OK; count++) {
+    uint64_t v = 0;
+    CHECK_RC(stratacache_stat(&v, c, name), 0);
+    /* stats_json holds the same counter ("l1.hits" as "hits" under "l1"). */
+    const char *leaf = strchr(name, '.') ? strchr(name, '.') + 1 : name;
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%s\":", leaf);
+    CHECK(json && strstr(json, quoted) != NULL);
+    char row[256];
+    snprintf(row, sizeof row, "| `%s` | %s |\n", name, text);
+    if (readme && !strstr(readme, row)) {
+      fprintf(stderr, "README.md lacks the counter row: %s(regenerate with: stratacache_c_test --print-counters)\n", row);
+      failures++;
+    }
+  }
+  CHECK(count == 33);
+  CHECK_RC(stratacache_stat_info(&name, &text, count), STRATACACHE_ENOTFOUND);
+  CHECK(name == NULL);
+  /* ... and no README row names a counter the table lacks. */
+  size_t rows = 0;
+  const char *table = readme ? strstr(readme, "| counter | meaning |") : NULL;
+  const char *end = table ? strstr(table, "\n\n") : NULL;
+  CHECK(table != NULL && end != NULL);
+  for (const char *p = table; p && (p = strstr(p, "\n| `")) && p < end; p++) rows++;
+  CHECK(rows == count);
+  free(readme);
+  stratacache_free(json);
+
+  /* get_json decodes the value in hand: one read, one hit; undecodable bytes a counted miss. */
+  const char *doc = "{\"a\":[1,2]}";
+  CHECK_RC(stratacache_set_json(c, "cnt:doc", 7, doc, strlen(doc), 60000, NULL), 0);
+  uint64_t hits0 = 0, hits1 = 0, bad0 = 0, bad1 = 0;
+  CHECK_RC(stratacache_stat(&hits0, c, "l1.hits"), 0);
+  char *out = NULL;
+  CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:doc", 7, NULL), 0);
+  CHECK(out && strcmp(out, doc) == 0);
+  stratacache_free(out);
+  CHECK_RC(stratacache_stat(&hits1, c, "l1.hits"), 0);
+  CHECK(hits1 == hits0 + 1);
+  CHECK_RC(stratacache_set(c, "cnt:bad", 7, "\xc1", 1, STRATACACHE_FORMAT_MSGPACK, 60000, NULL), 0);
+  CHECK_RC(stratacache_stat(&bad0, c, "decode_errors"), 0);
+  CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:bad", 7, NULL), STRATACACHE_ENOTFOUND);
+  CHECK_RC(stratacache_stat(&bad1, c, "decode_errors"), 0);
+  CHECK(bad1 == bad0 + 1);
+}
+
+/* Threads calling while another thread closes: each call either runs or gets ECLOSED. */
+struct racer {
+  stratacache_cache *c;
+  int last_rc, bad;
+};
+
+static void *race_calls(void *p) {
+  struct racer *r = p;
+  for (int i = 0; i < 1000000; i++) {
+    void *v = NULL;
+    size_t l = 0;
+    int rc = stratacache_get(&v, &l, NULL, r->c, "k", 1, NULL);
+    stratacache_free(v);
+    if (rc != 0 && rc != STRATACACHE_ECLOSED) r->bad++;
+    r->last_rc = rc;
+    if (rc == STRATACACHE_ECLOSED) break;
+  }
+  return NULL;
+}
+
+static void check_close_race(void) {
+  fprintf(stderr, "-- close while 8 threads call\n");
+  stratacache_cache *c = NULL;
+  CHECK_RC(stratacache_open(&c, "mem://"), 0);
+  CHECK_RC(stratacache_set(c, "k", 1, "v", 1, STRATACACHE_FORMAT_RAW, 0, NULL), 0);
+  struct racer r[8];
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++) {
+    r[i] = (struct racer){c, 0, 0};
+    CHECK(pthread_create(&t[i], NULL, race_calls, &r[i]) == 0);
+  }
+  usleep(20000);
+  stratacache_close(c);
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(r[i].bad == 0 && r[i].last_rc == STRATACACHE_ECLOSED);
+  }
 }
 
 static void check_basics(stratacache_cache *c, const char *label) {
@@ -230,6 +940,7 @@ static pid_t start_redis(unsigned short port) {
   snprintf(port_s, sizeof port_s, "%u", port);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
     int devnull = open("/dev/null", O_WRONLY);
     if (devnull >= 0) dup2(devnull, 1);
     execlp(bin, bin, "--port", port_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", (char *)NULL);
@@ -268,6 +979,10 @@ static void check_redis(void) {
   if (!c) return;
   check_basics(c, url);
   check_async(c, 1);
+  check_queue(c, free_port());
+  check_error_buffer(c);
+  check_crossings(c);
+  check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
   stratacache_cache *other = NULL;
@@ -331,7 +1046,11 @@ static void check_redis(void) {
   stratacache_close(c);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--print-counters") == 0) { /* the README's counter table */
+    print_counter_rows();
+    return 0;
+  }
   CHECK(stratacache_version_number() == STRATACACHE_VERSION_NUMBER);
   CHECK(strcmp(stratacache_version_string(), STRATACACHE_VERSION_STRING) == 0);
   CHECK(strcmp(stratacache_strerror(STRATACACHE_ENOTFOUND), "not found") == 0);
@@ -370,6 +1089,7 @@ int main(void) {
     CHECK(strstr(stratacache_last_error(), "ttl_ms") != NULL);
     check_basics(c, "mem://");
     check_async(c, 0);
+    check_counters(c);
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);
@@ -378,6 +1098,8 @@ int main(void) {
   stratacache_close(NULL);
   stratacache_free(NULL);
 
+  check_golden();
+  check_close_race();
   check_redis();
 
   if (failures) {

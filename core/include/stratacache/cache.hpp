@@ -59,6 +59,9 @@ class Cache {
   Result<std::shared_ptr<const Payload>> get_shared(std::string_view key, const CallOptions& call = {});
   // get + deserialize by the stored format (raw payloads come back as Bytes).
   Result<Value> get_value(std::string_view key, const CallOptions& call = {});
+  // Deserialize a value already read (get_ref) by its stored format; undecodable bytes
+  // are a miss counted in stats().decode_errors, as in get_value.
+  Result<Value> decode_value(const ValueRef& value) const;
   // One L2 round trip for all keys; result[i] for keys[i].
   std::vector<Result<Payload>> mget(const std::vector<std::string>& keys, const CallOptions& call = {});
 
