@@ -1,16 +1,17 @@
 """Concurrent asyncio L2 throughput: stratacache.AsyncCache vs redis-py's asyncio client.
 
-N asyncio tasks (default 64) on one event loop each await get (or set) of one key in a
-loop for a fixed time; the table gives ops/s, the median of interleaved repeats (each
+N asyncio tasks (default 64) on one event loop each await one operation (get, set,
+exists, get_ttl, increment, get_many of 10 keys) in a loop for a fixed time; the table gives ops/s, the median of interleaved repeats (each
 repeat samples every contender once, the order rotated per repeat), and our ratio to
 redis-py. A redis-server is started on a free loopback port.
 
 - stratacache: AsyncCache("redis://...?l1_max_entries=0&compression=none"): L1 holds
   nothing, so every get is an L2 round trip (GET+PTTL, envelope decode, msgpack); the
   check below asserts that through the l2.hits counter. With the default pool and with
-  max_connections=N (the pool size also sizes AsyncCache's executor today).
+  max_connections=N. Every AsyncCache call is a submission awaited through the loop's
+  completion queue (no thread pool).
 - redis-py: redis.asyncio.Redis with a pool of N connections and the hiredis parser
-  (asserted), GET/SET of raw bytes.
+  (asserted), GET/SET/EXISTS/TTL/INCR/MGET of raw bytes.
 
 Run: scripts/bench_l2_async.sh (a venv with this checkout, redis and hiredis), or
 `python bench/bench_l2_async.py [--tasks 64] [--seconds 0.5] [--repeats 11]` where both are
@@ -131,10 +132,44 @@ async def run(args: argparse.Namespace, port: int) -> None:
                 m = statistics.median(s)
                 print(f"| {op_name} {size} B | {name} | {m:.0f} | {min(s):.0f}–{max(s):.0f} | {m / base:.2f} |",
                       flush=True)
+    await other_operations(args, caches, client, redis_py)
     print()
     for cache in caches.values():
         await cache.close()
     await client.aclose()
+
+
+async def other_operations(args: argparse.Namespace, caches: dict[str, Any], client: Any, redis_py: str) -> None:
+    """EXISTS, TTL, INCR and a 10-key MGET of 64 B values, each contender on keys of its own."""
+    keys = [f"bench:async:many:{i}" for i in range(10)]
+    plain_keys = [f"bench:async:plain:many:{i}" for i in range(10)]
+    value = os.urandom(64)
+    for cache in caches.values():
+        await cache.set_many({k: value for k in keys}, ttl=0)
+    await client.mset({k: value for k in plain_keys})
+    expected = {k: value for k in keys}
+    Op = Callable[[], Awaitable[Any]]
+    Check = Callable[[Any], bool]
+    rows: list[tuple[str, list[tuple[str, Op, Check]]]] = [
+        ("EXISTS", [*((f"stratacache AsyncCache, {pool}", functools.partial(c.exists, keys[0]), lambda v: v is True)
+                      for pool, c in caches.items()),
+                    (redis_py, functools.partial(client.exists, plain_keys[0]), lambda v: v == 1)]),
+        ("TTL", [*((f"stratacache AsyncCache, {pool}", functools.partial(c.get_ttl, keys[0]), lambda v: v == -1)
+                   for pool, c in caches.items()),
+                 (redis_py, functools.partial(client.ttl, plain_keys[0]), lambda v: v == -1)]),
+        ("INCR", [*((f"stratacache AsyncCache, {pool}", functools.partial(c.increment, "bench:async:counter"),
+                     lambda v: isinstance(v, int)) for pool, c in caches.items()),
+                  (redis_py, functools.partial(client.incr, "bench:async:plain:counter"), lambda v: isinstance(v, int))]),
+        ("MGET 10 x 64 B", [*((f"stratacache AsyncCache, {pool}", functools.partial(c.get_many, keys),
+                               lambda v: v == expected) for pool, c in caches.items()),
+                            (redis_py, functools.partial(client.mget, plain_keys), lambda v: v == [value] * 10)]),
+    ]
+    for op_name, contenders in rows:
+        samples = await measure(contenders, args)
+        base = statistics.median(samples[redis_py])
+        for name, s in samples.items():
+            m = statistics.median(s)
+            print(f"| {op_name} | {name} | {m:.0f} | {min(s):.0f}–{max(s):.0f} | {m / base:.2f} |", flush=True)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ namespace py = pybind11;
 
 // Revision of the Python-visible API of this module (docs/python-native-api.md);
 // the pure-Python package checks it. Not the C library's version: see version().
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;  // 2: every operation has X_async(completer, future, ...)
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;

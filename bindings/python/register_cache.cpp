@@ -1,12 +1,10 @@
 #include "register_cache.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <chrono>
-#include <mutex>
-#include <stdexcept>
+#include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -46,9 +44,6 @@ struct Signatures {
   Signature increment{"increment", {"key", "amount", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 1};
   Signature clear_pattern{"clear_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature health{"health", {"timeout"}, 1, 0};
-  Signature get_async{"get_async", {"key", "completer", "future", "skip_l1", "skip_l2", "timeout"}, 3, 3};
-  Signature set_async{"set_async", {"key", "value", "completer", "future", "ttl", "skip_l1", "skip_l2", "timeout"}, 5, 4};
-  Signature delete_async{"delete_async", {"keys", "completer", "future", "skip_l1", "skip_l2", "timeout"}, 3, 3};
 };
 const Signatures* g_sig = nullptr;
 
@@ -349,29 +344,172 @@ PyObject* cache_repr(PyObject* o) {
                               self->handle ? "" : " closed");
 }
 
-// ---- methods ----
+// ---- requests ----
+//
+// Each operation parses its arguments once, into a request that serves both forms:
+// the synchronous method NativeCache.X(...) and the submission
+// NativeCache.X_async(completer, future, ...) (same arguments after the first two).
 
 using Args = PyObject* const*;
 
-// Parses "key, *, skip_l1, skip_l2, timeout" (and the like) with a fast path for a
+// key, *, skip_l1, skip_l2, timeout: get, exists, ttl, clear_pattern. A fast path for a
 // lone positional argument.
-bool parse_key_call(const Signature& sig, Args args, Py_ssize_t nargs, PyObject* kwnames, KeyView* key,
-                    CallSettings* cs, const char* what = "key") {
-  if (nargs == 1 && !kwnames) return key_view(args[0], key, what);
-  PyObject* a[4];
-  return sig.parse(args, nargs, kwnames, a) && key_view(a[0], key, what) && parse_call_settings(a[1], a[2], a[3], cs);
+struct KeyRequest {
+  KeyView key;
+  CallSettings cs;
+
+  bool parse(const Signature& sig, Args args, Py_ssize_t nargs, PyObject* kwnames, const char* what = "key") {
+    if (nargs == 1 && !kwnames) return key_view(args[0], &key, what);
+    PyObject* a[4];
+    return sig.parse(args, nargs, kwnames, a) && key_view(a[0], &key, what) &&
+           parse_call_settings(a[1], a[2], a[3], &cs);
+  }
+  size_t size() const { return static_cast<size_t>(key.size); }
+};
+
+// keys, *, skip_l1, skip_l2, timeout: get_many, delete.
+struct KeysRequest {
+  KeyList keys;
+  CallSettings cs;
+
+  bool parse(const Signature& sig, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[4];
+    return sig.parse(args, nargs, kwnames, a) && parse_call_settings(a[1], a[2], a[3], &cs) && keys.add_all(a[0]);
+  }
+};
+
+// key, value, ttl=None, *, skip_l1, skip_l2, timeout.
+struct SetRequest {
+  KeyView key;
+  EncodedValue value;
+  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
+  CallSettings cs;
+
+  bool parse(CacheObject* self, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[6] = {};
+    if (nargs == 2 && !kwnames) {
+      a[0] = args[0];
+      a[1] = args[1];
+    } else if (!g_sig->set.parse(args, nargs, kwnames, a) ||
+               !seconds_to_ms(a[2], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) ||
+               !parse_call_settings(a[3], a[4], a[5], &cs)) {
+      return false;
+    }
+    return key_view(a[0], &key) && value.encode(self, a[1], "value");
+  }
+};
+
+// items, ttl=None, *, skip_l1, skip_l2, timeout: a mapping or (key, value) pairs.
+struct SetManyRequest {
+  KeyList keys;
+  std::vector<std::string> encoded;
+  std::vector<const void*> value_ptrs;
+  std::vector<size_t> value_lens;
+  std::vector<int> formats;
+  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
+  CallSettings cs;
+
+  bool parse(CacheObject* self, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[5];
+    if (!g_sig->set_many.parse(args, nargs, kwnames, a) ||
+        !seconds_to_ms(a[1], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[2], a[3], a[4], &cs)) {
+      return false;
+    }
+    // A mapping gives its items(); otherwise a sequence of (key, value) pairs.
+    PyObject* items = a[0];
+    PyRef listed;
+    if (PyDict_Check(items) || (!PySequence_Check(items) && PyMapping_Check(items))) {
+      listed = PyRef::steal(PyMapping_Items(items));
+      if (!listed) return false;
+      items = listed.get();
+    }
+    PyRef seq = PyRef::steal(PySequence_Fast(items, "items must be a mapping or a sequence of (key, value) pairs"));
+    if (!seq) return false;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.get());
+    encoded.resize(static_cast<size_t>(n));
+    formats.assign(static_cast<size_t>(n), self->format);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* pair = PySequence_Fast_GET_ITEM(seq.get(), i);
+      if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_Format(PyExc_TypeError, "items[%zd] must be a (key, value) tuple, not '%.200s'", i,
+                     Py_TYPE(pair)->tp_name);
+        return false;
+      }
+      PyObject* k = PyTuple_GET_ITEM(pair, 0);
+      if (!keys.add(k, "key")) return false;
+      PyRef key_repr = PyRef::steal(PyObject_Repr(k));
+      const char* kr = key_repr ? PyUnicode_AsUTF8(key_repr.get()) : nullptr;
+      if (!kr) return false;
+      EncodedValue value;
+      if (!value.encode(self, PyTuple_GET_ITEM(pair, 1), std::string("items[") + kr + "]", /*copy_raw=*/true)) {
+        return false;
+      }
+      encoded[static_cast<size_t>(i)].assign(value.data(), value.size());
+    }
+    for (const std::string& e : encoded) {
+      value_ptrs.push_back(e.data());
+      value_lens.push_back(e.size());
+    }
+    return true;
+  }
+};
+
+// key, amount=1, ttl=None, *, skip_l1, skip_l2, timeout.
+struct IncrementRequest {
+  KeyView key;
+  long long amount = 1;
+  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
+  CallSettings cs;
+
+  bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[6];
+    if (!g_sig->increment.parse(args, nargs, kwnames, a) || !key_view(a[0], &key) ||
+        !seconds_to_ms(a[2], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[3], a[4], a[5], &cs)) {
+      return false;
+    }
+    if (a[1]) {
+      if (!PyLong_Check(a[1])) {
+        PyErr_Format(PyExc_TypeError, "amount must be int, not '%.200s'", Py_TYPE(a[1])->tp_name);
+        return false;
+      }
+      amount = PyLong_AsLongLong(a[1]);  // OverflowError beyond 64 bits
+      if (amount == -1 && PyErr_Occurred()) return false;
+    }
+    return true;
+  }
+};
+
+// timeout=None.
+struct HealthRequest {
+  CallSettings cs;
+
+  bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[1];
+    return g_sig->health.parse(args, nargs, kwnames, a) && parse_call_settings(nullptr, nullptr, a[0], &cs);
+  }
+};
+
+// A TTL in ms from the C ABI as Python sees it: seconds, -1.0 when it never expires.
+PyObject* ttl_seconds(int64_t ms) { return PyFloat_FromDouble(ms < 0 ? -1.0 : static_cast<double>(ms) / 1000.0); }
+
+// A JSON document from the C ABI (health, stats) as a dict.
+PyObject* json_result(char* json, size_t len) {
+  PyObject* v = json_decode(json, len);
+  stratacache_free(json);
+  return v;
 }
+
+// ---- synchronous methods ----
 
 PyObject* cache_get(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  KeyView key;
-  CallSettings cs;
-  if (!parse_key_call(g_sig->get, args, nargs, kwnames, &key, &cs)) return nullptr;
+  KeyRequest r;
+  if (!r.parse(g_sig->get, args, nargs, kwnames)) return nullptr;
   void* buf = nullptr;
   size_t len = 0;
   int format = 0, rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_get(&buf, &len, &format, h, key.data, static_cast<size_t>(key.size), co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_get(&buf, &len, &format, h, r.key.data, r.size(), co);
       })) {
     return nullptr;
   }
@@ -384,19 +522,15 @@ PyObject* cache_get(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames)
 
 PyObject* cache_get_many(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[4];
-  CallSettings cs;
-  KeyList keys;
-  if (!g_sig->get_many.parse(args, nargs, kwnames, a) || !parse_call_settings(a[1], a[2], a[3], &cs) ||
-      !keys.add_all(a[0])) {
-    return nullptr;
-  }
+  KeysRequest r;
+  if (!r.parse(g_sig->get_many, args, nargs, kwnames)) return nullptr;
+  KeyList& keys = r.keys;
   size_t n = keys.data.size();
   std::vector<void*> values(n, nullptr);
   std::vector<size_t> lens(n, 0);
   std::vector<int> formats(n, 0), codes(n, 0);
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
         return stratacache_mget(values.data(), lens.data(), formats.data(), codes.data(), h, keys.data.data(),
                                 keys.sizes.data(), n, co);
       })) {
@@ -424,24 +558,12 @@ PyObject* cache_get_many(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwn
 
 PyObject* cache_set(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[6] = {};
-  KeyView key;
-  CallSettings cs;
-  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
-  if (nargs == 2 && !kwnames) {
-    a[0] = args[0];
-    a[1] = args[1];
-  } else if (!g_sig->set.parse(args, nargs, kwnames, a) || !seconds_to_ms(a[2], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) ||
-             !parse_call_settings(a[3], a[4], a[5], &cs)) {
-    return nullptr;
-  }
-  if (!key_view(a[0], &key)) return nullptr;
-  EncodedValue value;
-  if (!value.encode(self, a[1], "value")) return nullptr;
+  SetRequest r;
+  if (!r.parse(self, args, nargs, kwnames)) return nullptr;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_set(h, key.data, static_cast<size_t>(key.size), value.data(), value.size(), value.format(),
-                               ttl_ms, co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_set(h, r.key.data, static_cast<size_t>(r.key.size), r.value.data(), r.value.size(),
+                               r.value.format(), r.ttl_ms, co);
       })) {
     return nullptr;
   }
@@ -451,52 +573,12 @@ PyObject* cache_set(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames)
 
 PyObject* cache_set_many(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[5];
-  CallSettings cs;
-  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
-  if (!g_sig->set_many.parse(args, nargs, kwnames, a) || !seconds_to_ms(a[1], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) ||
-      !parse_call_settings(a[2], a[3], a[4], &cs)) {
-    return nullptr;
-  }
-  // A mapping gives its items(); otherwise a sequence of (key, value) pairs.
-  PyObject* items = a[0];
-  PyRef listed;
-  if (PyDict_Check(items) || (!PySequence_Check(items) && PyMapping_Check(items))) {
-    listed = PyRef::steal(PyMapping_Items(items));
-    if (!listed) return nullptr;
-    items = listed.get();
-  }
-  PyRef seq = PyRef::steal(PySequence_Fast(items, "items must be a mapping or a sequence of (key, value) pairs"));
-  if (!seq) return nullptr;
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.get());
-  KeyList keys;
-  std::vector<std::string> encoded(static_cast<size_t>(n));
-  std::vector<const void*> value_ptrs(static_cast<size_t>(n));
-  std::vector<size_t> value_lens(static_cast<size_t>(n));
-  std::vector<int> formats(static_cast<size_t>(n), self->format);
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    PyObject* pair = PySequence_Fast_GET_ITEM(seq.get(), i);
-    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
-      PyErr_Format(PyExc_TypeError, "items[%zd] must be a (key, value) tuple, not '%.200s'", i, Py_TYPE(pair)->tp_name);
-      return nullptr;
-    }
-    PyObject* k = PyTuple_GET_ITEM(pair, 0);
-    if (!keys.add(k, "key")) return nullptr;
-    PyRef key_repr = PyRef::steal(PyObject_Repr(k));
-    const char* kr = key_repr ? PyUnicode_AsUTF8(key_repr.get()) : nullptr;
-    if (!kr) return nullptr;
-    EncodedValue value;
-    if (!value.encode(self, PyTuple_GET_ITEM(pair, 1), std::string("items[") + kr + "]", /*copy_raw=*/true)) return nullptr;
-    encoded[static_cast<size_t>(i)].assign(value.data(), value.size());
-  }
-  for (size_t i = 0; i < encoded.size(); ++i) {
-    value_ptrs[i] = encoded[i].data();
-    value_lens[i] = encoded[i].size();
-  }
+  SetManyRequest r;
+  if (!r.parse(self, args, nargs, kwnames)) return nullptr;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_mset(h, keys.data.data(), keys.sizes.data(), value_ptrs.data(), value_lens.data(),
-                                formats.data(), static_cast<size_t>(n), ttl_ms, co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_mset(h, r.keys.data.data(), r.keys.sizes.data(), r.value_ptrs.data(), r.value_lens.data(),
+                                r.formats.data(), r.encoded.size(), r.ttl_ms, co);
       })) {
     return nullptr;
   }
@@ -506,16 +588,12 @@ PyObject* cache_set_many(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwn
 
 PyObject* cache_delete(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[4];
-  CallSettings cs;
-  KeyList keys;
-  if (!g_sig->del.parse(args, nargs, kwnames, a) || !parse_call_settings(a[1], a[2], a[3], &cs) || !keys.add_all(a[0])) {
-    return nullptr;
-  }
+  KeysRequest r;
+  if (!r.parse(g_sig->del, args, nargs, kwnames)) return nullptr;
   int64_t deleted = 0;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_delete(&deleted, h, keys.data.data(), keys.sizes.data(), keys.data.size(), co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_delete(&deleted, h, r.keys.data.data(), r.keys.sizes.data(), r.keys.data.size(), co);
       })) {
     return nullptr;
   }
@@ -525,12 +603,11 @@ PyObject* cache_delete(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnam
 
 PyObject* cache_exists(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  KeyView key;
-  CallSettings cs;
-  if (!parse_key_call(g_sig->exists, args, nargs, kwnames, &key, &cs)) return nullptr;
+  KeyRequest r;
+  if (!r.parse(g_sig->exists, args, nargs, kwnames)) return nullptr;
   int exists = 0, rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_exists(&exists, h, key.data, static_cast<size_t>(key.size), co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_exists(&exists, h, r.key.data, r.size(), co);
       })) {
     return nullptr;
   }
@@ -540,44 +617,28 @@ PyObject* cache_exists(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnam
 
 PyObject* cache_ttl(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  KeyView key;
-  CallSettings cs;
-  if (!parse_key_call(g_sig->ttl, args, nargs, kwnames, &key, &cs)) return nullptr;
+  KeyRequest r;
+  if (!r.parse(g_sig->ttl, args, nargs, kwnames)) return nullptr;
   int64_t ms = 0;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_ttl(&ms, h, key.data, static_cast<size_t>(key.size), co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_ttl(&ms, h, r.key.data, r.size(), co);
       })) {
     return nullptr;
   }
   if (rc == STRATACACHE_ENOTFOUND) Py_RETURN_NONE;
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
-  return PyFloat_FromDouble(ms < 0 ? -1.0 : static_cast<double>(ms) / 1000.0);
+  return ttl_seconds(ms);
 }
 
 PyObject* cache_increment(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[6];
-  KeyView key;
-  CallSettings cs;
-  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
-  long long amount = 1;
-  if (!g_sig->increment.parse(args, nargs, kwnames, a) || !key_view(a[0], &key) ||
-      !seconds_to_ms(a[2], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[3], a[4], a[5], &cs)) {
-    return nullptr;
-  }
-  if (a[1]) {
-    if (!PyLong_Check(a[1])) {
-      PyErr_Format(PyExc_TypeError, "amount must be int, not '%.200s'", Py_TYPE(a[1])->tp_name);
-      return nullptr;
-    }
-    amount = PyLong_AsLongLong(a[1]);  // OverflowError beyond 64 bits
-    if (amount == -1 && PyErr_Occurred()) return nullptr;
-  }
+  IncrementRequest r;
+  if (!r.parse(args, nargs, kwnames)) return nullptr;
   int64_t value = 0;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_increment(&value, h, key.data, static_cast<size_t>(key.size), amount, ttl_ms, co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_increment(&value, h, r.key.data, static_cast<size_t>(r.key.size), r.amount, r.ttl_ms, co);
       })) {
     return nullptr;
   }
@@ -587,13 +648,12 @@ PyObject* cache_increment(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kw
 
 PyObject* cache_clear_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  KeyView pattern;
-  CallSettings cs;
-  if (!parse_key_call(g_sig->clear_pattern, args, nargs, kwnames, &pattern, &cs, "pattern")) return nullptr;
+  KeyRequest r;
+  if (!r.parse(g_sig->clear_pattern, args, nargs, kwnames, "pattern")) return nullptr;
   int64_t deleted = 0;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_clear_pattern(&deleted, h, pattern.data, static_cast<size_t>(pattern.size), co);
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_clear_pattern(&deleted, h, r.key.data, r.size(), co);
       })) {
     return nullptr;
   }
@@ -601,22 +661,14 @@ PyObject* cache_clear_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject
   return PyLong_FromLongLong(deleted);
 }
 
-// A JSON document from the C ABI (health, stats) as a dict.
-PyObject* json_result(char* json, size_t len) {
-  PyObject* v = json_decode(json, len);
-  stratacache_free(json);
-  return v;
-}
-
 PyObject* cache_health(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[1];
-  CallSettings cs;
-  if (!g_sig->health.parse(args, nargs, kwnames, a) || !parse_call_settings(nullptr, nullptr, a[0], &cs)) return nullptr;
+  HealthRequest r;
+  if (!r.parse(args, nargs, kwnames)) return nullptr;
   char* json = nullptr;
   size_t len = 0;
   int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
         return stratacache_health_json(&json, &len, h, co);
       })) {
     return nullptr;
@@ -670,6 +722,7 @@ PyObject* get_l2_enabled(PyObject* o, void*) { return PyBool_FromLong(reinterpre
 PyObject* get_url(PyObject* o, void*) { return new_ref(reinterpret_cast<CacheObject*>(o)->url); }
 PyObject* get_serializer(PyObject* o, void*) { return new_ref(reinterpret_cast<CacheObject*>(o)->serializer); }
 
+
 template <typename F>
 PyCFunction fastcall(F f) {
   return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f));
@@ -678,207 +731,336 @@ constexpr int kFast = METH_FASTCALL | METH_KEYWORDS;
 
 // ---- asynchronous calls ----
 //
-// A Completer belongs to one asyncio event loop: the C ABI's completion callbacks (on
-// the core's I/O thread, without the GIL) queue their results on it and wake the loop
-// through an eventfd (once per batch); the loop then calls drain() and resolves the
-// futures. No Python code and no GIL on the I/O thread, no thread per request.
-enum class AsyncKind { kGet, kSet, kDelete };
-
-class Completer;
-
-struct AsyncCall {
-  Completer* owner;
-  PyObject* completer;  // strong references, dropped by drain() (with the GIL)
-  PyObject* cache;
-  PyObject* future;
-  AsyncKind kind;
-  int rc = 0;
-  void* buf = nullptr;
-  size_t len = 0;
-  int format = -1;
-  int64_t count = 0;
-  std::string error;
-};
+// A Completer is one C ABI completion queue (stratacache_queue) for one event loop.
+// NativeCache.X_async(completer, future, ...) submits X naming that queue and returns.
+// When the outcome is known, the library queues the completion and the queue's eventfd
+// (fileno()) becomes readable; the loop watches it (add_reader) and calls drain(),
+// which runs the completions on the loop's thread with the GIL held: each converts its
+// result there and resolves its future. No Python code, and no GIL, on library threads.
 
 class Completer {
  public:
-  Completer() : efd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (efd_ < 0) throw std::runtime_error("eventfd failed");
+  Completer() {
+    if (stratacache_queue_new(&queue_) != STRATACACHE_OK) throw std::runtime_error(stratacache_last_error());
   }
-  ~Completer() { ::close(efd_); }
+  // Only once no submission holds it (each holds a reference until its completion ran),
+  // so no completion is ever dropped.
+  ~Completer() { stratacache_queue_free(queue_); }
   Completer(const Completer&) = delete;
   Completer& operator=(const Completer&) = delete;
 
-  int fileno() const { return efd_; }
+  int fileno() const { return stratacache_queue_fd(queue_); }
+  stratacache_queue* queue() const { return queue_; }
 
-  void push(AsyncCall* call) noexcept {
-    bool first;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      first = ready_.empty();
-      ready_.push_back(call);
+  // Runs every completion waiting now (on this thread, GIL held); how many ran.
+  size_t drain() {
+    size_t ran = 0;
+    int rc = stratacache_queue_drain(&ran, queue_, 0);
+    if (rc != STRATACACHE_OK) {
+      raise_code(rc, Origin::kOperation);
+      throw pybind11::error_already_set();
     }
-    if (first) {
-      uint64_t one = 1;
-      ssize_t ignored = ::write(efd_, &one, sizeof one);
-      (void)ignored;
-    }
+    return ran;
   }
-
-  // [(future, ok, value or exception), ...] for every call completed since the last drain.
-  pybind11::list drain();
 
  private:
-  int efd_;
-  std::mutex mu_;
-  std::vector<AsyncCall*> ready_;
+  stratacache_queue* queue_ = nullptr;
 };
 
-void on_async_done(void* payload, int status, void* value, size_t len, int format, int64_t count) {
-  auto* call = static_cast<AsyncCall*>(payload);
-  call->rc = status;
-  call->buf = value;
-  call->len = len;
-  call->format = format;
-  call->count = count;
-  if (status != STRATACACHE_OK && status != STRATACACHE_ENOTFOUND) {
-    try {
-      call->error = stratacache_last_error();
-    } catch (...) {
-    }
+// What a completion hands to its future.
+enum class AsyncKind {
+  kValue,   // get: the decoded value, MISSING on a miss
+  kValues,  // get_many: a list of values / MISSING from the packed mget result
+  kNone,    // set, set_many
+  kCount,   // delete, clear_pattern, increment: an int
+  kExists,  // exists: a bool
+  kTtl,     // ttl: seconds, -1.0 (never expires), None (missing)
+  kHealth,  // health: a dict from the JSON text
+};
+
+// One submission in flight: strong references, dropped by its completion (which runs
+// in drain(), with the GIL).
+struct AsyncCall {
+  PyObject* completer;  // keeps the queue alive until this completion ran
+  PyObject* cache;      // decodes values, counts decode errors
+  PyObject* future;
+  AsyncKind kind;
+};
+
+struct FutureMethods {
+  PyObject* done = nullptr;
+  PyObject* set_result = nullptr;
+  PyObject* set_exception = nullptr;
+};
+FutureMethods g_future;
+
+// One record of the packed mget result (layout: capi/include/stratacache.h).
+struct PackedRecord {
+  int32_t status;
+  int32_t format;
+  const char* data;
+  size_t len;
+};
+
+// The records of a packed mget result; false (exception set) if it is malformed.
+bool unpack_records(const void* buf, size_t len, int64_t n, std::vector<PackedRecord>* out) {
+  const char* p = static_cast<const char*>(buf);
+  size_t off = 0;
+  out->reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t vlen = 0;
+    PackedRecord r{};
+    if (len - off < STRATACACHE_PACKED_HEADER_SIZE) break;
+    std::memcpy(&r.status, p + off, 4);
+    std::memcpy(&r.format, p + off + 4, 4);
+    std::memcpy(&vlen, p + off + 8, 8);
+    off += STRATACACHE_PACKED_HEADER_SIZE;
+    if (vlen > len - off) break;
+    r.data = p + off;
+    r.len = static_cast<size_t>(vlen);
+    off += std::min<size_t>((r.len + 7) & ~size_t{7}, len - off);
+    out->push_back(r);
   }
-  call->owner->push(call);
+  if (out->size() == static_cast<size_t>(n)) return true;
+  PyErr_Format(g_errors.cache, "malformed mget result (%zu of %lld records)", out->size(), static_cast<long long>(n));
+  return false;
 }
 
-pybind11::list Completer::drain() {
-  uint64_t count;
-  ssize_t ignored = ::read(efd_, &count, sizeof count);
-  (void)ignored;
-  std::vector<AsyncCall*> calls;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    calls.swap(ready_);
-  }
-  pybind11::list out;
-  for (AsyncCall* raw : calls) {
-    std::unique_ptr<AsyncCall> call(raw);
-    PyRef future = PyRef::steal(call->future);
-    PyRef cache = PyRef::steal(call->cache);
-    PyRef completer = PyRef::steal(call->completer);
-    PyRef result;
-    bool ok = true;
-    if (call->rc == STRATACACHE_OK && call->kind == AsyncKind::kGet) {
-      result = PyRef::steal(decode_value(reinterpret_cast<CacheObject*>(cache.get()), call->buf, call->len, call->format));
-      stratacache_free(call->buf);
-    } else if (call->rc == STRATACACHE_OK && call->kind == AsyncKind::kDelete) {
-      result = PyRef::steal(PyLong_FromLongLong(call->count));
-    } else if (call->rc == STRATACACHE_OK) {
-      result = PyRef::borrow(Py_None);
-    } else if (call->rc == STRATACACHE_ENOTFOUND && call->kind == AsyncKind::kGet) {
-      result = PyRef::borrow(g_types.missing);
-    } else {
-      ok = false;
-      result = PyRef::steal(make_error(call->rc, Origin::kOperation, call->error.c_str()));
+// get_many's list, or (as the synchronous get_many) the first failed key's error.
+PyObject* mget_values(CacheObject* self, const void* buf, size_t len, int64_t n, const char* message, bool* ok) {
+  std::vector<PackedRecord> records;
+  if (!unpack_records(buf, len, n, &records)) return nullptr;
+  for (const PackedRecord& r : records) {
+    if (r.status != STRATACACHE_OK && r.status != STRATACACHE_ENOTFOUND) {
+      *ok = false;
+      return make_error(r.status, Origin::kOperation, message);
     }
-    if (!result) {  // decoding or allocation failed: hand the exception to the future
-      PyObject *type, *value, *tb;
-      PyErr_Fetch(&type, &value, &tb);
-      PyErr_NormalizeException(&type, &value, &tb);
-      Py_XDECREF(type);
-      Py_XDECREF(tb);
-      ok = false;
-      result = PyRef::steal(value ? value : new_ref(Py_None));
-    }
-    out.append(pybind11::make_tuple(pybind11::reinterpret_borrow<pybind11::object>(future.get()), ok,
-                                    pybind11::reinterpret_borrow<pybind11::object>(result.get())));
   }
+  PyRef list = PyRef::steal(PyList_New(static_cast<Py_ssize_t>(records.size())));
+  if (!list) return nullptr;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const PackedRecord& r = records[i];
+    PyObject* v = r.status == STRATACACHE_OK ? decode_value(self, r.data, r.len, r.format) : new_ref(g_types.missing);
+    if (!v) return nullptr;
+    PyList_SET_ITEM(list.get(), static_cast<Py_ssize_t>(i), v);
+  }
+  return list.release();
+}
+
+// The future's result (*ok) or exception (!*ok) for a completion; nullptr with an
+// exception set when building it failed.
+PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* message, const void* value, size_t len,
+                  int format, int64_t count, bool* ok) {
+  *ok = true;
+  if (status == STRATACACHE_ENOTFOUND) {
+    if (kind == AsyncKind::kValue) return new_ref(g_types.missing);
+    if (kind == AsyncKind::kTtl) Py_RETURN_NONE;
+    if (kind == AsyncKind::kExists) Py_RETURN_FALSE;
+  }
+  if (status != STRATACACHE_OK) {
+    *ok = false;
+    return make_error(status, Origin::kOperation, message);
+  }
+  switch (kind) {
+    case AsyncKind::kValue: return decode_value(self, value, len, format);
+    case AsyncKind::kValues: return mget_values(self, value, len, count, message, ok);
+    case AsyncKind::kNone: Py_RETURN_NONE;
+    case AsyncKind::kCount: return PyLong_FromLongLong(count);
+    case AsyncKind::kExists: return PyBool_FromLong(count != 0);
+    case AsyncKind::kTtl: return ttl_seconds(count);
+    case AsyncKind::kHealth: return json_decode(static_cast<const char*>(value), len);
+  }
+  PyErr_SetString(g_errors.cache, "unknown completion kind");
+  return nullptr;
+}
+
+// The stratacache_callback of every submission. It runs inside Completer.drain(), on
+// the loop's thread with the GIL held; nothing may escape it (it returns into C).
+void on_complete(void* payload, int status, const char* message, void* value, size_t len, int format,
+                 int64_t count) {
+  std::unique_ptr<AsyncCall> call(static_cast<AsyncCall*>(payload));
+  struct FreeValue {
+    void* p;
+    ~FreeValue() { stratacache_free(p); }
+  } free_value{value};
+  PyRef completer = PyRef::steal(call->completer);
+  PyRef cache = PyRef::steal(call->cache);
+  PyRef future = PyRef::steal(call->future);
+  PyRef done = PyRef::steal(PyObject_CallMethodNoArgs(future.get(), g_future.done));
+  int is_done = done ? PyObject_IsTrue(done.get()) : -1;
+  if (is_done != 0) {  // cancelled while in flight: the result is dropped
+    if (is_done < 0) PyErr_WriteUnraisable(future.get());
+    return;
+  }
+  bool ok = true;
+  PyRef result = PyRef::steal(outcome(reinterpret_cast<CacheObject*>(cache.get()), call->kind, status, message, value,
+                                      len, format, count, &ok));
+  if (!result) {  // decoding or allocation failed: the future gets that exception
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    ok = false;
+    result = PyRef::steal(exc ? exc : new_ref(Py_None));
+  }
+  PyRef r = PyRef::steal(
+      PyObject_CallMethodOneArg(future.get(), ok ? g_future.set_result : g_future.set_exception, result.get()));
+  if (!r) PyErr_WriteUnraisable(future.get());
+}
+
+// Reads `completer, future` off the front of a submission's arguments.
+Completer* parse_target(const char* function, Args args, Py_ssize_t nargs) {
+  if (nargs < 2) {
+    PyErr_Format(PyExc_TypeError, "%s() takes a completer and a future before the operation's arguments", function);
+    return nullptr;
+  }
+  pybind11::handle h(args[0]);
+  if (!pybind11::isinstance<Completer>(h)) {
+    PyErr_Format(PyExc_TypeError, "%s(): argument 'completer' must be a stratacache._native.Completer, not '%.200s'",
+                 function, Py_TYPE(args[0])->tp_name);
+    return nullptr;
+  }
+  return h.cast<Completer*>();
+}
+
+// Submits with the GIL released (a submission does not wait for Redis; the one
+// exception is a Redis Cluster handle's first call, which loads the slot map). A refused
+// submission raises here and its future is left alone.
+template <typename F>
+PyObject* submit(CacheObject* self, Args args, Completer* completer, AsyncKind kind, const CallSettings& cs,
+                 F&& body) {
+  auto* call = new AsyncCall{new_ref(args[0]), new_ref(reinterpret_cast<PyObject*>(self)), new_ref(args[1]), kind};
+  int rc = 0;
+  bool ran = run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+    return body(h, co, completer->queue(), static_cast<void*>(call));
+  });
+  if (ran && rc == STRATACACHE_OK) Py_RETURN_NONE;
+  if (ran) raise_code(rc, Origin::kOperation);
+  Py_DECREF(call->completer);
+  Py_DECREF(call->cache);
+  Py_DECREF(call->future);
+  delete call;
+  return nullptr;
+}
+
+// n byte strings back to back: the packed form of the submit_* calls.
+std::string pack(const std::vector<const void*>& data, const std::vector<size_t>& sizes) {
+  size_t total = 0;
+  for (size_t s : sizes) total += s;
+  std::string out;
+  out.reserve(total);
+  for (size_t i = 0; i < data.size(); ++i) out.append(static_cast<const char*>(data[i]), sizes[i]);
   return out;
 }
 
-// The queued call for a submission; null (exception set) when `completer` is not one.
-AsyncCall* new_async_call(CacheObject* self, PyObject* completer, PyObject* future, AsyncKind kind) {
-  pybind11::handle h(completer);
-  if (!pybind11::isinstance<Completer>(h)) {
-    PyErr_Format(PyExc_TypeError, "argument 'completer' must be a stratacache._native.Completer, not '%.200s'",
-                 Py_TYPE(completer)->tp_name);
-    return nullptr;
-  }
-  auto* call = new AsyncCall{h.cast<Completer*>(), new_ref(completer), new_ref(reinterpret_cast<PyObject*>(self)),
-                             new_ref(future), kind};
-  return call;
-}
-
-// Submits with the GIL released; on a refused submission the call is freed and the
-// error raised.
-template <typename F>
-PyObject* submit_async(CacheObject* self, const CallSettings& cs, AsyncCall* call, F&& body) {
-  int rc = 0;
-  if (!run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) { return body(h, co); })) {
-    rc = -1;
-  } else if (rc != STRATACACHE_OK) {
-    raise_code(rc, Origin::kOperation);
-  }
-  if (rc != STRATACACHE_OK) {
-    Py_DECREF(call->completer);
-    Py_DECREF(call->cache);
-    Py_DECREF(call->future);
-    delete call;
-    return nullptr;
-  }
-  Py_RETURN_NONE;
-}
+using Queue = stratacache_queue*;
+using Callopts = const stratacache_callopts*;
 
 PyObject* cache_get_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[6];
-  KeyView key;
-  CallSettings cs;
-  if (!g_sig->get_async.parse(args, nargs, kwnames, a) || !parse_call_settings(a[3], a[4], a[5], &cs) ||
-      !key_view(a[0], &key)) {
-    return nullptr;
-  }
-  AsyncCall* call = new_async_call(self, a[1], a[2], AsyncKind::kGet);
-  if (!call) return nullptr;
-  PyRef hold_key = PyRef::borrow(a[0]);
-  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
-    return stratacache_get_async(h, key.data, static_cast<size_t>(key.size), co, on_async_done, call);
+  Completer* c = parse_target("get_async", args, nargs);
+  KeyRequest r;
+  if (!c || !r.parse(g_sig->get, args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kValue, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_get(h, r.key.data, r.size(), co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_get_many_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("get_many_async", args, nargs);
+  KeysRequest r;
+  if (!c || !r.parse(g_sig->get_many, args + 2, nargs - 2, kwnames)) return nullptr;
+  std::string keys = pack(r.keys.data, r.keys.sizes);
+  return submit(self, args, c, AsyncKind::kValues, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_mget(h, keys.data(), r.keys.sizes.data(), r.keys.sizes.size(), co, q, on_complete, p);
   });
 }
 
 PyObject* cache_set_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[8] = {};
-  KeyView key;
-  CallSettings cs;
-  int64_t ttl_ms = STRATACACHE_TTL_DEFAULT;
-  if (!g_sig->set_async.parse(args, nargs, kwnames, a) ||
-      !seconds_to_ms(a[4], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[5], a[6], a[7], &cs) ||
-      !key_view(a[0], &key)) {
-    return nullptr;
-  }
-  EncodedValue value;
-  if (!value.encode(self, a[1], "value")) return nullptr;
-  AsyncCall* call = new_async_call(self, a[2], a[3], AsyncKind::kSet);
-  if (!call) return nullptr;
-  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
-    return stratacache_set_async(h, key.data, static_cast<size_t>(key.size), value.data(), value.size(),
-                                 value.format(), ttl_ms, co, on_async_done, call);
+  Completer* c = parse_target("set_async", args, nargs);
+  SetRequest r;
+  if (!c || !r.parse(self, args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kNone, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_set(h, r.key.data, static_cast<size_t>(r.key.size), r.value.data(), r.value.size(),
+                                  r.value.format(), r.ttl_ms, co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_set_many_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("set_many_async", args, nargs);
+  SetManyRequest r;
+  if (!c || !r.parse(self, args + 2, nargs - 2, kwnames)) return nullptr;
+  std::string keys = pack(r.keys.data, r.keys.sizes);
+  std::string values = pack(r.value_ptrs, r.value_lens);
+  return submit(self, args, c, AsyncKind::kNone, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_mset(h, keys.data(), r.keys.sizes.data(), values.data(), r.value_lens.data(),
+                                   r.formats.data(), r.formats.size(), r.ttl_ms, co, q, on_complete, p);
   });
 }
 
 PyObject* cache_delete_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  PyObject* a[6];
-  CallSettings cs;
-  KeyList keys;
-  if (!g_sig->delete_async.parse(args, nargs, kwnames, a) || !parse_call_settings(a[3], a[4], a[5], &cs) ||
-      !keys.add_all(a[0])) {
-    return nullptr;
-  }
-  AsyncCall* call = new_async_call(self, a[1], a[2], AsyncKind::kDelete);
-  if (!call) return nullptr;
-  return submit_async(self, cs, call, [&](stratacache_cache* h, const stratacache_callopts* co) {
-    return stratacache_delete_async(h, keys.data.data(), keys.sizes.data(), keys.data.size(), co, on_async_done, call);
+  Completer* c = parse_target("delete_async", args, nargs);
+  KeysRequest r;
+  if (!c || !r.parse(g_sig->del, args + 2, nargs - 2, kwnames)) return nullptr;
+  std::string keys = pack(r.keys.data, r.keys.sizes);
+  return submit(self, args, c, AsyncKind::kCount, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_delete(h, keys.data(), r.keys.sizes.data(), r.keys.sizes.size(), co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_exists_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("exists_async", args, nargs);
+  KeyRequest r;
+  if (!c || !r.parse(g_sig->exists, args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kExists, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_exists(h, r.key.data, r.size(), co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_ttl_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("ttl_async", args, nargs);
+  KeyRequest r;
+  if (!c || !r.parse(g_sig->ttl, args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kTtl, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_ttl(h, r.key.data, r.size(), co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_increment_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("increment_async", args, nargs);
+  IncrementRequest r;
+  if (!c || !r.parse(args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kCount, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_increment(h, r.key.data, static_cast<size_t>(r.key.size), r.amount, r.ttl_ms, co, q,
+                                        on_complete, p);
+  });
+}
+
+PyObject* cache_clear_pattern_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("clear_pattern_async", args, nargs);
+  KeyRequest r;
+  if (!c || !r.parse(g_sig->clear_pattern, args + 2, nargs - 2, kwnames, "pattern")) return nullptr;
+  return submit(self, args, c, AsyncKind::kCount, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_clear_pattern(h, r.key.data, r.size(), co, q, on_complete, p);
+  });
+}
+
+PyObject* cache_health_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("health_async", args, nargs);
+  HealthRequest r;
+  if (!c || !r.parse(args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kHealth, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_health(h, co, q, on_complete, p);
   });
 }
 
@@ -886,6 +1068,10 @@ PyObject* get_async_native(PyObject* o, void*) {
   auto* self = reinterpret_cast<CacheObject*>(o);
   return PyBool_FromLong(self->handle != nullptr && stratacache_async_native(self->handle));
 }
+
+#define SUBMIT_DOC(name, result) \
+  name "_async($self, completer, future, /, *args, **kwargs)\n--\n\n" \
+  "Submit " name "(*args, **kwargs); completer.drain() resolves future with " result "."
 
 PyMethodDef cache_methods[] = {
     {"get", fastcall(cache_get), kFast,
@@ -920,19 +1106,23 @@ PyMethodDef cache_methods[] = {
      "dict: healthy, latency_ms, version, used_memory, connected_clients, uptime_seconds, error."},
     {"stats", cache_stats, METH_NOARGS, "stats($self, /)\n--\n\nCounters of both tiers as a dict."},
     {"flush_l1", cache_flush_l1, METH_NOARGS, "flush_l1($self, /)\n--\n\nDrop every L1 entry of this handle."},
-    {"get_async", fastcall(cache_get_async), kFast,
-     "get_async($self, /, key, completer, future, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
-     "Submit a get; completer.drain() later yields (future, ok, value or exception)."},
-    {"set_async", fastcall(cache_set_async), kFast,
-     "set_async($self, /, key, value, completer, future, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None)"
-     "\n--\n\nSubmit a set (see get_async)."},
-    {"delete_async", fastcall(cache_delete_async), kFast,
-     "delete_async($self, /, keys, completer, future, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
-     "Submit a delete (see get_async); the result is how many keys existed."},
     {"close", cache_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the handle once calls in flight returned; later calls raise CacheError."},
+    {"get_async", fastcall(cache_get_async), kFast, SUBMIT_DOC("get", "the value or MISSING")},
+    {"get_many_async", fastcall(cache_get_many_async), kFast, SUBMIT_DOC("get_many", "the list of values")},
+    {"set_async", fastcall(cache_set_async), kFast, SUBMIT_DOC("set", "None")},
+    {"set_many_async", fastcall(cache_set_many_async), kFast, SUBMIT_DOC("set_many", "None")},
+    {"delete_async", fastcall(cache_delete_async), kFast, SUBMIT_DOC("delete", "how many keys existed")},
+    {"exists_async", fastcall(cache_exists_async), kFast, SUBMIT_DOC("exists", "a bool")},
+    {"ttl_async", fastcall(cache_ttl_async), kFast, SUBMIT_DOC("ttl", "seconds, -1.0 or None")},
+    {"increment_async", fastcall(cache_increment_async), kFast, SUBMIT_DOC("increment", "the new value")},
+    {"clear_pattern_async", fastcall(cache_clear_pattern_async), kFast,
+     SUBMIT_DOC("clear_pattern", "how many keys were deleted")},
+    {"health_async", fastcall(cache_health_async), kFast, SUBMIT_DOC("health", "the health dict")},
     {nullptr, nullptr, 0, nullptr},
 };
+
+#undef SUBMIT_DOC
 
 PyGetSetDef cache_getset[] = {
     {"l2_enabled", get_l2_enabled, nullptr, "True unless the URL is mem://", nullptr},
@@ -964,11 +1154,18 @@ void register_cache(pybind11::module_& m) {
   PyObject* type = PyType_FromSpec(&cache_spec);
   if (!type) throw pybind11::error_already_set();
   m.add_object("NativeCache", pybind11::reinterpret_steal<pybind11::object>(type));
+  g_future.done = PyUnicode_InternFromString("done");  // immortal for the module's life, as g_sig
+  g_future.set_result = PyUnicode_InternFromString("set_result");
+  g_future.set_exception = PyUnicode_InternFromString("set_exception");
+  if (!g_future.done || !g_future.set_result || !g_future.set_exception) throw pybind11::error_already_set();
   pybind11::class_<Completer>(m, "Completer",
-                              "Completion queue of one event loop for NativeCache.*_async (fileno() for add_reader).")
+                              "One completion queue (stratacache_queue) for one event loop: watch fileno() for "
+                              "reading (add_reader), then call drain() on the loop's thread; it resolves the futures "
+                              "of NativeCache.*_async submissions there.")
       .def(pybind11::init<>())
-      .def("fileno", &Completer::fileno)
-      .def("drain", &Completer::drain);
+      .def("fileno", &Completer::fileno, "The queue's eventfd: readable while completions wait.")
+      .def("drain", &Completer::drain,
+           "Run the waiting completions on this thread (resolving their futures); how many ran.");
 }
 
 }  // namespace stratacache::python

@@ -13,12 +13,15 @@ caller's (``TypeError`` for an unserializable value or a bad key, ``CacheValueEr
 ``CacheWrongTypeError``) always propagate. With ``fail_silently=False`` everything
 propagates. Writes and deletes still reach L1 when Redis fails.
 
-``AsyncCache`` never blocks the event loop on network I/O: ``get`` first asks L1 only
-(no network, microseconds); on an L1 miss with Redis configured, ``get``, ``set`` and
-``delete`` go through the core's asynchronous API (shared pipelined connections, the
-result delivered to the loop through its ``Completer``; Redis Cluster included); the other
-operations run in a thread pool as large as the connection pool. On ``mem://`` nothing
-leaves the loop's thread.
+``AsyncCache`` never blocks the event loop on network I/O and uses no thread pool:
+``get`` first asks L1 only (no network, microseconds); every other call, and a ``get``
+that misses L1, is submitted to the core (shared, auto-pipelined Redis connections) and
+awaited. Its completion waits in the loop's completion queue (one per event loop: an
+eventfd the loop watches with ``add_reader``) until the loop drains it, so results are
+delivered, and futures resolved, on the loop's own thread. A submission returns at once;
+the one exception is a Redis Cluster handle's first call, which loads the slot map
+(bounded by ``socket_timeout``). The loop must have ``add_reader`` (the default loop on
+Linux and uvloop do); others get a ``CacheError``.
 """
 from __future__ import annotations
 
@@ -264,14 +267,14 @@ class AsyncCache(_Base):
 
     async def exists(self, key: Key) -> bool:
         try:
-            return await self._core.run(self._core.native.exists, key)
+            return await self._core.aexists(key)
         except CacheConnectionError as exc:
             self._absorb("exists", exc)
             return False
 
     async def get_ttl(self, key: Key) -> int | None:
         try:
-            return _ttl_out(await self._core.run(self._core.native.ttl, key))
+            return _ttl_out(await self._core.attl(key))
         except CacheConnectionError as exc:
             self._absorb("get_ttl", exc)
             return None
@@ -293,7 +296,7 @@ class AsyncCache(_Base):
         core = self._core
         core.invalidations += 1
         try:
-            return await core.run(core.native.clear_pattern, pattern)
+            return await core.aclear_pattern(pattern)
         except CacheConnectionError as exc:
             self._absorb("clear_pattern", exc)
             return 0
@@ -303,7 +306,7 @@ class AsyncCache(_Base):
     async def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
         """See Cache.increment: None when an outage was absorbed (fail_silently)."""
         try:
-            return await self._core.run(self._core.native.increment, key, amount, ttl_seconds(ttl))
+            return await self._core.aincrement(key, amount, ttl_seconds(ttl))
         except CacheConnectionError as exc:
             self._absorb("increment", exc)
             return None
@@ -314,7 +317,7 @@ class AsyncCache(_Base):
             return {}
         core = self._core
         try:
-            values = await core.run(core.get_many, keys)
+            values = await core.aget_many(keys)
         except CacheConnectionError as exc:
             self._absorb("get_many", exc)
             return {}
@@ -326,13 +329,13 @@ class AsyncCache(_Base):
             return
         core = self._core
         try:
-            await core.run(core.set_many, pairs, ttl_seconds(ttl))
+            await core.aset_many(pairs, ttl_seconds(ttl))
         except CacheConnectionError as exc:
             self._absorb("set_many", exc)
 
     async def health_check(self) -> dict[str, Any]:
         try:
-            return _health(await self._core.run(self._core.native.health))
+            return _health(await self._core.ahealth())
         except CacheConnectionError as exc:
             self._absorb("health_check", exc)
             return _unhealthy(exc)

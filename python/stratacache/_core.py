@@ -1,5 +1,6 @@
 """One native handle plus what the Python layer adds to it: the signed-pickle codec,
-fail-silently bookkeeping, and the executor that keeps network I/O off event loops.
+fail-silently bookkeeping, and the submissions of AsyncCache (one completion queue per
+event loop, drained on the loop's thread).
 
 ``Cache`` and ``AsyncCache`` are thin views over a ``CacheCore``; the process-wide
 pair shares one (one L1, one connection pool). The decorators call the core directly
@@ -8,25 +9,21 @@ so that a hit costs one native call.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from ._config import Settings
-from ._native import MISSING, CacheConnectionError, CacheError, Completer, NativeCache
+from ._native import CacheError, Completer, NativeCache
 from ._serializers import SignedPickle
 
 __all__ = ["CacheCore", "logger", "LOG_INTERVAL_S"]
 
 logger: Final = logging.getLogger("stratacache")
 LOG_INTERVAL_S: Final = 10.0
-
-T = TypeVar("T")
 
 
 class CacheCore:
@@ -35,7 +32,7 @@ class CacheCore:
 
     __slots__ = ("settings", "native", "enabled", "fail_silently", "l2", "get", "set", "get_many", "set_many",
                  "invalidations",
-                 "errors_absorbed", "values_rejected", "closed", "on_close", "_pickle", "_executor", "_lock",
+                 "errors_absorbed", "values_rejected", "closed", "on_close", "_pickle", "_lock",
                  "_log_state", "__weakref__")
 
     def __init__(self, settings: Settings) -> None:
@@ -54,7 +51,6 @@ class CacheCore:
         self.values_rejected = 0
         self.closed = False
         self.on_close: Callable[[CacheCore], None] | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._log_state: dict[str, tuple[float, int]] = {}
         self._pickle: SignedPickle | None = None
@@ -115,68 +111,61 @@ class CacheCore:
             args = (*args, suppressed, int(LOG_INTERVAL_S))
         logger.warning("stratacache: " + msg, *args)
 
-    # ---- native asynchronous calls --------------------------------------------------
-    # With Redis (standalone, Sentinel or Cluster), AsyncCache submits to the core's
-    # shared, auto-pipelined connections and awaits a future resolved from the core's I/O
-    # thread through the loop's Completer (no thread per request). Loops without
-    # add_reader use the executor.
-    @property
-    def async_native(self) -> bool:
-        return self.l2 and self.native.async_native
+    # ---- asynchronous calls ---------------------------------------------------------
+    # Every AsyncCache operation is one submission to the C ABI naming the running
+    # loop's Completer (a completion queue whose eventfd the loop watches); the loop
+    # drains it and the completion resolves the future on the loop's own thread. No
+    # thread pool, no Python code on library threads.
+    def _submit(self, submit: Callable[..., None], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        submit(completer_for(loop), fut, *args)
+        return fut
 
     async def aget(self, key: str | bytes) -> Any:
-        loop = asyncio.get_running_loop()
-        completer = completer_for(loop) if self.async_native else None
-        if completer is None:
-            return await self.run(self.get, key)
-        fut = loop.create_future()
-        self.native.get_async(key, completer, fut)
-        value = await fut
+        value = await self._submit(self.native.get_async, key)
         return self._pickle.loads(key, value) if self._pickle is not None else value
 
     async def aset(self, key: str | bytes, value: Any, ttl: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        completer = completer_for(loop) if self.async_native else None
-        if completer is None:
-            await self.run(self.set, key, value, ttl)
-            return
         stored = self._pickle.dumps(key, value) if self._pickle is not None else value
-        fut = loop.create_future()
-        self.native.set_async(key, stored, completer, fut, ttl)
-        await fut
+        await self._submit(self.native.set_async, key, stored, ttl)
+
+    async def aget_many(self, keys: list[str | bytes]) -> list[Any]:
+        values: list[Any] = await self._submit(self.native.get_many_async, keys)
+        if self._pickle is None:
+            return values
+        loads = self._pickle.loads
+        return [loads(k, v) for k, v in zip(keys, values)]
+
+    async def aset_many(self, items: list[tuple[str | bytes, Any]], ttl: float | None) -> None:
+        if self._pickle is not None:
+            dumps = self._pickle.dumps
+            items = [(k, dumps(k, v)) for k, v in items]
+        await self._submit(self.native.set_many_async, items, ttl)
 
     async def adelete(self, keys: tuple[str | bytes, ...] | list[str | bytes]) -> int:
-        loop = asyncio.get_running_loop()
-        completer = completer_for(loop) if self.async_native else None
-        if completer is None:
-            return await self.run(self.native.delete, keys)
-        fut = loop.create_future()
-        self.native.delete_async(keys, completer, fut)
-        deleted: int = await fut
+        deleted: int = await self._submit(self.native.delete_async, keys)
         return deleted
 
-    # ---- executor ------------------------------------------------------------------
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """Runs blocking native calls for AsyncCache; as many threads as connections."""
-        ex = self._executor
-        if ex is None:
-            if self.closed:
-                raise CacheError("cache is closed")
-            with self._lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(max_workers=self.settings.pool_size,
-                                                        thread_name_prefix="stratacache-io")
-                ex = self._executor
-        return ex
+    async def aexists(self, key: str | bytes) -> bool:
+        exists: bool = await self._submit(self.native.exists_async, key)
+        return exists
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` without blocking the loop when it may touch the network."""
-        if not self.l2:
-            return fn(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        call = functools.partial(fn, *args, **kwargs) if kwargs else functools.partial(fn, *args)
-        return await loop.run_in_executor(self.executor, call)
+    async def attl(self, key: str | bytes) -> float | None:
+        seconds: float | None = await self._submit(self.native.ttl_async, key)
+        return seconds
+
+    async def aincrement(self, key: str | bytes, amount: int, ttl: float | None) -> int:
+        value: int = await self._submit(self.native.increment_async, key, amount, ttl)
+        return value
+
+    async def aclear_pattern(self, pattern: str | bytes) -> int:
+        deleted: int = await self._submit(self.native.clear_pattern_async, pattern)
+        return deleted
+
+    async def ahealth(self) -> dict[str, Any]:
+        health: dict[str, Any] = await self._submit(self.native.health_async)
+        return health
 
     # ---- lifecycle -----------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -192,29 +181,23 @@ class CacheCore:
         callback, self.on_close = self.on_close, None
         if callback is not None:
             callback(self)
-        ex, self._executor = self._executor, None
-        if ex is not None:
-            ex.shutdown(wait=False, cancel_futures=True)
         self.native.close()
 
 
-# One Completer per event loop, registered with loop.add_reader; None for loops that
-# cannot watch a descriptor (then AsyncCache falls back to its executor).
-_completers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Completer | None] = weakref.WeakKeyDictionary()
+# One Completer per event loop, its fd registered with loop.add_reader(fd, completer.drain).
+_completers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Completer] = weakref.WeakKeyDictionary()
 _completers_lock = threading.Lock()
 
 
-def _drain(completer: Completer) -> None:
-    for fut, ok, value in completer.drain():
-        if fut.done():  # cancelled while in flight: the result is dropped
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)
+def completer_for(loop: asyncio.AbstractEventLoop) -> Completer:
+    """The loop's Completer, made and registered on first use.
 
-
-def completer_for(loop: asyncio.AbstractEventLoop) -> Completer | None:
+    A loop that cannot watch a file descriptor (``add_reader`` raises
+    NotImplementedError, e.g. Windows' Proactor loop) is refused with a CacheError rather
+    than served by polling: a poll from ``call_soon`` would either spin a core while
+    anything is in flight or add its sleep to every call's latency. Linux's default
+    selector loop and uvloop both have ``add_reader``.
+    """
     try:
         return _completers[loop]
     except KeyError:
@@ -222,11 +205,11 @@ def completer_for(loop: asyncio.AbstractEventLoop) -> Completer | None:
     with _completers_lock:
         if loop in _completers:
             return _completers[loop]
-        made = Completer()
-        completer: Completer | None = made
+        completer = Completer()
         try:
-            loop.add_reader(made.fileno(), _drain, made)
+            loop.add_reader(completer.fileno(), completer.drain)
         except NotImplementedError:
-            completer = None
+            raise CacheError(f"AsyncCache needs an event loop with add_reader(); {type(loop).__name__} has none "
+                             "(use the default selector loop or uvloop)") from None
         _completers[loop] = completer
         return completer

@@ -420,7 +420,7 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         core = source._core or default_core()
         counters.hits = counters.misses = 0
         try:
-            await core.run(core.native.clear_pattern, clear_glob)
+            await core.aclear_pattern(clear_glob)
         except CacheConnectionError as exc:
             if not core.fail_silently:
                 raise
@@ -473,24 +473,56 @@ class _Invalidation:
         return exact, globs
 
 
-def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
-    """Each target on its own, so one failing never skips the others. (The core drops
-    this process's L1 copies before it talks to Redis, so an outage still purges L1.)"""
-    native = core.native
-    core.invalidations += 1  # before and after: a load racing this won't store old data
+def _invalidation_calls(exact: list[str], globs: list[str]) -> list[tuple[str, Any]]:
+    """(operation, target) per target: one delete of the exact keys, a clear per glob."""
+    calls: list[tuple[str, Any]] = [("delete", exact)] if exact else []
+    return calls + [("clear_pattern", pattern) for pattern in globs]
+
+
+def _invalidated(core: CacheCore, outcomes: list[BaseException | None]) -> None:
+    """After every target was tried (one failing never skips the others): the first
+    connection failure is raised or absorbed; any other error propagates."""
     failure: CacheConnectionError | None = None
-    calls: list[tuple[Callable[..., Any], Any]] = [(native.delete, exact)] if exact else []
-    calls += [(native.clear_pattern, pattern) for pattern in globs]
-    for call, target in calls:
-        try:
-            call(target)
-        except CacheConnectionError as exc:
-            failure = failure or exc
-    core.invalidations += 1
+    for outcome in outcomes:
+        if isinstance(outcome, CacheConnectionError):
+            failure = failure or outcome
+        elif outcome is not None:
+            raise outcome
     if failure is not None:
         if not core.fail_silently:
             raise failure
         core.absorbed("invalidate", failure)
+
+
+def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+    """(The core drops this process's L1 copies before it talks to Redis, so an outage
+    still purges L1.)"""
+    native = core.native
+    calls: dict[str, Callable[[Any], Any]] = {"delete": native.delete, "clear_pattern": native.clear_pattern}
+    outcomes: list[BaseException | None] = []
+    core.invalidations += 1  # before and after: a load racing this won't store old data
+    try:
+        for op, target in _invalidation_calls(exact, globs):
+            try:
+                calls[op](target)
+                outcomes.append(None)
+            except CacheConnectionError as exc:
+                outcomes.append(exc)
+    finally:
+        core.invalidations += 1
+    _invalidated(core, outcomes)
+
+
+async def _ainvalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+    """_invalidate for coroutines: the targets are submitted together and awaited."""
+    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {"delete": core.adelete, "clear_pattern": core.aclear_pattern}
+    core.invalidations += 1
+    try:
+        results = await asyncio.gather(*(calls[op](target) for op, target in _invalidation_calls(exact, globs)),
+                                       return_exceptions=True)
+    finally:
+        core.invalidations += 1
+    _invalidated(core, [r if isinstance(r, BaseException) else None for r in results])
 
 
 def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) -> Callable[[F], F]:
@@ -513,7 +545,7 @@ def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) ->
                 core = source._core or default_core()
                 if core.enabled:
                     exact, globs = plan.targets(args, kwargs)
-                    await core.run(_invalidate, core, exact, globs)
+                    await _ainvalidate(core, exact, globs)
                 return result
             wrapper = async_wrapper
         else:

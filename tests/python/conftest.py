@@ -205,3 +205,44 @@ def clean_stratacache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
     finally:
         _runtime.reset()
+
+
+@dataclass
+class RedisCluster:
+    """Three cluster-mode redis-servers (masters, no replicas) sharing the 16384 slots."""
+
+    nodes: list[RedisProcess]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+
+def start_cluster(masters: int = 3) -> RedisCluster:
+    # The bus port is given: the default (port + 10000) is out of range above 55535.
+    nodes = [start_redis("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                         "--cluster-node-timeout", "2000", "--cluster-port", str(_free_port()))
+             for _ in range(masters)]
+    cluster = RedisCluster(nodes)
+    out = nodes[0].cli("--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes], "--cluster-replicas", "0",
+                       "--cluster-yes")
+    if "[OK] All 16384 slots covered" not in out:
+        raise RuntimeError(f"redis-cli --cluster create failed: {out}")
+    deadline = time.monotonic() + 10
+    while not all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in nodes):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the cluster did not reach cluster_state:ok")
+        time.sleep(0.05)
+    return cluster
+
+
+@pytest.fixture
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        for node in cluster.nodes:
+            if node.proc.poll() is None:
+                node.kill9()
+            shutil.rmtree(node.workdir, ignore_errors=True)

@@ -169,45 +169,6 @@ def test_closed_cache_raises() -> None:
         cache.get("k")
 
 
-def test_async_calls_never_use_the_executor(redis_server: Any) -> None:
-    """With every executor thread blocked, an L1 hit answers at once and so does an L1
-    miss: it goes to Redis through the core's asynchronous API (shared pipelined
-    connections, completions delivered to the loop), not through a thread."""
-    async def main() -> None:
-        cache = AsyncCache(redis_server.url, max_connections=2)
-        assert cache._core.async_native
-        await cache.set("hot", "value")
-        release = threading.Event()
-        executor = cache._core.executor
-        blockers = [executor.submit(release.wait) for _ in range(2)]
-        try:
-            assert await asyncio.wait_for(cache.get("hot"), timeout=1) == "value"
-            assert await asyncio.wait_for(cache.get("cold"), timeout=1) is None
-            await asyncio.wait_for(cache.set("cold", [1, 2]), timeout=1)
-            cache._core.native.flush_l1()
-            assert await asyncio.wait_for(cache.get("cold"), timeout=1) == [1, 2]
-            assert await asyncio.wait_for(cache.delete("cold", "none"), timeout=1) == 1
-        finally:
-            release.set()
-        for b in blockers:
-            b.result()
-        await cache.close()
-
-    asyncio.run(main())
-
-
-def test_async_mem_never_uses_the_executor() -> None:
-    async def main() -> None:
-        cache = AsyncCache("mem://")
-        await cache.set("k", 1)
-        assert await cache.get("k") == 1
-        assert await cache.delete("k") == 1
-        assert cache._core._executor is None  # never created
-        await cache.close()
-
-    asyncio.run(main())
-
-
 def test_async_network_calls_leave_the_loop_free(redis_server: Any) -> None:
     """While Redis is stalled (SIGSTOP), the loop keeps running other tasks."""
     async def main() -> None:

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from stratacache import AsyncCache, Cache, CacheInfo, cached, configure, get_sync_cache
+from stratacache import AsyncCache, Cache, CacheInfo, cached, configure, get_sync_cache, invalidate_cache
 
 pytestmark = pytest.mark.usefixtures("clean_stratacache")
 
@@ -466,26 +466,31 @@ def test_wrapper_keeps_the_signature_and_call_errors(cache: Cache) -> None:
     assert g(1) == g(1, b=2) == 3 and g.cache_info().hits == 1  # type: ignore[attr-defined]
 
 
-def test_async_hit_from_l1_never_waits_for_the_executor(redis_server: Any) -> None:
+def test_async_cached_and_invalidate_start_no_thread(redis_server: Any) -> None:
     import threading
 
     async def main() -> None:
-        acache = AsyncCache(redis_server.url, max_connections=1)
+        acache = AsyncCache(redis_server.url)
         calls = Calls()
 
         @cached(cache=acache, key_prefix="ah")
         async def f(x: int) -> int:
             return calls(x)
 
-        assert await f(1) == 1  # miss: L2 read and write through the executor
-        release = threading.Event()
-        blocker = acache._core.executor.submit(release.wait)  # its only thread, now busy
-        try:
-            assert await asyncio.wait_for(f(1), timeout=1) == 1
-            assert f.cache_info().hits == 1  # type: ignore[attr-defined]
-        finally:
-            release.set()
-        blocker.result()
+        @invalidate_cache("ah:{x}", "ah:*", cache=acache)
+        async def update(x: int) -> None:
+            return None
+
+        before = set(threading.enumerate())
+        assert await f(1) == 1  # miss: L2 read and write through the loop's completion queue
+        acache.flush_local()
+        assert await f(1) == 1  # from L2
+        assert f.cache_info().hits == 1  # type: ignore[attr-defined]
+        await update(1)
+        assert await f(1) == 1 and calls.n == 2  # invalidated in L1 and L2
+        await f.cache_clear()  # type: ignore[attr-defined]
+        assert redis_server.cli("EXISTS", "ah:1") == "0"
+        assert set(threading.enumerate()) == before
         await acache.close()
 
     asyncio.run(main())

@@ -70,8 +70,8 @@ def test_load_racing_an_invalidation_is_not_stored() -> None:
     assert load(1) == 2
 
 
-def test_no_thread_pool_after_close(redis_server: Any) -> None:
+def test_calls_after_close_raise(redis_server: Any) -> None:
     cache = AsyncCache(redis_server.url)
     asyncio.run(cache.close())
-    with pytest.raises(CacheError):
-        _ = cache._core.executor
+    with pytest.raises(CacheError, match="closed"):
+        asyncio.run(cache.exists("k"))
