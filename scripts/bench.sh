@@ -9,6 +9,7 @@ echo "## L1"; build-bench/bench/bench_l1
 echo; echo "## Codec"; build-bench/bench/bench_codec
 echo; echo "## L2"; build-bench/bench/bench_l2
 echo; build-bench/bench/bench_l2_concurrent
+echo; build-bench/bench/bench_l2_ops
 echo; scripts/bench_l2_async.sh
 echo; echo "## Python"
 python3 -m pip install -q --disable-pip-version-check . cachetools cachebox theine cashews aiocache "redis[hiredis]"
