@@ -142,7 +142,9 @@ TEST(RedisSentinelTls, ManualFailoverIsFollowedOverTls) {
 }
 
 TEST(RedisSentinelTls, PlainSentinelsBehindARedissUrlFailCleanlyWithinTheSentinelTimeout) {
-  auto set = SentinelSet::start(SentinelSet::Config{"mymaster", 0, 3});  // plain TCP only
+  SentinelSet::Config plain;  // plain TCP only
+  plain.replicas = 0;
+  auto set = SentinelSet::start(plain);
   std::string url = set->url("", ca_param() + "&sentinel_timeout=0.3");
   url.replace(0, std::string("redis").size(), "rediss");
   ASSERT_EQ(url.rfind("rediss+sentinel://", 0), 0u);

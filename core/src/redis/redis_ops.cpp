@@ -208,7 +208,7 @@ void RedisOps::mget(const std::vector<std::string>& keys, Call call, DoneEntries
     bool counted = false;  // one failed operation, however many keys it failed
     for (size_t i = 0; i < statuses.size(); ++i) {
       if (!statuses[i]) {
-        if (!counted) failed(statuses[i]);
+        if (!counted) (void)failed(statuses[i]);
         counted = true;
         out.emplace_back(std::move(statuses[i]));
       } else if (st->hits[i]) {
@@ -474,7 +474,7 @@ void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> d
 void RedisOps::health(Call call, std::function<void(HealthInfo)> done) {
   auto servers_or = servers(call.deadline);
   if (!servers_or) {
-    failed(servers_or.status());
+    (void)failed(servers_or.status());
     HealthInfo h;
     h.error = servers_or.status().to_string();
     return done(std::move(h));
