@@ -143,7 +143,10 @@ bool Pipe::write_locked(std::unique_lock<std::mutex>& lk, Deadline deadline) {
   while (!out_.empty() && !broken_) {
     sending_.swap(out_);
     // Everything queued is in sending_ now: from here on it may reach the server.
-    for (auto it = fifo_.rbegin(); it != fifo_.rend() && !(*it)->sent; ++it) (*it)->sent = true;
+    // (A delivered request -- abandoned -- is its caller's: not written, see consume_locked.)
+    for (auto it = fifo_.rbegin(); it != fifo_.rend() && !(*it)->sent; ++it) {
+      if (!(*it)->done) (*it)->sent = true;
+    }
     lk.unlock();
     Status s = stream_->send_all(sending_.data(), sending_.size(), deadline);
     lk.lock();
@@ -216,7 +219,9 @@ bool Pipe::consume_locked(std::unique_lock<std::mutex>& lk, const char* data, si
       break;
     }
     PipeRequest& head = *fifo_.front();
-    head.received = true;
+    // Once delivered (an abandoned request), its outcome belongs to its caller, who
+    // reads it without the lock: nothing here writes to it any more.
+    if (!head.done) head.received = true;
     reader.target(&head.arena);
     Reply r;
     if (Status s = reader.next(&r); !s) {
