@@ -442,29 +442,39 @@ void ClusterTier::on_group(const std::shared_ptr<Scatter>& sc, const std::vector
   const bool may_redirect = sc->round < kMaxRedirects && !k.call.deadline.expired() && !closing_.load();
   std::vector<size_t> again;
   bool node_down = false;
-  for (size_t n = 0; n < group.size(); ++n) {
-    size_t i = group[n];
-    uint16_t slot = 0;
-    Target next;
-    // Per slot, one status covers the group.
-    bool redirect = may_redirect && (!k.per_slot || n == 0) && redirected(sc->statuses[i], &slot, &next);
-    if (k.per_slot && n == 0 && group.size() > 1 &&
-        ((redirect && next.asking) || (may_redirect && try_again(sc->statuses[i])))) {
-      // The slot is being migrated: its keys go again one by one to the same node.
-      for (size_t j : group) sc->alone[j] = 1;
-      again.insert(again.end(), group.begin(), group.end());
-      break;
-    }
-    if (redirect) {
-      if (k.per_slot) {
-        for (size_t j : group) sc->targets[j] = next;
-        again.insert(again.end(), group.begin(), group.end());
+  if (k.per_slot) {
+    // One status covers a slot's group, its first failure: a slot moves, or is migrated,
+    // as a whole, and a pipeline (mset) may be answered in part before an -ASK.
+    const Status* first = nullptr;
+    for (size_t i : group) {
+      if (!sc->statuses[i]) {
+        first = &sc->statuses[i];
         break;
       }
-      sc->targets[i] = std::move(next);
-      again.push_back(i);
-    } else if (may_redirect && node_failed(sc->statuses[i])) {
+    }
+    uint16_t slot = 0;
+    Target next;
+    bool redirect = first != nullptr && may_redirect && redirected(*first, &slot, &next);
+    if (first != nullptr && group.size() > 1 && ((redirect && next.asking) || (may_redirect && try_again(*first)))) {
+      // The slot is being migrated: its keys go again one by one to the same node.
+      for (size_t j : group) sc->alone[j] = 1;
+      again = group;
+    } else if (redirect) {
+      for (size_t j : group) sc->targets[j] = next;
+      again = group;
+    } else if (first != nullptr && may_redirect && node_failed(*first)) {
       node_down = true;
+    }
+  } else {
+    for (size_t i : group) {
+      uint16_t slot = 0;
+      Target next;
+      if (may_redirect && redirected(sc->statuses[i], &slot, &next)) {
+        sc->targets[i] = std::move(next);
+        again.push_back(i);
+      } else if (may_redirect && node_failed(sc->statuses[i])) {
+        node_down = true;
+      }
     }
   }
   if (node_down) {
