@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "cache_test_hooks.hpp"
+#include "coherence.hpp"
 #include "deadline.hpp"
 #include "glob.hpp"
 #include "integer_payload.hpp"
@@ -14,9 +15,13 @@
 namespace stratacache {
 
 std::atomic<void (*)(std::string_view)> test_hooks::before_backfill{nullptr};
+std::atomic<void (*)(std::string_view)> test_hooks::on_l2_reply{nullptr};
+std::atomic<void (*)(std::string_view)> test_hooks::after_backfill{nullptr};
 
-struct Cache::Impl {
+struct Cache::Impl : Coherence::Sink {
   Options options;
+  // Null: no coherence (mem://, l1_coherence=off).
+  std::shared_ptr<Coherence> coherence;
   MemoryTier l1;
   std::unique_ptr<RemoteTier> l2;
   Codec codec;
@@ -28,11 +33,31 @@ struct Cache::Impl {
 
   explicit Impl(Options o)
       : options(std::move(o)),
+        coherence(options.redis.transport == RedisOptions::Transport::kNone || options.l1.coherence == L1Coherence::kOff
+                      ? nullptr
+                      : std::make_shared<Coherence>(options.l1.coherence, options.prefix)),
         l1(options.l1),
         l2(options.redis.transport == RedisOptions::Transport::kNone ? make_null_remote_tier()
-                                                                     : make_redis_tier(options.redis)),
+                                                                     : make_redis_tier(options.redis, coherence)),
         codec(options.codec),
-        plain_integers(!options.codec.keys || options.codec.keys->empty()) {}
+        plain_integers(!options.codec.keys || options.codec.keys->empty()) {
+    if (coherence) coherence->attach(this);
+  }
+
+  // ---- Coherence::Sink: what Redis says changed ----
+  void invalidate(std::string_view full) override {
+    if (full.substr(0, options.prefix.size()) != options.prefix) return;  // another cache's key
+    full.remove_prefix(options.prefix.size());
+    l1.erase(full);
+  }
+  void flush() override { l1.clear(); }
+  // A forked child drops the L1 copies its parent's connections tracked (counted as a
+  // fork flush) before it serves anything from L1.
+  void check_fork() {
+    if (coherence) coherence->forked();
+  }
+  // Whether L1 may keep a value that came from Redis (or was written to it) now.
+  bool l1_covered() const { return !coherence || coherence->covered(); }
 
   bool use_l1(const CallOptions& c) const { return !c.skip_l1; }
   bool use_l2(const CallOptions& c) const { return !c.skip_l2 && l2->enabled(); }
@@ -106,10 +131,13 @@ struct Cache::Impl {
   // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
   // taken before it), and never for a key in its last millisecond (PTTL 0).
   // Returns a reference to the value either way.
+  // With coherent L1, also only while every invalidation channel is up (coherence.hpp).
   ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch) {
     if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
-    if (l2_pttl_ms == 0) return MemoryTier::make_ref(p.format, p.data);
-    return l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
+    ValueRef out = l2_pttl_ms == 0 || !l1_covered() ? MemoryTier::make_ref(p.format, p.data)
+                                                    : l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
+    if (auto hook = test_hooks::after_backfill.load(std::memory_order_relaxed)) hook(key);
+    return out;
   }
 
   // The operations (see "Operations" below).
@@ -127,11 +155,14 @@ struct Cache::Impl {
                  std::function<void(Result<int64_t>)> done);
   void clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
                      std::function<void(Result<int64_t>)> done);
+  void health(const CallOptions& call, bool wait, std::function<void(HealthInfo)> done);
 
   // Validation shared by every write: the TTL to write, or why not.
   Result<int64_t> check_write(std::string_view key, const Payload& value, const CallOptions& call);
-  // The L1 side of a write, after the L2 side (whatever its outcome).
-  void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl);
+  // The L1 side of a write, after the L2 side (l2: its outcome; epoch: l1.write_epoch
+  // taken before it; both unused when the write skipped L2).
+  void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
+                    const Status* l2 = nullptr, uint64_t epoch = 0);
 
   // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
   static constexpr int64_t kMaxTtlMs = 10LL * 365 * 24 * 3600 * 1000;
@@ -149,6 +180,7 @@ Cache::~Cache() {
   // counters, l2 itself) is alive; they must not submit new L2 requests.
   impl_->closing.store(true, std::memory_order_release);
   impl_->l2->close();
+  if (impl_->coherence) impl_->coherence->detach();
 }
 
 Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {
@@ -185,6 +217,7 @@ template <typename Done>
 void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, Done&& done) {
   if (Status st = check_key(key); !st) return done(Result<ValueRef>(st));
   const bool fill = use_l1(call);
+  check_fork();
   if (fill) {
     if (auto p = l1.get(key)) return done(std::move(p));
   }
@@ -194,6 +227,7 @@ void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, 
   std::string full = full_key(key);
   l2->get(full, c,
           [this, k = std::string(key), full, epoch, fill, c, done = std::forward<Done>(done)](Result<RemoteEntry> r) mutable {
+            if (auto hook = test_hooks::on_l2_reply.load(std::memory_order_relaxed)) hook(k);
             if (!r) return done(Result<ValueRef>(r.status()));
             auto p = open_envelope(k, full, r->value, c);
             if (!p) return done(Result<ValueRef>(p.status()));
@@ -243,6 +277,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
                        std::function<void(std::vector<Result<Payload>>)> done) {
   std::vector<Result<Payload>> out(keys.size(), Result<Payload>(not_found()));
   std::vector<size_t> pending;
+  check_fork();
   for (size_t i = 0; i < keys.size(); ++i) {
     if (Status st = check_key(keys[i]); !st) {
       out[i] = st;
@@ -317,10 +352,28 @@ Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& va
   return ttl;
 }
 
-void Cache::Impl::finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl) {
+void Cache::Impl::finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
+                               const Status* l2, uint64_t epoch) {
   // Skipping L1 still invalidates it: a write must never leave an older copy visible.
-  if (use_l1(call)) l1.set(key, value.format, value.data, l1_ttl(ttl));
-  else l1.erase(key);
+  if (!use_l1(call)) {
+    l1.erase(key);
+    return;
+  }
+  if (l2 == nullptr || !coherence) {
+    l1.set(key, value.format, value.data, l1_ttl(ttl));
+    return;
+  }
+  // Coherent L1: the copy must be one Redis will tell us about. A write Redis took is
+  // kept while the channels are up and nothing touched the key since the write began
+  // (an invalidation that raced it wins). A write Redis did not take is kept only when
+  // coherence is down anyway (an outage: L1 is emptied when the channel comes back);
+  // with the channel up, nobody would tell us when another client writes the key.
+  bool covered = coherence->covered();
+  if (l2->is_ok() ? covered : !covered) {
+    l1.set_if_epoch(key, value.format, value.data, l1_ttl(ttl), epoch);
+  } else {
+    l1.erase(key);
+  }
 }
 
 void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
@@ -345,8 +398,11 @@ void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const
     if (!env) return done(env.status());
     writes.push_back(RemoteWrite{full_key(k), std::move(env).value(), ttl});
   }
-  auto finish = [this, items = std::move(items), call, ttl, done = std::move(done)](Status s) {
-    for (auto& [k, v] : items) finish_write(k, v, call, ttl);
+  std::vector<uint64_t> epochs;
+  epochs.reserve(items.size());
+  for (auto& item : items) epochs.push_back(l1.write_epoch(item.first));
+  auto finish = [this, items = std::move(items), epochs = std::move(epochs), call, ttl, done = std::move(done)](Status s) {
+    for (size_t i = 0; i < items.size(); ++i) finish_write(items[i].first, items[i].second, call, ttl, &s, epochs[i]);
     done(std::move(s));
   };
   // One key: a plain SET (no per-slot grouping to set up).
@@ -421,6 +477,7 @@ void Cache::del_async(const std::vector<std::string>& keys, const CallOptions& c
 void Cache::Impl::exists(std::string_view key, const CallOptions& call, bool wait,
                          std::function<void(Result<bool>)> done) {
   if (Status st = check_key(key); !st) return done(st);
+  check_fork();
   if (use_l1(call) && l1.contains(key)) return done(true);
   if (!use_l2(call)) return done(false);
   l2->exists(full_key(key), l2_call(call, wait), std::move(done));
@@ -501,12 +558,19 @@ void Cache::clear_pattern_async(std::string_view glob, const CallOptions& call,
   impl_->clear_pattern(glob, call, false, std::move(done));
 }
 
+void Cache::Impl::health(const CallOptions& call, bool wait, std::function<void(HealthInfo)> done) {
+  l2->health(l2_call(call, wait), [this, done = std::move(done)](HealthInfo h) {
+    if (coherence) coherence->add_health(&h);
+    done(std::move(h));
+  });
+}
+
 HealthInfo Cache::health(const CallOptions& call) {
-  return waited(HealthInfo(), [&](auto done) { impl_->l2->health(impl_->l2_call(call, true), done); });
+  return waited(HealthInfo(), [&](auto done) { impl_->health(call, true, done); });
 }
 
 void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)> done) {
-  impl_->l2->health(impl_->l2_call(call, false), std::move(done));
+  impl_->health(call, false, std::move(done));
 }
 
 void Cache::flush_l1() { impl_->l1.clear(); }
@@ -514,6 +578,7 @@ void Cache::flush_l1() { impl_->l1.clear(); }
 CacheStats Cache::stats() const {
   CacheStats s;
   s.l1 = impl_->l1.stats();
+  if (impl_->coherence) impl_->coherence->add_stats(&s.l1);
   s.l2 = impl_->l2->stats();
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
   return s;

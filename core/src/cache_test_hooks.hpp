@@ -10,5 +10,9 @@ namespace stratacache::test_hooks {
 // Called with the (unprefixed) key between the L2 reply of a read (get, get_async,
 // mget) and its L1 back-fill, on the thread that handles the reply.
 extern std::atomic<void (*)(std::string_view key)> before_backfill;
+// The same read, as its completion begins (before the reply is decoded), and right
+// after the back-fill (whether it stored the value or not).
+extern std::atomic<void (*)(std::string_view key)> on_l2_reply;
+extern std::atomic<void (*)(std::string_view key)> after_backfill;
 
 }  // namespace stratacache::test_hooks

@@ -181,6 +181,14 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     return bad_param(name, value, "wtinylfu or lru");
   }
   if (name == "l1_idle_ttl") return seconds(o.l1.idle_ttl, true);
+  if (name == "l1_coherence") {
+    if (value == "auto") o.l1.coherence = L1Coherence::kAuto;
+    else if (value == "tracking") o.l1.coherence = L1Coherence::kTracking;
+    else if (value == "broadcast") o.l1.coherence = L1Coherence::kBroadcast;
+    else if (value == "off") o.l1.coherence = L1Coherence::kOff;
+    else return bad_param(name, value, "auto, tracking, broadcast or off");
+    return Status::ok();
+  }
   if (name == "l1_ttl_jitter") {
     double v = -1;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);

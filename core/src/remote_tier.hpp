@@ -160,7 +160,9 @@ class RemoteTier {
 std::unique_ptr<RemoteTier> make_null_remote_tier();
 // A Redis tier: standalone (TCP or unix socket), Sentinel or Cluster, by the options.
 // Never fails to construct: connection happens lazily, so a Redis that is down at start
-// only makes L2 calls unavailable.
-std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options);
+// only makes L2 calls unavailable. coherence: the cache's coherent-L1 state
+// (coherence.hpp); null: no invalidation channel.
+class Coherence;
+std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options, std::shared_ptr<Coherence> coherence = nullptr);
 
 }  // namespace stratacache

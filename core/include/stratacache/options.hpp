@@ -18,6 +18,14 @@ using Millis = std::chrono::milliseconds;
 // kWTinyLfu: adaptive W-TinyLFU (Caffeine's policy), the default. kLru: plain LRU.
 enum class L1Policy : uint8_t { kLru = 0, kWTinyLfu = 1 };
 
+// How L1 copies learn that Redis changed (docs/coherence.md). URL: l1_coherence=.
+// kTracking: Redis tracks the keys this process read or wrote (CLIENT TRACKING) and
+//   sends an invalidation when any client changes one. kBroadcast: Redis sends every
+//   change under the cache's prefix (BCAST; no per-key table on the server). kOff: L1
+//   copies live until l1_ttl, whatever happens in Redis. kAuto (the default): kTracking,
+//   or kOff when the server cannot track (Redis < 6, an ACL denying CLIENT or SUBSCRIBE).
+enum class L1Coherence : uint8_t { kAuto = 0, kTracking = 1, kBroadcast = 2, kOff = 3 };
+
 // TLS to Redis (rediss://). Parameter names and meanings follow redis-py.
 struct RedisTlsOptions {
   // ssl_cert_reqs. As in redis-py (Python's ssl module), a client treats kOptional like
@@ -84,8 +92,10 @@ struct L1Options {
   size_t max_entries = 100000;
   size_t max_bytes = 256u << 20;
   L1Policy policy = L1Policy::kWTinyLfu;
-  // Cap on the L1 lifetime of an entry when an L2 exists (0: the entry's own TTL).
+  // Cap on the L1 lifetime of an entry when an L2 exists (0: the entry's own TTL). With
+  // coherence on it is a safety net; with l1_coherence=off, the staleness bound.
   Millis ttl{60000};
+  L1Coherence coherence = L1Coherence::kAuto;
   // Shorten each L1 lifetime by a random 0..jitter fraction (0..1) so entries written
   // together do not all expire (and reload) together. Never lengthens a TTL.
   double ttl_jitter = 0;

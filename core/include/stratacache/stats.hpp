@@ -14,6 +14,15 @@ struct L1Stats {
   uint64_t max_entries = 0, max_bytes = 0;
   uint64_t window_max_entries = 0;  // W-TinyLFU window size chosen by the hill climber
   uint64_t sketch_bytes = 0;        // frequency sketch (not charged to entries)
+  // Coherence (docs/coherence.md): keys Redis told us changed, and the times L1 was
+  // emptied because coherence could not be guaranteed, in total and by reason.
+  uint64_t invalidations = 0;
+  uint64_t coherence_flushes = 0;
+  uint64_t flushes_channel = 0;     // the invalidation channel was lost, timed out or (re)connected
+  uint64_t flushes_connection = 0;  // a tracked data connection closed
+  uint64_t flushes_topology = 0;    // a new Sentinel master, Cluster slots moved or a master failed
+  uint64_t flushes_server = 0;      // FLUSHDB / FLUSHALL on the server
+  uint64_t flushes_fork = 0;        // a forked child dropped the copies tracked for its parent
   // bytes = for each entry, the allocator chunk that holds its header, key and value
   // (glibc rounding and chunk header included) plus its hash-bucket slot.
 };
@@ -55,6 +64,12 @@ struct HealthInfo {
   int64_t connected_clients = 0;
   int64_t uptime_seconds = 0;
   std::string error;            // why not healthy
+  // L1 coherence: the mode in effect ("tracking", "broadcast", "off"), whether every
+  // invalidation channel is up (always true when off), how many, and the last error.
+  std::string coherence = "off";
+  bool coherence_up = true;
+  int64_t coherence_channels = 0;
+  std::string coherence_error;
 };
 
 }  // namespace stratacache

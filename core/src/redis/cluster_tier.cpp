@@ -48,7 +48,8 @@ int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(s
 
 }  // namespace
 
-ClusterTier::ClusterTier(RedisOptions options) : options_(std::move(options)) {
+ClusterTier::ClusterTier(RedisOptions options, std::shared_ptr<Coherence> coherence) : options_(std::move(options)) {
+  coherence_ = std::move(coherence);
   owner_.fill(-1);
   for (const SentinelAddress& a : options_.cluster_nodes) seeds_.push_back(address_of(a.host, a.port));
 }
@@ -88,8 +89,10 @@ RedisTier& ClusterTier::node(const std::string& address) {
   uint16_t port = 0;
   std::from_chars(address.data() + colon + 1, address.data() + address.size(), port);
   o.port = port;
-  auto tier = std::make_unique<RedisTier>(std::move(o), /*cluster_node=*/true);
+  auto tier = std::make_unique<RedisTier>(std::move(o), /*cluster_node=*/true, coherence_);
   RedisTier& ref = *tier;
+  // Only the masters the cache reads from run an invalidation channel.
+  if (std::find(known_masters_.begin(), known_masters_.end(), address) != known_masters_.end()) ref.set_tracking(true);
   nodes_.emplace(address, std::move(tier));
   return ref;
 }
@@ -220,8 +223,10 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
       *error = s;
       continue;
     }
+    bool moved = false;
     {
       std::unique_lock<std::shared_mutex> lock(map_mu_);
+      auto before = owner_;
       owner_.fill(-1);
       for (const auto& [owner, range] : ranges) {
         auto it = std::find(addresses_.begin(), addresses_.end(), owner);
@@ -229,9 +234,11 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
         auto index = static_cast<int16_t>(it - addresses_.begin());
         for (uint32_t slot = range.first; slot <= range.second; ++slot) owner_[slot] = index;
       }
-      masters_ = std::move(masters);
+      moved = loaded_ && before != owner_;
+      masters_ = masters;
       loaded_ = true;
     }
+    if (coherence_) follow_masters(masters, moved);
     stale_.store(false, std::memory_order_relaxed);
     last_refresh_ns_.store(now_ns(), std::memory_order_relaxed);
     refreshes_.fetch_add(1, std::memory_order_relaxed);
@@ -241,6 +248,17 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
   // Failed: do not ask again before kMinRefreshGap (every caller would otherwise retry).
   last_refresh_ns_.store(now_ns(), std::memory_order_relaxed);
   return false;
+}
+
+void ClusterTier::follow_masters(const std::vector<std::string>& masters, bool moved) {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  known_masters_ = masters;
+  for (auto& [address, tier] : nodes_) {
+    tier->set_tracking(std::find(masters.begin(), masters.end(), address) != masters.end());
+  }
+  // Keys whose slot moved were tracked by their old owner: forget every L1 copy (the
+  // migration's delete on the old owner usually said so already).
+  if (moved) coherence_->flush(Coherence::Flush::kTopology);
 }
 
 bool ClusterTier::redirected(const Status& s, uint16_t* slot, Target* target) {

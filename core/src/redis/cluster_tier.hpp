@@ -55,7 +55,7 @@ class ClusterTier final : public RedisOps {
   static constexpr std::chrono::milliseconds kMinRefreshGap{100};
   static constexpr std::chrono::milliseconds kRefreshInterval{10000};
 
-  explicit ClusterTier(RedisOptions options);
+  explicit ClusterTier(RedisOptions options, std::shared_ptr<Coherence> coherence = nullptr);
   ~ClusterTier() override;
 
   void close() override;
@@ -85,6 +85,9 @@ class ClusterTier final : public RedisOps {
 
   // The node's tier, created on first use. Never null.
   RedisTier& node(const std::string& address);
+  // Coherent L1: the masters' invalidation channels run, the others' stop; L1 is
+  // emptied when slots changed owner (moved).
+  void follow_masters(const std::vector<std::string>& masters, bool moved);
   // Loads the map when it has never been loaded (waiting up to the deadline for a load
   // in flight), and refreshes it when stale. kUnavailable/kTimeout when no node answered.
   Status ensure_map(Deadline deadline);
@@ -119,6 +122,7 @@ class ClusterTier final : public RedisOps {
 
   mutable std::mutex nodes_mu_;
   std::map<std::string, std::unique_ptr<RedisTier>> nodes_;
+  std::vector<std::string> known_masters_;  // under nodes_mu_: the nodes whose channel runs
 
   std::atomic<uint64_t> moved_{0}, ask_{0}, refreshes_{0};
 

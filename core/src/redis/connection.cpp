@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "redis/tls.hpp"
+#include "redis/tracker.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -64,6 +65,11 @@ Connection::Connection(const RedisOptions& options, uint64_t generation, const T
       last_used_(Clock::now()) {
   out_.reserve(512);
   replies_.reserve(8);
+}
+
+Connection::~Connection() {
+  // A forked child's copy of the parent's connection: the parent still has it open.
+  if (tracker_ != nullptr && pid_ == ::getpid()) tracker_->forget(this);
 }
 
 Status Connection::fail(Status s) {

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,7 @@
 namespace stratacache::redis {
 
 class TlsContext;
+class Tracker;
 
 // Formats one command (binary-safe arguments) onto `out` with hiredis' formatter. On a
 // failure (over 1 GiB, formatter error) nothing is appended and *error is set (once).
@@ -39,6 +41,8 @@ class Connection {
 
   // `options` and `tls` (null: plain TCP / unix socket) must outlive the connection.
   Connection(const RedisOptions& options, uint64_t generation, const TlsContext* tls = nullptr);
+  // Tells its tracker (redis/tracker.hpp) that it is gone: Redis forgets what it tracked.
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -76,6 +80,17 @@ class Connection {
     failure_ = why;
   }
 
+  // Coherent L1: the tracker this connection registered with (CLIENT TRACKING ...
+  // REDIRECT), and the tracker's epoch at that moment (0: not registered). Set by the
+  // tracker, under the owning pipe's discipline (one registration in flight).
+  Tracker* tracker() const { return tracker_; }
+  uint64_t tracking_epoch() const { return tracking_epoch_.load(std::memory_order_acquire); }
+  void set_tracking(Tracker* t, uint64_t epoch) {
+    tracker_ = t;
+    tracking_epoch_.store(epoch, std::memory_order_release);
+  }
+  int fd() const { return stream_ ? stream_->fd() : -1; }
+
   uint64_t generation() const { return generation_; }
   pid_t pid() const { return pid_; }
   Clock::time_point last_used() const { return last_used_; }
@@ -97,6 +112,8 @@ class Connection {
   StatusCode failure_ = StatusCode::kOk;
   bool received_any_ = false;
   uint64_t generation_;
+  Tracker* tracker_ = nullptr;
+  std::atomic<uint64_t> tracking_epoch_{0};
   pid_t pid_;
   Clock::time_point last_used_;
 };

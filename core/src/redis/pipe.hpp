@@ -99,6 +99,8 @@ class Pipe {
   bool wants_poll() const;
   bool has_unsent() const;
   int fd() const { return fd_; }
+  // The connection, for its coherence registration (redis/tracker.hpp): read-only use.
+  Connection& connection() { return *conn_; }
   void set_waker(std::function<void()> wake);
 
   bool broken() const { return broken_flag_.load(std::memory_order_acquire); }

@@ -248,6 +248,7 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
           continue;
         }
       }
+      if (tracker_ != nullptr) tracker_->register_on(*best);
       return Pick{std::move(best), true};
     }
     if (room) {
@@ -261,6 +262,7 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
       if (!lease) {
         if (best) {  // growing failed: share what is open
           *why = AcquireFailure::kNone;
+          if (tracker_ != nullptr) tracker_->register_on(*best);
           return Pick{std::move(best), true};
         }
         return lease.status();
@@ -279,6 +281,7 @@ Result<PipeSet::Pick> PipeSet::pick(Deadline deadline, AcquireFailure* why, bool
           [pool, lease_epoch](std::unique_ptr<Connection> c) { pool->release(std::move(c), lease_epoch); });
       pipe->set_waker([this] { wake(); });
       pipes_.push_back(pipe);
+      if (tracker_ != nullptr) tracker_->register_on(*pipe);
       return Pick{std::move(pipe), lease->reused};
     }
     // Every slot is being connected: wait for one.

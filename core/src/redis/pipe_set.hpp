@@ -29,6 +29,7 @@
 
 #include "redis/pipe.hpp"
 #include "redis/pool.hpp"
+#include "redis/tracker.hpp"
 
 namespace stratacache::redis {
 
@@ -56,6 +57,9 @@ class PipeSet {
   // or the set is closed).
   Status start_io();
   size_t size() const;
+  // Coherent L1 (redis/tracker.hpp): every pick makes sure the pipe's connection is
+  // registered with the tracker's channel as it is now. Set before the first pick.
+  void set_tracker(Tracker* tracker) { tracker_ = tracker; }
   // pthread_atfork handlers (all sets, registered once): fork() waits for the lock.
   void lock_for_fork();
   void unlock_for_fork();
@@ -72,6 +76,7 @@ class PipeSet {
   const RedisOptions& options_;
   Counters& counters_;
   const size_t max_pipes_;
+  Tracker* tracker_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable changed_;

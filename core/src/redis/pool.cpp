@@ -222,6 +222,22 @@ void ConnectionPool::release(std::unique_ptr<Connection> conn, uint64_t target_e
   conn.reset();  // close outside the lock
 }
 
+Result<std::unique_ptr<Connection>> ConnectionPool::open_dedicated(Deadline deadline) {
+  if (!tls_error_.is_ok()) return tls_error_;
+  const RedisOptions* target;
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fork_generation() != generation_) reset_after_fork_locked();
+    if (targets_.empty()) return unavailable("no master known yet for '" + options_.sentinel_master + "'");
+    target = targets_.back().get();  // targets_ only grows: the pointer stays valid
+    generation = generation_;
+  }
+  auto c = std::make_unique<Connection>(*target, generation, tls_.get());
+  if (Status s = c->open(deadline); !s) return s;
+  return c;
+}
+
 void ConnectionPool::discard_idle() {
   std::vector<std::unique_ptr<Connection>> dropped;
   {

@@ -83,6 +83,9 @@ class ConnectionPool {
   void release(std::unique_ptr<Connection> conn, uint64_t target_epoch);
   // Closes every idle connection (after one of them found the server gone).
   void discard_idle();
+  // A connection to the current target outside the pool (not counted in max_connections,
+  // no backoff): the invalidation channel's (redis/tracker.hpp).
+  Result<std::unique_ptr<Connection>> open_dedicated(Deadline deadline);
 
   // Sentinel: new connections go to `at` from now on (see above).
   void retarget(const std::string& host, uint16_t port);

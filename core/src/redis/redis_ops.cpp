@@ -43,7 +43,19 @@ Status check_ttl(int64_t ttl_ms) {
   return Status();
 }
 
-void queue_set(Request& r, std::string_view key, std::string_view value, int64_t ttl_ms) {
+// track: coherent L1 in tracking mode. A write removes the key from the server's
+// tracking table, so the SET runs in a script that then reads the key (PTTL), which
+// tracks it again for this connection with nothing in between (docs/coherence.md).
+void queue_set(Request& r, std::string_view key, std::string_view value, int64_t ttl_ms, bool track) {
+  if (track) {
+    static constexpr std::string_view kScript =
+        "local r; if ARGV[2] == '0' then r = redis.call('SET', KEYS[1], ARGV[1]) "
+        "else r = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end; "
+        "redis.call('PTTL', KEYS[1]); return r";
+    Num ttl(ttl_ms > 0 ? ttl_ms : 0);
+    r.command({"EVAL", kScript, "1", key, value, ttl.view()});
+    return;
+  }
   if (ttl_ms > 0) {
     Num ttl(ttl_ms);
     r.command({"SET", key, value, "PX", ttl.view()});
@@ -229,7 +241,7 @@ void RedisOps::mget(const std::vector<std::string>& keys, Call call, DoneEntries
 void RedisOps::set(std::string_view key, std::string_view value, int64_t ttl_ms, Call call, DoneStatus done) {
   if (Status s = check_ttl(ttl_ms); !s) return done(failed(std::move(s)));
   RequestPtr req = request(key, call);
-  queue_set(*req, key, value, ttl_ms);
+  queue_set(*req, key, value, ttl_ms, track_writes());
   req->on_reply = [](const Replies& r) { return read_ok(r[0], "SET"); };
   req->done = [this, done = std::move(done)](Status s) {
     if (!s) return done(failed(std::move(s)));
@@ -248,8 +260,8 @@ void RedisOps::mset(const std::vector<RemoteWrite>& writes, Call call, DoneStatu
   k->slots.reserve(writes.size());
   for (const RemoteWrite& w : writes) k->slots.push_back(key_slot(w.key));
   auto w = std::make_shared<const std::vector<RemoteWrite>>(writes);
-  k->build = [w](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
-    for (size_t i : items) queue_set(req, (*w)[i].key, (*w)[i].value, (*w)[i].ttl_ms);
+  k->build = [w, track = track_writes()](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
+    for (size_t i : items) queue_set(req, (*w)[i].key, (*w)[i].value, (*w)[i].ttl_ms, track);
     req.on_reply = [items, statuses](const Replies& r) {
       for (size_t n = 0; n < items.size(); ++n) (*statuses)[items[n]] = read_ok(r[n], "SET");
       return Status();

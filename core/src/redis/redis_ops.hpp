@@ -26,6 +26,7 @@
 
 #include "redis/pool.hpp"
 #include "redis/request.hpp"
+#include "coherence.hpp"
 #include "remote_tier.hpp"
 
 namespace stratacache::redis {
@@ -96,6 +97,11 @@ class RedisOps : public RemoteTier {
   RequestPtr request(std::string_view key, Call call);
   // Counts a failed operation (not a miss) and passes it on.
   Status failed(Status s);
+
+  // Coherent L1 in tracking mode: a write also reads its key back (one script), so the
+  // connection keeps tracking it (a write untracks a key on the server).
+  bool track_writes() const { return coherence_ && coherence_->tracking(); }
+  std::shared_ptr<Coherence> coherence_;
 
   Counters counters_;     // the operations' counts; a RedisTier adds its transport's
   size_t scan_count_ = 1000;  // SCAN COUNT of delete_matching

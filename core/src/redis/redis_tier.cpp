@@ -21,7 +21,7 @@ struct RedisTier::Attempt {
   bool retried_stale = false, retried_moved = false;
 };
 
-RedisTier::RedisTier(RedisOptions options, bool cluster_node)
+RedisTier::RedisTier(RedisOptions options, bool cluster_node, std::shared_ptr<Coherence> coherence)
     : cluster_node_(cluster_node),
       options_(std::move(options)),
       pool_(options_, counters_),
@@ -30,9 +30,20 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node)
                options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
   if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
   scan_count_ = options_.scan_count == 0 ? 1000 : options_.scan_count;
+  coherence_ = coherence;
+  if (coherence && coherence->mode() != L1Coherence::kOff) {
+    tracker_ = std::make_unique<Tracker>(pool_, options_, std::move(coherence), /*enabled=*/!cluster_node);
+    pipes_.set_tracker(tracker_.get());
+  }
+}
+
+void RedisTier::close() {
+  if (tracker_) tracker_->stop();
+  pipes_.close();
 }
 
 RedisTier::~RedisTier() {
+  if (tracker_) tracker_->stop();
   // Pending asynchronous requests complete first: their callbacks use the breaker and counters.
   pipes_.close();
   // A watcher inherited across fork() has no thread in this process: abandon it.
@@ -105,6 +116,7 @@ void RedisTier::attempt(RequestPtr req, std::shared_ptr<Attempt> a, bool in_comp
     return finish(req, *a, timeout_error("deadline passed before the request was sent"), Outcome::kFailure);
   }
   const bool may_block = !in_completion;
+  if (tracker_) tracker_->ensure_running();
   uint64_t epoch = pool_.target_epoch();
   if (sentinel_ && epoch == 0) {
     Status error = unavailable("redis: no master known yet");
@@ -245,11 +257,11 @@ void RedisTier::count_kind(const Status& s) {
 
 namespace stratacache {
 
-std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options) {
+std::unique_ptr<RemoteTier> make_redis_tier(const RedisOptions& options, std::shared_ptr<Coherence> coherence) {
   // No transport means no L2: the null tier is exactly that.
   if (options.transport == RedisOptions::Transport::kNone) return make_null_remote_tier();
-  if (!options.cluster_nodes.empty()) return std::make_unique<redis::ClusterTier>(options);
-  return std::make_unique<redis::RedisTier>(options);
+  if (!options.cluster_nodes.empty()) return std::make_unique<redis::ClusterTier>(options, std::move(coherence));
+  return std::make_unique<redis::RedisTier>(options, false, std::move(coherence));
 }
 
 }  // namespace stratacache

@@ -62,6 +62,7 @@
 #include "redis/pool.hpp"
 #include "redis/redis_ops.hpp"
 #include "redis/sentinel.hpp"
+#include "redis/tracker.hpp"
 
 namespace stratacache::redis {
 
@@ -69,10 +70,16 @@ class RedisTier final : public RedisOps {
  public:
   // cluster_node: one node of a Redis Cluster (redis/cluster_tier.hpp): its commands never
   // carry keys of several slots (delete_matching unlinks per slot).
-  explicit RedisTier(RedisOptions options, bool cluster_node = false);
+  // coherence: the cache's (coherence.hpp); null or off: no invalidation channel. A
+  // cluster node's channel runs only while set_tracking(true) (the node is a master).
+  explicit RedisTier(RedisOptions options, bool cluster_node = false, std::shared_ptr<Coherence> coherence = nullptr);
   ~RedisTier() override;
 
-  void close() override { pipes_.close(); }
+  void close() override;
+  // Cluster: whether this node's invalidation channel runs (it is a master).
+  void set_tracking(bool on) {
+    if (tracker_) tracker_->set_enabled(on);
+  }
   L2Stats stats() const override;
 
   void send(RequestPtr req) override { send(std::move(req), false); }
@@ -102,6 +109,9 @@ class RedisTier final : public RedisOps {
 
   bool cluster_node_;
   RedisOptions options_;
+  // Before pool_ and pipes_: their connections tell it when they close (it is stopped
+  // first, in the destructor).
+  std::unique_ptr<Tracker> tracker_;
   ConnectionPool pool_;
   PipeSet pipes_;  // after pool_: pipes give their connections back to it
   CircuitBreaker breaker_;
