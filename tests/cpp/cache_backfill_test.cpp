@@ -11,6 +11,7 @@
 #include "cache_test_hooks.hpp"
 #include "memory/memory_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "support/coherent.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -85,9 +86,11 @@ TEST(BackfillGuard, WriteEraseIncrementOrClearOfTheKeyStopsTheBackfill) {
   EXPECT_FALSE(l1.get("k1"));
 }
 
+// Open, with coherent L1 up: every read below is expected to back-fill.
 std::unique_ptr<Cache> open_or_die(Options o) {
   auto c = Cache::open(std::move(o));
   EXPECT_TRUE(c) << c.status().to_string();
+  EXPECT_TRUE(testing::wait_coherent(**c));
   return std::move(c).value();
 }
 

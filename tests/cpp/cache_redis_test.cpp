@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "stratacache/cache.hpp"
+#include "support/coherent.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -32,6 +33,7 @@ TEST(CacheRedis, ReadThroughBackfillsL1AndPrefixesKeys) {
   auto server = RedisServer::start();
   auto writer = open_or_die(server->url("", 0, "prefix=app:"));
   auto reader = open_or_die(server->url("", 0, "prefix=app:"));
+  ASSERT_TRUE(testing::wait_coherent(*reader));  // reads are kept in L1 once it is
   Value v = Value::Map{{"name", "Alice"}, {"n", 1}};
   ASSERT_TRUE(writer->set_value("user:1", v));
   EXPECT_EQ(server->cli({"EXISTS", "app:user:1"}), "1");
@@ -56,7 +58,8 @@ TEST(CacheRedis, L1CopyNeverOutlivesL2Ttl) {
 
 TEST(CacheRedis, L1TtlCapsStalenessAcrossProcesses) {
   auto server = RedisServer::start();
-  auto a = open_or_die(server->url("", 0, "l1_ttl=0.3"));
+  // l1_coherence=off: the documented TTL-bounded staleness (docs/coherence.md).
+  auto a = open_or_die(server->url("", 0, "l1_ttl=0.3&l1_coherence=off"));
   auto b = open_or_die(server->url());
   ASSERT_TRUE(b->set("k", raw("v1")));
   EXPECT_EQ(a->get("k")->data, "v1");
@@ -179,7 +182,9 @@ TEST(CacheRedis, MgetMsetDeleteExistsTtl) {
 
 TEST(CacheRedis, KillAndRestartDegradesToL1AndRecovers) {
   auto server = RedisServer::start();
-  auto c = open_or_die(server->url("", 0, "socket_timeout=0.5&socket_connect_timeout=0.2"));
+  // l1_coherence=off: L1 keeps its copies through the outage. (With coherence on, losing
+  // the invalidation channel empties L1: cache_coherence_test.cpp.)
+  auto c = open_or_die(server->url("", 0, "socket_timeout=0.5&socket_connect_timeout=0.2&l1_coherence=off"));
   ASSERT_TRUE(c->set("warm", raw("hot")));
   server->kill9();
   EXPECT_EQ(c->get("warm")->data, "hot");  // L1 keeps serving

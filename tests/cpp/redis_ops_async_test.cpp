@@ -14,6 +14,7 @@
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
 #include "stratacache/options.hpp"
+#include "support/coherent.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -139,6 +140,7 @@ void every_operation_waiting(RemoteTier& tier) {
 
 // The Cache facade: every operation asynchronous, each with the result of its waiting form.
 void every_cache_operation_async(Cache& c) {
+  ASSERT_TRUE(testing::wait_coherent(c));  // so that the reads below are kept in L1
   const auto me = std::this_thread::get_id();
   CallOptions call;
   auto set = await<Status>([&](auto done) { c.set_async("co:{a}1", Payload{Format::kRaw, "one"}, call, done); });

@@ -34,6 +34,9 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node, std::shared_ptr<Co
   if (coherence && coherence->mode() != L1Coherence::kOff) {
     tracker_ = std::make_unique<Tracker>(pool_, options_, std::move(coherence), /*enabled=*/!cluster_node);
     pipes_.set_tracker(tracker_.get());
+    // The channel connects in the background from now on, so that it is usually up by
+    // the first read (reads before that are returned but not kept in L1).
+    tracker_->ensure_running();
   }
 }
 

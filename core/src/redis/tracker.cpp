@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,6 +75,7 @@ void Tracker::after_fork_locked() {
   up_ = false;
   epoch_.store(0, std::memory_order_release);
   redirect_.clear();
+  channel_fd_ = -1;  // the parent's socket: never shut it down from here
   watched_.clear();
   generation_ = fork_generation();
   coherence_->forked();
@@ -105,6 +107,7 @@ void Tracker::set_enabled(bool enabled) {
     if (enabled_ == enabled) return;
     enabled_ = enabled;
   }
+  if (enabled) return ensure_running();
   if (!enabled) {
     stop();
     std::lock_guard<std::mutex> lk(mu_);
@@ -119,6 +122,8 @@ void Tracker::stop() {
     if (generation_ != fork_generation()) after_fork_locked();
     stop_ = true;
     t = std::move(thread_);
+    // A handshake or read blocked on a silent server returns now, not at its deadline.
+    if (channel_fd_ >= 0) ::shutdown(channel_fd_, SHUT_RDWR);
   }
   wake();
   cv_.notify_all();
@@ -231,6 +236,18 @@ milliseconds Tracker::session(uint64_t generation) {
   }
   std::unique_ptr<Connection> conn = std::move(opened).value();
   Connection& c = *conn;
+  struct Published {  // the descriptor stop() may shut down, withdrawn before it closes
+    Tracker& t;
+    Published(Tracker& tracker, int fd) : t(tracker) {
+      std::lock_guard<std::mutex> lk(t.mu_);
+      t.channel_fd_ = fd;
+    }
+    ~Published() {
+      std::lock_guard<std::mutex> lk(t.mu_);
+      t.channel_fd_ = -1;
+    }
+  } published(*this, c.fd());
+  if (stopping(generation)) return retry;
   const uint64_t target = pool_.target_epoch();
   c.command({"CLIENT", "ID"});
   if (Status s = c.roundtrip(Deadline::after(options_.socket_timeout)); !s) {

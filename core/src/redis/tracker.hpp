@@ -18,8 +18,9 @@
 // silence), a Sentinel failover (the pool's target moved) or stop: the channel marks
 // itself down (L1 emptied), then reconnects with backoff (retry_backoff_min .. max).
 //
-// One thread per channel, started on first use. Fork: the child's tracker starts its
-// own thread on its next use; the parent's connections are not the child's.
+// One thread per channel, started with the tier (a Cluster node's: when it becomes a
+// master). Fork: the child's tracker starts its own thread on its next use; the
+// parent's channel and connections are not the child's.
 #pragma once
 
 #include <atomic>
@@ -89,6 +90,7 @@ class Tracker {
   bool running_ = false;
   int wake_fd_ = -1;
   std::string redirect_;  // the channel's client id while up
+  int channel_fd_ = -1;   // while connected: stop() shuts it down so no wait outlasts it
   std::atomic<uint64_t> epoch_{0};  // nonzero while up; new on every session
   uint64_t epochs_ = 0;
   std::map<const Connection*, Watched> watched_;

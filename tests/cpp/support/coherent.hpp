@@ -1,0 +1,24 @@
+// Waiting for a cache's coherent L1 (docs/coherence.md): values read from Redis are kept
+// in L1 only once its invalidation channels are up, which happens in the background
+// shortly after the cache opens (or after a reconnect). Tests that expect a first read
+// to be back-filled wait for it.
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+#include "stratacache/cache.hpp"
+
+namespace stratacache::testing {
+
+// True when every channel is up (or coherence is off) within `limit`.
+inline bool wait_coherent(Cache& c, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (c.health().coherence_up) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace stratacache::testing
