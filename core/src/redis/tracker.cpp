@@ -25,6 +25,9 @@ constexpr milliseconds kPingAfter{1000};
 constexpr size_t kReadChunk = 64 * 1024;
 
 // Every live tracker, so that fork() never happens while one of their locks is held.
+// The handlers are registered when the library loads, before any PipeSet registers its
+// own: prepare handlers run in reverse order, so a fork takes the pipe sets' locks first
+// and the trackers' last, the order a pick() nests them in (register_on()).
 std::mutex g_trackers_mu;
 std::vector<std::mutex*>* g_tracker_locks = nullptr;
 void fork_prepare() {
@@ -37,6 +40,11 @@ void fork_parent() {
 }
 
 // A server that cannot track: old (no CLIENT TRACKING), or an ACL that denies it.
+const bool g_atfork_registered = [] {
+  ::pthread_atfork(&fork_prepare, &fork_parent, &fork_parent);
+  return true;
+}();
+
 bool cannot_track(std::string_view error) {
   return error.find("NOPERM") != std::string_view::npos || error.find("unknown") != std::string_view::npos ||
          error.find("Unknown") != std::string_view::npos || error.find("syntax") != std::string_view::npos;
@@ -52,8 +60,7 @@ Tracker::Tracker(ConnectionPool& pool, const RedisOptions& options, std::shared_
       tracking_(coherence_->mode() == L1Coherence::kTracking),
       enabled_(enabled),
       generation_(fork_generation()) {
-  static std::once_flag registered;
-  std::call_once(registered, [] { ::pthread_atfork(&fork_prepare, &fork_parent, &fork_parent); });
+  (void)g_atfork_registered;
   std::lock_guard<std::mutex> lk(g_trackers_mu);
   if (!g_tracker_locks) g_tracker_locks = new std::vector<std::mutex*>();  // never freed (atfork)
   g_tracker_locks->push_back(&mu_);
