@@ -423,14 +423,24 @@ STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_le
  * Unknown name: STRATACACHE_EINVAL. */
 STRATACACHE_API int stratacache_stat(uint64_t *out_value, stratacache_cache *cache, const char *name);
 /* The counter at index (0, 1, ...): *out_name and *out_description (may be NULL) are
- * static strings. STRATACACHE_ENOTFOUND past the last one. Added in 0.2. */
+ * static strings. STRATACACHE_ENOTFOUND past the last one. The list only grows: a new
+ * counter is appended, so an index keeps naming the same counter (the L1 coherence
+ * counters "l1.invalidations", "l1.coherence_flushes", "l1.flushes_channel",
+ * "l1.flushes_connection", "l1.flushes_topology", "l1.flushes_server" and
+ * "l1.flushes_fork" come after "decode_errors"). Added in 0.2. */
 STRATACACHE_API int stratacache_stat_info(const char **out_name, const char **out_description, size_t index);
 /* All counters as a JSON object {"l1": {...}, "l2": {...}, "decode_errors": n};
  * NUL-terminated, caller-owned. */
 STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, stratacache_cache *cache);
 /* Health as JSON: {"healthy": bool, "latency_ms": f, "version": s, "used_memory": s,
- * "connected_clients": n, "uptime_seconds": n, "error": s}. Returns OK even when
- * unhealthy; NUL-terminated, caller-owned. */
+ * "connected_clients": n, "uptime_seconds": n, "error": s, "coherence": s,
+ * "coherence_up": bool, "coherence_channels": n, "coherence_error": s}. The coherence
+ * fields (0.2) describe the L1 (option l1_coherence): the mode in effect ("tracking",
+ * "broadcast" or "off"), whether every invalidation channel is up (always true when
+ * off; while false, reads do not fill L1), how many channels there are (one per Redis
+ * server; 0 when off) and the last channel error ("" if none). Returns OK even when
+ * unhealthy; NUL-terminated, caller-owned. The same JSON is the value of
+ * stratacache_submit_health. */
 STRATACACHE_API int stratacache_health_json(char **out_json, size_t *out_len, stratacache_cache *cache,
                                             const stratacache_callopts *co);
 

@@ -238,7 +238,9 @@ Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
 }
 
 // The one table of counters: it drives stratacache_stat, stratacache_stats_json,
-// stratacache_stat_info and (checked by the C test) the README's list.
+// stratacache_stat_info and (checked by the C test) the README's list. Append only: a
+// binding may have kept an index from stratacache_stat_info, so a new counter goes last
+// (stats_json nests by name, so its l1 counters still land under "l1").
 struct Counter {
   const char* name;
   uint64_t (*read)(const CacheStats&);
@@ -282,6 +284,13 @@ const Counter kCounters[] = {
     STRATACACHE_L2(ask_redirects, "Cluster: -ASK replies followed (not failures)"),
     {"decode_errors", [](const CacheStats& s) { return s.decode_errors; },
      "corrupt, tampered or unreadable values met on read (each a miss)"},
+    STRATACACHE_L1(invalidations, "coherence: keys Redis reported changed (their L1 copies dropped)"),
+    STRATACACHE_L1(coherence_flushes, "coherence: times L1 was emptied because coverage was lost (the reasons below)"),
+    STRATACACHE_L1(flushes_channel, "reason: an invalidation channel was lost, timed out or (re)connected"),
+    STRATACACHE_L1(flushes_connection, "reason: a tracked data connection closed"),
+    STRATACACHE_L1(flushes_topology, "reason: a new Sentinel master, Cluster slots moved or a master failed"),
+    STRATACACHE_L1(flushes_server, "reason: FLUSHDB / FLUSHALL on the server"),
+    STRATACACHE_L1(flushes_fork, "reason: a forked child dropped the copies tracked for its parent"),
 };
 #undef STRATACACHE_L1
 #undef STRATACACHE_L2
@@ -570,7 +579,11 @@ std::string health_text(const HealthInfo& h) {
                       {"used_memory", h.used_memory},
                       {"connected_clients", h.connected_clients},
                       {"uptime_seconds", h.uptime_seconds},
-                      {"error", h.error}};
+                      {"error", h.error},
+                      {"coherence", h.coherence},
+                      {"coherence_up", h.coherence_up},
+                      {"coherence_channels", h.coherence_channels},
+                      {"coherence_error", h.coherence_error}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -39,7 +39,12 @@ __all__ = ["Cache", "AsyncCache", "Key"]
 Key = Union[str, bytes]
 _C = TypeVar("_C", bound="_Base")
 
-_HEALTH_KEYS = ("healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds")
+# The coherence fields describe L1 (option ``l1_coherence``): the mode in effect
+# ("tracking", "broadcast" or "off"), whether every invalidation channel is up (reads
+# fill L1 only while it is; always True when off), how many channels (one per Redis
+# server, 0 when off) and the last channel error ("" if none).
+_HEALTH_KEYS = ("healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds",
+                "coherence", "coherence_up", "coherence_channels", "coherence_error")
 
 
 def _health(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,8 +112,12 @@ class _Base:
         return self._core.closed
 
     def stats(self) -> dict[str, Any]:
-        """The native counters (``l1``, ``l2``, ``decode_errors``) plus
-        ``errors_absorbed`` and ``values_rejected`` (unsigned pickles refused)."""
+        """The native counters (``l1``, ``l2``, ``decode_errors``; the README lists them)
+        plus ``errors_absorbed`` and ``values_rejected`` (unsigned pickles refused).
+        L1 coherence counts under ``l1``: ``invalidations`` (keys Redis reported
+        changed), ``coherence_flushes`` (L1 emptied because coverage was lost) and its
+        reasons ``flushes_channel``, ``flushes_connection``, ``flushes_topology``,
+        ``flushes_server``, ``flushes_fork``."""
         return self._core.stats()
 
     def flush_local(self) -> None:
@@ -223,7 +232,14 @@ class Cache(_Base):
 
     def health_check(self) -> dict[str, Any]:
         """``{'healthy', 'latency_ms', 'version', 'used_memory', 'connected_clients',
-        'uptime_seconds'}`` (plus ``'error'`` when unhealthy)."""
+        'uptime_seconds', 'coherence', 'coherence_up', 'coherence_channels',
+        'coherence_error'}`` (plus ``'error'`` when unhealthy). ``coherence`` is the L1
+        coherence mode in effect (``'tracking'``, ``'broadcast'``, ``'off'``);
+        ``coherence_up`` whether every invalidation channel is up (reads fill L1 only
+        while it is); ``coherence_channels`` how many (one per Redis server);
+        ``coherence_error`` the last channel error (``''`` if none). When a connection
+        error is absorbed instead (``fail_silently``), every field but ``healthy`` and
+        ``error`` is None."""
         try:
             return _health(self._core.native.health())
         except CacheConnectionError as exc:
@@ -334,6 +350,7 @@ class AsyncCache(_Base):
             self._absorb("set_many", exc)
 
     async def health_check(self) -> dict[str, Any]:
+        """As :meth:`Cache.health_check`."""
         try:
             return _health(await self._core.ahealth())
         except CacheConnectionError as exc:

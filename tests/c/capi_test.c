@@ -734,7 +734,12 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 33);
+  CHECK(count == 40);
+  /* Append only: the 0.2 counters keep their indices, the coherence ones follow. */
+  CHECK_RC(stratacache_stat_info(&name, &text, 32), 0);
+  CHECK(strcmp(name, "decode_errors") == 0);
+  CHECK_RC(stratacache_stat_info(&name, &text, 33), 0);
+  CHECK(strcmp(name, "l1.invalidations") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, count), STRATACACHE_ENOTFOUND);
   CHECK(name == NULL);
   /* ... and no README row names a counter the table lacks. */
@@ -917,7 +922,66 @@ static void check_basics(stratacache_cache *c, const char *label) {
   char *health = NULL;
   CHECK_RC(stratacache_health_json(&health, NULL, c, NULL), 0);
   CHECK(health && strstr(health, "\"healthy\":true"));
+  CHECK(health && strstr(health, "\"coherence\":\"") && strstr(health, "\"coherence_up\":") &&
+        strstr(health, "\"coherence_channels\":") && strstr(health, "\"coherence_error\":\""));
+  if (strncmp(label, "mem://", 6) == 0) /* no Redis: nothing to track, always "up" */
+    CHECK(health && strstr(health, "\"coherence\":\"off\"") && strstr(health, "\"coherence_up\":true") &&
+          strstr(health, "\"coherence_channels\":0"));
   stratacache_free(health);
+}
+
+/* Whether the cache's health JSON contains `needle`. */
+static int health_has(stratacache_cache *c, const char *needle) {
+  char *health = NULL;
+  if (stratacache_health_json(&health, NULL, c, NULL) != 0) return 0;
+  int found = strstr(health, needle) != NULL;
+  stratacache_free(health);
+  return found;
+}
+
+static uint64_t stat_of(stratacache_cache *c, const char *name) {
+  uint64_t v = 0;
+  CHECK_RC(stratacache_stat(&v, c, name), 0);
+  return v;
+}
+
+/* Coherent L1 across two handles (they share nothing in-process): once the reader's
+ * invalidation channel is up, its L1 copy is served, and a write through the writer
+ * reaches it as an invalidation within 5 s. */
+static void check_coherence(unsigned short port) {
+  fprintf(stderr, "-- coherence\n");
+  char url[160];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?prefix=ctest:&l1_coherence=tracking", port);
+  stratacache_cache *writer = NULL, *reader = NULL;
+  CHECK_RC(stratacache_open(&writer, url), 0);
+  CHECK_RC(stratacache_open(&reader, url), 0);
+  if (!writer || !reader) return;
+  double deadline = now_ms() + 5000;
+  while (!health_has(reader, "\"coherence_up\":true") && now_ms() < deadline) usleep(10000);
+  CHECK(health_has(reader, "\"coherence\":\"tracking\"") && health_has(reader, "\"coherence_up\":true") &&
+        health_has(reader, "\"coherence_channels\":1"));
+  CHECK_RC(stratacache_set(writer, "coh", 3, "one", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  void *got = NULL;
+  size_t got_len = 0;
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, reader, "coh", 3, NULL), 0); /* from Redis, into L1 */
+  stratacache_free(got);
+  uint64_t hits = stat_of(reader, "l1.hits"), invalidations = stat_of(reader, "l1.invalidations");
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, reader, "coh", 3, NULL), 0);
+  CHECK(got_len == 3 && memcmp(got, "one", 3) == 0);
+  stratacache_free(got);
+  CHECK(stat_of(reader, "l1.hits") == hits + 1);
+  CHECK_RC(stratacache_set(writer, "coh", 3, "two", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  int fresh = 0;
+  for (deadline = now_ms() + 5000; !fresh && now_ms() < deadline; usleep(10000)) {
+    got = NULL;
+    if (stratacache_get(&got, &got_len, NULL, reader, "coh", 3, NULL) == 0)
+      fresh = got_len == 3 && memcmp(got, "two", 3) == 0;
+    stratacache_free(got);
+  }
+  CHECK(fresh);
+  CHECK(stat_of(reader, "l1.invalidations") > invalidations);
+  stratacache_close(reader);
+  stratacache_close(writer);
 }
 
 static unsigned short free_port(void) {
@@ -1020,6 +1084,7 @@ static void check_redis(void) {
   uint64_t decode_errors = 0;
   CHECK_RC(stratacache_stat(&decode_errors, other, "decode_errors"), 0);
   CHECK(decode_errors == 1);
+  check_coherence(port);
 
   /* Redis dies: L1 keeps serving, L2 calls fail within their deadline. */
   CHECK_RC(stratacache_set(c, "warm", 4, "hot", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
