@@ -38,9 +38,19 @@ def _raw_get(port: int, key: bytes) -> bytes:
     return rest[: int(header[1:])]
 
 
+def coherent(cache: NativeCache) -> NativeCache:
+    """The cache once its invalidation channel is up: reads and writes from then on are
+    kept in L1 (before it, values from Redis are returned but not kept)."""
+    deadline = time.monotonic() + 5
+    while cache.health()["coherence_up"] is not True:
+        assert time.monotonic() < deadline, "coherence never came up"
+        time.sleep(0.002)
+    return cache
+
+
 @pytest.fixture
 def c(redis_server: RedisProcess) -> Iterator[NativeCache]:
-    cache = NativeCache(redis_server.url)
+    cache = coherent(NativeCache(redis_server.url))
     yield cache
     cache.close()
 
@@ -59,7 +69,7 @@ def test_l2_enabled_and_both_tiers(c: NativeCache, redis_server: RedisProcess) -
     assert c.l2_enabled is True
     c.set("k", {"a": 1})
     assert redis_server.cli("EXISTS", "k") == "1"
-    other = NativeCache(redis_server.url)
+    other = coherent(NativeCache(redis_server.url))
     assert other.get("k") == {"a": 1}  # from Redis, then from its own L1
     assert other.stats()["l2"]["hits"] == 1
     assert other.get("k") == {"a": 1}
@@ -132,7 +142,10 @@ def test_increment_on_a_string_is_wrong_type(c: NativeCache, redis_server: Redis
     assert isinstance(e.value, TypeError)
 
 
-def test_killed_redis_is_a_connection_error(c: NativeCache, redis_server: RedisProcess) -> None:
+def test_killed_redis_is_a_connection_error(redis_server: RedisProcess) -> None:
+    # l1_coherence=off: L1 keeps its copies through the outage (with coherence on, losing
+    # the invalidation channel empties it: docs/coherence.md, test_coherence.py).
+    c = NativeCache(redis_server.url + "?l1_coherence=off")
     c.set("k", 1)
     redis_server.kill9()
     with pytest.raises(CacheConnectionError):
