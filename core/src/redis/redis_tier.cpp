@@ -32,7 +32,18 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node, std::shared_ptr<Co
   scan_count_ = options_.scan_count == 0 ? 1000 : options_.scan_count;
   coherence_ = coherence;
   if (coherence && coherence->mode() != L1Coherence::kOff) {
-    tracker_ = std::make_unique<Tracker>(pool_, options_, std::move(coherence), /*enabled=*/!cluster_node);
+    Tracker::Sentinel follow;
+    if (sentinel_) {
+      // L1 hits make no Redis call: the channel itself follows the watcher's news.
+      follow.news = [this] { return sentinel_news_.load(std::memory_order_acquire); };
+      follow.follow = [this](Deadline d) {
+        Status ignored;
+        if (pool_.target_epoch() == 0) refresh_master(d, 0, &ignored);  // no call resolved it yet
+        else follow_master(d);
+      };
+    }
+    tracker_ = std::make_unique<Tracker>(pool_, options_, std::move(coherence), /*enabled=*/!cluster_node,
+                                         std::move(follow));
     pipes_.set_tracker(tracker_.get());
     // The channel connects in the background from now on, so that it is usually up by
     // the first read (reads before that are returned but not kept in L1).

@@ -53,11 +53,12 @@ bool cannot_track(std::string_view error) {
 }  // namespace
 
 Tracker::Tracker(ConnectionPool& pool, const RedisOptions& options, std::shared_ptr<Coherence> coherence,
-                 bool enabled)
+                 bool enabled, Sentinel sentinel)
     : pool_(pool),
       options_(options),
       coherence_(std::move(coherence)),
       tracking_(coherence_->mode() == L1Coherence::kTracking),
+      sentinel_(std::move(sentinel)),
       enabled_(enabled),
       generation_(fork_generation()) {
   (void)g_atfork_registered;
@@ -168,6 +169,14 @@ void Tracker::register_on(Pipe& pipe) {
   uint64_t epoch = epoch_.load(std::memory_order_acquire);
   Connection& conn = pipe.connection();
   if (epoch == 0 || conn.tracking_epoch() == epoch) return;
+  if (pipe.target_epoch() != channel_target_for(epoch)) {
+    // The pool moved to a new master before the channel noticed: its id means nothing
+    // there. Down now (L1 emptied before this pipe's request is even sent); the channel
+    // reconnects to the new master.
+    went_down(Coherence::Flush::kTopology, "the master changed");
+    wake();
+    return;
+  }
   std::string bytes;
   Status error;
   {
@@ -208,9 +217,15 @@ void Tracker::forget(const Connection* conn) {
   if (flush) coherence_->flush(Coherence::Flush::kConnection);
 }
 
+uint64_t Tracker::channel_target_for(uint64_t epoch) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return epoch_.load(std::memory_order_relaxed) == epoch ? channel_target_ : 0;
+}
+
 void Tracker::went_down(Coherence::Flush why, std::string error) {
   {
     std::lock_guard<std::mutex> lk(mu_);
+    if (!up_) return;  // already down (a picker noticed first): counted once
     up_ = false;
     epoch_.store(0, std::memory_order_release);  // no data connection registers with a dead id
     redirect_.clear();
@@ -236,6 +251,9 @@ void Tracker::run(uint64_t generation) {
 
 milliseconds Tracker::session(uint64_t generation) {
   const milliseconds retry(0);
+  // Sentinel: connect to the master the sentinels name now (news since the last call).
+  const uint64_t news = sentinel_.news ? sentinel_.news() : 0;
+  if (sentinel_.follow) sentinel_.follow(Deadline::after(options_.sentinel_timeout * 3));
   auto opened = pool_.open_dedicated(Deadline::after(options_.socket_connect_timeout));
   if (!opened) {
     coherence_->note_error("invalidation channel: " + opened.status().to_string());
@@ -296,6 +314,7 @@ milliseconds Tracker::session(uint64_t generation) {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_ || !enabled_ || generation != generation_) return retry;
     redirect_ = id;
+    channel_target_ = target;
     up_ = true;
     epoch_.store(++epochs_, std::memory_order_release);  // data connections register again from now on
   }
@@ -318,6 +337,9 @@ milliseconds Tracker::session(uint64_t generation) {
   for (;;) {
     if (stopping(generation)) return retry;
     if (pool_.target_epoch() != target) return down(Coherence::Flush::kTopology, "the master changed");
+    if (sentinel_.news && sentinel_.news() != news) {
+      return down(Coherence::Flush::kTopology, "the sentinels announced a new master");
+    }
     // Parse whatever is buffered.
     for (;;) {
       Reply r;
@@ -366,7 +388,9 @@ milliseconds Tracker::session(uint64_t generation) {
     }
     auto until = ping_out ? pong_due : last_rx + kPingAfter;
     auto wait = std::chrono::duration_cast<milliseconds>(until - now).count() + 1;
-    int timeout = pending || c.stream().has_buffered() ? 0 : static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
+    // Sentinel: the watcher's news is checked at least every 100 ms.
+    int cap = sentinel_.news ? 100 : 1000;
+    int timeout = pending || c.stream().has_buffered() ? 0 : static_cast<int>(std::clamp<int64_t>(wait, 0, cap));
     pending = false;
     for (auto& f : fds) f.revents = 0;
     int n = ::poll(fds.data(), fds.size(), timeout);

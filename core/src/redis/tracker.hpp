@@ -26,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,9 +42,16 @@ class Pipe;
 
 class Tracker {
  public:
+  // Sentinel: `news` counts the watcher's announcements of a new master; `follow`
+  // re-resolves the master (retargeting the pool) when there is news. Empty otherwise.
+  struct Sentinel {
+    std::function<uint64_t()> news;
+    std::function<void(Deadline)> follow;
+  };
   // `pool` and `options` must outlive the tracker. enabled=false: a Cluster node not
   // (yet) known as a master.
-  Tracker(ConnectionPool& pool, const RedisOptions& options, std::shared_ptr<Coherence> coherence, bool enabled);
+  Tracker(ConnectionPool& pool, const RedisOptions& options, std::shared_ptr<Coherence> coherence, bool enabled,
+          Sentinel sentinel = {});
   ~Tracker();
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
@@ -71,13 +79,17 @@ class Tracker {
   std::chrono::milliseconds session(uint64_t generation);
   void wake();
   bool stopping(uint64_t generation) const;
+  // Marks the channel down (once) and empties L1; any thread.
   void went_down(Coherence::Flush why, std::string error);
+  uint64_t channel_target_for(uint64_t epoch) const;
   void after_fork_locked();
 
   ConnectionPool& pool_;
   const RedisOptions& options_;
   std::shared_ptr<Coherence> coherence_;
   const bool tracking_;  // per-key tracking (else broadcast)
+  Sentinel sentinel_;
+  uint64_t channel_target_ = 0;  // under mu_: the pool target the channel is connected to
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
