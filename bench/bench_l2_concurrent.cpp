@@ -64,60 +64,6 @@ Deadline call_deadline() { return Deadline::after(std::chrono::milliseconds(5000
   std::exit(1);
 }
 
-// Ops/s of `threads` callers, each calling op(thread index) in a loop for `seconds`.
-// op returns an empty string on success, else what went wrong (the bench then stops:
-// a number measured with failing calls would mean nothing).
-double run_callers(int threads, double seconds, const std::function<std::string(int)>& op) {
-  struct alignas(64) Count {
-    uint64_t ops = 0;
-  };
-  std::vector<Count> counts(threads);
-  std::mutex mu;
-  std::condition_variable cv;
-  int ready = 0;
-  bool go = false;
-  std::atomic<bool> stop{false};
-  std::string error;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        ++ready;
-        cv.notify_all();
-        cv.wait(lock, [&] { return go; });
-      }
-      uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        std::string e = op(t);
-        if (!e.empty()) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (error.empty()) error = e;
-          stop = true;
-          break;
-        }
-        ++n;
-      }
-      counts[t].ops = n;
-    });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return ready == threads; });
-    go = true;
-  }
-  cv.notify_all();
-  auto t0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& th : pool) th.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!error.empty()) fail(error);
-  uint64_t total = 0;
-  for (auto& c : counts) total += c.ops;
-  return total / elapsed;
-}
-
 std::string check(const Status& s) { return s.is_ok() ? "" : s.to_string(); }
 
 std::string check_value(const Result<std::string>& r, size_t size) {
@@ -268,7 +214,7 @@ void standalone_table(const Settings& cfg, const RedisServer& server) {
           op = [tier, &key, &value](int) { return check(tier->set(key, value, 0, call_deadline())); };
         }
         contenders.push_back(
-            {pool_name(i == 0 ? default_pool : o.max_connections), [&cfg, op] { return run_callers(cfg.threads, cfg.seconds, op); }, {}});
+            {pool_name(i == 0 ? default_pool : o.max_connections), [&cfg, op] { return bench::run_callers(cfg.threads, cfg.seconds, op); }, {}});
       }
       {
         redis::RedisTier* tier = tiers[0].get();
@@ -347,7 +293,7 @@ void cluster_table(const Settings& cfg, const RedisServer& server) {
       auto op = [tier, &keys, size](int thread) {
         return check_entry(tier->get(keys[thread % kKeys], call_deadline()), size);
       };
-      contenders.push_back({target.name, [&cfg, op] { return run_callers(cfg.threads, cfg.seconds, op); }, {}});
+      contenders.push_back({target.name, [&cfg, op] { return bench::run_callers(cfg.threads, cfg.seconds, op); }, {}});
     }
     for (int pipeline : {1, 16}) {
       std::string p = " -P " + std::to_string(pipeline);

@@ -1,10 +1,16 @@
 #include "l2/bench_util.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 namespace stratacache::bench {
@@ -14,6 +20,64 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+double run_callers(int threads, double seconds, const std::function<std::string(int)>& op) {
+  struct alignas(64) Count {
+    uint64_t ops = 0;
+  };
+  std::vector<Count> counts(threads);
+  std::mutex mu;
+  std::condition_variable cv;
+  int ready = 0;
+  bool go = false;
+  std::atomic<bool> stop{false};
+  std::string error;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        ++ready;
+        cv.notify_all();
+        cv.wait(lock, [&] { return go; });
+      }
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::string e = op(t);
+        if (!e.empty()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (error.empty()) error = e;
+          stop = true;
+          break;
+        }
+        ++n;
+      }
+      counts[t].ops = n;
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return ready == threads; });
+    go = true;
+  }
+  cv.notify_all();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!error.empty()) throw std::runtime_error(error);
+  uint64_t total = 0;
+  for (auto& c : counts) total += c.ops;
+  return total / elapsed;
 }
 
 double redis_benchmark_rps(const RedisBenchmarkRun& run) {

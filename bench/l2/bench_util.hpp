@@ -1,15 +1,24 @@
-// Helpers shared by the L2 benchmarks (bench_l2, bench_l2_concurrent): medians and
-// redis-benchmark runs, so every table measures its reference the same way.
+// Helpers shared by the L2 benchmarks (bench_l2, bench_l2_concurrent, bench_coherence):
+// medians, percentiles, timed runs of many callers and redis-benchmark runs, so every
+// table measures its reference the same way.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace stratacache::bench {
 
 double median(std::vector<double> v);
+// Nearest-rank quantile, q in [0, 1] (0.99 of 1000 samples: the 990th smallest).
+double percentile(std::vector<double> v, double q);
+
+// Ops/s of `threads` callers, each calling op(thread index) in a loop for `seconds`.
+// op returns an empty string on success, else what went wrong; the run then stops and
+// throws std::runtime_error (a number measured with failing calls would mean nothing).
+double run_callers(int threads, double seconds, const std::function<std::string(int)>& op);
 
 // One redis-benchmark invocation: `-t test -c clients -P pipeline -n requests -d value_size`.
 struct RedisBenchmarkRun {
