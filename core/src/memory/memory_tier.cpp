@@ -14,6 +14,7 @@
 #include "integer_payload.hpp"
 #include "memory/entry.hpp"
 #include "memory/frequency_sketch.hpp"
+#include "memory/rw_lock.hpp"
 #include "memory/timer_wheel.hpp"
 
 namespace stratacache {
@@ -109,7 +110,7 @@ struct alignas(64) Stripe {
 };
 
 struct alignas(64) Shard {
-  mutable std::shared_mutex mu;
+  mutable RwLock mu;
   std::vector<Entry*> buckets = std::vector<Entry*>(8, nullptr);
   size_t count = 0;
   // The back-fill guard (MemoryTier::write_epoch): `epoch` counts the shard's writes;
@@ -428,7 +429,7 @@ struct MemoryTier::Impl {
     Shard& s = shard_for(e->hash);
     bool was_mapped;
     {
-      std::unique_lock<std::shared_mutex> lock(s.mu);
+      std::unique_lock<RwLock> lock(s.mu);
       was_mapped = s.unmap(e);
     }
     on_remove(e);
@@ -700,7 +701,7 @@ struct MemoryTier::Impl {
     ValueRef ref = want_ref ? e->ref() : ValueRef();
     Entry* old;
     {
-      std::unique_lock<std::shared_mutex> lock(s.mu);
+      std::unique_lock<RwLock> lock(s.mu);
       if (epoch && s.written_since(h, *epoch)) {
         lock.unlock();
         // Not stored: drop the map's and the policy's references (the caller's stays).
@@ -728,7 +729,7 @@ struct MemoryTier::Impl {
     Shard& s = shard_for(h);
     Entry* old;
     {
-      std::unique_lock<std::shared_mutex> lock(s.mu);
+      std::unique_lock<RwLock> lock(s.mu);
       old = s.unmap_key(h, key);
       s.bump(h);
     }
@@ -747,7 +748,7 @@ struct MemoryTier::Impl {
     int64_t now_ms = now();
     std::vector<Entry*> removed;
     for (auto& s : shards) {
-      std::unique_lock<std::shared_mutex> lock(s.mu);
+      std::unique_lock<RwLock> lock(s.mu);
       s.bump_all();
       for (auto& head : s.buckets) {
         for (Entry** link = &head; *link;) {
@@ -786,7 +787,7 @@ ValueRef MemoryTier::get(std::string_view key) {
   ValueRef out;
   Impl::Push pushed;
   {
-    std::shared_lock<std::shared_mutex> lock(s.mu);
+    std::shared_lock<RwLock> lock(s.mu);
     Entry* e = s.find(h, key);
     if (e && e->timed()) {
       int64_t now_ms = m.now();
@@ -810,7 +811,7 @@ bool MemoryTier::contains(std::string_view key) {
   Impl& m = *impl_;
   uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
-  std::shared_lock<std::shared_mutex> lock(s.mu);
+  std::shared_lock<RwLock> lock(s.mu);
   Entry* e = s.find(h, key);
   return e && !e->expired(m.now());
 }
@@ -863,7 +864,7 @@ std::optional<int64_t> MemoryTier::ttl_ms(std::string_view key) {
   uint32_t h = m.hash_key(key);
   Shard& s = m.shard_for(h);
   int64_t now_ms = m.now();
-  std::shared_lock<std::shared_mutex> lock(s.mu);
+  std::shared_lock<RwLock> lock(s.mu);
   Entry* e = s.find(h, key);
   if (!e || e->expired(now_ms)) return std::nullopt;
   if (!e->timed()) return -1;
@@ -884,7 +885,7 @@ Result<int64_t> MemoryTier::increment(std::string_view key, int64_t amount, int6
   Entry* added;
   Entry* old;
   {
-    std::unique_lock<std::shared_mutex> lock(s.mu);
+    std::unique_lock<RwLock> lock(s.mu);
     Entry* cur = s.find(h, key);
     if (cur && cur->expired(now_ms)) cur = nullptr;
     int64_t current = 0;

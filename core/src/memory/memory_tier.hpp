@@ -1,6 +1,7 @@
 // L1: a concurrent, bounded in-process cache with Caffeine's design.
 //
-// Data: a hash map split into shards, each under a reader/writer lock held only for
+// Data: a hash map split into shards, each under a reader/writer lock (writer-preferring,
+// memory/rw_lock.hpp, so an invalidation is never starved by hits) held only for
 // the lookup itself. Entries are single allocations (entry.hpp) shared with readers by
 // reference count, so a reader never sees a torn value and a hit copies nothing.
 //
