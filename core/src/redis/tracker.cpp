@@ -116,11 +116,9 @@ void Tracker::set_enabled(bool enabled) {
     enabled_ = enabled;
   }
   if (enabled) return ensure_running();
-  if (!enabled) {
-    stop();
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = false;  // may be enabled again
-  }
+  stop();
+  std::lock_guard<std::mutex> lk(mu_);
+  stop_ = false;  // may be enabled again
 }
 
 void Tracker::stop() {
@@ -165,11 +163,9 @@ void Tracker::wake() {
 }
 
 void Tracker::register_on(Pipe& pipe) {
-  if (!tracking_) return;
   uint64_t epoch = epoch_.load(std::memory_order_acquire);
-  Connection& conn = pipe.connection();
-  if (epoch == 0 || conn.tracking_epoch() == epoch) return;
-  if (pipe.target_epoch() != channel_target_for(epoch)) {
+  if (epoch == 0) return;
+  if (pipe.target_epoch() != channel_target_.load(std::memory_order_acquire)) {
     // The pool moved to a new master before the channel noticed: its id means nothing
     // there. Down now (L1 emptied before this pipe's request is even sent); the channel
     // reconnects to the new master.
@@ -177,6 +173,8 @@ void Tracker::register_on(Pipe& pipe) {
     wake();
     return;
   }
+  Connection& conn = pipe.connection();
+  if (!tracking_ || conn.tracking_epoch() == epoch) return;
   std::string bytes;
   Status error;
   {
@@ -215,11 +213,6 @@ void Tracker::forget(const Connection* conn) {
     watch_changed_ = true;
   }
   if (flush) coherence_->flush(Coherence::Flush::kConnection);
-}
-
-uint64_t Tracker::channel_target_for(uint64_t epoch) const {
-  std::lock_guard<std::mutex> lk(mu_);
-  return epoch_.load(std::memory_order_relaxed) == epoch ? channel_target_ : 0;
 }
 
 void Tracker::went_down(Coherence::Flush why, std::string error) {
@@ -314,7 +307,7 @@ milliseconds Tracker::session(uint64_t generation) {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_ || !enabled_ || generation != generation_) return retry;
     redirect_ = id;
-    channel_target_ = target;
+    channel_target_.store(target, std::memory_order_release);  // before the epoch (register_on)
     up_ = true;
     epoch_.store(++epochs_, std::memory_order_release);  // data connections register again from now on
   }

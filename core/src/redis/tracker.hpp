@@ -63,8 +63,10 @@ class Tracker {
   // Stops the thread (the channel counts as down until the tracker is destroyed).
   void stop();
 
-  // Tracking mode: when the pipe's connection is not registered with the channel as it
-  // is now, queues the registration on the pipe (ahead of whatever is sent next).
+  // Called on every pick (two atomic loads when nothing is to do). A pipe to another
+  // server than the channel's (Sentinel moved the pool first): the channel goes down at
+  // once. Tracking mode: when the pipe's connection is not registered with the channel
+  // as it is now, queues the registration on the pipe (ahead of whatever is sent next).
   void register_on(Pipe& pipe);
   // A registered connection is closing.
   void forget(const Connection* conn);
@@ -81,7 +83,6 @@ class Tracker {
   bool stopping(uint64_t generation) const;
   // Marks the channel down (once) and empties L1; any thread.
   void went_down(Coherence::Flush why, std::string error);
-  uint64_t channel_target_for(uint64_t epoch) const;
   void after_fork_locked();
 
   ConnectionPool& pool_;
@@ -89,7 +90,7 @@ class Tracker {
   std::shared_ptr<Coherence> coherence_;
   const bool tracking_;  // per-key tracking (else broadcast)
   Sentinel sentinel_;
-  uint64_t channel_target_ = 0;  // under mu_: the pool target the channel is connected to
+  std::atomic<uint64_t> channel_target_{0};  // the pool target the channel is connected to
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
