@@ -56,8 +56,15 @@ struct Cache::Impl : Coherence::Sink {
   void check_fork() {
     if (coherence) coherence->forked();
   }
-  // Whether L1 may keep a value that came from Redis (or was written to it) now.
-  bool l1_covered() const { return !coherence || coherence->covered(); }
+  // Before an L2 call whose value L1 may keep: a synchronous call waits for a channel on
+  // its first attempt (the first calls after open), then takes the coverage token.
+  uint64_t coverage_token(const Call& c) const {
+    if (!coherence) return 0;
+    if (c.wait && coherence->starting()) coherence->await_start(c.deadline);
+    return coherence->token();
+  }
+  // Whether L1 may keep a value from an L2 call that took `token` (coherence.hpp).
+  bool l1_covered(uint64_t token) const { return !coherence || coherence->covered(token); }
 
   bool use_l1(const CallOptions& c) const { return !c.skip_l1; }
   bool use_l2(const CallOptions& c) const { return !c.skip_l2 && l2->enabled(); }
@@ -131,10 +138,10 @@ struct Cache::Impl : Coherence::Sink {
   // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
   // taken before it), and never for a key in its last millisecond (PTTL 0).
   // Returns a reference to the value either way.
-  // With coherent L1, also only while every invalidation channel is up (coherence.hpp).
-  ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch) {
+  // With coherent L1, also only while coverage held since `token` (coherence.hpp).
+  ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch, uint64_t token) {
     if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
-    ValueRef out = l2_pttl_ms == 0 || !l1_covered() ? MemoryTier::make_ref(p.format, p.data)
+    ValueRef out = l2_pttl_ms == 0 || !l1_covered(token) ? MemoryTier::make_ref(p.format, p.data)
                                                     : l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
     if (auto hook = test_hooks::after_backfill.load(std::memory_order_relaxed)) hook(key);
     return out;
@@ -159,10 +166,10 @@ struct Cache::Impl : Coherence::Sink {
 
   // Validation shared by every write: the TTL to write, or why not.
   Result<int64_t> check_write(std::string_view key, const Payload& value, const CallOptions& call);
-  // The L1 side of a write, after the L2 side (l2: its outcome; epoch: l1.write_epoch
-  // taken before it; both unused when the write skipped L2).
+  // The L1 side of a write, after the L2 side (l2: its outcome; epoch and token: taken
+  // before it; all unused when the write skipped L2).
   void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
-                    const Status* l2 = nullptr, uint64_t epoch = 0);
+                    const Status* l2 = nullptr, uint64_t epoch = 0, uint64_t token = 0);
 
   // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
   static constexpr int64_t kMaxTtlMs = 10LL * 365 * 24 * 3600 * 1000;
@@ -223,16 +230,17 @@ void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, 
   }
   if (!use_l2(call)) return done(Result<ValueRef>(not_found()));
   Call c = l2_call(call, wait);
+  uint64_t token = coverage_token(c);
   uint64_t epoch = l1.write_epoch(key);
   std::string full = full_key(key);
   l2->get(full, c,
-          [this, k = std::string(key), full, epoch, fill, c, done = std::forward<Done>(done)](Result<RemoteEntry> r) mutable {
+          [this, k = std::string(key), full, epoch, token, fill, c, done = std::forward<Done>(done)](Result<RemoteEntry> r) mutable {
             if (auto hook = test_hooks::on_l2_reply.load(std::memory_order_relaxed)) hook(k);
             if (!r) return done(Result<ValueRef>(r.status()));
             auto p = open_envelope(k, full, r->value, c);
             if (!p) return done(Result<ValueRef>(p.status()));
             if (!fill) return done(Result<ValueRef>(MemoryTier::make_ref(p->format, p->data)));
-            done(Result<ValueRef>(backfill(k, *p, r->pttl_ms, epoch)));
+            done(Result<ValueRef>(backfill(k, *p, r->pttl_ms, epoch, token)));
           });
 }
 
@@ -293,6 +301,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
   }
   if (pending.empty() || !use_l2(call)) return done(std::move(out));
   Call c = l2_call(call, wait);
+  uint64_t token = coverage_token(c);
   std::vector<std::string> full;
   std::vector<uint64_t> epochs;
   full.reserve(pending.size());
@@ -303,7 +312,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
   }
   auto fulls = std::make_shared<std::vector<std::string>>(std::move(full));
   l2->mget(*fulls, c,
-           [this, keys, call, c, fulls, epochs = std::move(epochs), pending = std::move(pending), out = std::move(out),
+           [this, keys, call, c, token, fulls, epochs = std::move(epochs), pending = std::move(pending), out = std::move(out),
             done = std::move(done)](std::vector<Result<RemoteEntry>> remote) mutable {
              for (size_t j = 0; j < pending.size(); ++j) {
                size_t i = pending[j];
@@ -320,7 +329,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
                  out[i] = p.status();
                  continue;
                }
-               if (use_l1(call)) backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j]);
+               if (use_l1(call)) backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j], token);
                out[i] = std::move(p);
              }
              done(std::move(out));
@@ -353,7 +362,7 @@ Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& va
 }
 
 void Cache::Impl::finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
-                               const Status* l2, uint64_t epoch) {
+                               const Status* l2, uint64_t epoch, uint64_t token) {
   // Skipping L1 still invalidates it: a write must never leave an older copy visible.
   if (!use_l1(call)) {
     l1.erase(key);
@@ -364,16 +373,15 @@ void Cache::Impl::finish_write(std::string_view key, const Payload& value, const
     return;
   }
   // Coherent L1: the copy must be one Redis will tell us about. A write Redis took is
-  // kept while the channels are up and nothing touched the key since the write began
-  // (an invalidation that raced it wins). A write Redis did not take is kept only when
-  // coherence is down anyway (an outage: L1 is emptied when the channel comes back);
-  // with the channel up, nobody would tell us when another client writes the key.
-  bool covered = coherence->covered();
-  if (l2->is_ok() ? covered : !covered) {
-    l1.set_if_epoch(key, value.format, value.data, l1_ttl(ttl), epoch);
-  } else {
-    l1.erase(key);
-  }
+  // kept while coverage held since it began and nothing touched the key meanwhile (an
+  // invalidation that raced it wins). A write Redis did not take is kept only while
+  // coverage is down anyway (an outage; dropped when the channel comes back): with the
+  // channel up, nobody would tell us when another client writes the key.
+  auto store = [&] { l1.set_if_epoch(key, value.format, value.data, l1_ttl(ttl), epoch); };
+  auto erase = [&] { l1.erase(key); };
+  if (!l2->is_ok()) return coherence->store_uncovered(store, erase);
+  if (coherence->covered(token)) store();
+  else erase();
 }
 
 void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
@@ -398,16 +406,21 @@ void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const
     if (!env) return done(env.status());
     writes.push_back(RemoteWrite{full_key(k), std::move(env).value(), ttl});
   }
+  Call c = l2_call(call, wait);
+  uint64_t token = coverage_token(c);
   std::vector<uint64_t> epochs;
   epochs.reserve(items.size());
   for (auto& item : items) epochs.push_back(l1.write_epoch(item.first));
-  auto finish = [this, items = std::move(items), epochs = std::move(epochs), call, ttl, done = std::move(done)](Status s) {
-    for (size_t i = 0; i < items.size(); ++i) finish_write(items[i].first, items[i].second, call, ttl, &s, epochs[i]);
+  auto finish = [this, items = std::move(items), epochs = std::move(epochs), token, call, ttl,
+                 done = std::move(done)](Status s) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      finish_write(items[i].first, items[i].second, call, ttl, &s, epochs[i], token);
+    }
     done(std::move(s));
   };
   // One key: a plain SET (no per-slot grouping to set up).
-  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, ttl, l2_call(call, wait), std::move(finish));
-  l2->mset(writes, l2_call(call, wait), std::move(finish));
+  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, ttl, c, std::move(finish));
+  l2->mset(writes, c, std::move(finish));
 }
 
 Status Cache::set(std::string_view key, const Payload& value, const CallOptions& call) {

@@ -19,32 +19,61 @@ bool Coherence::forked() {
   if (seen == now || mode() == L1Coherence::kOff) return false;
   if (!fork_generation_.compare_exchange_strong(seen, now)) return false;
   // Every channel of the parent is gone here: each counts as down until the child's own
-  // is up (the trackers restart in the child on their next use).
+  // is up (the trackers restart in the child on their next use). Nobody waits for them.
   down_.store(channels_.load(std::memory_order_relaxed), std::memory_order_release);
+  starting_.store(0, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  flush(Flush::kFork);
   return true;
 }
 
 void Coherence::channel_added() {
   channels_.fetch_add(1, std::memory_order_relaxed);
+  starting_.fetch_add(1, std::memory_order_acq_rel);
   down_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Coherence::started() {
+  std::lock_guard<std::mutex> lock(mu_);
+  starting_.fetch_sub(1, std::memory_order_acq_rel);
+  cv_.notify_all();
+}
+
+void Coherence::await_start(Deadline deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, deadline.at(), [this] { return starting_.load(std::memory_order_acquire) <= 0; });
 }
 
 void Coherence::channel_removed(bool was_up) {
   channels_.fetch_sub(1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   if (!was_up) down_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void Coherence::channel_up() {
-  // The registration is published (by the caller) before this; L1 is emptied before the
-  // channel counts as up, so nothing read before it can be back-filled after.
-  flush(Flush::kChannel);
+  // The registration is published (by the caller) before this: whatever reads with the
+  // new token goes through a registered connection. Only what store_uncovered() put in
+  // L1 needs to go (everything else was emptied when the channel went down).
+  std::lock_guard<std::mutex> lock(mu_);
+  if (uncovered_) flush(Flush::kChannel);
+  uncovered_ = false;
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   down_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void Coherence::channel_down(Flush why, std::string error) {
   down_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   if (!error.empty()) note_error(std::move(error));
   flush(why);
+}
+
+void Coherence::store_uncovered(const std::function<void()>& store, const std::function<void()>& erase) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (covered()) return erase();  // the channel came back meanwhile: nothing would tell us
+  uncovered_ = true;
+  store();
 }
 
 void Coherence::unsupported(std::string error) {

@@ -10,21 +10,32 @@
 // connection closed, a new master, slots that moved, a fork -- empties L1 (flush) before
 // anything is served from it again.
 //
-// Ordering (why no stale value gets in): a read takes the L1 back-fill epoch
-// (MemoryTier::write_epoch) before it goes to Redis and back-fills only when
-// covered() holds at completion and no erase or clear touched the key since. A channel
-// going down marks itself down *before* it clears L1; a channel coming up publishes its
-// new registration (so every data connection re-registers before its next request),
-// clears L1, and only then counts itself up. A read that overlaps either transition is
-// therefore refused by the epoch, and a read entirely inside a down period by covered().
+// Ordering (why no stale value gets in): a read or write takes the L1 back-fill epoch
+// (MemoryTier::write_epoch) and a coverage token (token()) before it goes to Redis, and
+// stores into L1 only when covered(token) holds at completion -- every channel up, and
+// no channel went down or up since -- and no erase or clear touched the key since. A
+// channel going down counts itself down and moves the token *before* it clears L1; a
+// channel coming up publishes its new registration first (every data connection then
+// re-registers before its next request) and only then moves the token and counts itself
+// up. So a read that overlaps a transition, or ran on a connection registered with a
+// previous channel, is refused. The one thing L1 takes while coverage is down -- a write
+// Redis did not take, during an outage -- goes through store_uncovered() and is dropped
+// when the channel comes back.
+//
+// The first use: a cache's channels connect in the background from the start; a
+// synchronous call that finds one still on its first attempt waits for it (await_start),
+// bounded by the call's deadline, so that open + set + get is an L1 hit.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
 
+#include "deadline.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/stats.hpp"
 
@@ -55,17 +66,24 @@ class Coherence {
   void attach(Sink* sink);
   void detach();
 
-  // Whether L1 may take a value that came from Redis now (see above). Always true when off.
-  bool covered() const {
-    return mode_.load(std::memory_order_acquire) == static_cast<uint8_t>(L1Coherence::kOff) ||
-           down_.load(std::memory_order_acquire) == 0;
-  }
+  // Taken before an L2 call; covered(token) after it: whether L1 may take its value
+  // (see above). covered() is the state now. Always true when off.
+  uint64_t token() const { return generation_.load(std::memory_order_acquire); }
+  bool covered(uint64_t token) const { return off() || (down_now() == 0 && token == this->token()); }
+  bool covered() const { return off() || down_now() == 0; }
+  // Stores a value that is not covered (a write Redis did not take while coverage is
+  // down); `store` runs under a lock that channel_up() takes, which drops what it stored.
+  void store_uncovered(const std::function<void()>& store, const std::function<void()>& erase);
+  // While some channel is on its first attempt: wait for it (until `deadline`).
+  void await_start(Deadline deadline);
+  bool starting() const { return starting_.load(std::memory_order_acquire) > 0; }
   // The process forked since the last call: the child's L1 holds copies tracked for
   // the parent. Cheap; the caller flushes through flush(kFork) when true.
   bool forked();
 
   // ---- For the channels ----
-  void channel_added();              // a channel that must run: down until channel_up()
+  void channel_added();              // a channel that must run: down until channel_up(), starting until started()
+  void started();                    // its first attempt ended (up or not): await_start() returns
   void channel_removed(bool was_up);  // no longer needed (a Cluster node that is no master now)
   void channel_up();
   void channel_down(Flush why, std::string error);
@@ -79,10 +97,18 @@ class Coherence {
   void add_health(HealthInfo* h) const;
 
  private:
+  bool off() const { return mode_.load(std::memory_order_acquire) == static_cast<uint8_t>(L1Coherence::kOff); }
+  int64_t down_now() const { return down_.load(std::memory_order_acquire); }
+
   const L1Coherence requested_;
   std::atomic<uint8_t> mode_;
   const std::string prefix_;
   std::atomic<int64_t> down_{0};
+  std::atomic<uint64_t> generation_{1};
+  std::atomic<int64_t> starting_{0};
+  std::mutex mu_;                 // channel_up() vs store_uncovered(); await_start()
+  std::condition_variable cv_;
+  bool uncovered_ = false;        // under mu_: L1 holds what store_uncovered() stored
   std::atomic<int64_t> channels_{0};
   std::atomic<uint64_t> fork_generation_;
   std::atomic<Sink*> sink_{nullptr};

@@ -165,6 +165,24 @@ TEST_F(CoherenceTracking, OwnWriteIsServedFromL1UntilAnotherWriterChangesIt) {
   EXPECT_EQ(read(*a, "k"), "theirs");
 }
 
+// The channel connects in the background from open on; the first synchronous calls wait
+// for its first attempt, so open + set + get (and open + get + get) are L1 hits. (In
+// broadcast mode a process's own write comes back as an invalidation: not checked there.)
+TEST_F(CoherenceTracking, FirstCallsAfterOpenAreKeptInL1) {
+  for (std::string mode : {"tracking", "broadcast"}) {
+    auto writer = open_or_die(url(mode));
+    ASSERT_TRUE(writer->set("own", raw("mine")));
+    if (mode == "tracking") EXPECT_TRUE(in_l1(*writer, "own")) << "the first write after open";
+    auto reader = open_or_die(url(mode));
+    EXPECT_EQ(read(*reader, "own"), "mine");
+    EXPECT_TRUE(in_l1(*reader, "own")) << mode << ": the first read after open";
+    uint64_t before = reader->stats().l1.invalidations;
+    ASSERT_TRUE(writer->set("own", raw("changed")));
+    EXPECT_TRUE(wait_until([&] { return reader->stats().l1.invalidations > before; })) << mode;
+    EXPECT_EQ(read(*reader, "own"), "changed") << mode;
+  }
+}
+
 TEST_F(CoherenceTracking, WriteByAnotherCacheReachesL1) {
   ASSERT_NO_FATAL_FAILURE(open_coherent("tracking"));
   ASSERT_TRUE(b->set("k", raw("v1")));

@@ -18,7 +18,8 @@ struct L1Stats {
   // emptied because coherence could not be guaranteed, in total and by reason.
   uint64_t invalidations = 0;
   uint64_t coherence_flushes = 0;
-  uint64_t flushes_channel = 0;     // the invalidation channel was lost, timed out or (re)connected
+  uint64_t flushes_channel = 0;     // the invalidation channel was lost or timed out (or came back while
+                                    // L1 held writes Redis had refused during the outage)
   uint64_t flushes_connection = 0;  // a tracked data connection closed
   uint64_t flushes_topology = 0;    // a new Sentinel master, Cluster slots moved or a master failed
   uint64_t flushes_server = 0;      // FLUSHDB / FLUSHALL on the server

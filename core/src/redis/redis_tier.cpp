@@ -45,8 +45,8 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node, std::shared_ptr<Co
     tracker_ = std::make_unique<Tracker>(pool_, options_, std::move(coherence), /*enabled=*/!cluster_node,
                                          std::move(follow));
     pipes_.set_tracker(tracker_.get());
-    // The channel connects in the background from now on, so that it is usually up by
-    // the first read (reads before that are returned but not kept in L1).
+    // The channel connects in the background from now on; the first synchronous calls
+    // wait for that first attempt (Coherence::await_start).
     tracker_->ensure_running();
   }
 }

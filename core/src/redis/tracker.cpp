@@ -85,6 +85,7 @@ void Tracker::after_fork_locked() {
   redirect_.clear();
   channel_fd_ = -1;  // the parent's socket: never shut it down from here
   watched_.clear();
+  start_reported_ = true;  // coherence_->forked() stops every wait in the child
   generation_ = fork_generation();
   coherence_->forked();
 }
@@ -97,6 +98,7 @@ void Tracker::ensure_running() {
   if (!counted_) {
     coherence_->channel_added();
     counted_ = true;
+    start_reported_ = false;
   }
   if (wake_fd_ < 0) wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   running_ = true;
@@ -107,6 +109,12 @@ void Tracker::ensure_running() {
     running_ = false;
     coherence_->note_error(std::string("could not start the invalidation channel thread: ") + e.what());
   }
+}
+
+void Tracker::report_started_locked() {
+  if (!counted_ || start_reported_) return;
+  start_reported_ = true;
+  coherence_->started();
 }
 
 void Tracker::set_enabled(bool enabled) {
@@ -139,6 +147,7 @@ void Tracker::stop() {
   bool was_up = up_;
   up_ = false;
   epoch_.store(0, std::memory_order_release);
+  report_started_locked();
   if (counted_) coherence_->channel_removed(was_up);
   counted_ = false;
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -233,6 +242,10 @@ void Tracker::run(uint64_t generation) {
   while (!stopping(generation)) {
     auto started = Clock::now();
     milliseconds wait = session(generation);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (generation == generation_) report_started_locked();
+    }
     if (wait.count() < 0) return;  // nothing to track (fell back to off)
     if (Clock::now() - started > std::chrono::seconds(10)) backoff = std::max(options_.retry_backoff_min, milliseconds(1));
     wait = std::max(wait, backoff);
@@ -312,6 +325,10 @@ milliseconds Tracker::session(uint64_t generation) {
     epoch_.store(++epochs_, std::memory_order_release);  // data connections register again from now on
   }
   coherence_->channel_up();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (generation == generation_) report_started_locked();
+  }
 
   ReplyReader& reader = c.reader();
   std::unique_ptr<char[]> in(new char[kReadChunk]);

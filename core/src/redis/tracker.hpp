@@ -84,6 +84,8 @@ class Tracker {
   // Marks the channel down (once) and empties L1; any thread.
   void went_down(Coherence::Flush why, std::string error);
   void after_fork_locked();
+  // The first attempt of this registration ended (up, failed, or stopped).
+  void report_started_locked();
 
   ConnectionPool& pool_;
   const RedisOptions& options_;
@@ -97,6 +99,7 @@ class Tracker {
   bool enabled_;
   bool stop_ = false;
   bool counted_ = false;  // registered with coherence_ (channel_added)
+  bool start_reported_ = false;  // coherence_->started() called for this registration
   bool up_ = false;
   uint64_t generation_;   // fork generation of the state below
   std::thread thread_;

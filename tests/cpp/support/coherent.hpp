@@ -1,7 +1,7 @@
 // Waiting for a cache's coherent L1 (docs/coherence.md): values read from Redis are kept
-// in L1 only once its invalidation channels are up, which happens in the background
-// shortly after the cache opens (or after a reconnect). Tests that expect a first read
-// to be back-filled wait for it.
+// in L1 only while its invalidation channels are up. Synchronous calls wait for the
+// first attempt by themselves; asynchronous ones, a Cluster's first calls and calls
+// after a reconnect do not, so tests that expect their values in L1 wait for it.
 #pragma once
 
 #include <chrono>
