@@ -17,6 +17,7 @@
 
 #include "cache_test_hooks.hpp"
 #include "stratacache/cache.hpp"
+#include "support/coherent.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -24,21 +25,10 @@ namespace {
 
 using testing::RedisServer;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 const std::string kPrefix = "co:";
 
-// Polls `pred` every 5 ms until it holds or `timeout` passes: asynchronous effects
-// (an invalidation, a lost channel) are waited for, never slept for.
-template <typename Pred>
-bool wait_until(Pred pred, milliseconds timeout = milliseconds(5000)) {
-  auto until = Clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-}
+using testing::wait_until;
 
 std::unique_ptr<Cache> open_or_die(const std::string& url) {
   auto c = Cache::open(url);

@@ -14,13 +14,13 @@
 
 #include "redis/cluster_slots.hpp"
 #include "stratacache/cache.hpp"
+#include "support/coherent.hpp"
 #include "support/failover_writer.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using redis::key_slot;
 using std::chrono::milliseconds;
 using testing::ms_until_master_moves;
@@ -32,15 +32,10 @@ const std::string kPrefix = "cotopo:";
 // tracking, not auto: a fallback to off must fail the test, not pass it vacuously.
 const std::string kQuery = "prefix=" + kPrefix + "&l1_coherence=tracking&l1_ttl=120";
 
-// Polls `done` every 20 ms until it holds or `ms` have passed.
+// Polls `done` until it holds or `ms` have passed.
 template <class Pred>
 bool eventually(Pred done, int ms) {
-  auto until = Clock::now() + milliseconds(ms);
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() >= until) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  return testing::wait_until(done, milliseconds(ms));
 }
 
 std::unique_ptr<Cache> open_cache(const std::string& url) {

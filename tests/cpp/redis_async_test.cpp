@@ -17,6 +17,7 @@
 
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "support/coherent.hpp"
 #include "support/redis_server.hpp"
 
 namespace stratacache {
@@ -309,6 +310,7 @@ TEST(RedisAsync, CacheFacadeBackfillsL1AndHitsCompleteInline) {
   auto cache = Cache::open("redis://127.0.0.1:" + std::to_string(server->port()));
   ASSERT_TRUE(cache) << cache.status().to_string();
   Cache& c = **cache;
+  ASSERT_TRUE(testing::wait_coherent(c));  // asynchronous calls do not wait for it
   EXPECT_TRUE(c.l2_async_native());
   std::promise<Status> set_done;
   c.set_async("user:1", Payload{Format::kRaw, "alice"}, {}, [&](Status s) { set_done.set_value(s); });

@@ -11,14 +11,21 @@
 
 namespace stratacache::testing {
 
-// True when every channel is up (or coherence is off) within `limit`.
-inline bool wait_coherent(Cache& c, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  auto until = std::chrono::steady_clock::now() + limit;
+// Polls `pred` every 2 ms until it holds or `timeout` passes: asynchronous effects (an
+// invalidation, a lost channel) are waited for, never slept for.
+template <typename Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (c.health().coherence_up) return true;
+    if (pred()) return true;
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+}
+
+// True when every channel is up (or coherence is off) within `limit`.
+inline bool wait_coherent(Cache& c, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  return wait_until([&] { return c.health().coherence_up; }, limit);
 }
 
 }  // namespace stratacache::testing
