@@ -314,6 +314,35 @@ TEST(CoherenceOff, AnotherCachesWriteIsNotSeenUntilL1Ttl) {
   EXPECT_TRUE(client_ids(*server, is_channel).empty()) << "off opens no invalidation channel";
 }
 
+// ---- A server that cannot track (here: an ACL denying CLIENT) ----
+// auto falls back to off (L1 as without coherence, up to l1_ttl); an explicit tracking
+// keeps nothing read from Redis in L1 and says why in health().
+
+TEST(CoherenceUnsupported, AutoFallsBackToOffAndExplicitTrackingKeepsNothing) {
+  RedisServer::Config cfg;
+  cfg.acl_lines = {"user default on nopass ~* &* +@all", "user app on >apppw ~* &* +@all -client"};
+  auto server = RedisServer::start(cfg);
+  auto writer = open_or_die(server->url("", 0, "prefix=u:&l1_coherence=off"));
+  ASSERT_TRUE(writer->set("k", raw("v")));
+
+  auto fallback = open_or_die(server->url("app:apppw", 0, "prefix=u:"));
+  EXPECT_EQ(read(*fallback, "k"), "v");
+  HealthInfo h = fallback->health();
+  EXPECT_EQ(h.coherence, "off");
+  EXPECT_TRUE(h.coherence_up);
+  EXPECT_NE(h.coherence_error.find("NOPERM"), std::string::npos) << h.coherence_error;
+  EXPECT_EQ(read(*fallback, "k"), "v");
+  EXPECT_TRUE(in_l1(*fallback, "k")) << "off: L1 keeps what it reads";
+
+  auto strict = open_or_die(server->url("app:apppw", 0, "prefix=u:&l1_coherence=tracking"));
+  EXPECT_EQ(read(*strict, "k"), "v");
+  EXPECT_FALSE(in_l1(*strict, "k")) << "nothing would tell this process when k changes";
+  h = strict->health();
+  EXPECT_EQ(h.coherence, "tracking");
+  EXPECT_FALSE(h.coherence_up);
+  EXPECT_NE(h.coherence_error.find("NOPERM"), std::string::npos) << h.coherence_error;
+}
+
 // ---- Gaps in coverage: L1 is emptied, nothing stale is served after a write ----
 // B runs without coherence so that the only channel and tracked connections are A's.
 
