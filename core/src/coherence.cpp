@@ -1,6 +1,5 @@
 #include "coherence.hpp"
 
-#include "redis/pool.hpp"
 
 namespace stratacache {
 
@@ -13,11 +12,11 @@ Coherence::Coherence(L1Coherence mode, std::string prefix)
 void Coherence::attach(Sink* sink) { sink_.store(sink, std::memory_order_release); }
 void Coherence::detach() { sink_.store(nullptr, std::memory_order_release); }
 
-bool Coherence::forked() {
+bool Coherence::after_fork() {
   uint64_t seen = fork_generation_.load(std::memory_order_relaxed);
   uint64_t now = redis::fork_generation();
-  if (seen == now || mode() == L1Coherence::kOff) return false;
-  if (!fork_generation_.compare_exchange_strong(seen, now)) return false;
+  if (seen == now || !fork_generation_.compare_exchange_strong(seen, now)) return false;
+  if (mode() == L1Coherence::kOff) return false;
   // Every channel of the parent is gone here: each counts as down until the child's own
   // is up (the trackers restart in the child on their next use). Nobody waits for them.
   down_.store(channels_.load(std::memory_order_relaxed), std::memory_order_release);

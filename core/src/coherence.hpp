@@ -36,6 +36,7 @@
 #include <string_view>
 
 #include "deadline.hpp"
+#include "redis/fork.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/stats.hpp"
 
@@ -78,8 +79,11 @@ class Coherence {
   void await_start(Deadline deadline);
   bool starting() const { return starting_.load(std::memory_order_acquire) > 0; }
   // The process forked since the last call: the child's L1 holds copies tracked for
-  // the parent. Cheap; the caller flushes through flush(kFork) when true.
-  bool forked();
+  // the parent, which this empties (counted in flushes_fork). Two relaxed loads.
+  bool forked() {
+    if (fork_generation_.load(std::memory_order_relaxed) == redis::fork_generation()) return false;
+    return after_fork();
+  }
 
   // ---- For the channels ----
   void channel_added();              // a channel that must run: down until channel_up(), starting until started()
@@ -97,6 +101,7 @@ class Coherence {
   void add_health(HealthInfo* h) const;
 
  private:
+  bool after_fork();
   bool off() const { return mode_.load(std::memory_order_acquire) == static_cast<uint8_t>(L1Coherence::kOff); }
   int64_t down_now() const { return down_.load(std::memory_order_acquire); }
 

@@ -4,6 +4,8 @@
 // expiry, eviction, FLUSHDB) must reach A's L1, and any gap in coverage (a killed
 // channel or data connection, a restart) must empty it.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -312,6 +314,42 @@ TEST(CoherenceOff, AnotherCachesWriteIsNotSeenUntilL1Ttl) {
   EXPECT_EQ(h.coherence_channels, 0);
   EXPECT_EQ(a->stats().l1.invalidations, 0u);
   EXPECT_TRUE(client_ids(*server, is_channel).empty()) << "off opens no invalidation channel";
+}
+
+// ---- Fork: the child's L1 copies were tracked for its parent ----
+
+// A forked child empties the L1 it inherited before serving from it (counted as a fork
+// flush), runs its own channel, and sees another writer's change; the parent keeps its
+// coherence.
+TEST_F(CoherenceTracking, ForkedChildDropsTheParentsCopiesAndRunsItsOwnChannel) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan cannot start threads in the child of a multi-threaded fork";
+#endif
+  ASSERT_NO_FATAL_FAILURE(open_coherent("tracking"));
+  ASSERT_TRUE(b->set("k", raw("v1")));
+  ASSERT_TRUE(load("k", "v1"));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    if (in_l1(*a, "k")) code |= 1;                        // the parent's copy is gone
+    if (a->stats().l1.flushes_fork != 1) code |= 2;
+    if (read(*a, "k") != "v1") code |= 4;                 // from Redis
+    if (!wait_until([&] { return a->health().coherence_up; })) code |= 8;
+    if (!wait_until([&] { return load("k", "v1"); })) code |= 16;  // kept in the child's L1 now
+    uint64_t before = a->stats().l1.invalidations;
+    if (!b->set("k", raw("child-saw-this"))) code |= 32;
+    if (!wait_until([&] { return a->stats().l1.invalidations > before; })) code |= 64;
+    if (read(*a, "k") != "child-saw-this") code |= 128;
+    ::_exit(code);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "bits: see the child's checks";
+  // The parent's channel saw the child's write too.
+  EXPECT_TRUE(wait_until([&] { return read(*a, "k") == "child-saw-this"; }));
+  EXPECT_EQ(a_l1().flushes_fork, 0u);
 }
 
 // ---- A server that cannot track (here: an ACL denying CLIENT) ----

@@ -9,13 +9,11 @@
 namespace stratacache::redis {
 namespace {
 
-std::atomic<uint64_t> g_fork_generation{0};
-void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+void on_fork_child() { detail::g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
 std::once_flag g_atfork_once;
 
 }  // namespace
 
-uint64_t fork_generation() { return g_fork_generation.load(std::memory_order_relaxed); }
 
 L2Stats Counters::snapshot() const {
   auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };

@@ -38,6 +38,7 @@
 
 #include "deadline.hpp"
 #include "redis/connection.hpp"
+#include "redis/fork.hpp"
 #include "redis/tls.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/stats.hpp"
@@ -124,7 +125,6 @@ class ConnectionPool {
   std::minstd_rand rng_;
 };
 
-// Incremented in every child process (pthread_atfork); cheap to read on every acquire.
-uint64_t fork_generation();
+
 
 }  // namespace stratacache::redis
