@@ -157,6 +157,8 @@ Status ReplyReader::next(Reply* out) {
 }
 
 bool ReplyReader::has_buffered() const { return reader_->len > reader_->pos; }
+// Every node charges the reply being built, and a completed reply resets the charge.
+bool ReplyReader::mid_reply() const { return reply_bytes_ > 0; }
 
 // hiredis buffers a bulk string until all of it has arrived, and a line until its CRLF,
 // however large the announced length or the line. Judge the incomplete item now, from

@@ -81,6 +81,9 @@ class ReplyReader {
   Status next(Reply* out);
   // Unparsed bytes are buffered (after all expected replies: the stream is out of step).
   bool has_buffered() const;
+  // Whether a reply is half parsed (its first nodes are in the arena already): clear()
+  // must wait until it completes.
+  bool mid_reply() const;
   // Where the next replies' nodes go (null: the reader's own arena, which clear()
   // recycles). A shared pipe points it at the arena of the request whose reply comes
   // next; switch it only between replies (when next() has just returned one, or

@@ -366,7 +366,9 @@ milliseconds Tracker::session(uint64_t generation) {
         }
       }
     }
-    reader.clear();
+    // Recycle the arena between messages only: a message split across reads has its
+    // first nodes there already.
+    if (!reader.mid_reply()) reader.clear();
     {
       std::lock_guard<std::mutex> lk(mu_);
       if (watch_changed_ || rebuild) {
