@@ -316,6 +316,26 @@ TEST(CoherenceOff, AnotherCachesWriteIsNotSeenUntilL1Ttl) {
   EXPECT_TRUE(client_ids(*server, is_channel).empty()) << "off opens no invalidation channel";
 }
 
+// A silent server (SIGSTOP): the channel's PING goes unanswered past socket_timeout, it
+// counts as lost and L1 is emptied; once the server answers again, coverage comes back.
+TEST(CoherenceSilence, UnansweredPingEmptiesL1AndCoverageComesBack) {
+  auto server = RedisServer::start();
+  auto a = open_or_die(server->url("", 0, "prefix=" + kPrefix + "&l1_coherence=tracking&socket_timeout=0.3"));
+  ASSERT_TRUE(a->set("k", raw("v1")));
+  ASSERT_TRUE(in_l1(*a, "k"));
+  uint64_t before = a->stats().l1.flushes_channel;
+  server->pause();
+  bool lost = wait_until([&] { return a->stats().l1.flushes_channel > before; }, milliseconds(5000));
+  bool emptied = !in_l1(*a, "k");
+  server->resume();
+  EXPECT_TRUE(lost) << "no PING timeout within 5 s (1 s of silence + socket_timeout 0.3 s)";
+  EXPECT_TRUE(emptied);
+  EXPECT_NE(a->health().coherence_error.find("PING"), std::string::npos) << a->health().coherence_error;
+  ASSERT_TRUE(wait_until([&] { return a->health().coherence_up; }));
+  ASSERT_TRUE(a->set("k", raw("v2")));
+  EXPECT_TRUE(in_l1(*a, "k"));
+}
+
 // ---- Fork: the child's L1 copies were tracked for its parent ----
 
 // A forked child empties the L1 it inherited before serving from it (counted as a fork

@@ -337,6 +337,7 @@ milliseconds Tracker::session(uint64_t generation) {
   bool rebuild = true;
   auto last_rx = Clock::now();
   bool ping_out = false;
+  bool polled_empty = false;  // the last poll found nothing to read on the channel
   Clock::time_point pong_due{};
   auto down = [&](Coherence::Flush why, std::string error) {
     went_down(why, std::move(error));
@@ -386,7 +387,9 @@ milliseconds Tracker::session(uint64_t generation) {
       }
     }
     auto now = Clock::now();
-    if (ping_out && now >= pong_due) {
+    // Overdue only when the poll that just ran found nothing to read (after a long stall
+    // of this thread the answer may be waiting in the socket).
+    if (ping_out && now >= pong_due && polled_empty) {
       return down(Coherence::Flush::kChannel,
                   "no answer to PING within socket_timeout (" + std::to_string(options_.socket_timeout.count()) + " ms)");
     }
@@ -418,7 +421,8 @@ milliseconds Tracker::session(uint64_t generation) {
       forget(owners[i - 2]);
       rebuild = true;
     }
-    if ((fds[1].revents != 0) || c.stream().has_buffered()) {
+    polled_empty = fds[1].revents == 0 && !c.stream().has_buffered();
+    if (!polled_empty) {
       auto got = c.stream().recv_some(in.get(), kReadChunk, Deadline::after(options_.socket_timeout), false);
       if (!got) return down(Coherence::Flush::kChannel, got.status().to_string());
       if (Status s = reader.feed(in.get(), *got); !s) return down(Coherence::Flush::kChannel, s.to_string());
