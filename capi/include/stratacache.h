@@ -74,6 +74,7 @@ extern "C" {
 #define STRATACACHE_EINTERNAL (-10)   /* unexpected reply or library bug */
 #define STRATACACHE_ENOMEM (-11)      /* allocation failed */
 #define STRATACACHE_ECLOSED (-12)     /* the cache handle was closed (added in 0.2) */
+#define STRATACACHE_EABORTED (-13)    /* a read-through lease expired or was taken over; the fill was refused (0.3) */
 
 /* ---- Value formats (stored in the envelope; read back with the value) ---- */
 #define STRATACACHE_FORMAT_RAW 0     /* opaque bytes */
@@ -414,6 +415,108 @@ STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_le
                                                 const void *envelope, size_t envelope_len, const void *prefix,
                                                 size_t prefix_len, const void *key, size_t key_len,
                                                 const stratacache_options *opts);
+
+/* ---- Read-through (added in 0.3; docs/read-through.md) ----
+ * get-or-load: one load per key across threads, languages on one handle, and processes
+ * (a lease in Redis); a fresh period (the value's TTL) and an optional stale period
+ * (served when the reload fails, times out or Redis is unavailable); early refresh;
+ * negative entries ("does not exist"). Two forms:
+ *  - stratacache_get_or_load: the loader is a callback run on the calling thread;
+ *  - stratacache_acquire / stratacache_submit_acquire: no callback. The caller gets the
+ *    value, or a lease: the duty to load the key and then fill or abandon the lease,
+ *    from any thread, exactly once (stratacache_lease_* consume it).
+ * Read-through settings are per-call options (below); the callopts timeout is the hard
+ * timeout: it bounds every wait of the call (Redis round trips, waiting for another
+ * caller's load), not the loader itself. */
+typedef struct stratacache_sink stratacache_sink;   /* where a loader puts its value */
+typedef struct stratacache_lease stratacache_lease; /* the duty to load one key */
+
+/* Bits of *out_info. */
+#define STRATACACHE_INFO_STALE 0x1u   /* the value is from the stale period (the reload failed / timed out) */
+#define STRATACACHE_INFO_LOADED 0x2u  /* this call ran the loader and stored its value */
+#define STRATACACHE_INFO_REFRESH 0x4u /* acquire: the lease is an early refresh; the value is fresh */
+
+/* Read-through settings (durations in ms; < 0 restores the default). ttl: the fresh
+ * period of a loaded value when the loader gives none (default: default_ttl). stale_ttl:
+ * the stale period after it (default 0: none). negative_ttl: how long "does not exist"
+ * is remembered (default 0: not cached). early_refresh: XFetch's beta (0, the default:
+ * off; 1: optimal; larger refreshes earlier); negative or NaN: EINVAL. soft_timeout: a
+ * caller holding a stale value waits at most this long for another caller's load, then
+ * gets the stale value (default: the hard timeout). lease_ttl: lifetime of the Redis
+ * lease (default max(10 s, 2 x timeout)); a holder that dies is taken over after it.
+ * lock: 0 turns the Redis lease off (one load per process only); default 1. */
+STRATACACHE_API int stratacache_callopts_set_ttl_ms(stratacache_callopts *co, int64_t ttl_ms);
+STRATACACHE_API int stratacache_callopts_set_stale_ttl_ms(stratacache_callopts *co, int64_t stale_ttl_ms);
+STRATACACHE_API int stratacache_callopts_set_negative_ttl_ms(stratacache_callopts *co, int64_t negative_ttl_ms);
+STRATACACHE_API int stratacache_callopts_set_early_refresh(stratacache_callopts *co, double beta);
+STRATACACHE_API int stratacache_callopts_set_soft_timeout_ms(stratacache_callopts *co, int64_t soft_timeout_ms);
+STRATACACHE_API int stratacache_callopts_set_lease_ttl_ms(stratacache_callopts *co, int64_t lease_ttl_ms);
+STRATACACHE_API int stratacache_callopts_set_lock(stratacache_callopts *co, int lock);
+
+/* A loader: puts the value with stratacache_sink_put (once) and returns STRATACACHE_OK;
+ * returns STRATACACHE_ENOTFOUND when the key does not exist (cached for negative_ttl);
+ * any other negative code is a failure (never cached; a stale value is served instead
+ * when there is one), optionally described with stratacache_sink_fail first. The sink
+ * is valid only while the loader runs. */
+typedef int (*stratacache_loader)(void *ctx, const void *key, size_t key_len, stratacache_sink *sink);
+/* value copied; format STRATACACHE_FORMAT_*; ttl_ms: its fresh period (< 0: the
+ * callopts ttl; 0: no expiry). A second put: EINVAL. */
+STRATACACHE_API int stratacache_sink_put(stratacache_sink *sink, const void *value, size_t len, int format,
+                                         int64_t ttl_ms);
+/* The message the caller's error carries when the loader fails (copied). */
+STRATACACHE_API int stratacache_sink_fail(stratacache_sink *sink, const char *message);
+
+/* The value of `key`, loading it with `loader` when it is missing or past its fresh
+ * period. OK: *out_value is a new buffer (caller frees with stratacache_free) and
+ * *out_info (may be NULL) tells STALE / LOADED. ENOTFOUND: the key does not exist (the
+ * loader said so, now or within negative_ttl). The loader's code when it failed and no
+ * stale value exists; ETIMEDOUT when the timeout passed waiting for another caller's
+ * load. The loader runs at most once per call, on this thread, without any library lock
+ * held: it may call this cache (not for the same key). */
+STRATACACHE_API int stratacache_get_or_load(void **out_value, size_t *out_len, int *out_format, unsigned *out_info,
+                                            stratacache_cache *cache, const void *key, size_t key_len,
+                                            stratacache_loader loader, void *ctx, const stratacache_callopts *co);
+
+/* The lease form. The return code is about the value, *out_lease about the duty:
+ *  - OK, *out_lease NULL: the value (fresh; STALE when a reload failed elsewhere).
+ *  - OK, lease, INFO_REFRESH: a fresh value; refresh it in the background.
+ *  - OK, lease, INFO_STALE: a stale value; load the key, and serve this value if the
+ *    load fails (then abandon the lease).
+ *  - ENOTFOUND, lease: nothing to serve; load the key.
+ *  - ENOTFOUND, no lease: the key does not exist (a negative entry).
+ *  - any other error: no lease.
+ * The value buffer is the caller's (stratacache_free); so is the lease, which must be
+ * given to exactly one of stratacache_lease_fill, _fill_not_found, _abandon or
+ * stratacache_submit_lease_fill. A lease outlives nothing: after stratacache_close its
+ * functions free it and return ECLOSED. */
+STRATACACHE_API int stratacache_acquire(void **out_value, size_t *out_len, int *out_format, unsigned *out_info,
+                                        stratacache_lease **out_lease, stratacache_cache *cache, const void *key,
+                                        size_t key_len, const stratacache_callopts *co);
+/* Stores the loaded value in both tiers and wakes the callers waiting for it (value
+ * copied; ttl_ms as in stratacache_sink_put). Consumes the lease. EABORTED: the Redis
+ * lease had expired or been taken over, so Redis kept the newer value (the waiters in
+ * this process still got this one). */
+STRATACACHE_API int stratacache_lease_fill(stratacache_lease *lease, const void *value, size_t len, int format,
+                                           int64_t ttl_ms);
+/* The key does not exist: a negative entry for negative_ttl (if > 0); waiters get
+ * ENOTFOUND. Consumes the lease. */
+STRATACACHE_API int stratacache_lease_fill_not_found(stratacache_lease *lease);
+/* The load failed: releases the lease; waiters get `code` (a STRATACACHE_E* code) and
+ * `message` (may be NULL), or their stale value. Consumes the lease; NULL is a no-op. */
+STRATACACHE_API void stratacache_lease_abandon(stratacache_lease *lease, int code, const char *message);
+/* Submission forms (the completion model above). acquire's callback gets what
+ * stratacache_acquire returns: status, message, the value buffer (callee owns it),
+ * info and the lease (callee owns it; NULL when none). */
+typedef void (*stratacache_acquire_callback)(void *payload, int status, const char *message, void *value,
+                                             size_t len, int format, unsigned info, stratacache_lease *lease);
+STRATACACHE_API int stratacache_submit_acquire(stratacache_cache *cache, const void *key, size_t key_len,
+                                               const stratacache_callopts *co, stratacache_queue *queue,
+                                               stratacache_acquire_callback done, void *payload);
+/* The fill without blocking: `done` gets OK, EABORTED or an error (value NULL). Consumes
+ * the lease, even when the submission is refused. */
+STRATACACHE_API int stratacache_submit_lease_fill(stratacache_lease *lease, const void *value, size_t len, int format,
+                                                  int64_t ttl_ms, stratacache_queue *queue, stratacache_callback done,
+                                                  void *payload);
 
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",

@@ -80,6 +80,7 @@ int code_of(StatusCode c) {
     case StatusCode::kWrongType: return STRATACACHE_EWRONGTYPE;
     case StatusCode::kUnsupported: return STRATACACHE_EUNSUPPORTED;
     case StatusCode::kInternal: return STRATACACHE_EINTERNAL;
+    case StatusCode::kAborted: return STRATACACHE_EABORTED;
   }
   return STRATACACHE_EINTERNAL;
 }
@@ -336,6 +337,7 @@ const char* stratacache_strerror(int code) {
     case STRATACACHE_EINTERNAL: return "internal error";
     case STRATACACHE_ENOMEM: return "out of memory";
     case STRATACACHE_ECLOSED: return "cache closed";
+    case STRATACACHE_EABORTED: return "lease lost";
     default: return "unknown error code";
   }
 }

@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 
-#include "cache_test_hooks.hpp"
-#include "coherence.hpp"
-#include "deadline.hpp"
+#include "cache_impl.hpp"
 #include "glob.hpp"
 #include "integer_payload.hpp"
-#include "memory/memory_tier.hpp"
-#include "remote_tier.hpp"
+#include "read_through.hpp"
 #include "stratacache/version.hpp"
 
 namespace stratacache {
@@ -18,174 +16,25 @@ std::atomic<void (*)(std::string_view)> test_hooks::before_backfill{nullptr};
 std::atomic<void (*)(std::string_view)> test_hooks::on_l2_reply{nullptr};
 std::atomic<void (*)(std::string_view)> test_hooks::after_backfill{nullptr};
 
-struct Cache::Impl : Coherence::Sink {
-  Options options;
-  // Null: no coherence (mem://, l1_coherence=off).
-  std::shared_ptr<Coherence> coherence;
-  MemoryTier l1;
-  std::unique_ptr<RemoteTier> l2;
-  Codec codec;
-  bool plain_integers;  // integers go to Redis as ASCII (INCRBY-compatible) unless encrypted
-  std::atomic<uint64_t> decode_errors{0};
-  // Set when the cache is being destroyed: completions of pending asynchronous calls
-  // (run while l2 is destroyed) must not submit new ones.
-  std::atomic<bool> closing{false};
+Cache::Impl::~Impl() = default;
 
-  explicit Impl(Options o)
-      : options(std::move(o)),
-        coherence(options.redis.transport == RedisOptions::Transport::kNone || options.l1.coherence == L1Coherence::kOff
-                      ? nullptr
-                      : std::make_shared<Coherence>(options.l1.coherence, options.prefix)),
-        l1(options.l1),
-        l2(options.redis.transport == RedisOptions::Transport::kNone ? make_null_remote_tier()
-                                                                     : make_redis_tier(options.redis, coherence)),
-        codec(options.codec),
-        plain_integers(!options.codec.keys || options.codec.keys->empty()) {
-    if (coherence) coherence->attach(this);
-  }
+int64_t Cache::Impl::jittered(int64_t ttl_ms) const {
+  if (ttl_ms <= 1 || options.ttl_jitter <= 0) return ttl_ms;
+  thread_local std::minstd_rand rng(std::random_device{}());
+  double cut = options.ttl_jitter * static_cast<double>(ttl_ms) * std::uniform_real_distribution<double>(0, 1)(rng);
+  return std::max<int64_t>(1, ttl_ms - static_cast<int64_t>(cut));
+}
 
-  // ---- Coherence::Sink: what Redis says changed ----
-  void invalidate(std::string_view full) override {
-    if (full.substr(0, options.prefix.size()) != options.prefix) return;  // another cache's key
-    full.remove_prefix(options.prefix.size());
-    l1.erase(full);
-  }
-  void flush() override { l1.clear(); }
-  // A forked child drops the L1 copies its parent's connections tracked (counted as a
-  // fork flush) before it serves anything from L1.
-  void check_fork() {
-    if (coherence) coherence->forked();
-  }
-  // Before an L2 call whose value L1 may keep: a synchronous call waits for a channel on
-  // its first attempt (the first calls after open), then takes the coverage token.
-  uint64_t coverage_token(const Call& c) const {
-    if (!coherence) return 0;
-    if (c.wait && coherence->starting()) coherence->await_start(c.deadline);
-    return coherence->token();
-  }
-  // Whether L1 may keep a value from an L2 call that took `token` (coherence.hpp).
-  bool l1_covered(uint64_t token) const { return !coherence || coherence->covered(token); }
-
-  bool use_l1(const CallOptions& c) const { return !c.skip_l1; }
-  bool use_l2(const CallOptions& c) const { return !c.skip_l2 && l2->enabled(); }
-
-  Deadline deadline(const CallOptions& c, Millis minimum = Millis(0)) const {
-    Millis t = c.timeout.count() >= 0 ? c.timeout : std::max(options.redis.socket_timeout, minimum);
-    return Deadline::after_saturating(t);
-  }
-  Call l2_call(const CallOptions& c, bool wait, Millis minimum = Millis(0)) const {
-    return Call{deadline(c, minimum), wait};
-  }
-
-  Status check_key(std::string_view key) const {
-    size_t full = options.prefix.size() + key.size();
-    if (full > options.max_key_length) {
-      return invalid_argument("key is " + std::to_string(full) + " bytes with its prefix; max_key_length is " +
-                              std::to_string(options.max_key_length));
-    }
-    return Status::ok();
-  }
-
-  std::string full_key(std::string_view key) const {
-    std::string k;
-    k.reserve(options.prefix.size() + key.size());
-    k.append(options.prefix).append(key);
-    return k;
-  }
-
-  int64_t resolve_ttl(const CallOptions& c) const {
-    return c.ttl_ms < 0 ? options.default_ttl.count() : c.ttl_ms;
-  }
-
-  // L1 lifetime: the entry's TTL, capped by l1.ttl when an L2 exists (L1 copies in other
-  // processes are not invalidated, so they must not outlive the cap).
-  int64_t l1_ttl(int64_t entry_ttl_ms) const {
-    int64_t cap = l2->enabled() ? options.l1.ttl.count() : 0;
-    if (entry_ttl_ms <= 0) return cap;
-    if (cap <= 0) return entry_ttl_ms;
-    return std::min(entry_ttl_ms, cap);
-  }
-
-  Result<std::string> envelope(std::string_view key, const Payload& p) const {
-    if (plain_integers) {
-      if (auto v = payload_integer(p)) return std::to_string(*v);
-    }
-    return codec.encode(p, options.prefix, key);
-  }
-
-  // Decode an L2 value (docs/envelope.md, "Errors"). A read never destroys
-  // data the cache did not write:
-  // - not an envelope (kWrongType: another client's value): with foreign_values=raw,
-  //   the bytes as they are (Format::kRaw); else a miss counted in decode_errors. It stays.
-  // - an envelope that is truncated, malformed or fails authentication (kDataLoss): a
-  //   counted miss, removed from L2 by compare-and-delete, so a value written since the
-  //   read survives; for an asynchronous read, without waiting for the delete.
-  // - an envelope this process cannot read (newer format, a key it lacks, over its size
-  //   limit): a counted miss, left for the processes that can read it.
-  Result<Payload> open_envelope(std::string_view key, const std::string& full, std::string_view env, Call c) {
-    auto p = codec.decode(env, options.prefix, key);
-    if (p) return p;
-    if (p.code() == StatusCode::kWrongType && options.foreign_values == ForeignValues::kRaw) {
-      return Payload{Format::kRaw, std::string(env)};
-    }
-    decode_errors.fetch_add(1, std::memory_order_relaxed);
-    if (p.code() == StatusCode::kDataLoss) {
-      if (c.wait || !closing.load(std::memory_order_acquire)) l2->delete_if_value(full, env, c, [](Result<bool>) {});
-    }
-    return not_found("stored value was unreadable (" + p.status().to_string() + "); treated as a miss");
-  }
-
-  // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
-  // taken before it), and never for a key in its last millisecond (PTTL 0).
-  // Returns a reference to the value either way.
-  // With coherent L1, also only while coverage held since `token` (coherence.hpp).
-  ValueRef backfill(std::string_view key, const Payload& p, int64_t l2_pttl_ms, uint64_t epoch, uint64_t token) {
-    if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
-    ValueRef out = l2_pttl_ms == 0 || !l1_covered(token) ? MemoryTier::make_ref(p.format, p.data)
-                                                    : l1.set_if_epoch(key, p.format, p.data, l1_ttl(l2_pttl_ms), epoch);
-    if (auto hook = test_hooks::after_backfill.load(std::memory_order_relaxed)) hook(key);
-    return out;
-  }
-
-  // The operations (see "Operations" below).
-  template <typename Done>
-  void get(std::string_view key, const CallOptions& call, bool wait, Done&& done);
-  void mget(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
-            std::function<void(std::vector<Result<Payload>>)> done);
-  void mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
-            std::function<void(Status)> done);
-  void del(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
-           std::function<void(Result<int64_t>)> done);
-  void exists(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<bool>)> done);
-  void ttl(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<int64_t>)> done);
-  void increment(std::string_view key, int64_t amount, const CallOptions& call, bool wait,
-                 std::function<void(Result<int64_t>)> done);
-  void clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
-                     std::function<void(Result<int64_t>)> done);
-  void health(const CallOptions& call, bool wait, std::function<void(HealthInfo)> done);
-
-  // Validation shared by every write: the TTL to write, or why not.
-  Result<int64_t> check_write(std::string_view key, const Payload& value, const CallOptions& call);
-  // The L1 side of a write, after the L2 side (l2: its outcome; epoch and token: taken
-  // before it; all unused when the write skipped L2).
-  void finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
-                    const Status* l2 = nullptr, uint64_t epoch = 0, uint64_t token = 0);
-
-  // Ten years: beyond it a TTL is a mistake (and ms arithmetic would overflow).
-  static constexpr int64_t kMaxTtlMs = 10LL * 365 * 24 * 3600 * 1000;
-
-  Result<int64_t> ttl_for(const CallOptions& c) const {
-    int64_t ttl = resolve_ttl(c);
-    if (ttl > kMaxTtlMs) return invalid_argument("ttl of " + std::to_string(ttl) + " ms is over the 10-year maximum");
-    return ttl;
-  }
-};
+void Cache::Impl::wake_loads(std::string_view key) {
+  if (rt) rt->wake(key);
+}
 
 Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() {
   // Pending asynchronous completions run now, while everything they use (l1, codec,
   // counters, l2 itself) is alive; they must not submit new L2 requests.
   impl_->closing.store(true, std::memory_order_release);
+  impl_->rt->close();
   impl_->l2->close();
   if (impl_->coherence) impl_->coherence->detach();
 }
@@ -198,7 +47,9 @@ Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {
 
 Result<std::unique_ptr<Cache>> Cache::open(Options options) {
   if (options.max_key_length == 0) return invalid_argument("max_key_length must be > 0");
-  return std::unique_ptr<Cache>(new Cache(std::make_unique<Impl>(std::move(options))));
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->rt = std::make_unique<ReadThrough>(*impl);
+  return std::unique_ptr<Cache>(new Cache(std::move(impl)));
 }
 
 const Options& Cache::options() const { return impl_->options; }
@@ -226,7 +77,9 @@ void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, 
   const bool fill = use_l1(call);
   check_fork();
   if (fill) {
-    if (auto p = l1.get(key)) return done(std::move(p));
+    Seen s = see(l1.get(key));
+    if (serves(s)) return done(std::move(s.value));
+    if (s.state == Seen::kNegative) return done(Result<ValueRef>(unserved(s)));
   }
   if (!use_l2(call)) return done(Result<ValueRef>(not_found()));
   Call c = l2_call(call, wait);
@@ -237,10 +90,12 @@ void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, 
           [this, k = std::string(key), full, epoch, token, fill, c, done = std::forward<Done>(done)](Result<RemoteEntry> r) mutable {
             if (auto hook = test_hooks::on_l2_reply.load(std::memory_order_relaxed)) hook(k);
             if (!r) return done(Result<ValueRef>(r.status()));
-            auto p = open_envelope(k, full, r->value, c);
+            std::optional<EntryMeta> meta;
+            auto p = open_envelope(k, full, r->value, c, &meta);
             if (!p) return done(Result<ValueRef>(p.status()));
-            if (!fill) return done(Result<ValueRef>(MemoryTier::make_ref(p->format, p->data)));
-            done(Result<ValueRef>(backfill(k, *p, r->pttl_ms, epoch, token)));
+            Seen s = backfill(k, *p, meta, r->pttl_ms, epoch, token, fill);
+            if (!serves(s)) return done(Result<ValueRef>(unserved(s)));
+            done(Result<ValueRef>(std::move(s.value)));
           });
 }
 
@@ -292,10 +147,12 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
       continue;
     }
     if (use_l1(call)) {
-      if (auto p = l1.get(keys[i])) {
-        out[i] = p.to_payload();
+      Seen s = see(l1.get(keys[i]));
+      if (serves(s)) {
+        out[i] = s.value.to_payload();
         continue;
       }
+      if (s.state == Seen::kNegative) continue;  // out[i]: not found
     }
     pending.push_back(i);
   }
@@ -324,13 +181,18 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
                  out[i] = remote[j].status();
                  continue;
                }
-               auto p = open_envelope(keys[i], (*fulls)[j], remote[j]->value, c);
+               std::optional<EntryMeta> meta;
+               auto p = open_envelope(keys[i], (*fulls)[j], remote[j]->value, c, &meta);
                if (!p) {
                  out[i] = p.status();
                  continue;
                }
-               if (use_l1(call)) backfill(keys[i], *p, remote[j]->pttl_ms, epochs[j], token);
-               out[i] = std::move(p);
+               Seen s = backfill(keys[i], *p, meta, remote[j]->pttl_ms, epochs[j], token, use_l1(call));
+               if (!serves(s)) {
+                 out[i] = unserved(s);
+                 continue;
+               }
+               out[i] = s.value.to_payload();
              }
              done(std::move(out));
            });
@@ -363,24 +225,29 @@ Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& va
 
 void Cache::Impl::finish_write(std::string_view key, const Payload& value, const CallOptions& call, int64_t ttl,
                                const Status* l2, uint64_t epoch, uint64_t token) {
+  keep_write(key, use_l1(call), l2, epoch, token, [&](const uint64_t* e) {
+    if (e) l1.set_if_epoch(key, value.format, value.data, l1_ttl(ttl), *e);
+    else l1.set(key, value.format, value.data, l1_ttl(ttl));
+  });
+}
+
+void Cache::Impl::keep_write(std::string_view key, bool in_l1, const Status* l2, uint64_t epoch, uint64_t token,
+                             const std::function<void(const uint64_t* epoch)>& store) {
   // Skipping L1 still invalidates it: a write must never leave an older copy visible.
-  if (!use_l1(call)) {
+  if (!in_l1) {
     l1.erase(key);
     return;
   }
-  if (l2 == nullptr || !coherence) {
-    l1.set(key, value.format, value.data, l1_ttl(ttl));
-    return;
-  }
+  if (l2 == nullptr || !coherence) return store(nullptr);
   // Coherent L1: the copy must be one Redis will tell us about. A write Redis took is
   // kept while coverage held since it began and nothing touched the key meanwhile (an
   // invalidation that raced it wins). A write Redis did not take is kept only while
   // coverage is down anyway (an outage; dropped when the channel comes back): with the
   // channel up, nobody would tell us when another client writes the key.
-  auto store = [&] { l1.set_if_epoch(key, value.format, value.data, l1_ttl(ttl), epoch); };
+  auto guarded = [&] { store(&epoch); };
   auto erase = [&] { l1.erase(key); };
-  if (!l2->is_ok()) return coherence->store_uncovered(store, erase);
-  if (coherence->covered(token)) store();
+  if (!l2->is_ok()) return coherence->store_uncovered(guarded, erase);
+  if (coherence->covered(token)) guarded();
   else erase();
 }
 
@@ -388,38 +255,39 @@ void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const
                        std::function<void(Status)> done) {
   if (items.empty()) return done(Status());
   // Each item is checked and finished exactly as a single set is; nothing is written
-  // unless every item passes.
-  int64_t ttl = 0;
+  // unless every item passes. Each gets its own jittered TTL.
+  std::vector<int64_t> ttls;
+  ttls.reserve(items.size());
   for (auto& [k, v] : items) {
     auto t = check_write(k, v, call);
     if (!t) return done(t.status());
-    ttl = *t;  // the same for every item: it depends on the call only
+    ttls.push_back(jittered(*t));
   }
   if (!use_l2(call)) {
-    for (auto& [k, v] : items) finish_write(k, v, call, ttl);
+    for (size_t i = 0; i < items.size(); ++i) finish_write(items[i].first, items[i].second, call, ttls[i]);
     return done(Status());
   }
   std::vector<RemoteWrite> writes;
   writes.reserve(items.size());
-  for (auto& [k, v] : items) {
-    auto env = envelope(k, v);
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto env = envelope(items[i].first, items[i].second);
     if (!env) return done(env.status());
-    writes.push_back(RemoteWrite{full_key(k), std::move(env).value(), ttl});
+    writes.push_back(RemoteWrite{full_key(items[i].first), std::move(env).value(), ttls[i]});
   }
   Call c = l2_call(call, wait);
   uint64_t token = coverage_token(c);
   std::vector<uint64_t> epochs;
   epochs.reserve(items.size());
   for (auto& item : items) epochs.push_back(l1.write_epoch(item.first));
-  auto finish = [this, items = std::move(items), epochs = std::move(epochs), token, call, ttl,
+  auto finish = [this, items = std::move(items), epochs = std::move(epochs), token, call, ttls = std::move(ttls),
                  done = std::move(done)](Status s) {
     for (size_t i = 0; i < items.size(); ++i) {
-      finish_write(items[i].first, items[i].second, call, ttl, &s, epochs[i], token);
+      finish_write(items[i].first, items[i].second, call, ttls[i], &s, epochs[i], token);
     }
     done(std::move(s));
   };
   // One key: a plain SET (no per-slot grouping to set up).
-  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, ttl, c, std::move(finish));
+  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, writes[0].ttl_ms, c, std::move(finish));
   l2->mset(writes, c, std::move(finish));
 }
 
@@ -594,6 +462,7 @@ CacheStats Cache::stats() const {
   if (impl_->coherence) impl_->coherence->add_stats(&s.l1);
   s.l2 = impl_->l2->stats();
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
+  s.read_through = impl_->rt->stats();
   return s;
 }
 

@@ -143,6 +143,15 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     field = v;
     return Status::ok();
   };
+  auto fraction = [&](double& field) -> Status {
+    double v = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || !(v >= 0 && v <= 1)) {
+      return bad_param(name, value, "a fraction between 0 and 1");
+    }
+    field = v;
+    return Status::ok();
+  };
 
   if (name.substr(0, 4) == "ssl_") return apply_tls_param(o.redis.tls, name, value);
   if (name == "socket_timeout") return seconds(o.redis.socket_timeout, false);
@@ -189,15 +198,8 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     else return bad_param(name, value, "auto, tracking, broadcast or off");
     return Status::ok();
   }
-  if (name == "l1_ttl_jitter") {
-    double v = -1;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc() || end != value.data() + value.size() || !(v >= 0 && v <= 1)) {
-      return bad_param(name, value, "a fraction between 0 and 1");
-    }
-    o.l1.ttl_jitter = v;
-    return Status::ok();
-  }
+  if (name == "l1_ttl_jitter") return fraction(o.l1.ttl_jitter);
+  if (name == "ttl_jitter") return fraction(o.ttl_jitter);
   if (name == "l1_doorkeeper") {
     if (value == "true" || value == "1" || value == "yes") o.l1.doorkeeper = true;
     else if (value == "false" || value == "0" || value == "no") o.l1.doorkeeper = false;

@@ -43,6 +43,13 @@ struct RemoteWrite {
   int64_t ttl_ms = 0;  // 0: no expiry
 };
 
+// What lease_try found (read-through leases, docs/read-through.md).
+struct LeaseTry {
+  bool acquired = false;       // the lease is this caller's
+  bool value_arrived = false;  // not taken: the value key exists now (only with if_absent)
+  int64_t holder_pttl_ms = 0;  // not taken: the current holder's remaining lease time
+};
+
 struct Call {
   Deadline deadline;
   bool wait = false;  // synchronous: I/O on the calling thread, done() before returning
@@ -91,6 +98,17 @@ class RemoteTier {
   // atomic step on the server), so a value written since it was read survives. true:
   // deleted. Idempotent. The null tier: false.
   virtual void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) = 0;
+  // Read-through leases: lease_key is in value_key's hash slot (one atomic script each).
+  // Takes the lease (SET lease_key token NX PX ttl_ms) unless another caller holds it,
+  // or (if_absent) unless value_key exists. Reads the keys it checks, so that in
+  // tracking mode this process hears when they change. The null tier: always acquired.
+  virtual void lease_try(std::string_view value_key, std::string_view lease_key, std::string_view token,
+                         int64_t ttl_ms, bool if_absent, Call call, Done<LeaseTry> done) = 0;
+  // Fenced fill: writes value_key (ttl_ms; 0: no expiry) and deletes the lease only
+  // while lease_key holds token. true: written; false: refused (the lease expired or
+  // was taken over). The null tier: true.
+  virtual void lease_fill(std::string_view value_key, std::string_view lease_key, std::string_view token,
+                          std::string_view value, int64_t ttl_ms, Call call, Done<bool> done) = 0;
 
   // ---- Synchronous forms (Call::wait = true) ----
   Result<RemoteEntry> get(std::string_view key, Deadline d) {

@@ -15,6 +15,7 @@ const char* status_code_name(StatusCode code) noexcept {
     case StatusCode::kWrongType: return "wrong type";
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kAborted: return "aborted";
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@
 
 #include "stratacache/codec.hpp"
 #include "stratacache/options.hpp"
+#include "stratacache/read_through.hpp"
 #include "stratacache/stats.hpp"
 #include "stratacache/status.hpp"
 #include "stratacache/value_ref.hpp"
@@ -107,6 +108,21 @@ class Cache {
                   std::function<void(Status)> done);
   void clear_pattern_async(std::string_view glob, const CallOptions& call, std::function<void(Result<int64_t>)> done);
   void health_async(const CallOptions& call, std::function<void(HealthInfo)> done);
+  // ---- Read-through (docs/read-through.md) ----
+  // The value of `key`, loading it with `loader` (on this thread) when it is missing
+  // or past its fresh period. Concurrent callers of one key share one load: in this
+  // process (any thread, any language on this handle) and, through a lease in Redis,
+  // across processes. Errors: kNotFound for "does not exist" (a negative entry or the
+  // loader's answer); the loader's error when it fails and no stale value exists;
+  // kTimeout when hard_timeout passed while waiting for another caller's load.
+  Result<Loaded> get_or_load(std::string_view key, const Loader& loader, const LoadOptions& options = {});
+  // The same without a callback, for hosts whose loaders are asynchronous: a value, or
+  // a Lease that the caller fills or abandons later, from any thread (see Lookup).
+  Lookup acquire(std::string_view key, const LoadOptions& options = {});
+  // acquire without blocking: `done` as in the *_async calls above, except that it may
+  // also run on a library timer thread (a wait that ended by its deadline).
+  void acquire_async(std::string_view key, const LoadOptions& options, std::function<void(Lookup)> done);
+
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).
   bool l2_async_native() const;

@@ -124,6 +124,9 @@ struct Options {
   Format serializer = Format::kMsgPack;  // used by set(Value)
   std::string prefix;                    // prepended to every Redis key
   Millis default_ttl{300000};            // per-call ttl < 0 means this; 0 means no expiry
+  // Shorten each written TTL (both tiers) by a random 0..ttl_jitter fraction (0..1), so
+  // entries written together do not expire (and reload) together. URL: ttl_jitter=.
+  double ttl_jitter = 0;
   size_t max_key_length = 4096;
   ForeignValues foreign_values = ForeignValues::kMiss;  // URL: foreign_values=miss|raw
 

@@ -51,9 +51,22 @@ struct L2Stats {
   uint64_t ask_redirects = 0;      // Cluster: -ASK replies followed (not failures)
 };
 
+// Read-through (docs/read-through.md), counted per cache handle (all its callers).
+struct ReadThroughStats {
+  uint64_t loads = 0;            // leases handed to a caller to load (the loader ran)
+  uint64_t load_failures = 0;    // leases abandoned (the loader failed or its caller gave up)
+  uint64_t stale_served = 0;     // stale values returned because a reload failed, timed out or Redis failed
+  uint64_t lease_waits = 0;      // calls that waited for another caller's load (this process or another)
+  uint64_t lease_takeovers = 0;  // leases taken after another process's lease expired unfilled
+  uint64_t early_refreshes = 0;  // early refreshes handed to a caller
+  uint64_t negative_hits = 0;    // "does not exist" answered from a negative entry
+  uint64_t fills_refused = 0;    // fills Redis refused: the lease had expired or been taken over
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
+  ReadThroughStats read_through;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 

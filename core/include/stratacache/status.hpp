@@ -23,6 +23,7 @@ enum class StatusCode : int {
   kWrongType = 8,         // e.g. increment on a key holding a non-integer value
   kUnsupported = 9,       // operation not supported by this configuration
   kInternal = 10,         // bug or unexpected server reply
+  kAborted = 11,          // a read-through lease expired or was taken over: the fill was refused
 };
 
 // Static, never-null description of a code.

@@ -51,6 +51,15 @@ class ValueRef {
     std::swap(format_, o.format_);
   }
 
+  // The bytes from `offset` on, read as `format`, sharing the same entry (internal use).
+  ValueRef sub(size_t offset, Format format) const noexcept {
+    ValueRef r(*this);
+    r.data_ += offset;
+    r.size_ -= offset;
+    r.format_ = format;
+    return r;
+  }
+
   // Adopts one reference the caller already holds (internal use).
   static ValueRef adopt(detail::RefCounted* e, const char* data, size_t size, Format format) noexcept {
     ValueRef r;

@@ -99,7 +99,8 @@ const KeyRing::Impl* active_ring(const CodecOptions& o) {
 
 }  // namespace
 
-Result<std::string> Codec::encode(const Payload& payload, std::string_view ns, std::string_view key) const {
+Result<std::string> Codec::encode(const Payload& payload, std::string_view ns, std::string_view key,
+                                  const EntryMeta* /*TEMP meta*/) const {
   try {
     if (static_cast<uint8_t>(payload.format) > static_cast<uint8_t>(Format::kMsgPack)) {
       return invalid_argument("unknown serializer id " + std::to_string(static_cast<int>(payload.format)));
@@ -181,7 +182,9 @@ Result<std::string> Codec::encode(const Payload& payload, std::string_view ns, s
   }
 }
 
-Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::string_view key) const {
+Result<Payload> Codec::decode(std::string_view env, std::string_view ns, std::string_view key,
+                              std::optional<EntryMeta>* meta) const {
+  if (meta) meta->reset();  // TEMP until the envelope carries metadata
   try {
     // INCRBY writes bare ASCII integers, never encrypted: read them as JSON numbers.
     // Only the canonical form Redis itself accepts for INCRBY ("007" and "-0" are not).

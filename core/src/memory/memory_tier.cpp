@@ -753,7 +753,7 @@ struct MemoryTier::Impl {
       for (auto& head : s.buckets) {
         for (Entry** link = &head; *link;) {
           Entry* e = *link;
-          if (match(e->key())) {
+          if (match(*e)) {
             *link = e->chain;
             e->chain = nullptr;
             e->set_in_map(false);
@@ -848,7 +848,7 @@ bool MemoryTier::admissible(std::string_view key, size_t value_bytes) const {
 bool MemoryTier::erase(std::string_view key) { return impl_->erase(key); }
 
 size_t MemoryTier::erase_prefix(std::string_view prefix) {
-  return impl_->erase_if([&](std::string_view k) { return k.substr(0, prefix.size()) == prefix; });
+  return impl_->erase_if([&](const Entry& e) { return e.key().substr(0, prefix.size()) == prefix; });
 }
 
 size_t MemoryTier::erase_matching(std::string_view glob) {
@@ -856,7 +856,7 @@ size_t MemoryTier::erase_matching(std::string_view glob) {
   if (!glob.empty() && glob.back() == '*' && glob.substr(0, glob.size() - 1).find_first_of("*?[\\") == std::string_view::npos) {
     return erase_prefix(glob.substr(0, glob.size() - 1));
   }
-  return impl_->erase_if([&](std::string_view k) { return glob_match(glob, k); });
+  return impl_->erase_if([&](const Entry& e) { return glob_match(glob, e.key()); });
 }
 
 std::optional<int64_t> MemoryTier::ttl_ms(std::string_view key) {
@@ -912,7 +912,11 @@ Result<int64_t> MemoryTier::increment(std::string_view key, int64_t amount, int6
 }
 
 void MemoryTier::clear() {
-  impl_->erase_if([](std::string_view) { return true; });
+  impl_->erase_if([](const Entry&) { return true; });
+}
+
+size_t MemoryTier::erase_unless(const std::function<bool(std::string_view, Format, std::string_view)>& keep) {
+  return impl_->erase_if([&](const Entry& e) { return !keep(e.key(), e.format, e.value()); });
 }
 
 void MemoryTier::cleanup() {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -70,6 +71,9 @@ class MemoryTier {
   // prefix without the glob engine.
   size_t erase_matching(std::string_view glob);
   size_t erase_prefix(std::string_view prefix);
+  // Removes every entry for which keep(key, format, value) is false; returns how many
+  // unexpired entries went.
+  size_t erase_unless(const std::function<bool(std::string_view key, Format, std::string_view value)>& keep);
   // nullopt: missing; -1: no expiry; else remaining ms.
   std::optional<int64_t> ttl_ms(std::string_view key);
   // Atomic add on an integer payload; a missing key starts at 0 and gets ttl_if_new_ms.

@@ -25,6 +25,14 @@ class NullRemoteTier final : public RemoteTier {
   }
   void delete_matching(std::string_view, Call, Done<int64_t> done) override { done(int64_t{0}); }
   void delete_if_value(std::string_view, std::string_view, Call, Done<bool> done) override { done(false); }
+  void lease_try(std::string_view, std::string_view, std::string_view, int64_t, bool, Call,
+                 Done<LeaseTry> done) override {
+    done(LeaseTry{true, false, 0});
+  }
+  void lease_fill(std::string_view, std::string_view, std::string_view, std::string_view, int64_t, Call,
+                  Done<bool> done) override {
+    done(true);
+  }
   void health(Call, std::function<void(HealthInfo)> done) override {
     HealthInfo h;
     h.healthy = true;

@@ -378,6 +378,55 @@ void RedisOps::delete_if_value(std::string_view key, std::string_view expected, 
   send(std::move(req));
 }
 
+void RedisOps::lease_try(std::string_view value_key, std::string_view lease_key, std::string_view token,
+                         int64_t ttl_ms, bool if_absent, Call call, Done<LeaseTry> done) {
+  // KEYS[1] value, KEYS[2] lease; ARGV[1] token, ARGV[2] ttl, ARGV[3] "1": only if the
+  // value is absent. Replies -1: acquired; -2: the value exists; else the holder's PTTL.
+  // The value and the lease are read either way (tracking: a change wakes this process).
+  static constexpr std::string_view kScript =
+      "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -2 end "
+      "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end "
+      "local t = redis.call('PTTL', KEYS[2]) if t < 0 then t = 0 end return t";
+  auto reply = std::make_shared<int64_t>(0);
+  Num ttl(ttl_ms > 0 ? ttl_ms : 1);
+  RequestPtr req = request(value_key, call);
+  req->idempotent = false;  // a second run would find its own lease taken
+  req->command({"EVAL", kScript, "2", value_key, lease_key, token, ttl.view(), if_absent ? "1" : "0"});
+  req->on_reply = [reply](const Replies& r) { return read_integer(r[0], "EVAL", reply.get()); };
+  req->done = [this, reply, done = std::move(done)](Status s) {
+    if (!s) return done(failed(std::move(s)));
+    LeaseTry t;
+    t.acquired = *reply == -1;
+    t.value_arrived = *reply == -2;
+    t.holder_pttl_ms = *reply >= 0 ? *reply : 0;
+    done(t);
+  };
+  send(std::move(req));
+}
+
+void RedisOps::lease_fill(std::string_view value_key, std::string_view lease_key, std::string_view token,
+                          std::string_view value, int64_t ttl_ms, Call call, Done<bool> done) {
+  // KEYS[1] value, KEYS[2] lease; ARGV[1] token, ARGV[2] value, ARGV[3] ttl (0: none).
+  // Replies 1: written (then PTTL reads the value back: see queue_set), 0: refused.
+  static constexpr std::string_view kScript =
+      "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end redis.call('DEL', KEYS[2]) "
+      "if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[2]) "
+      "else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end redis.call('PTTL', KEYS[1]) return 1";
+  if (Status s = check_ttl(ttl_ms); !s) return done(failed(std::move(s)));
+  auto written = std::make_shared<int64_t>(0);
+  Num ttl(ttl_ms);
+  RequestPtr req = request(value_key, call);
+  req->idempotent = false;  // a second run would find the lease gone and say refused
+  req->command({"EVAL", kScript, "2", value_key, lease_key, token, value, ttl.view()});
+  req->on_reply = [written](const Replies& r) { return read_integer(r[0], "EVAL", written.get()); };
+  req->done = [this, written, done = std::move(done)](Status s) {
+    if (!s) return done(failed(std::move(s)));
+    if (*written == 1) bump(counters_.sets);
+    done(*written == 1);
+  };
+  send(std::move(req));
+}
+
 void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> done) {
   auto servers_or = servers(call.deadline);
   if (!servers_or) return done(failed(servers_or.status()));

@@ -64,6 +64,10 @@ class RedisOps : public RemoteTier {
   void delete_matching(std::string_view glob, Call call, Done<int64_t> done) override;
   void health(Call call, std::function<void(HealthInfo)> done) override;
   void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) override;
+  void lease_try(std::string_view value_key, std::string_view lease_key, std::string_view token, int64_t ttl_ms,
+                 bool if_absent, Call call, Done<LeaseTry> done) override;
+  void lease_fill(std::string_view value_key, std::string_view lease_key, std::string_view token,
+                  std::string_view value, int64_t ttl_ms, Call call, Done<bool> done) override;
   using RemoteTier::del;
   using RemoteTier::delete_if_value;
   using RemoteTier::delete_matching;
