@@ -75,6 +75,7 @@ extern "C" {
 #define STRATACACHE_ENOMEM (-11)      /* allocation failed */
 #define STRATACACHE_ECLOSED (-12)     /* the cache handle was closed (added in 0.2) */
 #define STRATACACHE_EABORTED (-13)    /* a read-through lease expired or was taken over; the fill was refused (0.3) */
+#define STRATACACHE_ELOADFAILED (-14) /* a read-through loader failed: this call's or the one it waited for (0.3) */
 
 /* ---- Value formats (stored in the envelope; read back with the value) ---- */
 #define STRATACACHE_FORMAT_RAW 0     /* opaque bytes */
@@ -501,8 +502,10 @@ STRATACACHE_API int stratacache_lease_fill(stratacache_lease *lease, const void 
 /* The key does not exist: a negative entry for negative_ttl (if > 0); waiters get
  * ENOTFOUND. Consumes the lease. */
 STRATACACHE_API int stratacache_lease_fill_not_found(stratacache_lease *lease);
-/* The load failed: releases the lease; waiters get `code` (a STRATACACHE_E* code) and
- * `message` (may be NULL), or their stale value. Consumes the lease; NULL is a no-op. */
+/* The load failed: releases the lease; waiters get `code` (a STRATACACHE_E* code,
+ * typically ELOADFAILED) and `message` (may be NULL), or their stale value. EABORTED
+ * instead makes the waiters look again, one of them loading (e.g. for a result the
+ * caller chose not to cache). Consumes the lease; NULL is a no-op. */
 STRATACACHE_API void stratacache_lease_abandon(stratacache_lease *lease, int code, const char *message);
 /* Submission forms (the completion model above). acquire's callback gets what
  * stratacache_acquire returns: status, message, the value buffer (callee owns it),

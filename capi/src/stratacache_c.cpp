@@ -81,6 +81,7 @@ int code_of(StatusCode c) {
     case StatusCode::kUnsupported: return STRATACACHE_EUNSUPPORTED;
     case StatusCode::kInternal: return STRATACACHE_EINTERNAL;
     case StatusCode::kAborted: return STRATACACHE_EABORTED;
+    case StatusCode::kLoadFailed: return STRATACACHE_ELOADFAILED;
   }
   return STRATACACHE_EINTERNAL;
 }
@@ -338,6 +339,7 @@ const char* stratacache_strerror(int code) {
     case STRATACACHE_ENOMEM: return "out of memory";
     case STRATACACHE_ECLOSED: return "cache closed";
     case STRATACACHE_EABORTED: return "lease lost";
+    case STRATACACHE_ELOADFAILED: return "load failed";
     default: return "unknown error code";
   }
 }

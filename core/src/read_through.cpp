@@ -569,7 +569,7 @@ void ReadThrough::abandon(const std::shared_ptr<Lease::State>& s, Status why) {
     c_.l2->delete_if_value(lease_key(c_.full_key(s->key)), s->token, Call{Deadline::after(Millis(1000)), false},
                            [](Result<bool>) {});
   }
-  if (why.is_ok() || why.code() == StatusCode::kNotFound) why = unavailable("the load failed");
+  if (why.is_ok() || why.code() == StatusCode::kNotFound) why = Status(StatusCode::kLoadFailed, "the load failed");
   end_flight(s->key, s->flight, Result<Loaded>(s->refresh ? Status(StatusCode::kAborted, why.message()) : why));
 }
 

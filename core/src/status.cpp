@@ -16,6 +16,7 @@ const char* status_code_name(StatusCode code) noexcept {
     case StatusCode::kUnsupported: return "unsupported";
     case StatusCode::kInternal: return "internal error";
     case StatusCode::kAborted: return "aborted";
+    case StatusCode::kLoadFailed: return "load failed";
   }
   return "unknown";
 }

@@ -87,7 +87,9 @@ class Lease {
   // "Does not exist": stored as a negative entry for negative_ttl_ms (if > 0); the
   // waiters get kNotFound.
   Status fill_not_found();
-  // The load failed: the lease is released, the waiters get `why` (or their stale value).
+  // The load failed: the lease is released, the waiters get `why` (kLoadFailed with the
+  // loader's message, typically) or their stale value. kAborted: the waiters look again
+  // and one of them loads (e.g. a result the caller chose not to cache).
   void abandon(Status why);
   // Asynchronous fill: the same, without blocking on Redis; `done` as in Cache::*_async.
   void fill_async(Payload value, int64_t ttl_ms, std::function<void(Result<ValueRef>)> done);

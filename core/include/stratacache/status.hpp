@@ -24,6 +24,7 @@ enum class StatusCode : int {
   kUnsupported = 9,       // operation not supported by this configuration
   kInternal = 10,         // bug or unexpected server reply
   kAborted = 11,          // a read-through lease expired or was taken over: the fill was refused
+  kLoadFailed = 12,       // a read-through loader failed (this call's or the one it waited for)
 };
 
 // Static, never-null description of a code.
