@@ -166,7 +166,9 @@ void ReadThrough::start(const OpPtr& op) {
   c_.check_fork();
   if (!op->opt.skip_l1) {
     Cache::Impl::Seen s = c_.see(c_.l1.get(op->key));
-    if (s.state != Cache::Impl::Seen::kMiss) return seen(op, s);
+    // A stale copy is kept to fall back on; Redis may hold a newer one.
+    if (s.state == Cache::Impl::Seen::kStale) op->stale = s.value;
+    else if (s.state != Cache::Impl::Seen::kMiss) return seen(op, s);
   }
   read_l2(op);
 }

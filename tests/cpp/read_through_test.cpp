@@ -479,6 +479,9 @@ TEST_F(ReadThroughRedis, SoftTimeoutServesStaleWhileAnotherLoads) {
   EXPECT_GE(took, milliseconds(90));
   EXPECT_LT(took, milliseconds(1000));
   ASSERT_TRUE(loader.lease->fill(raw("v2")));
+  l.value = "not loaded again";
+  EXPECT_EQ(b->get_or_load("k", l.fn(), opts(200, 60000))->value.data(), "v2");
+  b->flush_l1();
   EXPECT_EQ(b->get_or_load("k", l.fn(), opts(200, 60000))->value.data(), "v2");
 }
 
