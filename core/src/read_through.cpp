@@ -110,6 +110,16 @@ std::string lease_key(std::string_view full) {
   return k;
 }
 
+// XFetch (Vattani et al., VLDB 2015): refresh a fresh entry when
+// now - load_time * beta * ln(U) reaches the end of its fresh period, U uniform in (0, 1].
+static bool refresh_due(const Cache::Impl::Seen& s, double beta) {
+  if (beta <= 0 || s.fresh_until_ms == INT64_MAX) return false;
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  double u = std::uniform_real_distribution<double>(std::nextafter(0.0, 1.0), 1.0)(rng);
+  double delta = std::max<double>(s.load_ms, 1);
+  return static_cast<double>(frame::now_ms()) - delta * beta * std::log(u) >= static_cast<double>(s.fresh_until_ms);
+}
+
 // ---- One call ----
 
 struct ReadThrough::Op {
@@ -149,6 +159,14 @@ void ReadThrough::acquire(std::string_view key, const LoadOptions& options, bool
     return done(Lookup{Result<Loaded>(invalid_argument("stale_ttl, negative_ttl and early_refresh must be >= 0")),
                        nullptr});
   }
+  // The hit path: a fresh L1 copy that needs no refresh answers without any state.
+  if (!options.skip_l1) {
+    c_.check_fork();
+    Cache::Impl::Seen s = c_.see(c_.l1.get(key));
+    if (s.state == Cache::Impl::Seen::kFresh && !refresh_due(s, options.early_refresh)) {
+      return done(Lookup{Loaded{std::move(s.value), false, false}, nullptr});
+    }
+  }
   auto op = std::make_shared<Op>();
   op->key = std::string(key);
   op->full = c_.full_key(key);
@@ -183,14 +201,7 @@ void ReadThrough::seen(const OpPtr& op, const Cache::Impl::Seen& s) {
         op->flight.reset();
         return finish(op, Loaded{s.value, false, false});
       }
-      if (op->opt.early_refresh > 0) {
-        // XFetch: refresh when now - load_time * beta * ln(U) reaches the fresh end.
-        thread_local std::mt19937_64 rng(std::random_device{}());
-        double u = std::uniform_real_distribution<double>(std::nextafter(0.0, 1.0), 1.0)(rng);
-        double delta = std::max<double>(s.load_ms, 1);
-        double at = static_cast<double>(frame::now_ms()) - delta * op->opt.early_refresh * std::log(u);
-        if (s.fresh_until_ms != INT64_MAX && at >= static_cast<double>(s.fresh_until_ms)) return try_refresh(op, s.value);
-      }
+      if (refresh_due(s, op->opt.early_refresh)) return try_refresh(op, s.value);
       return finish(op, Loaded{s.value, false, false});
     }
     case Seen::kNegative:
