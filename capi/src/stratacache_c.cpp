@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
