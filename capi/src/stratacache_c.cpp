@@ -305,6 +305,8 @@ struct Counter {
 
 #define STRATACACHE_L1(field, text) {"l1." #field, [](const CacheStats& s) { return s.l1.field; }, text}
 #define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
+#define STRATACACHE_RT(field, text) \
+  {"read_through." #field, [](const CacheStats& s) { return s.read_through.field; }, text}
 const Counter kCounters[] = {
     STRATACACHE_L1(hits, "L1 reads that found the key"),
     STRATACACHE_L1(misses, "L1 reads that did not"),
@@ -347,7 +349,16 @@ const Counter kCounters[] = {
     STRATACACHE_L1(flushes_topology, "reason: a new Sentinel master, Cluster slots moved or a master failed"),
     STRATACACHE_L1(flushes_server, "reason: FLUSHDB / FLUSHALL on the server"),
     STRATACACHE_L1(flushes_fork, "reason: a forked child dropped the copies tracked for its parent"),
+    STRATACACHE_RT(loads, "read-through: leases handed to a caller to load (the loader ran)"),
+    STRATACACHE_RT(load_failures, "read-through: leases abandoned (the loader failed or its caller gave up)"),
+    STRATACACHE_RT(stale_served, "read-through: stale values returned because a reload failed, timed out or Redis failed"),
+    STRATACACHE_RT(lease_waits, "read-through: calls that waited for another caller's load (this process or another)"),
+    STRATACACHE_RT(lease_takeovers, "read-through: leases taken after another process's lease expired unfilled"),
+    STRATACACHE_RT(early_refreshes, "read-through: early refreshes handed to a caller"),
+    STRATACACHE_RT(negative_hits, "read-through: \"does not exist\" answered from a negative entry"),
+    STRATACACHE_RT(fills_refused, "read-through: fills Redis refused (the lease had expired or been taken over)"),
 };
+#undef STRATACACHE_RT
 #undef STRATACACHE_L1
 #undef STRATACACHE_L2
 

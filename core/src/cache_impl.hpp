@@ -165,6 +165,7 @@ struct Cache::Impl : Coherence::Sink {
     State state = kMiss;
     ValueRef value;                    // kFresh, kStale: the value
     int64_t fresh_until_ms = INT64_MAX;  // frame::now_ms() clock
+    int64_t seen_at_ms = 0;              // when it was classified (entries with metadata)
     uint32_t load_ms = 0;
   };
   // An L1 entry (empty: a miss).
@@ -185,7 +186,8 @@ struct Cache::Impl : Coherence::Sink {
     s.value = frame::value(entry);
     s.fresh_until_ms = h.fresh_until_ms;
     s.load_ms = h.load_ms;
-    s.state = current && frame::now_ms() < h.fresh_until_ms ? Seen::kFresh : Seen::kStale;
+    s.seen_at_ms = frame::now_ms();
+    s.state = current && s.seen_at_ms < h.fresh_until_ms ? Seen::kFresh : Seen::kStale;
     return s;
   }
   // Plain reads (get, mget): a fresh value, or why not. A stale L1 copy is looked up in
@@ -220,6 +222,7 @@ struct Cache::Impl : Coherence::Sink {
       if (stale > 0 && !meta->negative) h.flags |= frame::kHasStale;
       s.state = meta->negative ? Seen::kNegative : now < h.fresh_until_ms ? Seen::kFresh : Seen::kStale;
       s.fresh_until_ms = h.fresh_until_ms;
+      s.seen_at_ms = now;
       s.load_ms = h.load_ms;
       ValueRef stored;
       if (store) stored = store_framed(key, p, h, l2_pttl_ms, covered, epoch);

@@ -110,14 +110,21 @@ std::string lease_key(std::string_view full) {
   return k;
 }
 
+static bool valid(const LoadOptions& o) {
+  return o.stale_ttl_ms >= 0 && o.negative_ttl_ms >= 0 && o.early_refresh >= 0 && std::isfinite(o.early_refresh);
+}
+
 // XFetch (Vattani et al., VLDB 2015): refresh a fresh entry when
 // now - load_time * beta * ln(U) reaches the end of its fresh period, U uniform in (0, 1].
 static bool refresh_due(const Cache::Impl::Seen& s, double beta) {
   if (beta <= 0 || s.fresh_until_ms == INT64_MAX) return false;
+  double delta = std::max<double>(s.load_ms, 1) * beta;
+  double left = static_cast<double>(s.fresh_until_ms - s.seen_at_ms);
+  // -ln(U) > 40 has probability e^-40: no draw while the end is that far away.
+  if (left > 40 * delta) return false;
   thread_local std::mt19937_64 rng(std::random_device{}());
   double u = std::uniform_real_distribution<double>(std::nextafter(0.0, 1.0), 1.0)(rng);
-  double delta = std::max<double>(s.load_ms, 1);
-  return static_cast<double>(frame::now_ms()) - delta * beta * std::log(u) >= static_cast<double>(s.fresh_until_ms);
+  return -delta * std::log(u) >= left;
 }
 
 // ---- One call ----
@@ -155,18 +162,11 @@ ReadThroughStats ReadThrough::stats() const {
 void ReadThrough::acquire(std::string_view key, const LoadOptions& options, bool wait,
                           std::function<void(Lookup)> done) {
   if (Status st = c_.check_key(key); !st) return done(Lookup{Result<Loaded>(st), nullptr});
-  if (options.stale_ttl_ms < 0 || options.negative_ttl_ms < 0 || !(options.early_refresh >= 0)) {
-    return done(Lookup{Result<Loaded>(invalid_argument("stale_ttl, negative_ttl and early_refresh must be >= 0")),
+  if (!valid(options)) {
+    return done(Lookup{Result<Loaded>(invalid_argument("stale_ttl, negative_ttl and early_refresh must be >= 0 (early_refresh finite)")),
                        nullptr});
   }
-  // The hit path: a fresh L1 copy that needs no refresh answers without any state.
-  if (!options.skip_l1) {
-    c_.check_fork();
-    Cache::Impl::Seen s = c_.see(c_.l1.get(key));
-    if (s.state == Cache::Impl::Seen::kFresh && !refresh_due(s, options.early_refresh)) {
-      return done(Lookup{Loaded{std::move(s.value), false, false}, nullptr});
-    }
-  }
+  if (ValueRef v = fresh_hit(key, options)) return done(Lookup{Loaded{std::move(v), false, false}, nullptr});
   auto op = std::make_shared<Op>();
   op->key = std::string(key);
   op->full = c_.full_key(key);
@@ -178,6 +178,15 @@ void ReadThrough::acquire(std::string_view key, const LoadOptions& options, bool
   if (op->opt.lease_ttl.count() < 0) op->opt.lease_ttl = std::max(Millis(10000), 2 * hard);
   op->done = std::move(done);
   start(op);
+}
+
+// The hit path: a fresh L1 copy that needs no refresh answers without any state.
+ValueRef ReadThrough::fresh_hit(std::string_view key, const LoadOptions& options) {
+  if (options.skip_l1) return {};
+  c_.check_fork();
+  Cache::Impl::Seen s = c_.see(c_.l1.get(key));
+  if (s.state != Cache::Impl::Seen::kFresh || refresh_due(s, options.early_refresh)) return {};
+  return std::move(s.value);
 }
 
 void ReadThrough::start(const OpPtr& op) {
@@ -626,6 +635,9 @@ void Cache::acquire_async(std::string_view key, const LoadOptions& options, std:
 }
 
 Result<Loaded> Cache::get_or_load(std::string_view key, const Loader& loader, const LoadOptions& options) {
+  if (valid(options) && impl_->check_key(key).is_ok()) {
+    if (ValueRef v = impl_->rt->fresh_hit(key, options)) return Loaded{std::move(v), false, false};
+  }
   Lookup l = acquire(key, options);
   if (!l.lease) return std::move(l.value);
   Result<LoadedValue> r(internal_error("the loader did not return"));

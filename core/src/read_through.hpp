@@ -75,6 +75,8 @@ class ReadThrough {
   ~ReadThrough() { close(); }
 
   void acquire(std::string_view key, const LoadOptions& options, bool wait, std::function<void(Lookup)> done);
+  // A fresh L1 copy that needs no early refresh, or empty (the key must be valid).
+  ValueRef fresh_hit(std::string_view key, const LoadOptions& options);
   // Lease operations (Lease's methods).
   void fill(const std::shared_ptr<Lease::State>& s, const Payload& value, int64_t ttl_ms, bool wait,
             std::function<void(Result<ValueRef>)> done);

@@ -739,8 +739,11 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 40);
-  /* Append only: the 0.2 counters keep their indices, the coherence ones follow. */
+  CHECK(count == 48);
+  /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
+   * the read-through ones (0.3). */
+  CHECK_RC(stratacache_stat_info(&name, &text, 40), 0);
+  CHECK(strcmp(name, "read_through.loads") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 32), 0);
   CHECK(strcmp(name, "decode_errors") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 33), 0);
