@@ -65,7 +65,8 @@ ASAN_OPTIONS=detect_leaks=1 build-asan/tests/stratacache_c_test
 step "TSan: the concurrency tests"
 # Selected by a naming rule, never by a list, so a new test is included by default:
 #  - every test of the components that run threads: L2 (suites Redis*), the Cache facade
-#    (Cache*), coherent L1 and its invalidation channels (Coherence*) and L1 (MemoryTier*);
+#    (Cache*), coherent L1 and its invalidation channels (Coherence*), L1 (MemoryTier*)
+#    and read-through (ReadThrough*: flights, leases, the timer thread);
 #  - anywhere else, every test whose suite or test name contains Concurren, Thread, Async,
 #    Atomic or Race (CodecThreads, ...): name a concurrency test that way;
 #  - except the fork tests of asynchronous suites (*Async*.Forked*): their child restarts
@@ -74,7 +75,7 @@ step "TSan: the concurrency tests"
 #  - tests/tsan.supp: races TSan reports inside uninstrumented OpenSSL (why: see the file).
 scripts/build.sh build-tsan -DSTRATACACHE_TSAN=ON -DSTRATACACHE_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" build-tsan/tests/stratacache_tests --gtest_brief=1 \
-  --gtest_filter='Redis*:Cache*:Coherence*:MemoryTier*:*Concurren*:*Thread*:*Async*:*Atomic*:*Race*:-*Async*.Forked*'
+  --gtest_filter='Redis*:Cache*:Coherence*:MemoryTier*:ReadThrough*:*Concurren*:*Thread*:*Async*:*Atomic*:*Race*:-*Async*.Forked*'
 
 step "libFuzzer: envelope decoder"
 scripts/run_fuzz.sh "${FUZZ_SECONDS:-30}"

@@ -25,9 +25,7 @@ int64_t Cache::Impl::jittered(int64_t ttl_ms) const {
   return std::max<int64_t>(1, ttl_ms - static_cast<int64_t>(cut));
 }
 
-void Cache::Impl::wake_loads(std::string_view key) {
-  if (rt) rt->wake(key);
-}
+void Cache::Impl::wake_loads(std::string_view key) { rt->wake(key); }
 
 Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() {
@@ -47,9 +45,7 @@ Result<std::unique_ptr<Cache>> Cache::open(std::string_view url) {
 
 Result<std::unique_ptr<Cache>> Cache::open(Options options) {
   if (options.max_key_length == 0) return invalid_argument("max_key_length must be > 0");
-  auto impl = std::make_unique<Impl>(std::move(options));
-  impl->rt = std::make_unique<ReadThrough>(*impl);
-  return std::unique_ptr<Cache>(new Cache(std::move(impl)));
+  return std::unique_ptr<Cache>(new Cache(std::make_unique<Impl>(std::move(options))));
 }
 
 const Options& Cache::options() const { return impl_->options; }

@@ -22,6 +22,7 @@
 namespace stratacache {
 
 class ReadThrough;
+std::unique_ptr<ReadThrough> make_read_through(Cache::Impl& cache);
 
 struct Cache::Impl : Coherence::Sink {
   Options options;
@@ -38,7 +39,7 @@ struct Cache::Impl : Coherence::Sink {
   // Bumped when coherence empties L1: framed entries (entry_frame.hpp) stored under an
   // older generation stay only as fail-safe values (stale, never fresh).
   std::atomic<uint64_t> l1_generation{1};
-  // Read-through (read_through.hpp); made by Cache::open.
+  // Read-through (read_through.hpp).
   std::unique_ptr<ReadThrough> rt;
 
   explicit Impl(Options o)
@@ -51,6 +52,7 @@ struct Cache::Impl : Coherence::Sink {
                                                                      : make_redis_tier(options.redis, coherence)),
         codec(options.codec),
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
+    rt = make_read_through(*this);  // before attach(): invalidations wake its waiters
     if (coherence) coherence->attach(this);
   }
   ~Impl() override;

@@ -11,6 +11,8 @@
 
 namespace stratacache {
 
+std::unique_ptr<ReadThrough> make_read_through(Cache::Impl& cache) { return std::make_unique<ReadThrough>(cache); }
+
 // ---- Timers ----
 
 void Timers::at(Deadline::Clock::time_point when, std::function<void()> fn) {
