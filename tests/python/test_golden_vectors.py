@@ -20,13 +20,7 @@ def _expected(vector: dict) -> object:
 
 
 def _param(vector: dict) -> object:
-    marks = []
-    if vector.get("negative"):
-        # A negative marker (entry metadata: the key does not exist) must read as a miss
-        # that is no decode error; the facade does not map it yet. strict: this fails,
-        # and the mark must go, once it does.
-        marks.append(pytest.mark.xfail(reason="facade: a negative marker is not yet a miss", strict=True))
-    return pytest.param(vector, id=vector["name"], marks=marks)
+    return pytest.param(vector, id=vector["name"])
 
 
 @pytest.mark.parametrize("vector", [_param(v) for v in VECTORS])
@@ -40,7 +34,7 @@ def test_golden_vector(redis_server, vector: dict) -> None:
     cache = _native.NativeCache(redis_server.url, options={"prefix": vector["namespace"]}, keys=keys)
     try:
         got = cache.get(vector["key"], skip_l1=True)
-        if vector.get("negative"):
+        if vector.get("negative"):  # "the key does not exist": a miss, not a decode error
             assert got is _native.MISSING
             assert cache.stats()["decode_errors"] == 0
         elif vector["expect"] == "ok":
