@@ -259,6 +259,7 @@ void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const
     if (!t) return done(t.status());
     ttls.push_back(jittered(*t));
   }
+  for (auto& item : items) rt->key_changed(item.first);
   if (!use_l2(call)) {
     for (size_t i = 0; i < items.size(); ++i) finish_write(items[i].first, items[i].second, call, ttls[i]);
     return done(Status());
@@ -327,7 +328,10 @@ void Cache::Impl::del(const std::vector<std::string>& keys, const CallOptions& c
   // delete so this process stops serving them, and again after it so that a read that
   // fetched the old value from L2 meanwhile cannot back-fill it.
   int64_t l1_count = 0;
-  for (auto& k : keys) l1_count += l1.erase(k) ? 1 : 0;
+  for (auto& k : keys) {
+    l1_count += l1.erase(k) ? 1 : 0;
+    rt->key_changed(k);
+  }
   if (!use_l2(call) || keys.empty()) return done(l1_count);
   std::vector<std::string> full;
   full.reserve(keys.size());
@@ -397,6 +401,7 @@ void Cache::Impl::increment(std::string_view key, int64_t amount, const CallOpti
   }
   // Redis owns the counter; a stale L1 copy must not shadow the new value.
   l1.erase(key);
+  rt->key_changed(key);
   l2->incr_by(full_key(key), amount, *ttl, l2_call(call, wait),
               [this, k = std::string(key), done = std::move(done)](Result<int64_t> r) {
                 l1.erase(k);
@@ -416,6 +421,7 @@ void Cache::increment_async(std::string_view key, int64_t amount, const CallOpti
 void Cache::Impl::clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
                                 std::function<void(Result<int64_t>)> done) {
   int64_t l1_count = static_cast<int64_t>(l1.erase_matching(glob));
+  rt->keys_changed(glob);
   if (!use_l2(call)) return done(l1_count);
   std::string pattern = glob_escape(options.prefix);
   pattern.append(glob);

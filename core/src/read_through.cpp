@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "glob.hpp"
 #include "redis/cluster_slots.hpp"
 
 namespace stratacache {
@@ -259,6 +260,7 @@ void ReadThrough::local(const OpPtr& op) {
     auto& f = flights_[op->key];
     if (f) joined = f;
     else f = op->flight = std::make_shared<Flight>();
+    flight_count_.store(flights_.size(), std::memory_order_release);
   }
   if (joined) return join(op, joined);
   remote(op);
@@ -355,6 +357,7 @@ void ReadThrough::try_refresh(const OpPtr& op, ValueRef value) {
     auto& f = flights_[op->key];
     if (f) return finish(op, Loaded{std::move(value), false, false});  // being loaded already
     f = op->flight = std::make_shared<Flight>();
+    flight_count_.store(flights_.size(), std::memory_order_release);
   }
   if (!c_.l2->enabled() || !op->opt.lock) return grant(op, false, {}, std::move(value));
   std::string token = random_token();
@@ -410,6 +413,7 @@ void ReadThrough::end_flight(const std::string& key, const std::shared_ptr<Fligh
     std::lock_guard<std::mutex> lock(mu_);
     auto it = flights_.find(key);
     if (it != flights_.end() && it->second == f) flights_.erase(it);
+    flight_count_.store(flights_.size(), std::memory_order_release);
   }
   std::vector<std::function<void()>> run;
   {
@@ -417,14 +421,20 @@ void ReadThrough::end_flight(const std::string& key, const std::shared_ptr<Fligh
     if (f->done) return;
     f->done = true;
     f->outcome = std::move(outcome);
-    run.swap(f->listeners);
+    run.swap(f->on_done);
+    run.insert(run.end(), std::make_move_iterator(f->on_wake.begin()), std::make_move_iterator(f->on_wake.end()));
+    f->on_wake.clear();
   }
   f->cv.notify_all();
   for (auto& fn : run) fn();
 }
 
 void ReadThrough::wake(std::string_view key) {
-  if (size_t at = key.rfind(kLeaseMark); at != std::string_view::npos && key.back() == '}') key = key.substr(0, at);
+  bool lease = false;
+  if (size_t at = key.rfind(kLeaseMark); at != std::string_view::npos && key.back() == '}') {
+    key = key.substr(0, at);
+    lease = true;
+  }
   std::shared_ptr<Flight> f;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -437,10 +447,30 @@ void ReadThrough::wake(std::string_view key) {
   {
     std::lock_guard<std::mutex> lock(f->mu);
     ++f->wakes;
-    run.swap(f->listeners);
+    if (!lease) f->changed = true;
+    run.swap(f->on_wake);
   }
   f->cv.notify_all();
   for (auto& fn : run) fn();
+}
+
+void ReadThrough::key_changed(std::string_view key) {
+  if (flight_count_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = flights_.find(std::string(key));
+  if (it == flights_.end()) return;
+  std::lock_guard<std::mutex> flock(it->second->mu);
+  it->second->changed = true;
+}
+
+void ReadThrough::keys_changed(std::string_view glob) {
+  if (flight_count_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, f] : flights_) {
+    if (!glob_match(glob, key)) continue;
+    std::lock_guard<std::mutex> flock(f->mu);
+    f->changed = true;
+  }
 }
 
 void ReadThrough::await(const std::shared_ptr<Flight>& f, bool for_done, uint64_t seen, Deadline::Clock::time_point until,
@@ -463,7 +493,7 @@ void ReadThrough::await(const std::shared_ptr<Flight>& f, bool for_done, uint64_
   {
     std::unique_lock<std::mutex> lock(f->mu);
     if (!ready()) {
-      f->listeners.push_back([fire] { (*fire)(false); });
+      (for_done ? f->on_done : f->on_wake).push_back([fire] { (*fire)(false); });
       lock.unlock();
       if (closed_.load(std::memory_order_acquire)) return (*fire)(true);
       timers_.at(until, [fire] { (*fire)(true); });
@@ -480,6 +510,7 @@ void ReadThrough::close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     flights.swap(flights_);
+    flight_count_.store(0, std::memory_order_release);
   }
   for (auto& [key, f] : flights) end_flight(key, f, Result<Loaded>(unavailable("the cache was closed")));
 }
@@ -534,6 +565,22 @@ void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& v
     s->finished.store(false);
     abandon(s, env.status());
     return done(env.status());
+  }
+  bool changed = false;
+  if (s->flight) {
+    std::lock_guard<std::mutex> lock(s->flight->mu);
+    changed = s->flight->changed;
+  }
+  if (changed) {
+    // The key was written, deleted or invalidated while it loaded: what the loader read
+    // may be older than that. Store nothing; the waiters look again.
+    n_.fills_refused.fetch_add(1, std::memory_order_relaxed);
+    if (!s->token.empty()) {
+      std::string full = c_.full_key(s->key);
+      c_.l2->delete_if_value(lease_key(full), s->token, Call{Deadline::after(Millis(1000)), false}, [](Result<bool>) {});
+    }
+    end_flight(s->key, s->flight, Result<Loaded>(Status(StatusCode::kAborted, "the key changed while it loaded")));
+    return done(Status(StatusCode::kAborted, "the key changed while it loaded; nothing was stored"));
   }
   frame::Header h;
   h.load_ms = meta.load_ms;

@@ -49,7 +49,13 @@ struct Flight {
   // (the flight ended without an answer: look again).
   Result<Loaded> outcome{not_found()};
   uint64_t wakes = 0;  // times the key or its lease changed in Redis
-  std::vector<std::function<void()>> listeners;  // asynchronous waiters: run once on done or a wake
+  // The key itself changed while it was being loaded (an invalidation from Redis, a
+  // write or delete in this process): the load may predate the change, so its fill
+  // stores nothing (docs/read-through.md, "Fencing").
+  bool changed = false;
+  // Asynchronous waiters, each run once: waiting for the outcome (run when done), or
+  // for a change (run on a wake or when done).
+  std::vector<std::function<void()>> on_done, on_wake;
 };
 
 // Runs callbacks at their time on one thread, started on first use.
@@ -85,6 +91,10 @@ class ReadThrough {
 
   // The coherence channel says `key` (unprefixed; maybe a lease key) changed in Redis.
   void wake(std::string_view key);
+  // This process wrote or deleted keys (`key`, or every key matching `glob`): loads of
+  // them in progress must not store what they read before.
+  void key_changed(std::string_view key);
+  void keys_changed(std::string_view glob);
   // Ends every flight (kUnavailable) and stops the timer thread: nothing waits past it.
   void close();
   ReadThroughStats stats() const;
@@ -120,6 +130,7 @@ class ReadThrough {
   Cache::Impl& c_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::atomic<size_t> flight_count_{0};  // flights_.size(), read without mu_ by writers
   Timers timers_;
   std::atomic<bool> closed_{false};
   struct Counters {

@@ -518,6 +518,61 @@ TEST_F(ReadThroughRedis, JitterSpreadsRedisTtls) {
   EXPECT_GT(hi, 90000);
 }
 
+// A caller waiting asynchronously for a load in its own process, while that process's
+// leader waits for another process's lease: the wake that ends the leader's wait must
+// not end the asynchronous caller's (it waits for the outcome, not for a change).
+TEST_F(ReadThroughRedis, AsyncJoinerOfARemoteWaitGetsTheValue) {
+  auto a = open();
+  auto b = open();
+  Lookup holder = a->acquire("k", opts(60000));
+  ASSERT_TRUE(holder.lease);
+  auto leader = std::async(std::launch::async, [&] { return b->acquire("k", opts(60000)); });
+  ASSERT_TRUE(wait_until([&] { return b->stats().read_through.lease_waits >= 1; }));
+  std::promise<Lookup> got;
+  b->acquire_async("k", opts(60000), [&](Lookup l) { got.set_value(std::move(l)); });
+  ASSERT_TRUE(wait_until([&] { return b->stats().read_through.lease_waits >= 2; }));
+  (void)server_->cli({"SET", "rt:unrelated", "x"});
+  ASSERT_TRUE(holder.lease->fill(raw("v")));
+  Lookup l = got.get_future().get();
+  ASSERT_TRUE(l.value) << text(l.value);
+  EXPECT_EQ(l.value->value.data(), "v");
+  Lookup lead = leader.get();
+  ASSERT_TRUE(lead.value) << text(lead.value);
+  EXPECT_EQ(lead.value->value.data(), "v");
+}
+
+// Fencing against changes: a write or delete of the key while it loads (here, or in
+// another process through the invalidation channel) means the load may have read older
+// data; its fill stores nothing and the next reader loads again.
+TEST_F(ReadThroughRedis, ChangeDuringLoadRefusesTheFill) {
+  auto a = open();
+  auto b = open();
+  Lookup mine = a->acquire("k", opts(60000));
+  ASSERT_TRUE(mine.lease);
+  ASSERT_TRUE(b->set("k", raw("written meanwhile")));
+  ASSERT_TRUE(wait_until([&] { return a->stats().l1.invalidations >= 1; }));
+  EXPECT_EQ(mine.lease->fill(raw("loaded before")).code(), StatusCode::kAborted);
+  EXPECT_EQ(a->get("k")->data, "written meanwhile");
+  EXPECT_EQ(b->get("k")->data, "written meanwhile");
+  // In this process: a delete while loading.
+  Lookup again = a->acquire("d", opts(60000));
+  ASSERT_TRUE(again.lease);
+  ASSERT_TRUE(a->del("d"));
+  EXPECT_EQ(again.lease->fill(raw("old")).code(), StatusCode::kAborted);
+  EXPECT_EQ(a->get("d").code(), StatusCode::kNotFound);
+  EXPECT_EQ(server_->cli({"KEYS", "rt:d~lease*"}), "") << "the refused fill released its lease";
+  // get_or_load still answers its own caller with what it loaded.
+  Loader racing = [&](std::string_view) -> Result<LoadedValue> {
+    (void)b->set("r", raw("newer"));
+    std::this_thread::sleep_for(milliseconds(100));
+    return LoadedValue{raw("older"), -1};
+  };
+  auto r = a->get_or_load("r", racing, opts(60000));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->value.data(), "older");
+  EXPECT_EQ(b->get("r")->data, "newer");
+}
+
 TEST_F(ReadThroughRedis, LoadTimeIsStoredWithTheEntry) {
   auto a = open();
   CountingLoader l;
