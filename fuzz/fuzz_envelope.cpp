@@ -1,9 +1,11 @@
 // libFuzzer target: Codec::decode (with and without a key ring) and deserialize of what
-// it yields, plus the JSON and MessagePack parsers on the raw input. Any crash,
-// sanitizer report, exception or broken round trip is a finding.
+// it yields (and a re-encode of any entry metadata), plus the JSON and MessagePack
+// parsers on the raw input. Any crash, sanitizer report, exception or broken round trip
+// is a finding.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +47,15 @@ void check_value(const Value& v, Format f) {
   if (f == Format::kJson && !(*back == v)) __builtin_trap();  // msgpack may hold NaN
 }
 
+// Metadata we read must survive encoding again with the same codec.
+void check_meta_round_trip(const Codec& codec, const Payload& payload, const EntryMeta& meta) {
+  auto env = codec.encode(payload, "golden", "item:json_none_enc", &meta);
+  if (!env.is_ok()) __builtin_trap();
+  std::optional<EntryMeta> back_meta;
+  auto back = codec.decode(*env, "golden", "item:json_none_enc", &back_meta);
+  if (!back.is_ok() || !(*back == payload) || !(back_meta == meta)) __builtin_trap();
+}
+
 void parse(std::string_view data, Format f) {
   auto v = deserialize(data, f);
   if (v.is_ok()) check_value(*v, f);
@@ -55,8 +66,15 @@ void parse(std::string_view data, Format f) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   for (const Codec* codec : {&plain_codec(), &keyed_codec()}) {
-    auto payload = codec->decode(in, "golden", "item:json_none_enc");
-    if (payload.is_ok()) parse(payload->data, payload->format);
+    std::optional<EntryMeta> meta;
+    auto payload = codec->decode(in, "golden", "item:json_none_enc", &meta);
+    if (!payload.is_ok()) {
+      if (meta) __builtin_trap();  // metadata only comes with a decoded value
+      continue;
+    }
+    if (meta && meta->negative && !(*payload == Payload{Format::kRaw, ""})) __builtin_trap();
+    if (meta) check_meta_round_trip(*codec, *payload, *meta);
+    parse(payload->data, payload->format);
   }
   parse(in, Format::kJson);
   parse(in, Format::kMsgPack);

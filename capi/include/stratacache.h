@@ -414,6 +414,9 @@ STRATACACHE_API int stratacache_envelope_encode(void **out_envelope, size_t *out
  * envelope. Malformed, truncated, tampered or wrong-key input, or plaintext when keys
  * are given: STRATACACHE_ECORRUPT; well-formed but unreadable here (unknown version,
  * key id or compression): STRATACACHE_EUNSUPPORTED; over the limits: STRATACACHE_ETOOBIG.
+ * A negative marker (an envelope whose entry metadata says the key does not exist,
+ * docs/envelope.md "Entry metadata"): STRATACACHE_ENOTFOUND, *out_value NULL, no
+ * message. Other entry metadata is not returned: the value decodes as without it.
  * Added in 0.2. */
 STRATACACHE_API int stratacache_envelope_decode(void **out_value, size_t *out_len, int *out_format,
                                                 const void *envelope, size_t envelope_len, const void *prefix,

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <optional>
 #include <thread>
@@ -1368,9 +1369,11 @@ int stratacache_envelope_decode(void** out_value, size_t* out_len, int* out_form
     static const stratacache_options kDefaults;
     auto codec = codec_options(opts ? *opts : kDefaults);
     if (!codec) return report(codec.status());
+    std::optional<EntryMeta> meta;
     auto p = Codec(std::move(codec).value()).decode(bytes(envelope, envelope_len), bytes(prefix, prefix_len),
-                                                    bytes(key, key_len));
+                                                    bytes(key, key_len), &meta);
     if (!p) return report(p.status());
+    if (meta && meta->negative) return STRATACACHE_ENOTFOUND;  // the key is known not to exist
     if (out_format) *out_format = static_cast<int>(p->format);
     return give_buffer(out_value, out_len, p->data);
   });

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -254,7 +255,7 @@ TEST(EnvelopeTest, UnknownIdsAndFlagsAreUnsupportedAndNoMagicIsNotAnEnvelope) {
   struct Case { size_t offset; char value; const char* needle; StatusCode code; };
   const Case cases[] = {{2, 2, "version", StatusCode::kUnsupported}, {2, 0, "version", StatusCode::kUnsupported},
                         {3, 3, "serializer", StatusCode::kUnsupported}, {4, 3, "compression", StatusCode::kUnsupported},
-                        {5, 2, "flags", StatusCode::kUnsupported}, {0, 'x', "magic", StatusCode::kWrongType},
+                        {5, 4, "flags", StatusCode::kUnsupported}, {0, 'x', "magic", StatusCode::kWrongType},
                         {1, 'x', "magic", StatusCode::kWrongType}};
   for (const auto& cs : cases) {
     std::string bad = env;
@@ -294,6 +295,169 @@ TEST(EnvelopeTest, HugeOriginalLengthIsTooLargeBeforeAllocation) {
   EXPECT_TRUE(small.decode(ok10, "n", "k").is_ok());
   o.limits.max_value_bytes = 9;
   EXPECT_EQ(Codec(o).decode(ok10, "n", "k").code(), StatusCode::kTooLarge);
+}
+
+// ---- Entry metadata (docs/envelope.md, "Entry metadata") ----
+
+std::optional<EntryMeta> meta_of(const Codec& c, std::string_view env, std::string_view ns = "ns",
+                                 std::string_view key = "k") {
+  std::optional<EntryMeta> m = EntryMeta{true, 1, 1};  // decode must overwrite it
+  auto r = c.decode(env, ns, key, &m);
+  EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+  return m;
+}
+
+TEST(EnvelopeMeta, HeaderLayoutAndEnvelopesWithoutMetaAreUnchanged) {
+  const Codec c = make_codec(Compression::kNone);
+  const EntryMeta meta{false, 30000, 120};
+  auto env = c.encode(Payload{Format::kJson, "hello"}, "ns", "k", &meta);
+  ASSERT_TRUE(env.is_ok());
+  // flags 0x02, meta flags 0, stale_ms 30000 = b0 ea 01, load_ms 120 = 78, then the length.
+  EXPECT_EQ(*env, "\xFE\x53\x01\x01\x00\x02\x00\xb0\xea\x01\x78\x05hello"s);
+  // Without meta (null or omitted) the bytes are those of an envelope from before metadata.
+  EXPECT_EQ(*c.encode(Payload{Format::kJson, "hello"}, "ns", "k", nullptr), "\xFE\x53\x01\x01\x00\x00\x05hello"s);
+  EXPECT_EQ(meta_of(c, "\xFE\x53\x01\x01\x00\x00\x05hello"s), std::nullopt);
+  EXPECT_EQ(meta_of(c, *env), meta);
+}
+
+TEST(EnvelopeMeta, RoundTripPlainCompressedAndEncrypted) {
+  const EntryMeta metas[] = {{false, 0, 0}, {false, 30000, 250}, {false, ~uint64_t{0}, UINT32_MAX}};
+  for (bool encrypted : {false, true}) {
+    for (Compression comp : {Compression::kNone, Compression::kLz4, Compression::kZlib}) {
+      const Codec c = make_codec(comp, encrypted ? ring({{7, 1}}) : nullptr);
+      const Payload p{Format::kMsgPack, compressible(comp == Compression::kNone ? 100 : 3000)};
+      for (const EntryMeta& meta : metas) {
+        SCOPED_TRACE(std::string(compression_name(comp)) + (encrypted ? " encrypted " : " ") +
+                     std::to_string(meta.stale_ms));
+        const std::string env = *c.encode(p, "ns", "k", &meta);
+        EXPECT_EQ(stored_compression(env), comp);
+        auto h = codec::parse_envelope_header(env);
+        ASSERT_TRUE(h.is_ok());
+        EXPECT_EQ(h->encrypted, encrypted);
+        std::optional<EntryMeta> got;
+        auto back = c.decode(env, "ns", "k", &got);
+        ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+        EXPECT_EQ(*back, p);
+        EXPECT_EQ(got, meta);
+        // A caller that does not ask for the metadata still gets the value.
+        auto plain = c.decode(env, "ns", "k");
+        ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+        EXPECT_EQ(*plain, p);
+      }
+    }
+  }
+}
+
+TEST(EnvelopeMeta, NegativeMarkerIsAnEmptyRawEnvelope) {
+  const EntryMeta negative{true, 5000, 7};
+  for (bool encrypted : {false, true}) {
+    const Codec c = make_codec(Compression::kLz4, encrypted ? ring({{7, 1}}) : nullptr, 0);
+    const std::string env = *c.encode(Payload{Format::kRaw, ""}, "ns", "k", &negative);
+    if (!encrypted) {
+      EXPECT_EQ(env, "\xFE\x53\x01\x00\x00\x02\x01\x88\x27\x07\x00"s);
+    }
+    std::optional<EntryMeta> got;
+    auto back = c.decode(env, "ns", "k", &got);
+    ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+    EXPECT_EQ(*back, (Payload{Format::kRaw, ""}));
+    EXPECT_EQ(got, negative);
+    // A negative marker carries no value.
+    EXPECT_EQ(c.encode(Payload{Format::kRaw, "x"}, "ns", "k", &negative).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(c.encode(Payload{Format::kJson, ""}, "ns", "k", &negative).code(), StatusCode::kInvalidArgument);
+  }
+  // A header that says "negative" over a body, or another serializer, is malformed.
+  const Codec c = make_codec(Compression::kNone);
+  EXPECT_EQ(c.decode("\xFE\x53\x01\x00\x00\x02\x01\x00\x00\x01x"s, "ns", "k").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(c.decode("\xFE\x53\x01\x01\x00\x02\x01\x00\x00\x00"s, "ns", "k").code(), StatusCode::kDataLoss);
+  EXPECT_EQ(c.decode("\xFE\x53\x01\x00\x01\x02\x01\x00\x00\x00"s, "ns", "k").code(), StatusCode::kDataLoss);
+}
+
+TEST(EnvelopeMeta, TamperedMetadataFailsAuthenticationWhenEncrypted) {
+  const Codec c = make_codec(Compression::kNone, ring({{7, 1}}));
+  const EntryMeta negative{true, 300, 5};
+  const std::string marker = *c.encode(Payload{Format::kRaw, ""}, "ns", "k", &negative);
+  const EntryMeta fresh{false, 300, 5};
+  const std::string value = *c.encode(Payload{Format::kRaw, ""}, "ns", "k", &fresh);
+  // Offsets 6..8: meta flags, stale_ms (ac 02), load_ms (05).
+  ASSERT_EQ(marker.substr(6, 4), "\x01\xac\x02\x05"s);
+  struct Case { const std::string* env; size_t offset; char value; };
+  const Case cases[] = {{&marker, 6, 0x00},     // a negative marker turned into an empty value
+                        {&value, 6, 0x01},      // an empty value turned into a negative marker
+                        {&marker, 7, '\xad'},   // a longer stale period
+                        {&marker, 9, 0x06}};    // another load time
+  for (const Case& cs : cases) {
+    std::string bad = *cs.env;
+    bad[cs.offset] = cs.value;
+    std::optional<EntryMeta> got = negative;
+    auto r = c.decode(bad, "ns", "k", &got);
+    EXPECT_EQ(r.code(), StatusCode::kDataLoss) << cs.offset;
+    EXPECT_NE(r.status().message().find("authentication failed"), std::string::npos) << r.status().message();
+    EXPECT_EQ(got, std::nullopt);  // no metadata from an envelope that failed
+  }
+}
+
+TEST(EnvelopeMeta, UnknownMetaFlagsAreUnsupported) {
+  const Codec c = make_codec(Compression::kNone);
+  const EntryMeta meta{false, 1, 2};
+  const std::string env = *c.encode(Payload{Format::kJson, "1"}, "n", "k", &meta);
+  for (int bit = 1; bit < 8; ++bit) {
+    std::string bad = env;
+    bad[6] = static_cast<char>(1 << bit);
+    auto r = c.decode(bad, "n", "k");
+    EXPECT_EQ(r.code(), StatusCode::kUnsupported) << bit;
+    EXPECT_NE(r.status().message().find("entry metadata flags"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(EnvelopeMeta, MalformedOrTruncatedBlockIsDataLoss) {
+  const Codec c = make_codec(Compression::kNone);
+  const std::string head = "\xFE\x53\x01\x01\x00\x02"s;
+  struct Case { std::string block; const char* needle; };
+  const Case cases[] = {
+      {"\x00\x81\x00\x00"s, "non-minimal envelope stale_ms"},
+      {"\x00\x00\x80\x00"s, "non-minimal envelope load_ms"},
+      {"\x00"s + std::string(9, '\x80') + "\x81\x00"s, "stale_ms field too long"},
+      {"\x00"s + std::string(9, '\xff') + "\x7f"s, "stale_ms overflows 64 bits"},
+      {"\x00\x00\x80\x80\x80\x80\x10"s, "load_ms 4294967296 exceeds 32 bits"},
+      {"\x00\x00\x01"s, "truncated envelope header (length)"},
+      {"\x00\x01"s, "truncated envelope header (load_ms)"},
+      {""s, "truncated envelope header (entry metadata)"},
+  };
+  for (const Case& cs : cases) {
+    auto r = c.decode(head + cs.block, "n", "k");
+    EXPECT_EQ(r.code(), StatusCode::kDataLoss) << cs.needle;
+    EXPECT_NE(r.status().message().find(cs.needle), std::string::npos) << r.status().message();
+  }
+  // UINT32_MAX fits: what is missing is the length after it.
+  EXPECT_NE(c.decode(head + "\x00\x00\xff\xff\xff\xff\x0f"s, "n", "k").status().message().find("(length)"),
+            std::string::npos);
+  // Every prefix of an envelope with metadata, encrypted or not, is truncated.
+  for (bool encrypted : {false, true}) {
+    const Codec k = make_codec(Compression::kNone, encrypted ? ring({{3, 4}}) : nullptr);
+    const EntryMeta meta{false, 1u << 20, 1u << 15};
+    const std::string env = *k.encode(Payload{Format::kJson, "[1,2]"}, "ns", "key", &meta);
+    for (size_t len = 2; len < env.size(); ++len) {
+      auto r = k.decode(std::string_view(env).substr(0, len), "ns", "key");
+      EXPECT_EQ(r.code(), StatusCode::kDataLoss) << "prefix " << len << ": " << r.status().to_string();
+    }
+  }
+}
+
+TEST(EnvelopeMeta, MetaIsResetForCountersAndFailures) {
+  const Codec c = make_codec(Compression::kNone);
+  std::optional<EntryMeta> got = EntryMeta{true, 1, 1};
+  EXPECT_TRUE(c.decode("42", "n", "k", &got).is_ok());
+  EXPECT_EQ(got, std::nullopt);
+  got = EntryMeta{true, 1, 1};
+  EXPECT_EQ(c.decode("text", "n", "k", &got).code(), StatusCode::kWrongType);
+  EXPECT_EQ(got, std::nullopt);
+  // Plaintext with metadata is still plaintext: refused when a key ring is configured.
+  const EntryMeta meta{false, 10, 1};
+  const std::string plain = *c.encode(Payload{Format::kJson, "1"}, "n", "k", &meta);
+  got = meta;
+  EXPECT_EQ(make_codec(Compression::kNone, ring({{1, 1}})).decode(plain, "n", "k", &got).code(),
+            StatusCode::kDataLoss);
+  EXPECT_EQ(got, std::nullopt);
 }
 
 TEST(CodecCounter, PlainIntegersDecodeAsJsonNumbers) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -52,8 +53,13 @@ TEST(GoldenVectors, ManifestCoversTheMatrix) {
   const auto m = manifest();
   EXPECT_EQ(m["envelope_version"], 1);
   EXPECT_EQ(m["test_key_id"], 7);
-  int ok = 0, errors = 0, compressed = 0, encrypted = 0;
+  int ok = 0, errors = 0, compressed = 0, encrypted = 0, with_meta = 0, negative = 0;
   for (const auto& v : m["vectors"]) {
+    if (v.contains("stale_ms")) {  // entry metadata, beside the matrix
+      ++with_meta;
+      negative += v["negative"] == true;
+      continue;
+    }
     (v["expect"] == "ok" ? ok : errors)++;
     if (v["expect"] == "ok" && v["compression"] != "none") ++compressed;
     if (v["expect"] == "ok" && v["encrypted"] == true) ++encrypted;
@@ -62,6 +68,14 @@ TEST(GoldenVectors, ManifestCoversTheMatrix) {
   EXPECT_GE(errors, 6);
   EXPECT_EQ(compressed, 12);
   EXPECT_EQ(encrypted, 9);
+  EXPECT_GE(with_meta, 3);  // plain, compressed + encrypted, a negative marker
+  EXPECT_GE(negative, 1);
+}
+
+// The entry metadata a vector lists (negative, stale_ms, load_ms), none when it lists none.
+std::optional<EntryMeta> expected_meta(const nlohmann::json& v) {
+  if (!v.contains("stale_ms")) return std::nullopt;
+  return EntryMeta{v["negative"].get<bool>(), v["stale_ms"].get<uint64_t>(), v["load_ms"].get<uint32_t>()};
 }
 
 TEST(GoldenVectors, EveryVectorDecodesExactly) {
@@ -79,7 +93,8 @@ TEST(GoldenVectors, EveryVectorDecodesExactly) {
       o.keys = ring;
     }
     const Codec codec(o);
-    auto r = codec.decode(env, v["namespace"].get<std::string>(), v["key"].get<std::string>());
+    std::optional<EntryMeta> meta;
+    auto r = codec.decode(env, v["namespace"].get<std::string>(), v["key"].get<std::string>(), &meta);
     ++checked;
     if (v["expect"] == "error") {
       ASSERT_FALSE(r.is_ok());
@@ -87,6 +102,7 @@ TEST(GoldenVectors, EveryVectorDecodesExactly) {
       continue;
     }
     ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(meta, expected_meta(v));
     const Format f = format_named(v["serializer"]);
     EXPECT_EQ(r->format, f);
     EXPECT_EQ(r->data, unhex(v["payload_hex"]));
@@ -113,7 +129,7 @@ TEST(GoldenVectors, EveryVectorDecodesExactly) {
       EXPECT_EQ(codec.decode(env, "golden", "other").code(), StatusCode::kDataLoss);
     }
   }
-  EXPECT_GE(checked, 26u);
+  EXPECT_GE(checked, 29u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //   ninja -C build-codec stratacache_golden_gen && build-codec/tests/stratacache_golden_gen tests/golden
 // Nonces are random, so a rerun changes every encrypted vector's bytes; old vectors must
 // keep decoding, so only regenerate for a new envelope version (and keep the old files).
+// To add vectors, generate into a scratch directory and copy only the new ones over.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -144,6 +145,32 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Entry metadata (docs/envelope.md, "Entry metadata"): a value carrying it, plain and
+  // compressed + encrypted, and a negative marker (no value: the key does not exist).
+  struct MetaCase { const char* name; Format format; Compression comp; bool enc; EntryMeta meta; };
+  const MetaCase meta_cases[] = {{"json_none_meta", Format::kJson, Compression::kNone, false, {false, 30000, 120}},
+                                 {"json_lz4_enc_meta", Format::kJson, Compression::kLz4, true, {false, 600000, 4321}},
+                                 {"negative_marker", Format::kRaw, Compression::kNone, false, {true, 5000, 7}}};
+  for (const MetaCase& mc : meta_cases) {
+    const bool negative = mc.meta.negative;
+    const Value value = negative ? Value(Bytes{}) : mc.comp != Compression::kNone ? large_value() : small_value();
+    const std::string payload = negative ? std::string() : must(serialize(value, mc.format), "serialize");
+    CodecOptions o;
+    o.compression = mc.comp;
+    if (mc.enc) o.keys = keys;
+    const std::string key = std::string("item:") + mc.name;
+    const std::string env = must(Codec(o).encode(Payload{mc.format, payload}, kNs, key, &mc.meta), "encode");
+    if (static_cast<Compression>(env[4]) != mc.comp) die(std::string(mc.name) + ": payload did not compress");
+    ordered_json& v = w.add(mc.name, env, key, format_name(mc.format), compression_name(mc.comp), mc.enc, mc.enc);
+    v["expect"] = "ok";
+    v["payload_hex"] = hex(payload);
+    if (mc.format == Format::kRaw) v["value_hex"] = hex(payload);
+    else v["value_json"] = must(serialize(value, Format::kJson), "json");
+    v["negative"] = negative;
+    v["stale_ms"] = mc.meta.stale_ms;
+    v["load_ms"] = mc.meta.load_ms;
+  }
+
   // Counters: INCRBY's plain ASCII integers, with and without keys configured.
   for (bool with_key : {false, true}) {
     const std::string text = with_key ? "-9223372036854775808" : "12345";
@@ -194,8 +221,10 @@ int main(int argc, char** argv) {
       "stratacache codec golden vectors; see docs/envelope.md. Decode 'hex' (same bytes as 'file') with "
       "Codec::decode(namespace, key) using default DecodeLimits and a key ring holding {key_id: key_hex} "
       "(no key ring when key_id is null). expect=ok: the payload must equal payload_hex in 'serializer' "
-      "format and deserialize to value_json (JSON text) or value_hex (raw bytes). expect=error: decode must "
-      "fail with 'error' (data_loss | too_large | unsupported).";
+      "format and deserialize to value_json (JSON text) or value_hex (raw bytes); a vector with entry "
+      "metadata lists it in negative, stale_ms and load_ms (a negative marker: the key does not exist, a "
+      "cache read is a miss). expect=error: decode must fail with 'error' (data_loss | too_large | "
+      "unsupported).";
   manifest["envelope_version"] = 1;
   manifest["test_key_id"] = kTestKeyId;
   manifest["test_key_hex"] = hex(test_key());

@@ -19,7 +19,17 @@ def _expected(vector: dict) -> object:
     return json.loads(vector["value_json"])
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def _param(vector: dict) -> object:
+    marks = []
+    if vector.get("negative"):
+        # A negative marker (entry metadata: the key does not exist) must read as a miss
+        # that is no decode error; the facade does not map it yet. strict: this fails,
+        # and the mark must go, once it does.
+        marks.append(pytest.mark.xfail(reason="facade: a negative marker is not yet a miss", strict=True))
+    return pytest.param(vector, id=vector["name"], marks=marks)
+
+
+@pytest.mark.parametrize("vector", [_param(v) for v in VECTORS])
 def test_golden_vector(redis_server, vector: dict) -> None:
     full_key = (vector["namespace"] + vector["key"]).encode()
     reply = redis_server.command(b"SET", full_key, bytes.fromhex(vector["hex"]))
@@ -30,7 +40,10 @@ def test_golden_vector(redis_server, vector: dict) -> None:
     cache = _native.NativeCache(redis_server.url, options={"prefix": vector["namespace"]}, keys=keys)
     try:
         got = cache.get(vector["key"], skip_l1=True)
-        if vector["expect"] == "ok":
+        if vector.get("negative"):
+            assert got is _native.MISSING
+            assert cache.stats()["decode_errors"] == 0
+        elif vector["expect"] == "ok":
             assert got == _expected(vector)
         else:
             assert got is _native.MISSING

@@ -36,6 +36,14 @@ struct Payload {
   bool operator==(const Payload& o) const { return format == o.format && data == o.data; }
 };
 
+// Read-through metadata an envelope may carry (docs/envelope.md, "Entry metadata").
+struct EntryMeta {
+  bool negative = false;   // an absent marker: the loader said the key does not exist (empty body)
+  uint64_t stale_ms = 0;   // the last stale_ms of the Redis TTL are the stale period: fresh while PTTL > stale_ms
+  uint32_t load_ms = 0;    // how long the load took, for early refresh
+  bool operator==(const EntryMeta& o) const { return negative == o.negative && stale_ms == o.stale_ms && load_ms == o.load_ms; }
+};
+
 // Limits checked while decoding, before any allocation they bound.
 struct DecodeLimits {
   size_t max_value_bytes = 64u << 20;  // serialized (uncompressed) length
@@ -83,14 +91,6 @@ struct CodecOptions {
 
 
 // Stateless apart from options; safe to share between threads.
-// Read-through metadata an envelope may carry (docs/envelope.md, "Entry metadata").
-struct EntryMeta {
-  bool negative = false;   // an absent marker: the loader said the key does not exist (empty body)
-  uint64_t stale_ms = 0;   // the last stale_ms of the Redis TTL are the stale period: fresh while PTTL > stale_ms
-  uint32_t load_ms = 0;    // how long the load took, for early refresh
-  bool operator==(const EntryMeta& o) const { return negative == o.negative && stale_ms == o.stale_ms && load_ms == o.load_ms; }
-};
-
 class Codec {
  public:
   explicit Codec(CodecOptions options = {});
@@ -98,6 +98,9 @@ class Codec {
 
   // Wrap a payload into an envelope bound to (ns, key): the header and the
   // length-prefixed namespace + key are authenticated when encryption is on.
+  // meta (may be null, borrowed for the call): stored in the header, so authenticated
+  // too; with meta the result is always an envelope. A negative marker (meta->negative)
+  // must have an empty raw payload, else kInvalidArgument.
   Result<std::string> encode(const Payload& payload, std::string_view ns, std::string_view key,
                              const EntryMeta* meta = nullptr) const;
 
@@ -110,7 +113,9 @@ class Codec {
   // - A well-formed envelope this process cannot read (unknown version, serializer,
   //   compression or flags; a key id it lacks; encrypted but no key ring) ->
   //   kUnsupported. Over-limit -> kTooLarge.
-  // meta (may be null): set to the envelope's metadata when it carries some, else reset.
+  // - A negative marker decodes to Payload{kRaw, ""} with meta->negative set.
+  // meta (may be null): set to the envelope's metadata when it carries some, else reset
+  // (std::nullopt), failures and counters included.
   Result<Payload> decode(std::string_view envelope, std::string_view ns, std::string_view key,
                          std::optional<EntryMeta>* meta = nullptr) const;
 
