@@ -359,13 +359,16 @@ def test_early_refresh_of_a_coroutine_runs_as_a_background_task(url: str) -> Non
             return n
 
         assert await load(1) == 1
-        await asyncio.sleep(0.1)
-        t0 = time.perf_counter()
-        assert await load(1) == 1  # the current value at once; the refresh runs behind
-        assert time.perf_counter() - t0 < 0.04
-        await asyncio.sleep(0.2)
-        assert calls.n == 2
-        assert await load(1) == 2
+        seen = {1}
+        worst = 0.0
+        deadline = time.monotonic() + 0.45  # before the fresh period ends
+        while 2 not in seen and time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            seen.add(await load(1))  # the current value at once; a refresh runs behind
+            worst = max(worst, time.perf_counter() - t0)
+            await asyncio.sleep(0.01)
+        assert seen == {1, 2} and worst < 0.04, (seen, worst)
+        assert calls.n >= 2  # beta 50: the next refresh may have begun already
         await cache.close()
 
     asyncio.run(main())
