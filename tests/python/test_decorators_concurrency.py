@@ -4,12 +4,12 @@ and early refresh)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any, Iterator
 
 import pytest
 
+from conftest import run_together
 from stratacache import AsyncCache, Cache, CacheLoadError, cached
 
 pytestmark = pytest.mark.usefixtures("clean_stratacache")
@@ -23,27 +23,7 @@ def url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _run_threads(fn: Any, n: int = N) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        barrier.wait()
-        try:
-            r = fn()
-            with lock:
-                results.append(r)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results, errors
+    return run_together(n, fn)
 
 
 def test_one_loader_call_under_50_threads(url: str) -> None:

@@ -12,10 +12,10 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, Iterator
 
 import pytest
+from conftest import run_together
 
 from stratacache import (
     AsyncCache,
@@ -50,31 +50,6 @@ class Counter:
         with self._lock:
             self.n += 1
             return self.n
-
-
-def _together(n: int, fn: Callable[[], Any]) -> tuple[list[Any], list[BaseException]]:
-    """fn() on n threads released at once; (results, exceptions)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        barrier.wait()
-        try:
-            r = fn()
-            with lock:
-                results.append(r)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results, errors
 
 
 # ---- get_or_set ------------------------------------------------------------------
@@ -118,7 +93,7 @@ def test_32_threads_on_a_cold_key_run_the_loader_once(redis_server: Any) -> None
         time.sleep(0.2)
         return 42
 
-    results, errors = _together(32, lambda: cache.get_or_set("cold", load, 30))
+    results, errors = run_together(32, lambda: cache.get_or_set("cold", load, 30))
     assert errors == [] and results == [42] * 32
     assert calls.n == 1
     cache.close()
@@ -183,7 +158,7 @@ def test_two_handles_on_one_redis_load_once(redis_server: Any) -> None:
             cache = caches[next(picked)]
         return cache.get_or_set("two", load, 30)
 
-    results, errors = _together(len(caches), call)
+    results, errors = run_together(len(caches), call)
     assert errors == [] and results == [7] * len(caches)
     assert calls.n == 1
     first.close()
@@ -463,7 +438,7 @@ def test_cache_info_counts_hits_and_misses_across_threads(url: str) -> None:
         time.sleep(0.1)
         return x
 
-    results, errors = _together(8, lambda: load(1))
+    results, errors = run_together(8, lambda: load(1))
     assert errors == [] and results == [1] * 8
     info = load.cache_info()  # type: ignore[attr-defined]
     assert info.hits + info.misses == 8 and info.misses >= 1
