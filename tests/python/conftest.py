@@ -8,8 +8,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -246,3 +247,28 @@ def redis_cluster() -> Iterator[RedisCluster]:
             if node.proc.poll() is None:
                 node.kill9()
             shutil.rmtree(node.workdir, ignore_errors=True)
+
+
+def run_together(n: int, fn: Callable[[], Any]) -> tuple[list[Any], list[BaseException]]:
+    """fn() on n threads released at once by a barrier: (results, exceptions)."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            r = fn()
+            with lock:
+                results.append(r)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results, errors
