@@ -23,6 +23,8 @@ PyObject* class_for(int rc, Origin origin) {
     case STRATACACHE_EINVAL: return origin == Origin::kOpen ? g_errors.config : g_errors.value;
     case STRATACACHE_ETOOBIG: return g_errors.value;
     case STRATACACHE_EWRONGTYPE: return g_errors.wrong_type;
+    case STRATACACHE_ELOADFAILED:
+    case STRATACACHE_EABORTED: return g_errors.load;
     default: return g_errors.cache;  // ECORRUPT, EINTERNAL, ENOMEM, unknown codes
   }
 }
@@ -61,6 +63,9 @@ void register_errors(pybind11::module_& m) {
   py::tuple type_bases = tuple(g_errors.cache, PyExc_TypeError);
   g_errors.wrong_type = exception_class("stratacache._native.CacheWrongTypeError", type_bases.ptr(),
                                         "The stored value has the wrong type (e.g. increment on a string).");
+  g_errors.load = exception_class("stratacache._native.CacheLoadError", g_errors.cache,
+                                  "A read-through load failed: another caller's, whose message this carries, or "
+                                  "one whose lease was lost.");
   m.add_object("CacheError", g_errors.cache);
   m.add_object("CacheConnectionError", g_errors.connection);
   m.add_object("CacheTimeoutError", g_errors.timeout);
@@ -68,6 +73,7 @@ void register_errors(pybind11::module_& m) {
   m.add_object("CacheConfigError", g_errors.config);
   m.add_object("CacheValueError", g_errors.value);
   m.add_object("CacheWrongTypeError", g_errors.wrong_type);
+  m.add_object("CacheLoadError", g_errors.load);
 }
 
 }  // namespace stratacache::python

@@ -14,6 +14,7 @@ struct Errors {
   PyObject* config = nullptr;      // CacheConfigError(CacheError, ValueError)
   PyObject* value = nullptr;       // CacheValueError(CacheError, ValueError)
   PyObject* wrong_type = nullptr;  // CacheWrongTypeError(CacheError, TypeError)
+  PyObject* load = nullptr;        // CacheLoadError(CacheError): ELOADFAILED, EABORTED
 };
 extern Errors g_errors;
 

@@ -11,7 +11,8 @@ namespace py = pybind11;
 
 // Revision of the Python-visible API of this module (docs/python-native-api.md);
 // the pure-Python package checks it. Not the C library's version: see version().
-constexpr int kAbiVersion = 2;  // 2: every operation has X_async(completer, future, ...)
+// 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError.
+constexpr int kAbiVersion = 3;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;

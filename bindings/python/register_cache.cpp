@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "args.hpp"
@@ -44,6 +45,12 @@ struct Signatures {
   Signature increment{"increment", {"key", "amount", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 1};
   Signature clear_pattern{"clear_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature health{"health", {"timeout"}, 1, 0};
+  Signature acquire{"acquire",
+                    {"key", "ttl", "stale_ttl", "negative_ttl", "early_refresh", "soft_timeout", "timeout",
+                     "lease_ttl", "lock", "skip_l1"},
+                    1, 1};
+  Signature fill{"fill", {"value", "ttl"}, 2, 1};
+  Signature abandon{"abandon", {"message", "retry"}, 1, 0};
 };
 const Signatures* g_sig = nullptr;
 
@@ -52,34 +59,50 @@ PyObject* closed_error() {
   return nullptr;
 }
 
-// Runs body(handle, callopts) with the GIL released. False (exception set) if the cache
-// is closed. Call it after converting the arguments: conversion may run Python code,
+struct CalloptsDeleter {
+  void operator()(stratacache_callopts* co) const { stratacache_callopts_free(co); }
+};
+using CalloptsPtr = std::unique_ptr<stratacache_callopts, CalloptsDeleter>;
+
+// Runs body(handle, co) with the GIL released. False (exception set) if the cache is
+// closed. Call it after converting the arguments: conversion may run Python code,
 // which may close the cache.
 template <typename F>
-bool run(CacheObject* self, const CallSettings& cs, int* rc, F&& body) {
+bool run(CacheObject* self, const stratacache_callopts* co, int* rc, F&& body) {
   stratacache_cache* h = self->handle;
   if (!h) {
     closed_error();
     return false;
   }
-  const stratacache_callopts* co = self->flag_opts[cs.flags & 3u];
-  stratacache_callopts* own = nullptr;
-  if (cs.timeout_ms >= 0) {
-    if (stratacache_callopts_new(&own) != STRATACACHE_OK) {
-      PyErr_NoMemory();
-      return false;
-    }
-    stratacache_callopts_set_flags(own, cs.flags);
-    stratacache_callopts_set_timeout_ms(own, cs.timeout_ms);
-    co = own;
-  }
   ++self->in_flight;
   PyThreadState* ts = PyEval_SaveThread();
   *rc = body(h, co);
-  stratacache_callopts_free(own);
   PyEval_RestoreThread(ts);
   --self->in_flight;
   return true;
+}
+
+// The same with the callopts of cs: the handle's shared ones, or its own for a timeout.
+template <typename F>
+bool run(CacheObject* self, const CallSettings& cs, int* rc, F&& body) {
+  if (!self->handle) {  // flag_opts are gone once closed
+    closed_error();
+    return false;
+  }
+  const stratacache_callopts* co = self->flag_opts[cs.flags & 3u];
+  CalloptsPtr own;
+  if (cs.timeout_ms >= 0) {
+    stratacache_callopts* raw = nullptr;
+    if (stratacache_callopts_new(&raw) != STRATACACHE_OK) {
+      PyErr_NoMemory();
+      return false;
+    }
+    own.reset(raw);
+    stratacache_callopts_set_flags(raw, cs.flags);
+    stratacache_callopts_set_timeout_ms(raw, cs.timeout_ms);
+    co = raw;
+  }
+  return run(self, co, rc, std::forward<F>(body));
 }
 
 // A stored value: decoded by the format stored with it. A value that does not decode
@@ -776,6 +799,7 @@ enum class AsyncKind {
   kExists,  // exists: a bool
   kTtl,     // ttl: seconds, -1.0 (never expires), None (missing)
   kHealth,  // health: a dict from the JSON text
+  kFilled,  // Lease.fill_async: True stored, False refused (EABORTED)
 };
 
 // One submission in flight: strong references, dropped by its completion (which runs
@@ -785,6 +809,7 @@ struct AsyncCall {
   PyObject* cache;      // decodes values, counts decode errors
   PyObject* future;
   AsyncKind kind;
+  PyObject* key = nullptr;  // acquire: the key its Lease carries
 };
 
 struct FutureMethods {
@@ -852,6 +877,7 @@ PyObject* mget_values(CacheObject* self, const void* buf, size_t len, int64_t n,
 PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* message, const void* value, size_t len,
                   int format, int64_t count, bool* ok) {
   *ok = true;
+  if (status == STRATACACHE_EABORTED && kind == AsyncKind::kFilled) Py_RETURN_FALSE;
   if (status == STRATACACHE_ENOTFOUND) {
     if (kind == AsyncKind::kValue) return new_ref(g_types.missing);
     if (kind == AsyncKind::kTtl) Py_RETURN_NONE;
@@ -869,33 +895,25 @@ PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* mes
     case AsyncKind::kExists: return PyBool_FromLong(count != 0);
     case AsyncKind::kTtl: return ttl_seconds(count);
     case AsyncKind::kHealth: return json_decode(static_cast<const char*>(value), len);
+    case AsyncKind::kFilled: Py_RETURN_TRUE;
   }
   PyErr_SetString(g_errors.cache, "unknown completion kind");
   return nullptr;
 }
 
-// The stratacache_callback of every submission. It runs inside Completer.drain(), on
-// the loop's thread with the GIL held; nothing may escape it (it returns into C).
-void on_complete(void* payload, int status, const char* message, void* value, size_t len, int format,
-                 int64_t count) {
-  std::unique_ptr<AsyncCall> call(static_cast<AsyncCall*>(payload));
-  struct FreeValue {
-    void* p;
-    ~FreeValue() { stratacache_free(p); }
-  } free_value{value};
-  PyRef completer = PyRef::steal(call->completer);
-  PyRef cache = PyRef::steal(call->cache);
-  PyRef future = PyRef::steal(call->future);
-  PyRef done = PyRef::steal(PyObject_CallMethodNoArgs(future.get(), g_future.done));
+// Whether a completion's future still waits for its result (false: cancelled while in
+// flight, the result is dropped).
+bool future_pending(PyObject* future) {
+  PyRef done = PyRef::steal(PyObject_CallMethodNoArgs(future, g_future.done));
   int is_done = done ? PyObject_IsTrue(done.get()) : -1;
-  if (is_done != 0) {  // cancelled while in flight: the result is dropped
-    if (is_done < 0) PyErr_WriteUnraisable(future.get());
-    return;
-  }
-  bool ok = true;
-  PyRef result = PyRef::steal(outcome(reinterpret_cast<CacheObject*>(cache.get()), call->kind, status, message, value,
-                                      len, format, count, &ok));
-  if (!result) {  // decoding or allocation failed: the future gets that exception
+  if (is_done < 0) PyErr_WriteUnraisable(future);
+  return is_done == 0;
+}
+
+// Resolves future with result (ok) or the exception result is; result nullptr: building
+// it failed and the future gets that exception.
+void resolve(PyObject* future, PyRef result, bool ok) {
+  if (!result) {
     PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
@@ -905,8 +923,40 @@ void on_complete(void* payload, int status, const char* message, void* value, si
     result = PyRef::steal(exc ? exc : new_ref(Py_None));
   }
   PyRef r = PyRef::steal(
-      PyObject_CallMethodOneArg(future.get(), ok ? g_future.set_result : g_future.set_exception, result.get()));
-  if (!r) PyErr_WriteUnraisable(future.get());
+      PyObject_CallMethodOneArg(future, ok ? g_future.set_result : g_future.set_exception, result.get()));
+  if (!r) PyErr_WriteUnraisable(future);
+}
+
+// A submission's strong references, dropped when its completion ran.
+struct CallRefs {
+  explicit CallRefs(AsyncCall* call)
+      : completer(PyRef::steal(call->completer)),
+        cache(PyRef::steal(call->cache)),
+        future(PyRef::steal(call->future)),
+        key(PyRef::steal(call->key)),
+        kind(call->kind) {
+    delete call;
+  }
+  PyRef completer, cache, future, key;
+  AsyncKind kind;
+};
+
+struct FreeValue {
+  void* p;
+  ~FreeValue() { stratacache_free(p); }
+};
+
+// The stratacache_callback of every submission. It runs inside Completer.drain(), on
+// the loop's thread with the GIL held; nothing may escape it (it returns into C).
+void on_complete(void* payload, int status, const char* message, void* value, size_t len, int format,
+                 int64_t count) {
+  FreeValue free_value{value};
+  CallRefs call(static_cast<AsyncCall*>(payload));
+  if (!future_pending(call.future.get())) return;
+  bool ok = true;
+  PyRef result = PyRef::steal(outcome(reinterpret_cast<CacheObject*>(call.cache.get()), call.kind, status, message,
+                                      value, len, format, count, &ok));
+  resolve(call.future.get(), std::move(result), ok);
 }
 
 // Reads `completer, future` off the front of a submission's arguments.
@@ -927,20 +977,19 @@ Completer* parse_target(const char* function, Args args, Py_ssize_t nargs) {
 // Submits with the GIL released (a submission does not wait for Redis; the one
 // exception is a Redis Cluster handle's first call, which loads the slot map). A refused
 // submission raises here and its future is left alone.
-template <typename F>
-PyObject* submit(CacheObject* self, Args args, Completer* completer, AsyncKind kind, const CallSettings& cs,
-                 F&& body) {
-  auto* call = new AsyncCall{new_ref(args[0]), new_ref(reinterpret_cast<PyObject*>(self)), new_ref(args[1]), kind};
+// settings: a CallSettings or the call's own callopts (as run()).
+template <typename Settings, typename F>
+PyObject* submit(CacheObject* self, Args args, Completer* completer, AsyncKind kind, const Settings& settings,
+                 F&& body, PyObject* key = nullptr) {
+  auto* call = new AsyncCall{new_ref(args[0]), new_ref(reinterpret_cast<PyObject*>(self)), new_ref(args[1]), kind,
+                             key ? new_ref(key) : nullptr};
   int rc = 0;
-  bool ran = run(self, cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+  bool ran = run(self, settings, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
     return body(h, co, completer->queue(), static_cast<void*>(call));
   });
   if (ran && rc == STRATACACHE_OK) Py_RETURN_NONE;
   if (ran) raise_code(rc, Origin::kOperation);
-  Py_DECREF(call->completer);
-  Py_DECREF(call->cache);
-  Py_DECREF(call->future);
-  delete call;
+  CallRefs drop(call);
   return nullptr;
 }
 
@@ -1064,6 +1113,315 @@ PyObject* cache_health_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject*
   });
 }
 
+// ---- read-through (capi: stratacache_acquire, stratacache_lease_*) ----
+//
+// NativeCache.acquire(key, ...) returns (value or MISSING, info bits, Lease or None).
+// A Lease is the duty to load the key: fill(value) stores it encoded as set() encodes,
+// fill_not_found() records that the key does not exist, abandon() gives up. Exactly one
+// of them consumes it; a Lease dropped unconsumed is abandoned (ELOADFAILED), also after
+// the cache was closed (the C ABI then just frees it).
+
+struct LeaseObject {
+  PyObject_HEAD
+  stratacache_lease* lease;  // nullptr once consumed
+  PyObject* cache;           // the NativeCache: its serializer encodes fill's value
+  PyObject* key;             // str or bytes, as acquire got it
+  bool refresh;              // an early refresh: the caller already has a fresh value
+};
+PyTypeObject* g_lease_type = nullptr;
+
+// Gives `lease` up with the GIL released (waiters may be woken).
+void abandon_lease(stratacache_lease* lease, int code, const char* message) {
+  Py_BEGIN_ALLOW_THREADS
+  stratacache_lease_abandon(lease, code, message);
+  Py_END_ALLOW_THREADS
+}
+
+// A Lease object owning `lease` (abandoned if the object cannot be made).
+PyObject* new_lease(PyObject* cache, PyObject* key, stratacache_lease* lease, bool refresh) {
+  auto* self = reinterpret_cast<LeaseObject*>(g_lease_type->tp_alloc(g_lease_type, 0));
+  if (!self) {
+    abandon_lease(lease, STRATACACHE_EABORTED, "out of memory");
+    return nullptr;
+  }
+  self->lease = lease;
+  self->cache = new_ref(cache);
+  self->key = new_ref(key);
+  self->refresh = refresh;
+  return reinterpret_cast<PyObject*>(self);
+}
+
+// Takes the lease for one of the consuming calls; nullptr (CacheError) when consumed.
+stratacache_lease* take_lease(LeaseObject* self) {
+  stratacache_lease* l = std::exchange(self->lease, nullptr);
+  if (!l) PyErr_SetString(g_errors.cache, "the lease was already filled or abandoned");
+  return l;
+}
+
+// acquire's tuple, sync or async. status is acquire's code; on an error the exception
+// is returned (*ok false), built from message (nullptr: this thread's last error).
+PyObject* acquired(CacheObject* self, PyObject* key, int status, const char* message, const void* value, size_t len,
+                   int format, unsigned info, stratacache_lease* lease, bool* ok) {
+  *ok = true;
+  PyRef holder = lease ? PyRef::steal(new_lease(reinterpret_cast<PyObject*>(self), key, lease,
+                                                (info & STRATACACHE_INFO_REFRESH) != 0))
+                       : PyRef::borrow(Py_None);
+  if (!holder) return nullptr;
+  if (status != STRATACACHE_OK && status != STRATACACHE_ENOTFOUND) {
+    *ok = false;
+    if (!message) return raise_code(status, Origin::kOperation);
+    return make_error(status, Origin::kOperation, message);
+  }
+  PyRef v = PyRef::steal(status == STRATACACHE_OK ? decode_value(self, value, len, format) : new_ref(g_types.missing));
+  if (!v) return nullptr;
+  return Py_BuildValue("(OIO)", v.get(), info, holder.get());
+}
+
+// acquire's keyword arguments as the call's own callopts.
+struct AcquireRequest {
+  KeyView key;
+  PyObject* key_obj = nullptr;
+  CalloptsPtr co;
+
+  bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[10];
+    if (!g_sig->acquire.parse(args, nargs, kwnames, a) || !key_view(a[0], &key)) return false;
+    key_obj = a[0];
+    stratacache_callopts* raw = nullptr;
+    if (stratacache_callopts_new(&raw) != STRATACACHE_OK) {
+      PyErr_NoMemory();
+      return false;
+    }
+    co.reset(raw);
+    // Durations: None leaves the default (-1).
+    using Setter = int (*)(stratacache_callopts*, int64_t);
+    static const struct {
+      int slot;
+      const char* name;
+      Setter set;
+    } durations[] = {
+        {1, "ttl", stratacache_callopts_set_ttl_ms},
+        {2, "stale_ttl", stratacache_callopts_set_stale_ttl_ms},
+        {3, "negative_ttl", stratacache_callopts_set_negative_ttl_ms},
+        {5, "soft_timeout", stratacache_callopts_set_soft_timeout_ms},
+        {6, "timeout", stratacache_callopts_set_timeout_ms},
+        {7, "lease_ttl", stratacache_callopts_set_lease_ttl_ms},
+    };
+    for (const auto& d : durations) {
+      int64_t ms = -1;
+      if (!seconds_to_ms(a[d.slot], d.name, -1, &ms)) return false;
+      if (ms >= 0 && !check(d.set(raw, ms))) return false;
+    }
+    if (a[4] && a[4] != Py_None) {
+      double beta = PyFloat_AsDouble(a[4]);
+      if (beta == -1.0 && PyErr_Occurred()) return false;
+      if (!check(stratacache_callopts_set_early_refresh(raw, beta))) return false;
+    }
+    if (a[8]) {
+      int lock = PyObject_IsTrue(a[8]);
+      if (lock < 0 || !check(stratacache_callopts_set_lock(raw, lock))) return false;
+    }
+    CallSettings cs;
+    return parse_call_settings(a[9], nullptr, nullptr, &cs) && check(stratacache_callopts_set_flags(raw, cs.flags));
+  }
+
+ private:
+  static bool check(int rc) {
+    if (rc == STRATACACHE_OK) return true;
+    raise_code(rc, Origin::kOperation);
+    return false;
+  }
+};
+
+PyObject* cache_acquire(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  AcquireRequest r;
+  if (!r.parse(args, nargs, kwnames)) return nullptr;
+  void* buf = nullptr;
+  size_t len = 0;
+  int format = 0, rc = 0;
+  unsigned info = 0;
+  stratacache_lease* lease = nullptr;
+  if (!run(self, r.co.get(), &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_acquire(&buf, &len, &format, &info, &lease, h, r.key.data, static_cast<size_t>(r.key.size),
+                                   co);
+      })) {
+    return nullptr;
+  }
+  FreeValue free_value{buf};
+  bool ok = true;
+  PyObject* result = acquired(self, r.key_obj, rc, nullptr, buf, len, format, info, lease, &ok);
+  return ok ? result : nullptr;  // !ok: acquired() raised
+}
+
+// stratacache_acquire_callback of acquire_async (as on_complete: in drain(), GIL held).
+void on_acquired(void* payload, int status, const char* message, void* value, size_t len, int format, unsigned info,
+                 stratacache_lease* lease) {
+  FreeValue free_value{value};
+  CallRefs call(static_cast<AsyncCall*>(payload));
+  if (!future_pending(call.future.get())) {  // cancelled: the waiters look again
+    if (lease) abandon_lease(lease, STRATACACHE_EABORTED, "the acquiring call was cancelled");
+    return;
+  }
+  bool ok = true;
+  PyRef result = PyRef::steal(acquired(reinterpret_cast<CacheObject*>(call.cache.get()), call.key.get(), status,
+                                       message, value, len, format, info, lease, &ok));
+  resolve(call.future.get(), std::move(result), ok);
+}
+
+PyObject* cache_acquire_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("acquire_async", args, nargs);
+  AcquireRequest r;
+  if (!c || !r.parse(args + 2, nargs - 2, kwnames)) return nullptr;
+  const stratacache_callopts* own = r.co.get();
+  return submit(
+      self, args, c, AsyncKind::kValue, own,
+      [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+        return stratacache_submit_acquire(h, r.key.data, static_cast<size_t>(r.key.size), co, q, on_acquired, p);
+      },
+      r.key_obj);
+}
+
+// value, ttl=None: fill and fill_async.
+struct FillRequest {
+  EncodedValue value;
+  int64_t ttl_ms = -1;
+
+  bool parse(LeaseObject* lease, const Signature& sig, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[2];
+    return sig.parse(args, nargs, kwnames, a) && seconds_to_ms(a[1], "ttl", -1, &ttl_ms) &&
+           value.encode(reinterpret_cast<CacheObject*>(lease->cache), a[0], "value");
+  }
+};
+
+PyObject* lease_fill(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  FillRequest r;
+  if (!r.parse(self, g_sig->fill, args, nargs, kwnames)) return nullptr;  // the lease stays unconsumed
+  stratacache_lease* l = take_lease(self);
+  if (!l) return nullptr;
+  int rc = 0;
+  Py_BEGIN_ALLOW_THREADS
+  rc = stratacache_lease_fill(l, r.value.data(), r.value.size(), r.value.format(), r.ttl_ms);
+  Py_END_ALLOW_THREADS
+  if (rc == STRATACACHE_OK) Py_RETURN_TRUE;
+  if (rc == STRATACACHE_EABORTED) Py_RETURN_FALSE;
+  return raise_code(rc, Origin::kOperation);
+}
+
+PyObject* lease_fill_not_found(PyObject* o, PyObject*) {
+  stratacache_lease* l = take_lease(reinterpret_cast<LeaseObject*>(o));
+  if (!l) return nullptr;
+  int rc = 0;
+  Py_BEGIN_ALLOW_THREADS
+  rc = stratacache_lease_fill_not_found(l);
+  Py_END_ALLOW_THREADS
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  Py_RETURN_NONE;
+}
+
+// abandon(message=None, *, retry=False); a no-op once consumed (so it fits a finally).
+PyObject* lease_abandon(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  PyObject* a[2];
+  if (!g_sig->abandon.parse(args, nargs, kwnames, a)) return nullptr;
+  const char* message = nullptr;
+  if (a[0] && a[0] != Py_None) {
+    if (!PyUnicode_Check(a[0])) {
+      PyErr_Format(PyExc_TypeError, "message must be str or None, not '%.200s'", Py_TYPE(a[0])->tp_name);
+      return nullptr;
+    }
+    message = PyUnicode_AsUTF8(a[0]);
+    if (!message) return nullptr;
+  }
+  int retry = a[1] ? PyObject_IsTrue(a[1]) : 0;
+  if (retry < 0) return nullptr;
+  if (stratacache_lease* l = std::exchange(self->lease, nullptr)) {
+    abandon_lease(l, retry ? STRATACACHE_EABORTED : STRATACACHE_ELOADFAILED, message);
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* lease_fill_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  Completer* c = parse_target("fill_async", args, nargs);
+  FillRequest r;
+  if (!c || !r.parse(self, g_sig->fill, args + 2, nargs - 2, kwnames)) return nullptr;
+  stratacache_lease* l = take_lease(self);
+  if (!l) return nullptr;
+  auto* call = new AsyncCall{new_ref(args[0]), new_ref(self->cache), new_ref(args[1]), AsyncKind::kFilled};
+  int rc = 0;
+  Py_BEGIN_ALLOW_THREADS
+  rc = stratacache_submit_lease_fill(l, r.value.data(), r.value.size(), r.value.format(), r.ttl_ms, c->queue(),
+                                     on_complete, call);
+  Py_END_ALLOW_THREADS
+  if (rc == STRATACACHE_OK) Py_RETURN_NONE;
+  CallRefs drop(call);  // refused: the lease was consumed (abandoned) all the same
+  return raise_code(rc, Origin::kOperation);
+}
+
+void lease_dealloc(PyObject* o) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  PyTypeObject* tp = Py_TYPE(o);
+  if (stratacache_lease* l = std::exchange(self->lease, nullptr)) {
+    abandon_lease(l, STRATACACHE_ELOADFAILED, "the lease was dropped unfilled");
+  }
+  Py_XDECREF(self->cache);
+  Py_XDECREF(self->key);
+  tp->tp_free(o);
+  Py_DECREF(tp);
+}
+
+PyObject* lease_repr(PyObject* o) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  return PyUnicode_FromFormat("<Lease %R%s%s>", self->key, self->refresh ? " refresh" : "",
+                              self->lease ? "" : " consumed");
+}
+
+PyObject* lease_get_key(PyObject* o, void*) { return new_ref(reinterpret_cast<LeaseObject*>(o)->key); }
+PyObject* lease_get_refresh(PyObject* o, void*) { return PyBool_FromLong(reinterpret_cast<LeaseObject*>(o)->refresh); }
+PyObject* lease_get_pending(PyObject* o, void*) {
+  return PyBool_FromLong(reinterpret_cast<LeaseObject*>(o)->lease != nullptr);
+}
+
+PyMethodDef lease_methods[] = {
+    {"fill", fastcall(lease_fill), kFast,
+     "fill($self, /, value, ttl=None)\n--\n\n"
+     "Store value (encoded as NativeCache.set encodes it) for ttl seconds (None: acquire's ttl) and hand it to "
+     "the waiters. True: stored; False: refused, the Redis lease had expired or been taken over (the waiters "
+     "in this process still got the value)."},
+    {"fill_not_found", lease_fill_not_found, METH_NOARGS,
+     "fill_not_found($self, /)\n--\n\nThe key does not exist: remembered for acquire's negative_ttl."},
+    {"abandon", fastcall(lease_abandon), kFast,
+     "abandon($self, /, message=None, *, retry=False)\n--\n\n"
+     "The load failed: the waiters get CacheLoadError(message) or their stale value. retry=True: they look "
+     "again and one of them loads. A no-op once the lease was consumed."},
+    {"fill_async", fastcall(lease_fill_async), kFast,
+     "fill_async($self, completer, future, /, value, ttl=None)\n--\n\n"
+     "Submit fill(value, ttl); completer.drain() resolves future with True or False."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef lease_getset[] = {
+    {"key", lease_get_key, nullptr, "the key to load", nullptr},
+    {"refresh", lease_get_refresh, nullptr, "True for an early refresh (the caller has a fresh value)", nullptr},
+    {"pending", lease_get_pending, nullptr, "True until fill, fill_not_found, abandon or fill_async", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyType_Slot lease_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(lease_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void*>(lease_repr)},
+    {Py_tp_methods, lease_methods},
+    {Py_tp_getset, lease_getset},
+    {Py_tp_doc, const_cast<char*>("The duty to load one key, from NativeCache.acquire: consume it exactly once with "
+                                  "fill, fill_not_found, abandon or fill_async (dropping it abandons it).")},
+    {0, nullptr},
+};
+
+PyType_Spec lease_spec = {"stratacache._native.Lease", sizeof(LeaseObject), 0, Py_TPFLAGS_DEFAULT, lease_slots};
+
 PyObject* get_async_native(PyObject* o, void*) {
   auto* self = reinterpret_cast<CacheObject*>(o);
   return PyBool_FromLong(self->handle != nullptr && stratacache_async_native(self->handle));
@@ -1119,6 +1477,13 @@ PyMethodDef cache_methods[] = {
     {"clear_pattern_async", fastcall(cache_clear_pattern_async), kFast,
      SUBMIT_DOC("clear_pattern", "how many keys were deleted")},
     {"health_async", fastcall(cache_health_async), kFast, SUBMIT_DOC("health", "the health dict")},
+    {"acquire", fastcall(cache_acquire), kFast,
+     "acquire($self, /, key, *, ttl=None, stale_ttl=None, negative_ttl=None, early_refresh=0.0, "
+     "soft_timeout=None, timeout=None, lease_ttl=None, lock=True, skip_l1=False)\n--\n\n"
+     "Read-through: (value or MISSING, info, Lease or None). A Lease is the duty to load key (fill, "
+     "fill_not_found or abandon it); info has INFO_STALE, INFO_LOADED, INFO_REFRESH. (MISSING, 0, None): a "
+     "negative entry. Seconds as floats; timeout bounds every wait of the call."},
+    {"acquire_async", fastcall(cache_acquire_async), kFast, SUBMIT_DOC("acquire", "acquire's tuple")},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -1154,6 +1519,13 @@ void register_cache(pybind11::module_& m) {
   PyObject* type = PyType_FromSpec(&cache_spec);
   if (!type) throw pybind11::error_already_set();
   m.add_object("NativeCache", pybind11::reinterpret_steal<pybind11::object>(type));
+  PyObject* lease_type = PyType_FromSpec(&lease_spec);
+  if (!lease_type) throw pybind11::error_already_set();
+  g_lease_type = reinterpret_cast<PyTypeObject*>(lease_type);  // the module's reference keeps it alive
+  m.add_object("Lease", pybind11::reinterpret_borrow<pybind11::object>(lease_type));
+  m.attr("INFO_STALE") = STRATACACHE_INFO_STALE;
+  m.attr("INFO_LOADED") = STRATACACHE_INFO_LOADED;
+  m.attr("INFO_REFRESH") = STRATACACHE_INFO_REFRESH;
   g_future.done = PyUnicode_InternFromString("done");  // immortal for the module's life, as g_sig
   g_future.set_result = PyUnicode_InternFromString("set_result");
   g_future.set_exception = PyUnicode_InternFromString("set_exception");

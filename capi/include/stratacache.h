@@ -135,8 +135,9 @@ STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratac
  * completion callback. Afterwards every call on the handle fails with
  * STRATACACHE_ECLOSED (a second close is a no-op); completions still pending complete
  * with STRATACACHE_EUNAVAILABLE, to their callback or their queue.
- * When no other call on the handle is in progress and no NULL-queue completion is
- * pending, the connections are closed before close returns; otherwise the last call
+ * When no other call on the handle is in progress (a read-through lease not yet
+ * consumed counts as one, 0.3) and no NULL-queue completion is pending, the
+ * connections are closed before close returns; otherwise the last call
  * to leave hands the teardown to a short-lived library thread and close returns at
  * once (a process that exits right then may exit while that thread finishes: wait for
  * the completions you care about first). The handle's small shell (about 64 bytes)
@@ -150,7 +151,9 @@ STRATACACHE_API int stratacache_callopts_new(stratacache_callopts **out);
  * 0 means "already due": L2 calls fail with ETIMEDOUT, L1 hits still answer. */
 STRATACACHE_API int stratacache_callopts_set_timeout_ms(stratacache_callopts *co, int64_t timeout_ms);
 /* STRATACACHE_SKIP_L1 | STRATACACHE_SKIP_L2. Bits this library does not know are
- * STRATACACHE_EUNSUPPORTED (never silently ignored). */
+ * STRATACACHE_EUNSUPPORTED (never silently ignored). Read-through calls (0.3) honour
+ * SKIP_L1 and refuse SKIP_L2 with STRATACACHE_EUNSUPPORTED (their one-load-per-key
+ * lease lives in Redis; stratacache_callopts_set_lock(co, 0) keeps it per process). */
 STRATACACHE_API int stratacache_callopts_set_flags(stratacache_callopts *co, uint32_t flags);
 /* Every call made with these callopts writes what stratacache_last_error() would say
  * after it into buf: the message of a failure, "" after success or a miss (truncated
@@ -444,7 +447,7 @@ typedef struct stratacache_lease stratacache_lease; /* the duty to load one key 
  * period of a loaded value when the loader gives none (default: default_ttl). stale_ttl:
  * the stale period after it (default 0: none). negative_ttl: how long "does not exist"
  * is remembered (default 0: not cached). early_refresh: XFetch's beta (0, the default:
- * off; 1: optimal; larger refreshes earlier); negative or NaN: EINVAL. soft_timeout: a
+ * off; 1: optimal; larger refreshes earlier); negative, NaN or infinite: EINVAL. soft_timeout: a
  * caller holding a stale value waits at most this long for another caller's load, then
  * gets the stale value (default: the hard timeout). lease_ttl: lifetime of the Redis
  * lease (default max(10 s, 2 x timeout)); a holder that dies is taken over after it.
@@ -459,12 +462,15 @@ STRATACACHE_API int stratacache_callopts_set_lock(stratacache_callopts *co, int 
 
 /* A loader: puts the value with stratacache_sink_put (once) and returns STRATACACHE_OK;
  * returns STRATACACHE_ENOTFOUND when the key does not exist (cached for negative_ttl);
- * any other negative code is a failure (never cached; a stale value is served instead
- * when there is one), optionally described with stratacache_sink_fail first. The sink
- * is valid only while the loader runs. */
+ * any other code is a failure (never cached; a stale value is served instead when
+ * there is one), optionally described with stratacache_sink_fail first. The caller
+ * (and the callers waiting for this load) get that code; one with no meaning for a
+ * load (ENOMEM, ECLOSED, unknown or positive codes) becomes STRATACACHE_ELOADFAILED,
+ * and OK without a put is STRATACACHE_EINTERNAL. key is borrowed while the loader
+ * runs; the sink is valid only while the loader runs. */
 typedef int (*stratacache_loader)(void *ctx, const void *key, size_t key_len, stratacache_sink *sink);
 /* value copied; format STRATACACHE_FORMAT_*; ttl_ms: its fresh period (< 0: the
- * callopts ttl; 0: no expiry). A second put: EINVAL. */
+ * callopts ttl; 0: no expiry). A second put or a bad format: EINVAL. */
 STRATACACHE_API int stratacache_sink_put(stratacache_sink *sink, const void *value, size_t len, int format,
                                          int64_t ttl_ms);
 /* The message the caller's error carries when the loader fails (copied). */
@@ -491,35 +497,47 @@ STRATACACHE_API int stratacache_get_or_load(void **out_value, size_t *out_len, i
  *  - any other error: no lease.
  * The value buffer is the caller's (stratacache_free); so is the lease, which must be
  * given to exactly one of stratacache_lease_fill, _fill_not_found, _abandon or
- * stratacache_submit_lease_fill. A lease outlives nothing: after stratacache_close its
- * functions free it and return ECLOSED. */
+ * stratacache_submit_lease_fill (each consumes it, even when it fails). A lease may be
+ * consumed on any thread. Until then it counts as a call in progress on the handle:
+ * stratacache_close does not wait for it, but the connections are closed only once
+ * it is consumed (a lease never consumed keeps them open). After stratacache_close
+ * the lease functions abandon and free it and return ECLOSED (abandon just frees it).
+ * The lease functions take no callopts: their message is the thread-local last error;
+ * callers that change OS thread get it from stratacache_submit_lease_fill's callback. */
 STRATACACHE_API int stratacache_acquire(void **out_value, size_t *out_len, int *out_format, unsigned *out_info,
                                         stratacache_lease **out_lease, stratacache_cache *cache, const void *key,
                                         size_t key_len, const stratacache_callopts *co);
 /* Stores the loaded value in both tiers and wakes the callers waiting for it (value
- * copied; ttl_ms as in stratacache_sink_put). Consumes the lease. EABORTED: the Redis
- * lease had expired or been taken over, so Redis kept the newer value (the waiters in
- * this process still got this one). */
+ * copied; ttl_ms as in stratacache_sink_put). Blocks on Redis, at most the timeout of
+ * the acquire's callopts. Consumes the lease (bad arguments abandon it). EABORTED: the
+ * Redis lease had expired or been taken over, so Redis kept the newer value (the
+ * waiters in this process still got this one). */
 STRATACACHE_API int stratacache_lease_fill(stratacache_lease *lease, const void *value, size_t len, int format,
                                            int64_t ttl_ms);
 /* The key does not exist: a negative entry for negative_ttl (if > 0); waiters get
  * ENOTFOUND. Consumes the lease. */
 STRATACACHE_API int stratacache_lease_fill_not_found(stratacache_lease *lease);
 /* The load failed: releases the lease; waiters get `code` (a STRATACACHE_E* code,
- * typically ELOADFAILED) and `message` (may be NULL), or their stale value. EABORTED
+ * typically ELOADFAILED; codes with no meaning for a load become ELOADFAILED) and
+ * `message` (copied; may be NULL), or their stale value. EABORTED
  * instead makes the waiters look again, one of them loading (e.g. for a result the
  * caller chose not to cache). Consumes the lease; NULL is a no-op. */
 STRATACACHE_API void stratacache_lease_abandon(stratacache_lease *lease, int code, const char *message);
 /* Submission forms (the completion model above). acquire's callback gets what
  * stratacache_acquire returns: status, message, the value buffer (callee owns it),
- * info and the lease (callee owns it; NULL when none). */
+ * info and the lease (callee owns it; NULL when none). With a NULL queue it may also
+ * run on a library timer thread (a wait that ended at its deadline). A completion
+ * dropped by stratacache_queue_free abandons its lease; one that arrives after
+ * stratacache_close carries no lease (a lease it would have carried is abandoned and
+ * the status is EUNAVAILABLE). */
 typedef void (*stratacache_acquire_callback)(void *payload, int status, const char *message, void *value,
                                              size_t len, int format, unsigned info, stratacache_lease *lease);
 STRATACACHE_API int stratacache_submit_acquire(stratacache_cache *cache, const void *key, size_t key_len,
                                                const stratacache_callopts *co, stratacache_queue *queue,
                                                stratacache_acquire_callback done, void *payload);
-/* The fill without blocking: `done` gets OK, EABORTED or an error (value NULL). Consumes
- * the lease, even when the submission is refused. */
+/* The fill without blocking: `done` gets OK, EABORTED or an error (value NULL, count
+ * 0). Consumes the lease, even when the submission is refused (ECLOSED after
+ * stratacache_close, EINVAL for bad arguments: the lease is abandoned). */
 STRATACACHE_API int stratacache_submit_lease_fill(stratacache_lease *lease, const void *value, size_t len, int format,
                                                   int64_t ttl_ms, stratacache_queue *queue, stratacache_callback done,
                                                   void *payload);

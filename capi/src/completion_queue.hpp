@@ -2,7 +2,7 @@
 //
 // A Completion is what a callback receives, owned until delivered: the message lives
 // in the record, the value buffer (malloc'd, the callee's once the callback runs) is
-// freed if the completion is dropped.
+// freed and the lease (acquire's completions) abandoned if the completion is dropped.
 //
 // The queue's eventfd is readable exactly while completions wait: the first push into
 // an empty queue writes 1, the drain that empties it reads the counter back to 0, both
@@ -33,6 +33,7 @@ namespace stratacache_capi {
 
 struct Completion {
   stratacache_callback done = nullptr;
+  stratacache_acquire_callback acquire_done = nullptr;  // acquire's completions run this instead of done
   void* payload = nullptr;
   int status = STRATACACHE_OK;
   std::string message;  // "" for OK and ENOTFOUND
@@ -40,6 +41,8 @@ struct Completion {
   size_t len = 0;
   int format = -1;
   int64_t count = 0;
+  unsigned info = 0;                     // acquire: STRATACACHE_INFO_* bits
+  stratacache_lease* lease = nullptr;    // acquire: the callee's once the callback runs
 
   Completion() = default;
   Completion(Completion&& o) noexcept { *this = std::move(o); }
@@ -47,6 +50,7 @@ struct Completion {
     if (this != &o) {
       drop();
       done = o.done;
+      acquire_done = o.acquire_done;
       payload = o.payload;
       status = o.status;
       message = std::move(o.message);
@@ -54,6 +58,8 @@ struct Completion {
       len = o.len;
       format = o.format;
       count = o.count;
+      info = o.info;
+      lease = std::exchange(o.lease, nullptr);
     }
     return *this;
   }
@@ -61,14 +67,22 @@ struct Completion {
   Completion& operator=(const Completion&) = delete;
   ~Completion() { drop(); }
 
-  // Hands the value to the callee: after this, the record no longer owns it.
+  // Hands the value (and lease) to the callee: after this, the record no longer owns them.
   void run() noexcept {
     void* v = std::exchange(value, nullptr);
+    if (acquire_done) {
+      acquire_done(payload, status, message.c_str(), v, len, format, info, std::exchange(lease, nullptr));
+      return;
+    }
     done(payload, status, message.c_str(), v, len, format, count);
   }
+  // Never called under the queue's lock: abandoning a lease wakes waiters, whose
+  // completions may be pushed to this queue.
   void drop() noexcept {
     std::free(value);
     value = nullptr;
+    stratacache_lease_abandon(std::exchange(lease, nullptr), STRATACACHE_EUNAVAILABLE,
+                              "the completion carrying the lease was dropped");
   }
 };
 

@@ -6,17 +6,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "completion_queue.hpp"
 #include "stratacache/cache.hpp"
+#include "stratacache/read_through.hpp"
 #include "stratacache/version.hpp"
 
 static_assert(STRATACACHE_VERSION_MAJOR == STRATACACHE_CORE_VERSION_MAJOR &&
@@ -56,6 +60,7 @@ struct stratacache_options {
 
 struct stratacache_callopts {
   CallOptions call;
+  LoadOptions load;  // read-through settings; hard_timeout and skip_l1 come from `call` (load_options_of)
   char* error_buf = nullptr;  // borrowed: receives each call's message (thread-hopping callers)
   size_t error_cap = 0;
 };
@@ -64,27 +69,52 @@ struct stratacache_queue {
   std::shared_ptr<stratacache_capi::QueueCore> core;
 };
 
+// What a C loader puts its outcome into (a stack object of stratacache_get_or_load).
+struct stratacache_sink {
+  std::optional<LoadedValue> value;
+  std::string failure;  // stratacache_sink_fail's message
+};
+
+// A Lease points into its Cache, so the C lease pins the handle: it counts as a call
+// inside it (stratacache_cache::state) until it is consumed, and the Cache is torn down
+// only after that (defined below, with the handle machinery).
+struct stratacache_lease;
+
 namespace {
 
 thread_local std::string t_last_error;
 
+// The one table between the core's status codes and the C codes, read both ways.
+constexpr std::pair<StatusCode, int> kCodes[] = {
+    {StatusCode::kOk, STRATACACHE_OK},
+    {StatusCode::kNotFound, STRATACACHE_ENOTFOUND},
+    {StatusCode::kInvalidArgument, STRATACACHE_EINVAL},
+    {StatusCode::kUnavailable, STRATACACHE_EUNAVAILABLE},
+    {StatusCode::kTimeout, STRATACACHE_ETIMEDOUT},
+    {StatusCode::kDataLoss, STRATACACHE_ECORRUPT},
+    {StatusCode::kTooLarge, STRATACACHE_ETOOBIG},
+    {StatusCode::kPermissionDenied, STRATACACHE_EAUTH},
+    {StatusCode::kWrongType, STRATACACHE_EWRONGTYPE},
+    {StatusCode::kUnsupported, STRATACACHE_EUNSUPPORTED},
+    {StatusCode::kInternal, STRATACACHE_EINTERNAL},
+    {StatusCode::kAborted, STRATACACHE_EABORTED},
+    {StatusCode::kLoadFailed, STRATACACHE_ELOADFAILED},
+};
+
 int code_of(StatusCode c) {
-  switch (c) {
-    case StatusCode::kOk: return STRATACACHE_OK;
-    case StatusCode::kNotFound: return STRATACACHE_ENOTFOUND;
-    case StatusCode::kInvalidArgument: return STRATACACHE_EINVAL;
-    case StatusCode::kUnavailable: return STRATACACHE_EUNAVAILABLE;
-    case StatusCode::kTimeout: return STRATACACHE_ETIMEDOUT;
-    case StatusCode::kDataLoss: return STRATACACHE_ECORRUPT;
-    case StatusCode::kTooLarge: return STRATACACHE_ETOOBIG;
-    case StatusCode::kPermissionDenied: return STRATACACHE_EAUTH;
-    case StatusCode::kWrongType: return STRATACACHE_EWRONGTYPE;
-    case StatusCode::kUnsupported: return STRATACACHE_EUNSUPPORTED;
-    case StatusCode::kInternal: return STRATACACHE_EINTERNAL;
-    case StatusCode::kAborted: return STRATACACHE_EABORTED;
-    case StatusCode::kLoadFailed: return STRATACACHE_ELOADFAILED;
+  for (auto [status, code] : kCodes) {
+    if (status == c) return code;
   }
   return STRATACACHE_EINTERNAL;
+}
+
+// A host's code (a loader's failure, stratacache_lease_abandon) as a core status code;
+// codes with no core counterpart (ENOMEM, ECLOSED, unknown ones) are a failed load.
+StatusCode status_code_of(int code) {
+  for (auto [status, c] : kCodes) {
+    if (c == code) return status;
+  }
+  return StatusCode::kLoadFailed;
 }
 
 int fail(int code, std::string message) {
@@ -218,6 +248,30 @@ class InUse {
   REQUIRE_ARG(handle, #handle);                                                      \
   InUse use(handle);                                                                 \
   if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed")
+
+}  // namespace
+
+// A lease given to the host. It pins its handle (one more call inside it, taken while a
+// call is inside, so the Cache is alive) from creation until it is consumed: the C++
+// Lease points into the Cache, so the Cache is torn down only after the lease is gone.
+// After stratacache_close its functions free it (the Lease is abandoned: waiters and
+// other processes stop waiting for it) and answer ECLOSED.
+struct stratacache_lease {
+  stratacache_lease(const InUse& use, std::unique_ptr<Lease> l) noexcept : shell(use.shell()), lease(std::move(l)) {
+    shell->state.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~stratacache_lease() {
+    lease.reset();  // abandons an unfilled lease while the pin still keeps the Cache
+    leave(shell);
+  }
+  stratacache_lease(const stratacache_lease&) = delete;
+  stratacache_lease& operator=(const stratacache_lease&) = delete;
+
+  stratacache_cache* const shell;
+  std::unique_ptr<Lease> lease;
+};
+
+namespace {
 
 // The codec settings of an options object, with its keys as a key ring.
 Result<CodecOptions> codec_options(const stratacache_options& o) {
@@ -504,12 +558,14 @@ using stratacache_capi::QueueCore;
 // queue) straight away on the completing thread.
 struct Target {
   stratacache_callback done = nullptr;
+  stratacache_acquire_callback acquire_done = nullptr;  // acquire's submissions
   void* payload = nullptr;
   std::shared_ptr<QueueCore> queue;
   stratacache_cache* shell = nullptr;  // NULL queue: counts the callback as pending until it returns
 
   void deliver(Completion c) const noexcept {
     c.done = done;
+    c.acquire_done = acquire_done;
     c.payload = payload;
     if (queue) return queue->push(std::move(c));
     c.run();
@@ -622,8 +678,8 @@ Completion completion_health(HealthInfo h) {
 
 // The core's completion for one submission: converts the result and delivers it. A
 // conversion that runs out of memory still completes (ENOMEM).
-template <typename R>
-std::function<void(R)> completion_fn(Target target, Completion (*convert)(R)) {
+template <typename R, typename Convert>
+std::function<void(R)> completion_fn(Target target, Convert convert) {
   return [target = std::move(target), convert](R r) noexcept {
     Completion c;
     try {
@@ -637,9 +693,11 @@ std::function<void(R)> completion_fn(Target target, Completion (*convert)(R)) {
 
 // The last step before the core is called: a NULL-queue submission counts as pending
 // from here until its callback has returned (stratacache_close reads the count).
-int make_target(Target* t, const InUse& use, stratacache_queue* queue, stratacache_callback done, void* payload) {
+template <typename Callback>
+int make_target(Target* t, const InUse& use, stratacache_queue* queue, Callback done, void* payload) {
   REQUIRE_ARG(done, "done");
-  t->done = done;
+  if constexpr (std::is_same_v<Callback, stratacache_acquire_callback>) t->acquire_done = done;
+  else t->done = done;
   t->payload = payload;
   if (queue) {
     t->queue = queue->core;
@@ -1323,3 +1381,286 @@ int stratacache_envelope_decode(void** out_value, size_t* out_len, int* out_form
 
 }  // extern "C"
 
+
+// ---- Read-through (docs/read-through.md) ----
+
+namespace {
+
+// The read-through settings of one call: the callopts' LoadOptions with the deadline
+// (the hard timeout) and SKIP_L1 of the call. SKIP_L2 is refused: one load per key
+// across processes needs Redis (stratacache_callopts_set_lock(co, 0) makes it per process).
+int load_options_of(LoadOptions* out, const stratacache_callopts* co) {
+  static const LoadOptions kDefaults;
+  *out = co ? co->load : kDefaults;
+  const CallOptions& call = call_of(co);
+  if (call.skip_l2) {
+    return fail(STRATACACHE_EUNSUPPORTED,
+                "STRATACACHE_SKIP_L2 is not supported by read-through calls (set_lock(co, 0) loads once per process)");
+  }
+  out->hard_timeout = call.timeout;
+  out->skip_l1 = call.skip_l1;
+  return STRATACACHE_OK;
+}
+
+unsigned info_of(const Loaded& l) {
+  return (l.stale ? STRATACACHE_INFO_STALE : 0u) | (l.loaded ? STRATACACHE_INFO_LOADED : 0u);
+}
+
+// What the C loader left in its sink, given its return code, as the core's loader result.
+Result<LoadedValue> loader_outcome(int rc, stratacache_sink& sink) {
+  if (rc == STRATACACHE_OK) {
+    if (!sink.value) return Status(StatusCode::kInternal, "the loader returned STRATACACHE_OK without stratacache_sink_put");
+    return std::move(*sink.value);
+  }
+  if (rc == STRATACACHE_ENOTFOUND) return not_found("the loader found no such key");
+  std::string message = !sink.failure.empty() ? std::move(sink.failure)
+                                              : std::string("the loader failed: ") + stratacache_strerror(rc);
+  return Status(status_code_of(rc), std::move(message));
+}
+
+// ttl_ms of a loaded value (sink_put, lease_fill): < 0 the callopts ttl, 0 no expiry.
+int64_t loaded_ttl(int64_t ttl_ms) { return ttl_ms < 0 ? -1 : ttl_ms; }
+
+// acquire's outcome as a completion (the sync call reads its out-parameters from it).
+// The lease is wrapped, pinning the handle, unless the handle was closed meanwhile: a
+// completion may arrive while the Cache is being torn down, and a lease must not
+// outlive it, so it is abandoned here, inside the Cache's own completion.
+Completion completion_acquire(Lookup l, stratacache_cache* shell) {
+  std::unique_ptr<stratacache_lease> lease;
+  if (l.lease) {
+    InUse use(shell);
+    if (!use) {
+      l.lease.reset();
+      return completion_of(Status(StatusCode::kUnavailable, "the cache was closed"));
+    }
+    lease = std::make_unique<stratacache_lease>(use, std::move(l.lease));
+  }
+  Completion c;
+  if (l.value) {
+    c = completion_with_buffer(l.value->value.data(), static_cast<int>(l.value->value.format()));
+    if (c.status != STRATACACHE_OK) return c;  // no memory: the lease is abandoned with it
+    c.info = info_of(*l.value);
+  } else {
+    c = completion_of(l.value.status());
+  }
+  if (lease) {
+    if (lease->lease->refresh()) c.info |= STRATACACHE_INFO_REFRESH;
+    c.lease = lease.release();
+  }
+  return c;
+}
+
+Completion completion_fill(Result<ValueRef> r) { return completion_of(r ? Status() : r.status()); }
+
+// A read-through setting on a callopts object.
+template <typename F>
+int set_load(stratacache_callopts* co, F&& set) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    return set(co->load);
+  });
+}
+
+// The lease's handle, or (closed) ECLOSED: then the caller frees the lease.
+#define ENTER_LEASE(lease_arg)                                                       \
+  REQUIRE_ARG(lease_arg, #lease_arg);                                                \
+  std::unique_ptr<stratacache_lease> owned(lease_arg); /* consumed in every case */  \
+  InUse use(owned->shell);                                                           \
+  if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed (the lease was abandoned)")
+
+}  // namespace
+
+extern "C" {
+
+int stratacache_callopts_set_ttl_ms(stratacache_callopts* co, int64_t ttl_ms) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.ttl_ms = ttl_ms < 0 ? -1 : ttl_ms;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_stale_ttl_ms(stratacache_callopts* co, int64_t stale_ttl_ms) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.stale_ttl_ms = stale_ttl_ms < 0 ? 0 : stale_ttl_ms;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_negative_ttl_ms(stratacache_callopts* co, int64_t negative_ttl_ms) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.negative_ttl_ms = negative_ttl_ms < 0 ? 0 : negative_ttl_ms;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_early_refresh(stratacache_callopts* co, double beta) {
+  return set_load(co, [&](LoadOptions& o) {
+    if (!std::isfinite(beta) || beta < 0) {
+      return fail(STRATACACHE_EINVAL, "argument 'beta' must be a finite number >= 0, got " + std::to_string(beta));
+    }
+    o.early_refresh = beta;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_soft_timeout_ms(stratacache_callopts* co, int64_t soft_timeout_ms) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.soft_timeout = Millis(soft_timeout_ms < 0 ? -1 : soft_timeout_ms);
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_lease_ttl_ms(stratacache_callopts* co, int64_t lease_ttl_ms) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.lease_ttl = Millis(lease_ttl_ms < 0 ? -1 : lease_ttl_ms);
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_lock(stratacache_callopts* co, int lock) {
+  return set_load(co, [&](LoadOptions& o) {
+    o.lock = lock != 0;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_sink_put(stratacache_sink* sink, const void* value, size_t len, int format, int64_t ttl_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(sink, "sink");
+    REQUIRE_BYTES(value, len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    if (sink->value) return fail(STRATACACHE_EINVAL, "stratacache_sink_put was already called for this load");
+    sink->value = LoadedValue{Payload{static_cast<Format>(format), std::string(bytes(value, len))}, loaded_ttl(ttl_ms)};
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_sink_fail(stratacache_sink* sink, const char* message) {
+  return guarded([&] {
+    REQUIRE_ARG(sink, "sink");
+    REQUIRE_ARG(message, "message");
+    sink->failure = message;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_get_or_load(void** out_value, size_t* out_len, int* out_format, unsigned* out_info,
+                            stratacache_cache* cache, const void* key, size_t key_len, stratacache_loader loader,
+                            void* ctx, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<void*>(out_value, nullptr);
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    clear_out<unsigned>(out_info, 0);
+    REQUIRE_ARG(out_value, "out_value");
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_ARG(loader, "loader");
+    LoadOptions options;
+    if (int rc = load_options_of(&options, co)) return rc;
+    auto r = use->get_or_load(
+        bytes(key, key_len),
+        [&](std::string_view k) {
+          stratacache_sink sink;
+          int rc = loader(ctx, k.data(), k.size(), &sink);
+          return loader_outcome(rc, sink);
+        },
+        options);
+    t_last_error.clear();  // the loader's own calls on this thread are not this call's message
+    if (!r) return report(r.status());
+    if (out_format) *out_format = static_cast<int>(r->value.format());
+    if (out_info) *out_info = info_of(*r);
+    return give_buffer(out_value, out_len, r->value.data());
+  });
+}
+
+int stratacache_acquire(void** out_value, size_t* out_len, int* out_format, unsigned* out_info,
+                        stratacache_lease** out_lease, stratacache_cache* cache, const void* key, size_t key_len,
+                        const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<void*>(out_value, nullptr);
+    clear_out<size_t>(out_len, 0);
+    clear_out<int>(out_format, -1);
+    clear_out<unsigned>(out_info, 0);
+    clear_out<stratacache_lease*>(out_lease, nullptr);
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_ARG(out_lease, "out_lease");
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    LoadOptions options;
+    if (int rc = load_options_of(&options, co)) return rc;
+    Completion c = completion_acquire(use->acquire(bytes(key, key_len), options), use.shell());
+    if (c.status != STRATACACHE_OK && c.status != STRATACACHE_ENOTFOUND) return fail(c.status, std::move(c.message));
+    *out_value = std::exchange(c.value, nullptr);
+    clear_out<size_t>(out_len, c.len);
+    clear_out<int>(out_format, c.format);
+    clear_out<unsigned>(out_info, c.info);
+    *out_lease = std::exchange(c.lease, nullptr);
+    return c.status;
+  });
+}
+
+int stratacache_lease_fill(stratacache_lease* lease, const void* value, size_t len, int format, int64_t ttl_ms) {
+  return guarded([&] {
+    ENTER_LEASE(lease);
+    REQUIRE_BYTES(value, len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    Payload p{static_cast<Format>(format), std::string(bytes(value, len))};
+    return report(owned->lease->fill(p, loaded_ttl(ttl_ms)).status());
+  });
+}
+
+int stratacache_lease_fill_not_found(stratacache_lease* lease) {
+  return guarded([&] {
+    ENTER_LEASE(lease);
+    return report(owned->lease->fill_not_found());
+  });
+}
+
+void stratacache_lease_abandon(stratacache_lease* lease, int code, const char* message) {
+  if (!lease) return;
+  (void)guarded([&] {
+    ENTER_LEASE(lease);
+    owned->lease->abandon(Status(status_code_of(code), message ? message : ""));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_acquire(stratacache_cache* cache, const void* key, size_t key_len,
+                               const stratacache_callopts* co, stratacache_queue* queue,
+                               stratacache_acquire_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    LoadOptions options;
+    if (int rc = load_options_of(&options, co)) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    stratacache_cache* shell = use.shell();
+    use->acquire_async(bytes(key, key_len), options,
+                       completion_fn<Lookup>(std::move(t), [shell](Lookup l) {
+                         return completion_acquire(std::move(l), shell);
+                       }));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lease_fill(stratacache_lease* lease, const void* value, size_t len, int format, int64_t ttl_ms,
+                                  stratacache_queue* queue, stratacache_callback done, void* payload) {
+  return guarded([&] {
+    ENTER_LEASE(lease);
+    REQUIRE_BYTES(value, len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    // The completion keeps the lease (and so its pin on the handle) until the fill is done.
+    std::shared_ptr<stratacache_lease> held(std::move(owned));
+    Lease& l = *held->lease;
+    auto deliver = completion_fn<Result<ValueRef>>(std::move(t), completion_fill);
+    l.fill_async(Payload{static_cast<Format>(format), std::string(bytes(value, len))}, loaded_ttl(ttl_ms),
+                 [deliver = std::move(deliver), held = std::move(held)](Result<ValueRef> r) { deliver(std::move(r)); });
+    return STRATACACHE_OK;
+  });
+}
+
+}  // extern "C"

@@ -22,17 +22,25 @@ delivered, and futures resolved, on the loop's own thread. A submission returns 
 the one exception is a Redis Cluster handle's first call, which loads the slot map
 (bounded by ``socket_timeout``). The loop must have ``add_reader`` (the default loop on
 Linux and uvloop do); others get a ``CacheError``.
+
+``get_or_set(key, loader, ttl, ...)`` is read-through (``stratacache._read_through``,
+docs/read-through.md): the loader runs once per key across threads, event loops and
+processes while the others wait for it; stale values, negative entries and early
+refresh are options. A loader's exception is the caller's, never cached; callers that
+waited for that load get ``CacheLoadError``. ``fail_silently`` absorbs a Redis outage
+or a ``hard_timeout`` there too: the loader runs and its result is returned uncached.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, Union
 
 from ._config import TTL, resolve_settings, ttl_seconds
 from ._core import CacheCore
 from ._native import MISSING, CacheConnectionError
+from ._read_through import LoadSpec, aload, load
 
 __all__ = ["Cache", "AsyncCache", "Key"]
 
@@ -157,6 +165,27 @@ class Cache(_Base):
         except CacheConnectionError as exc:
             self._absorb("set", exc)
 
+    def get_or_set(self, key: Key, loader: Callable[[], Any], ttl: TTL | None = None, *,
+                   stale_ttl: TTL | None = None, negative_ttl: TTL | None = None, early_refresh: float = 0,
+                   soft_timeout: TTL | None = None, hard_timeout: TTL | None = None, lock: bool = True) -> Any:
+        """The value of ``key``; on a miss ``loader()`` runs (once per key across threads
+        and processes: the other callers wait for it) and its result is stored for ``ttl``.
+
+        ``stale_ttl``: after ``ttl``, keep the value this long more and serve it when a
+        reload fails (the loader raises), times out or Redis is unavailable.
+        ``negative_ttl``: a loader returning None means "does not exist", remembered this
+        long (get_or_set returns None); without it None is an ordinary value.
+        ``early_refresh``: XFetch's beta (1: optimal); a caller near the end of ``ttl``
+        reloads in the background while everyone gets the current value.
+        ``soft_timeout``: callers holding a stale value wait at most this long for
+        another caller's load. ``hard_timeout``: bound on every wait of the call
+        (CacheTimeoutError, unless fail_silently: then the loader runs, uncached).
+        ``lock=False``: one load per process instead of one in total. The loader runs
+        on the calling thread, to completion."""
+        spec = LoadSpec(ttl=ttl, stale_ttl=stale_ttl, negative_ttl=negative_ttl, early_refresh=early_refresh,
+                        soft_timeout=soft_timeout, hard_timeout=hard_timeout, lock=lock)
+        return load(self._core, key, loader, spec)[0]
+
     def exists(self, key: Key) -> bool:
         try:
             return self._core.native.exists(key)
@@ -280,6 +309,18 @@ class AsyncCache(_Base):
             await core.aset(key, value, ttl_seconds(ttl))
         except CacheConnectionError as exc:
             self._absorb("set", exc)
+
+    async def get_or_set(self, key: Key, loader: Callable[[], Awaitable[Any] | Any], ttl: TTL | None = None, *,
+                         stale_ttl: TTL | None = None, negative_ttl: TTL | None = None, early_refresh: float = 0,
+                         soft_timeout: TTL | None = None, hard_timeout: TTL | None = None,
+                         lock: bool = True) -> Any:
+        """As :meth:`Cache.get_or_set`; ``loader`` is a coroutine function or a plain
+        callable. An early refresh runs as a task on the running loop. With
+        ``soft_timeout``, a caller that loads while it holds a stale value returns the
+        stale value after ``soft_timeout``; the load goes on in the background."""
+        spec = LoadSpec(ttl=ttl, stale_ttl=stale_ttl, negative_ttl=negative_ttl, early_refresh=early_refresh,
+                        soft_timeout=soft_timeout, hard_timeout=hard_timeout, lock=lock)
+        return (await aload(self._core, key, loader, spec))[0]
 
     async def exists(self, key: Key) -> bool:
         try:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._config import Settings
-from ._native import CacheError, Completer, NativeCache
+from ._native import MISSING, CacheError, Completer, Lease, NativeCache
 from ._serializers import SignedPickle
 
 __all__ = ["CacheCore", "logger", "LOG_INTERVAL_S"]
@@ -47,7 +47,10 @@ class CacheCore:
         self.fail_silently = settings.fail_silently
         self.l2: bool = self.native.l2_enabled
         self.errors_absorbed = 0
-        self.invalidations = 0  # bumped around every invalidation; loads compare it
+        # Bumped before and after every invalidation this process makes; a read-through
+        # load that saw it change does not store its result (it may predate the
+        # invalidation; the core fences fills only against other loads).
+        self.invalidations = 0
         self.values_rejected = 0
         self.closed = False
         self.on_close: Callable[[CacheCore], None] | None = None
@@ -91,6 +94,33 @@ class CacheCore:
             self.values_rejected += 1
         self._log("pickle", "refused a value without a valid signature for key %r (treated as a miss)", key)
 
+    # ---- read-through (stratacache._read_through drives these) ----------------------
+    def acquire(self, key: str | bytes, options: dict[str, Any]) -> tuple[Any, int, Lease | None]:
+        """``NativeCache.acquire``, the value unpickled in pickle mode."""
+        value, info, lease = self.native.acquire(key, **options)
+        if self._pickle is not None and value is not MISSING:
+            value = self._pickle.loads(key, value)
+        return value, info, lease
+
+    async def aacquire(self, key: str | bytes, options: dict[str, Any]) -> tuple[Any, int, Lease | None]:
+        value, info, lease = await self._submit(self.native.acquire_async, key, **options)
+        if self._pickle is not None and value is not MISSING:
+            value = self._pickle.loads(key, value)
+        return value, info, lease
+
+    def fill(self, lease: Lease, value: Any, ttl: float | None) -> bool:
+        """``Lease.fill``, stored as ``set`` stores (signed pickle in pickle mode)."""
+        return lease.fill(self._pickle.dumps(lease.key, value) if self._pickle is not None else value, ttl)
+
+    async def afill(self, lease: Lease, value: Any, ttl: float | None) -> bool:
+        stored = self._pickle.dumps(lease.key, value) if self._pickle is not None else value
+        filled: bool = await self._submit(lease.fill_async, stored, ttl)
+        return filled
+
+    def load_failed(self, key: str | bytes, exc: BaseException) -> None:
+        """Log (rate-limited) a loader that raised while a stale value was served."""
+        self._log("load", "loading %r failed, serving the stale value: %s: %s", key, type(exc).__name__, exc)
+
     # ---- fail-silently -------------------------------------------------------------
     def absorbed(self, op: str, exc: BaseException) -> None:
         """Count and (rate-limited) log a connection error that was not raised."""
@@ -116,10 +146,10 @@ class CacheCore:
     # loop's Completer (a completion queue whose eventfd the loop watches); the loop
     # drains it and the completion resolves the future on the loop's own thread. No
     # thread pool, no Python code on library threads.
-    def _submit(self, submit: Callable[..., None], *args: Any) -> asyncio.Future[Any]:
+    def _submit(self, submit: Callable[..., None], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        submit(completer_for(loop), fut, *args)
+        submit(completer_for(loop), fut, *args, **kwargs)
         return fut
 
     async def aget(self, key: str | bytes) -> Any:

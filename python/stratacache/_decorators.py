@@ -5,9 +5,15 @@
 or called. The cache is resolved on every call (``cache=None``: the process-wide one),
 so ``configure()`` after decoration takes effect, and ``enabled=False``
 (``CACHE_ENABLED=false``) turns the decorator into a plain call. Exceptions are never
-cached; ``None`` results are. Concurrent calls that miss the same key in one process
-run the function once (per process for threads, per event loop for coroutines); the
-others wait and get its result or its exception.
+cached; ``None`` results are (unless ``negative_ttl`` is given: then None means "does
+not exist", remembered for ``negative_ttl``). A hit costs one native ``get``; a miss is
+read-through (``stratacache._read_through``): concurrent calls that miss the same key
+run the function once in total, across threads, event loops and processes (a lease
+in Redis; ``lock=False``: once per process). The caller that runs it gets its result
+or its exception; the others wait and get the result, or ``CacheLoadError`` when it
+raised. ``stale_ttl``, ``early_refresh``, ``soft_timeout`` and ``hard_timeout`` as in
+``Cache.get_or_set``. With ``early_refresh`` every call goes through the read-through
+path (the early refresh is decided there), not through a plain ``get``.
 
 The wrapper has ``cache_info()`` (hits, misses; maxsize and currsize are None: the
 cache is shared and bounded by bytes), ``cache_clear()`` (deletes this function's keys
@@ -27,8 +33,6 @@ import asyncio
 import functools
 import inspect
 import keyword
-import threading
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NamedTuple, TypeVar, Union, cast, overload
 
@@ -37,6 +41,7 @@ from ._config import TTL, ttl_seconds
 from ._core import CacheCore
 from ._keys import KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
 from ._native import MISSING, CacheConnectionError
+from ._read_through import LoadSpec, aload, load
 from ._runtime import DEFAULT, default_core
 
 __all__ = ["cached", "invalidate_cache", "CacheInfo"]
@@ -60,21 +65,6 @@ class _Counters:
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
-
-
-class _Flight:
-    """One in-progress load of a key, shared by the threads that missed it."""
-
-    __slots__ = ("event", "value", "error")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-
-class _LeaderCancelled(Exception):
-    """The coroutine loading a key was cancelled: its waiters try again themselves."""
 
 
 def _source(cache: Cache | AsyncCache | None) -> Any:
@@ -124,12 +114,16 @@ def cached(func: F, /) -> F: ...
 @overload
 def cached(*, ttl: TTLSpec = ..., key_prefix: str | None = ..., key_builder: Callable[..., Any] | None = ...,
            cache: Cache | AsyncCache | None = ..., condition: Callable[[Any], Any] | None = ...,
-           unless: Callable[[Any], Any] | None = ...) -> Callable[[F], F]: ...
+           unless: Callable[[Any], Any] | None = ..., stale_ttl: TTL | None = ..., early_refresh: float = ...,
+           lock: bool = ..., negative_ttl: TTL | None = ..., soft_timeout: TTL | None = ...,
+           hard_timeout: TTL | None = ...) -> Callable[[F], F]: ...
 
 
 def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None = None,
            key_builder: Callable[..., Any] | None = None, cache: Cache | AsyncCache | None = None,
-           condition: Callable[[Any], Any] | None = None, unless: Callable[[Any], Any] | None = None) -> Any:
+           condition: Callable[[Any], Any] | None = None, unless: Callable[[Any], Any] | None = None,
+           stale_ttl: TTL | None = None, early_refresh: float = 0, lock: bool = True,
+           negative_ttl: TTL | None = None, soft_timeout: TTL | None = None, hard_timeout: TTL | None = None) -> Any:
     """Cache the results of a function (sync or async) in L1 and L2.
 
     ``ttl``: seconds, a ``timedelta``, a callable of the result returning either, or
@@ -138,10 +132,14 @@ def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None =
     returns the key part after ``"{key_prefix}:"``. ``cache``: a ``Cache`` or
     ``AsyncCache`` (default: the process-wide cache, looked up at call time).
     ``condition(result)``: store only if true. ``unless(result)``: don't store if true.
+    ``stale_ttl``, ``early_refresh``, ``lock``, ``negative_ttl``, ``soft_timeout``,
+    ``hard_timeout``: read-through settings, as for ``Cache.get_or_set``.
     """
     if func is not None and not callable(func) and not isinstance(func, (classmethod, staticmethod)):
         raise TypeError("@cached takes keyword arguments only, e.g. @cached(ttl=600)")
     spec = _TTL(ttl)
+    loading = LoadSpec(ttl=spec.seconds, stale_ttl=stale_ttl, negative_ttl=negative_ttl, early_refresh=early_refresh,
+                       soft_timeout=soft_timeout, hard_timeout=hard_timeout, lock=lock)
     source = _source(cache)
     if key_prefix is not None and not isinstance(key_prefix, str):
         raise TypeError(f"key_prefix must be str, not {type(key_prefix).__name__!r}")
@@ -153,16 +151,36 @@ def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None =
         prefix = key_prefix if key_prefix is not None else default_prefix(fn)
         keys = KeyMaker(fn, prefix, skip_first, key_builder)
         make = _async_cached if _is_async(fn) else _sync_cached
-        wrapper = make(fn, keys, spec, source, condition, unless)
+        wrapper = make(fn, keys, _Loading(spec, loading, condition, unless), source)
         return rewrap(wrapper) if rewrap is not None else wrapper
 
     return decorate(func) if func is not None else decorate
 
 
-def _should_store(result: Any, condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> bool:
-    if condition is not None and not condition(result):
-        return False
-    return unless is None or not unless(result)
+class _Loading:
+    """What a decorated function's miss path needs: the read-through settings, the
+    result's TTL and whether to store a result (``condition`` / ``unless``)."""
+
+    __slots__ = ("spec", "ttl", "keep", "probe")
+
+    def __init__(self, ttl: _TTL, spec: LoadSpec, condition: Callable[[Any], Any] | None,
+                 unless: Callable[[Any], Any] | None) -> None:
+        self.spec = spec
+        self.ttl = ttl.for_result if ttl.fn is not None else None  # None: the fixed ttl, in spec
+        self.keep: Callable[[Any], bool] | None = None
+        if condition is not None or unless is not None:
+            def keep(result: Any) -> bool:
+                return (condition is None or bool(condition(result))) and (unless is None or not unless(result))
+            self.keep = keep
+        # Without early refresh a hit is one plain get (stale and negative entries are
+        # misses there); with it, every call asks the read-through path, which decides.
+        self.probe = not spec.early_refresh
+
+    def hit_or_miss(self, counters: _Counters, hit: bool) -> None:
+        if hit:
+            counters.hits += 1
+        else:
+            counters.misses += 1
 
 
 def _absorb_get(core: CacheCore, exc: CacheConnectionError) -> Any:
@@ -236,58 +254,21 @@ def _generate(template: str, func: Callable[..., Any], keys: KeyMaker, source: A
     return generated
 
 
-def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: Any,
-                 condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> Callable[..., Any]:
+def _sync_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, source: Any) -> Callable[..., Any]:
     make_key = keys.make
     counters = _Counters()
-    flights: dict[str, _Flight] = {}
-    flights_lock = threading.Lock()
     clear_glob = glob_escape(keys.prefix) + ":*"
+    spec, keep, ttl_for = loading.spec, loading.keep, loading.ttl
 
-    def store(core: CacheCore, key: str, value: Any) -> None:
-        if not _should_store(value, condition, unless):
-            return
-        try:
-            core.set(key, value, spec.for_result(value))
-        except CacheConnectionError as exc:
-            if not core.fail_silently:
-                raise
-            core.absorbed("set", exc)
-
-    def load(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def load_miss(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """After a get that missed: read-through."""
         counters.misses += 1
-        with flights_lock:
-            flight = flights.get(key)
-            leader = flight is None
-            if leader:
-                flight = flights[key] = _Flight()
-        assert flight is not None
-        if not leader:
-            flight.event.wait()
-            if flight.error is not None:
-                raise flight.error
-            return flight.value
-        computed = False
-        generation = core.invalidations
-        try:
-            value = core.get(key, skip_l2=True)  # stored by a load that just finished?
-            if value is MISSING:
-                computed = True
-                value = func(*args, **kwargs)
-        except BaseException as exc:
-            flight.error = exc
-            with flights_lock:
-                flights.pop(key, None)
-            flight.event.set()
-            raise
-        flight.value = value
-        flight.event.set()
-        try:
-            if computed and core.invalidations == generation:  # else it may predate an invalidation
-                store(core, key, value)
-        finally:
-            with flights_lock:
-                flights.pop(key, None)
+        return load(core, key, functools.partial(func, *args, **kwargs), spec, keep, ttl_for)[0]
+
+    def lookup(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Early refresh: every call is read-through."""
+        value, hit = load(core, key, functools.partial(func, *args, **kwargs), spec, keep, ttl_for)
+        loading.hit_or_miss(counters, hit)
         return value
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -297,6 +278,8 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: A
         if not core.enabled:
             return func(*args, **kwargs)
         key = make_key(args, kwargs)
+        if not loading.probe:
+            return lookup(core, key, args, kwargs)
         try:
             value = core.get(key)
         except CacheConnectionError as exc:
@@ -304,9 +287,10 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: A
         if value is not MISSING:
             counters.hits += 1
             return value
-        return load(core, key, args, kwargs)
+        return load_miss(core, key, args, kwargs)
 
-    wrapper = _generate(_SYNC_TEMPLATE, func, keys, source, counters, load) or wrapper
+    if loading.probe:
+        wrapper = _generate(_SYNC_TEMPLATE, func, keys, source, counters, load_miss) or wrapper
 
     def cache_info() -> CacheInfo:
         return CacheInfo(counters.hits, counters.misses, None, None)
@@ -332,64 +316,20 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: A
     return wrapper
 
 
-def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: Any,
-                  condition: Callable[[Any], Any] | None, unless: Callable[[Any], Any] | None) -> Callable[..., Any]:
+def _async_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, source: Any) -> Callable[..., Any]:
     make_key = keys.make
     counters = _Counters()
-    per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = \
-        weakref.WeakKeyDictionary()
-    per_loop_lock = threading.Lock()
     clear_glob = glob_escape(keys.prefix) + ":*"
     afunc = cast(Callable[..., Awaitable[Any]], func)
+    spec, keep, ttl_for = loading.spec, loading.keep, loading.ttl
 
-    async def store(core: CacheCore, key: str, value: Any) -> None:
-        if not _should_store(value, condition, unless):
-            return
-        try:
-            await core.aset(key, value, spec.for_result(value))
-        except CacheConnectionError as exc:
-            if not core.fail_silently:
-                raise
-            core.absorbed("set", exc)
-
-    def loop_flights() -> dict[str, asyncio.Future[Any]]:
-        loop = asyncio.get_running_loop()
-        flights = per_loop.get(loop)
-        if flights is None:
-            with per_loop_lock:
-                flights = per_loop.setdefault(loop, {})
-        return flights
-
-    async def load(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def load_miss(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         counters.misses += 1
-        flights = loop_flights()
-        while (waiting := flights.get(key)) is not None:
-            try:
-                return await asyncio.shield(waiting)
-            except _LeaderCancelled:
-                continue
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        flights[key] = fut
-        computed = False
-        generation = core.invalidations
-        try:
-            value = core.get(key, skip_l2=True)  # stored by a load that just finished?
-            if value is MISSING:
-                computed = True
-                value = await afunc(*args, **kwargs)
-        except BaseException as exc:
-            if flights.get(key) is fut:
-                del flights[key]
-            fut.set_exception(_LeaderCancelled() if isinstance(exc, asyncio.CancelledError) else exc)
-            fut.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
-        fut.set_result(value)
-        try:
-            if computed and core.invalidations == generation:  # else it may predate an invalidation
-                await store(core, key, value)
-        finally:
-            if flights.get(key) is fut:
-                del flights[key]
+        return (await aload(core, key, functools.partial(afunc, *args, **kwargs), spec, keep, ttl_for))[0]
+
+    async def lookup(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value, hit = await aload(core, key, functools.partial(afunc, *args, **kwargs), spec, keep, ttl_for)
+        loading.hit_or_miss(counters, hit)
         return value
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -399,6 +339,8 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         if not core.enabled:
             return await afunc(*args, **kwargs)
         key = make_key(args, kwargs)
+        if not loading.probe:
+            return await lookup(core, key, args, kwargs)
         try:
             value = core.get(key, skip_l2=True)  # L1 only: no network, no thread hop
             if value is MISSING and core.l2:
@@ -408,9 +350,10 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, spec: _TTL, source: 
         if value is not MISSING:
             counters.hits += 1
             return value
-        return await load(core, key, args, kwargs)
+        return await load_miss(core, key, args, kwargs)
 
-    wrapper = _generate(_ASYNC_TEMPLATE, func, keys, source, counters, load) or wrapper
+    if loading.probe:
+        wrapper = _generate(_ASYNC_TEMPLATE, func, keys, source, counters, load_miss) or wrapper
 
     def cache_info() -> CacheInfo:
         return CacheInfo(counters.hits, counters.misses, None, None)

@@ -32,6 +32,14 @@ class CacheAuthError(CacheConnectionError): ...
 class CacheConfigError(CacheError, ValueError): ...
 class CacheValueError(CacheError, ValueError): ...
 class CacheWrongTypeError(CacheError, TypeError): ...
+class CacheLoadError(CacheError):
+    """A read-through load failed: another caller's (its message carried here), or
+    one whose lease was lost (STRATACACHE_ELOADFAILED, STRATACACHE_EABORTED)."""
+
+# Bits of acquire's info.
+INFO_STALE: Final[int]  # the value is from the stale period (a reload failed or timed out)
+INFO_LOADED: Final[int]  # this call loaded and stored the value
+INFO_REFRESH: Final[int]  # the lease is an early refresh; the value is fresh
 
 class Completer:
     """One completion queue (``stratacache_queue``) for one event loop: watch
@@ -50,6 +58,32 @@ class _Future(Protocol):
     def done(self) -> bool: ...
     def set_result(self, result: Any, /) -> None: ...
     def set_exception(self, exception: BaseException, /) -> None: ...
+
+@final
+class Lease:
+    """The duty to load one key, from ``NativeCache.acquire``: consume it exactly once
+    with ``fill``, ``fill_not_found``, ``abandon`` or ``fill_async``. Dropping it
+    unconsumed abandons it (also after the cache was closed)."""
+
+    @property
+    def key(self) -> _Key: ...
+    @property
+    def refresh(self) -> bool:
+        """An early refresh: the caller already has a fresh value, nobody waits."""
+    @property
+    def pending(self) -> bool:
+        """True until the lease was consumed."""
+    def fill(self, value: Any, ttl: float | None = None) -> bool:
+        """Store value (encoded as ``set`` encodes) for ttl seconds (None: acquire's
+        ttl) and hand it to the waiters. False: refused, the Redis lease had expired or
+        been taken over (the waiters in this process still got the value)."""
+    def fill_not_found(self) -> None:
+        """The key does not exist: a negative entry for acquire's negative_ttl."""
+    def abandon(self, message: str | None = None, *, retry: bool = False) -> None:
+        """The load failed: the waiters get ``CacheLoadError(message)`` or their stale
+        value; retry=True: they look again, one of them loading. A no-op once consumed."""
+    def fill_async(self, completer: Completer, future: _Future, /, value: Any, ttl: float | None = None) -> None:
+        """Submit fill(value, ttl); the future gets True or False."""
 
 @disjoint_base
 class NativeCache:
@@ -176,4 +210,18 @@ class NativeCache:
         skip_l2: bool = False, timeout: float | None = None,
     ) -> None: ...
     def health_async(self, completer: Completer, future: _Future, /, timeout: float | None = None) -> None: ...
+    # Read-through: (value or MISSING, INFO_* bits, Lease or None). With a Lease this
+    # caller loads the key (the value is then MISSING, stale, or fresh for an early
+    # refresh); (MISSING, 0, None) is a negative entry. timeout bounds every wait.
+    def acquire(
+        self, key: _Key, *, ttl: float | None = None, stale_ttl: float | None = None,
+        negative_ttl: float | None = None, early_refresh: float = 0.0, soft_timeout: float | None = None,
+        timeout: float | None = None, lease_ttl: float | None = None, lock: bool = True, skip_l1: bool = False,
+    ) -> tuple[Any, int, Lease | None]: ...
+    def acquire_async(
+        self, completer: Completer, future: _Future, /, key: _Key, *, ttl: float | None = None,
+        stale_ttl: float | None = None, negative_ttl: float | None = None, early_refresh: float = 0.0,
+        soft_timeout: float | None = None, timeout: float | None = None, lease_ttl: float | None = None,
+        lock: bool = True, skip_l1: bool = False,
+    ) -> None: ...
     def close(self) -> None: ...

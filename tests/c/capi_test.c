@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -949,6 +950,287 @@ static uint64_t stat_of(stratacache_cache *c, const char *name) {
   return v;
 }
 
+
+/* ---- read-through (0.3): get_or_load with a C loader, and the lease form ---- */
+struct loader_ctx {
+  atomic_int calls;
+  int rc;            /* what the loader returns */
+  const char *value; /* put when rc is OK (NULL: return OK without a put) */
+  const char *message;
+  int second_put_rc; /* what a second stratacache_sink_put answered */
+};
+
+static int c_loader(void *ctx, const void *key, size_t key_len, stratacache_sink *sink) {
+  struct loader_ctx *l = ctx;
+  (void)key;
+  (void)key_len;
+  atomic_fetch_add(&l->calls, 1);
+  if (l->rc == STRATACACHE_OK && l->value) {
+    CHECK_RC(stratacache_sink_put(sink, l->value, strlen(l->value), STRATACACHE_FORMAT_RAW, -1), 0);
+    l->second_put_rc = stratacache_sink_put(sink, "x", 1, STRATACACHE_FORMAT_RAW, -1);
+  }
+  if (l->message) CHECK_RC(stratacache_sink_fail(sink, l->message), 0);
+  return l->rc;
+}
+
+/* get_or_load; returns the code, *info the STRATACACHE_INFO_* bits; the value must equal `want`
+ * when given. */
+static int load(stratacache_cache *c, const char *key, struct loader_ctx *l, const stratacache_callopts *co,
+                unsigned *info, const char *want) {
+  void *v = (void *)0x1;
+  size_t len = 0;
+  int fmt = 9;
+  int rc = stratacache_get_or_load(&v, &len, &fmt, info, c, key, strlen(key), c_loader, l, co);
+  if (rc == STRATACACHE_OK) {
+    CHECK(v != NULL && fmt == STRATACACHE_FORMAT_RAW);
+    if (want) CHECK(len == strlen(want) && memcmp(v, want, len) == 0);
+  } else {
+    CHECK(v == NULL && len == 0 && fmt == -1);
+  }
+  stratacache_free(v);
+  return rc;
+}
+
+struct acquire_box {
+  int calls, status, format;
+  char message[256];
+  void *value;
+  size_t len;
+  unsigned info;
+  stratacache_lease *lease;
+};
+
+static void on_acquire(void *payload, int status, const char *message, void *value, size_t len, int format,
+                       unsigned info, stratacache_lease *lease) {
+  struct acquire_box *b = payload;
+  b->calls++;
+  b->status = status;
+  snprintf(b->message, sizeof b->message, "%s", message ? message : "(null)");
+  b->value = value;
+  b->len = len;
+  b->format = format;
+  b->info = info;
+  b->lease = lease;
+}
+
+/* A blocking acquire on another thread (another caller waiting for a lease). */
+struct waiter {
+  stratacache_cache *c;
+  const char *key;
+  const stratacache_callopts *co;
+  int rc;
+  char message[256];
+  void *value;
+  size_t len;
+  stratacache_lease *lease;
+  atomic_int done;
+};
+
+static void *acquire_elsewhere(void *p) {
+  struct waiter *w = p;
+  w->rc = stratacache_acquire(&w->value, &w->len, NULL, NULL, &w->lease, w->c, w->key, strlen(w->key), w->co);
+  snprintf(w->message, sizeof w->message, "%s", stratacache_last_error());
+  atomic_store(&w->done, 1);
+  return NULL;
+}
+
+static void check_get_or_load(stratacache_cache *c) {
+  fprintf(stderr, "-- read-through: get_or_load\n");
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  CHECK_RC(stratacache_callopts_set_ttl_ms(co, 60000), 0);
+  CHECK_RC(stratacache_callopts_set_negative_ttl_ms(co, 60000), 0);
+  CHECK_RC(stratacache_callopts_set_timeout_ms(co, 3000), 0);
+  CHECK_RC(stratacache_callopts_set_early_refresh(co, -1.0), STRATACACHE_EINVAL);
+  CHECK(strstr(stratacache_last_error(), "beta") != NULL);
+  CHECK_RC(stratacache_callopts_set_early_refresh(co, NAN), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_callopts_set_early_refresh(NULL, 1.0), STRATACACHE_EINVAL);
+
+  /* Loaded once; the second call is a hit that does not run the loader. */
+  struct loader_ctx ok = {.rc = STRATACACHE_OK, .value = "loaded-1"};
+  unsigned info = 99;
+  CHECK_RC(load(c, "rt:once", &ok, co, &info, "loaded-1"), 0);
+  CHECK(info == STRATACACHE_INFO_LOADED && atomic_load(&ok.calls) == 1);
+  CHECK(ok.second_put_rc == STRATACACHE_EINVAL);
+  CHECK_RC(load(c, "rt:once", &ok, co, &info, "loaded-1"), 0);
+  CHECK(info == 0 && atomic_load(&ok.calls) == 1);
+  void *v = NULL;
+  size_t len = 0;
+  CHECK_RC(stratacache_get(&v, &len, NULL, c, "rt:once", 7, NULL), 0); /* a plain get sees it too */
+  CHECK(len == 8 && memcmp(v, "loaded-1", 8) == 0);
+  stratacache_free(v);
+
+  /* "Does not exist" is remembered for negative_ttl: the loader is not asked again. */
+  struct loader_ctx none = {.rc = STRATACACHE_ENOTFOUND};
+  CHECK_RC(load(c, "rt:none", &none, co, &info, NULL), STRATACACHE_ENOTFOUND);
+  CHECK_RC(load(c, "rt:none", &none, co, &info, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(atomic_load(&none.calls) == 1 && info == 0);
+
+  /* A failure without a stale value: the loader's code and message, nothing cached. */
+  struct loader_ctx down = {.rc = STRATACACHE_ELOADFAILED, .message = "backend down"};
+  CHECK_RC(load(c, "rt:fail", &down, co, &info, NULL), STRATACACHE_ELOADFAILED);
+  CHECK(strcmp(stratacache_last_error(), "backend down") == 0);
+  struct loader_ctx denied = {.rc = STRATACACHE_EAUTH};
+  CHECK_RC(load(c, "rt:fail", &denied, co, &info, NULL), STRATACACHE_EAUTH);
+  CHECK(strstr(stratacache_last_error(), "loader") != NULL);
+  struct loader_ctx odd = {.rc = 42};
+  CHECK_RC(load(c, "rt:fail", &odd, co, &info, NULL), STRATACACHE_ELOADFAILED);
+  struct loader_ctx no_put = {.rc = STRATACACHE_OK};
+  CHECK_RC(load(c, "rt:fail", &no_put, co, &info, NULL), STRATACACHE_EINTERNAL);
+  CHECK(strstr(stratacache_last_error(), "stratacache_sink_put") != NULL);
+  CHECK(atomic_load(&down.calls) == 1 && atomic_load(&denied.calls) == 1 && atomic_load(&no_put.calls) == 1);
+
+  /* A failure with a stale value: the stale value, marked STALE. */
+  stratacache_callopts *brief = NULL;
+  CHECK_RC(stratacache_callopts_new(&brief), 0);
+  CHECK_RC(stratacache_callopts_set_ttl_ms(brief, 100), 0);
+  CHECK_RC(stratacache_callopts_set_stale_ttl_ms(brief, 60000), 0);
+  struct loader_ctx first = {.rc = STRATACACHE_OK, .value = "old"};
+  CHECK_RC(load(c, "rt:stale", &first, brief, &info, "old"), 0);
+  usleep(250000);
+  CHECK_RC(stratacache_get(&v, &len, NULL, c, "rt:stale", 8, NULL), STRATACACHE_ENOTFOUND); /* past its fresh period */
+  CHECK_RC(load(c, "rt:stale", &down, brief, &info, "old"), 0);
+  CHECK(info == STRATACACHE_INFO_STALE && atomic_load(&down.calls) == 2);
+  /* The lease form hands out the same stale value with the duty to reload. */
+  stratacache_lease *lease = NULL;
+  unsigned ainfo = 0;
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &ainfo, &lease, c, "rt:stale", 8, brief), 0);
+  CHECK(lease != NULL && ainfo == STRATACACHE_INFO_STALE && len == 3 && memcmp(v, "old", 3) == 0);
+  stratacache_free(v);
+  stratacache_lease_abandon(lease, STRATACACHE_ELOADFAILED, NULL);
+
+  /* SKIP_L2 is refused (the lease lives in Redis); a NULL loader is a bad argument. */
+  stratacache_callopts *l1only = NULL;
+  CHECK_RC(stratacache_callopts_new(&l1only), 0);
+  CHECK_RC(stratacache_callopts_set_flags(l1only, STRATACACHE_SKIP_L2), 0);
+  CHECK_RC(load(c, "rt:once", &ok, l1only, &info, NULL), STRATACACHE_EUNSUPPORTED);
+  CHECK_RC(stratacache_get_or_load(&v, &len, NULL, NULL, c, "k", 1, NULL, NULL, NULL), STRATACACHE_EINVAL);
+  stratacache_callopts_free(l1only);
+  stratacache_callopts_free(brief);
+  stratacache_callopts_free(co);
+}
+
+static void check_leases(stratacache_cache *a, const char *url) {
+  fprintf(stderr, "-- read-through: leases\n");
+  main_thread = pthread_self();
+  stratacache_cache *b = NULL; /* another "process": shares only Redis with a */
+  CHECK_RC(stratacache_open(&b, url), 0);
+  if (!b) return;
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  CHECK_RC(stratacache_callopts_set_timeout_ms(co, 5000), 0);
+  CHECK_RC(stratacache_callopts_set_ttl_ms(co, 60000), 0);
+  void *v = (void *)0x1;
+  size_t len = 7;
+  unsigned info = 7;
+  stratacache_lease *lease = NULL;
+
+  /* acquire -> the lease -> fill; the next acquire is a hit without a lease. */
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, a, "rt:l1", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK(v == NULL && len == 0 && info == 0 && lease != NULL);
+  CHECK_RC(stratacache_lease_fill(lease, "L1", 2, STRATACACHE_FORMAT_RAW, -1), 0);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, a, "rt:l1", 5, co), 0);
+  CHECK(lease == NULL && info == 0 && len == 2 && memcmp(v, "L1", 2) == 0);
+  stratacache_free(v);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, b, "rt:l1", 5, co), 0); /* from Redis */
+  CHECK(lease == NULL && len == 2 && memcmp(v, "L1", 2) == 0);
+  stratacache_free(v);
+
+  /* b holds the lease: a (another process) waits for it and gets the value b fills. */
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, b, "rt:l2", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK(lease != NULL);
+  struct waiter w = {.c = a, .key = "rt:l2", .co = co};
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, acquire_elsewhere, &w) == 0);
+  usleep(300000);
+  CHECK(atomic_load(&w.done) == 0); /* still waiting for b */
+  double t0 = now_ms();
+  CHECK_RC(stratacache_lease_fill(lease, "L2", 2, STRATACACHE_FORMAT_RAW, -1), 0);
+  pthread_join(t, NULL);
+  CHECK(now_ms() - t0 < 2000);
+  CHECK(w.rc == STRATACACHE_OK && w.lease == NULL && w.len == 2 && w.value && memcmp(w.value, "L2", 2) == 0);
+  stratacache_free(w.value);
+
+  /* Abandoned with ELOADFAILED: a caller waiting in this process gets the code and the
+   * message (through a queue: submit_acquire waits without a thread). */
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, a, "rt:l3", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK(lease != NULL);
+  struct acquire_box waiting = {0};
+  CHECK_RC(stratacache_submit_acquire(a, "rt:l3", 5, co, q, on_acquire, &waiting), 0);
+  usleep(100000);
+  size_t ran = 9;
+  CHECK_RC(stratacache_queue_drain(&ran, q, 0), 0);
+  CHECK(ran == 0 && waiting.calls == 0); /* it waits for the lease */
+  stratacache_lease_abandon(lease, STRATACACHE_ELOADFAILED, "origin said no");
+  CHECK(pump(q, 1) == 1);
+  CHECK(waiting.calls == 1 && waiting.status == STRATACACHE_ELOADFAILED && waiting.lease == NULL);
+  CHECK(strcmp(waiting.message, "origin said no") == 0 && waiting.value == NULL);
+
+  /* submit_acquire + submit_lease_fill through the queue, drained on this thread. */
+  struct acquire_box first = {0}, again = {0};
+  struct qbox filled = {0};
+  CHECK_RC(stratacache_submit_acquire(a, "rt:q", 4, co, q, on_acquire, &first), 0);
+  CHECK(first.calls == 0); /* never inside the submitting call */
+  CHECK(pump(q, 1) == 1);
+  CHECK(first.calls == 1 && first.status == STRATACACHE_ENOTFOUND && first.lease != NULL && first.value == NULL);
+  CHECK_RC(stratacache_submit_lease_fill(first.lease, "Q", 1, STRATACACHE_FORMAT_JSON, -1, q, on_queue, &filled), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(filled.calls == 1 && filled.status == STRATACACHE_OK && filled.value == NULL && filled.count == 0);
+  CHECK_RC(stratacache_submit_acquire(a, "rt:q", 4, co, q, on_acquire, &again), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(again.calls == 1 && again.status == STRATACACHE_OK && again.lease == NULL && again.len == 1);
+  CHECK(again.format == STRATACACHE_FORMAT_JSON && again.value && memcmp(again.value, "Q", 1) == 0);
+  stratacache_free(again.value);
+
+  /* A lease that ran out is taken over; its late fill is refused (EABORTED). */
+  stratacache_callopts *short_lease = NULL;
+  CHECK_RC(stratacache_callopts_new(&short_lease), 0);
+  CHECK_RC(stratacache_callopts_set_lease_ttl_ms(short_lease, 200), 0);
+  CHECK_RC(stratacache_callopts_set_ttl_ms(short_lease, 60000), 0);
+  stratacache_lease *slow = NULL;
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &slow, b, "rt:late", 7, short_lease), STRATACACHE_ENOTFOUND);
+  CHECK(slow != NULL);
+  usleep(400000);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, a, "rt:late", 7, co), STRATACACHE_ENOTFOUND);
+  CHECK(lease != NULL);
+  CHECK_RC(stratacache_lease_fill(slow, "stale-load", 10, STRATACACHE_FORMAT_RAW, -1), STRATACACHE_EABORTED);
+  CHECK_RC(stratacache_lease_fill(lease, "new-load", 8, STRATACACHE_FORMAT_RAW, -1), 0);
+  CHECK_RC(stratacache_get(&v, &len, NULL, b, "rt:late", 7, NULL), 0);
+  CHECK(len == 8 && memcmp(v, "new-load", 8) == 0);
+  stratacache_free(v);
+  stratacache_callopts_free(short_lease);
+
+  /* Leases after close: freed, ECLOSED, and the Redis lease is released (b loads at once). */
+  stratacache_cache *doomed = NULL;
+  CHECK_RC(stratacache_open(&doomed, url), 0);
+  stratacache_lease *orphan = NULL, *orphan2 = NULL, *orphan3 = NULL;
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &orphan, doomed, "rt:c1", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &orphan2, doomed, "rt:c2", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &orphan3, doomed, "rt:c3", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK(orphan && orphan2 && orphan3);
+  stratacache_close(doomed);
+  CHECK_RC(stratacache_lease_fill(orphan, "x", 1, STRATACACHE_FORMAT_RAW, -1), STRATACACHE_ECLOSED);
+  struct qbox never = {0};
+  CHECK_RC(stratacache_submit_lease_fill(orphan2, "x", 1, STRATACACHE_FORMAT_RAW, -1, q, on_queue, &never),
+           STRATACACHE_ECLOSED);
+  stratacache_lease_abandon(orphan3, STRATACACHE_ELOADFAILED, NULL); /* the last one: the cache goes now */
+  t0 = now_ms();
+  CHECK_RC(stratacache_acquire(&v, &len, NULL, &info, &lease, b, "rt:c1", 5, co), STRATACACHE_ENOTFOUND);
+  CHECK(lease != NULL && now_ms() - t0 < 1000);
+  stratacache_lease_abandon(lease, STRATACACHE_EABORTED, NULL);
+  usleep(50000);
+  CHECK_RC(stratacache_queue_drain(&ran, q, 0), 0);
+  CHECK(never.calls == 0);
+  CHECK_RC(stratacache_lease_fill(NULL, "x", 1, 0, -1), STRATACACHE_EINVAL);
+  stratacache_lease_abandon(NULL, 0, NULL);
+
+  stratacache_queue_free(q);
+  stratacache_callopts_free(co);
+  stratacache_close(b);
+}
+
 /* Coherent L1 across two handles (they share nothing in-process): once the reader's
  * invalidation channel is up, its L1 copy is served, and a write through the writer
  * reaches it as an invalidation within 5 s. */
@@ -1052,6 +1334,8 @@ static void check_redis(void) {
   check_queue(c, free_port());
   check_error_buffer(c);
   check_crossings(c);
+  check_get_or_load(c);
+  check_leases(c, url);
   check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */

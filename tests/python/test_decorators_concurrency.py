@@ -1,4 +1,6 @@
-"""Single flight: concurrent calls for one missing key run the function once."""
+"""Single flight: concurrent calls for one missing key run the function once (the core's
+read-through leases; tests/python/test_read_through.py covers processes, stale values
+and early refresh)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from stratacache import AsyncCache, Cache, cached
+from stratacache import AsyncCache, Cache, CacheLoadError, cached
 
 pytestmark = pytest.mark.usefixtures("clean_stratacache")
 
@@ -64,7 +66,7 @@ def test_one_loader_call_under_50_threads(url: str) -> None:
     cache.close()
 
 
-def test_loader_exception_reaches_every_thread_nothing_cached(url: str) -> None:
+def test_loader_exception_reaches_its_caller_the_waiters_get_cache_load_error_nothing_cached(url: str) -> None:
     cache = Cache(url)
     calls = 0
 
@@ -77,8 +79,10 @@ def test_loader_exception_reaches_every_thread_nothing_cached(url: str) -> None:
 
     results, errors = _run_threads(lambda: load(1))
     assert results == [] and len(errors) == N
-    assert all(isinstance(e, ValueError) for e in errors)
     assert calls == 1
+    assert [type(e) for e in errors].count(ValueError) == 1  # the caller that ran it
+    waiters = [e for e in errors if not isinstance(e, ValueError)]
+    assert all(isinstance(e, CacheLoadError) and "ValueError: broken" in str(e) for e in waiters)
     assert not cache.exists("sfe:1")
     cache.close()
 
@@ -107,7 +111,7 @@ def test_one_loader_call_under_50_coroutines(url: str) -> None:
     assert calls == 2
 
 
-def test_coroutine_loader_exception_reaches_every_waiter(url: str) -> None:
+def test_coroutine_loader_exception_reaches_its_caller_the_waiters_get_cache_load_error(url: str) -> None:
     calls = 0
 
     async def main() -> None:
@@ -121,7 +125,9 @@ def test_coroutine_loader_exception_reaches_every_waiter(url: str) -> None:
             raise KeyError("nope")
 
         results = await asyncio.gather(*(load(1) for _ in range(N)), return_exceptions=True)
-        assert all(isinstance(r, KeyError) for r in results)
+        assert [type(r) for r in results].count(KeyError) == 1
+        assert all(isinstance(r, CacheLoadError) and "KeyError: 'nope'" in str(r)
+                   for r in results if not isinstance(r, KeyError))
         assert not await cache.exists("asfe:1")
         await cache.close()
 
