@@ -16,3 +16,5 @@ echo; echo "## Read-through"; build-bench/bench/bench_read_through
 echo; echo "## Python"
 python3 -m pip install -q --disable-pip-version-check . cachetools cachebox theine cashews aiocache "redis[hiredis]"
 python3 bench/bench_python.py --c-bench build-bench/bench/bench_l2
+echo; echo "## Read-through: stampede"
+python3 bench/bench_stampede.py
