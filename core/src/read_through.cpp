@@ -278,13 +278,10 @@ void ReadThrough::join(const OpPtr& op, const std::shared_ptr<Flight>& f) {
       return finish(op, timeout_error("hard_timeout passed while waiting for another caller's load"));
     }
     Result<Loaded> outcome{not_found()};
-    bool done;
     {
       std::lock_guard<std::mutex> lock(f->mu);
-      done = f->done;
       outcome = f->outcome;
     }
-    if (!done) return join(op, f);  // woken by a change in Redis, not by the end of the load
     if (outcome) return finish(op, std::move(outcome));
     if (outcome.code() == StatusCode::kNotFound) return finish(op, outcome.status());
     if (outcome.code() == StatusCode::kAborted && !op->hard.expired() && ++op->restarts < 100) return read_l2(op);
