@@ -206,27 +206,21 @@ class Cache(_Base):
         if not keys:
             return 0
         core = self._core
-        core.invalidations += 1  # a decorated load racing this must not store old data
         try:
             return core.native.delete(keys)
         except CacheConnectionError as exc:
             self._absorb("delete", exc)
             return 0
-        finally:
-            core.invalidations += 1
 
     def clear_pattern(self, pattern: str) -> int:
         """Delete every key matching a Redis glob (``*``, ``?``, ``[...]``, ``\\``) from
         L1 and L2; the number deleted."""
         core = self._core
-        core.invalidations += 1
         try:
             return core.native.clear_pattern(pattern)
         except CacheConnectionError as exc:
             self._absorb("clear_pattern", exc)
             return 0
-        finally:
-            core.invalidations += 1
 
     def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
         """Atomically add ``amount``; a new counter starts at 0 and gets ``ttl``.
@@ -340,25 +334,19 @@ class AsyncCache(_Base):
         if not keys:
             return 0
         core = self._core
-        core.invalidations += 1
         try:
             return await core.adelete(keys)
         except CacheConnectionError as exc:
             self._absorb("delete", exc)
             return 0
-        finally:
-            core.invalidations += 1
 
     async def clear_pattern(self, pattern: str) -> int:
         core = self._core
-        core.invalidations += 1
         try:
             return await core.aclear_pattern(pattern)
         except CacheConnectionError as exc:
             self._absorb("clear_pattern", exc)
             return 0
-        finally:
-            core.invalidations += 1
 
     async def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
         """See Cache.increment: None when an outage was absorbed (fail_silently)."""

@@ -31,7 +31,6 @@ class CacheCore:
     methods themselves, or signed-pickle wrappers around them."""
 
     __slots__ = ("settings", "native", "enabled", "fail_silently", "l2", "get", "set", "get_many", "set_many",
-                 "invalidations",
                  "errors_absorbed", "values_rejected", "closed", "on_close", "_pickle", "_lock",
                  "_log_state", "__weakref__")
 
@@ -47,10 +46,6 @@ class CacheCore:
         self.fail_silently = settings.fail_silently
         self.l2: bool = self.native.l2_enabled
         self.errors_absorbed = 0
-        # Bumped before and after every invalidation this process makes; a read-through
-        # load that saw it change does not store its result (it may predate the
-        # invalidation; the core fences fills only against other loads).
-        self.invalidations = 0
         self.values_rejected = 0
         self.closed = False
         self.on_close: Callable[[CacheCore], None] | None = None

@@ -443,28 +443,20 @@ def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
     native = core.native
     calls: dict[str, Callable[[Any], Any]] = {"delete": native.delete, "clear_pattern": native.clear_pattern}
     outcomes: list[BaseException | None] = []
-    core.invalidations += 1  # before and after: a load racing this won't store old data
-    try:
-        for op, target in _invalidation_calls(exact, globs):
-            try:
-                calls[op](target)
-                outcomes.append(None)
-            except CacheConnectionError as exc:
-                outcomes.append(exc)
-    finally:
-        core.invalidations += 1
+    for op, target in _invalidation_calls(exact, globs):
+        try:
+            calls[op](target)
+            outcomes.append(None)
+        except CacheConnectionError as exc:
+            outcomes.append(exc)
     _invalidated(core, outcomes)
 
 
 async def _ainvalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
     """_invalidate for coroutines: the targets are submitted together and awaited."""
     calls: dict[str, Callable[[Any], Awaitable[Any]]] = {"delete": core.adelete, "clear_pattern": core.aclear_pattern}
-    core.invalidations += 1
-    try:
-        results = await asyncio.gather(*(calls[op](target) for op, target in _invalidation_calls(exact, globs)),
-                                       return_exceptions=True)
-    finally:
-        core.invalidations += 1
+    results = await asyncio.gather(*(calls[op](target) for op, target in _invalidation_calls(exact, globs)),
+                                   return_exceptions=True)
     _invalidated(core, [r if isinstance(r, BaseException) else None for r in results])
 
 

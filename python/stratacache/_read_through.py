@@ -10,9 +10,10 @@ and settles the lease with the outcome:
 - the loader returns: ``fill(value, ttl)``; ``None`` with ``negative_ttl`` set:
   ``fill_not_found()`` (the key "does not exist" for ``negative_ttl``; the result is
   None). A result the caller chose not to cache (``@cached``'s ``condition`` /
-  ``unless``), or one computed while this process invalidated keys (``delete``,
-  ``clear_pattern``, ``@invalidate_cache``: it may predate the invalidation), is
-  returned but not stored: ``abandon(retry=True)``, the waiters look again.
+  ``unless``) is returned but not stored: ``abandon(retry=True)``, the waiters look
+  again. One computed while the key was written, deleted or invalidated (here or, with
+  coherent L1, in another process) is returned too, and the core refuses its fill: it
+  may predate the change.
 - the loader raises an ``Exception``: ``abandon(message)``. The caller gets the stale
   value when it has one (the entry is past ``ttl`` but within ``stale_ttl``; logged,
   rate-limited), else the loader's own exception; callers that waited for this load
@@ -93,13 +94,12 @@ class _Settle(enum.Enum):
     RETRY = "return the result, store nothing, the waiters look again"
 
 
-def _verdict(core: CacheCore, spec: LoadSpec, result: Any, keep: Keep | None, ttl_for: TTLFor | None,
-             generation: int) -> float | None | _Settle:
+def _verdict(spec: LoadSpec, result: Any, keep: Keep | None, ttl_for: TTLFor | None) -> float | None | _Settle:
     """How to settle the lease for a loaded result: fill with a TTL (None: acquire's),
     fill_not_found, or abandon(retry=True)."""
     if result is None and spec.negative:
         return _Settle.NOT_FOUND
-    if (keep is not None and not keep(result)) or core.invalidations != generation:
+    if keep is not None and not keep(result):
         return _Settle.RETRY
     return ttl_for(result) if ttl_for is not None else None
 
@@ -137,7 +137,6 @@ def load(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec: LoadS
     """(value, hit): the key's value, loading it with ``call()`` when this caller gets
     the lease. hit: served without loading in this call (a fresh value, another
     caller's load, a negative entry, or an early refresh handed to the background)."""
-    generation = core.invalidations
     try:
         value, _, lease = core.acquire(key, spec.native)
     except CacheConnectionError as exc:
@@ -150,17 +149,17 @@ def load(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec: LoadS
             return None, True
         return call(), False  # a stored value this process cannot decode: load, uncached
     if lease.refresh:
-        _refresh_later(lambda: _run(core, lease, call, spec, value, keep, ttl_for, generation), lease)
+        _refresh_later(lambda: _run(core, lease, call, spec, value, keep, ttl_for), lease)
         return value, True
-    return _run(core, lease, call, spec, value, keep, ttl_for, generation), False
+    return _run(core, lease, call, spec, value, keep, ttl_for), False
 
 
 def _run(core: CacheCore, lease: Lease, call: Callable[[], Any], spec: LoadSpec, stale: Any, keep: Keep | None,
-         ttl_for: TTLFor | None, generation: int) -> Any:
+         ttl_for: TTLFor | None) -> Any:
     """Runs the loader and settles the lease; ``stale`` (or MISSING) is served if it fails."""
     try:
         result = call()
-        verdict = _verdict(core, spec, result, keep, ttl_for, generation)
+        verdict = _verdict(spec, result, keep, ttl_for)
     except BaseException as exc:
         if not _serve_stale(core, lease, exc, stale):
             raise
@@ -188,7 +187,6 @@ async def _value_of(call: Callable[[], Any]) -> Any:
 async def aload(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec: LoadSpec, keep: Keep | None = None,
                 ttl_for: TTLFor | None = None) -> tuple[Any, bool]:
     """``load`` for coroutines: ``call()`` may return an awaitable; nothing blocks the loop."""
-    generation = core.invalidations
     try:
         value, _, lease = await core.aacquire(key, spec.native)
     except CacheConnectionError as exc:
@@ -200,7 +198,7 @@ async def aload(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec
         if spec.negative:
             return None, True
         return await _value_of(call), False
-    job = _arun(core, lease, call, spec, value, keep, ttl_for, generation)
+    job = _arun(core, lease, call, spec, value, keep, ttl_for)
     if lease.refresh:
         _in_background(job)
         return value, True
@@ -214,12 +212,12 @@ async def aload(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec
 
 
 async def _arun(core: CacheCore, lease: Lease, call: Callable[[], Any], spec: LoadSpec, stale: Any,
-                keep: Keep | None, ttl_for: TTLFor | None, generation: int) -> Any:
+                keep: Keep | None, ttl_for: TTLFor | None) -> Any:
     """_run for coroutines. (fill_not_found has no submission form in the C ABI: with
     negative_ttl it writes to Redis from the loop's thread, bounded by hard_timeout.)"""
     try:
         result = await _value_of(call)
-        verdict = _verdict(core, spec, result, keep, ttl_for, generation)
+        verdict = _verdict(spec, result, keep, ttl_for)
     except BaseException as exc:
         if not _serve_stale(core, lease, exc, stale):
             raise
