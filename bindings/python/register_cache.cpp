@@ -1361,6 +1361,31 @@ PyObject* lease_fill_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* k
   return raise_code(rc, Origin::kOperation);
 }
 
+// fill_not_found_async(completer, future): resolves future with None.
+PyObject* lease_fill_not_found_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<LeaseObject*>(o);
+  if (kwnames && PyTuple_GET_SIZE(kwnames) > 0) {
+    PyErr_SetString(PyExc_TypeError, "fill_not_found_async() takes no keyword arguments");
+    return nullptr;
+  }
+  if (nargs != 2) {
+    PyErr_Format(PyExc_TypeError, "fill_not_found_async() takes 2 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  Completer* c = parse_target("fill_not_found_async", args, nargs);
+  if (!c) return nullptr;
+  stratacache_lease* l = take_lease(self);
+  if (!l) return nullptr;
+  auto* call = new AsyncCall{new_ref(args[0]), new_ref(self->cache), new_ref(args[1]), AsyncKind::kNone};
+  int rc = 0;
+  Py_BEGIN_ALLOW_THREADS
+  rc = stratacache_submit_lease_fill_not_found(l, c->queue(), on_complete, call);
+  Py_END_ALLOW_THREADS
+  if (rc == STRATACACHE_OK) Py_RETURN_NONE;
+  CallRefs drop(call);  // refused: the lease was consumed (abandoned) all the same
+  return raise_code(rc, Origin::kOperation);
+}
+
 void lease_dealloc(PyObject* o) {
   auto* self = reinterpret_cast<LeaseObject*>(o);
   PyTypeObject* tp = Py_TYPE(o);
@@ -1400,6 +1425,9 @@ PyMethodDef lease_methods[] = {
     {"fill_async", fastcall(lease_fill_async), kFast,
      "fill_async($self, completer, future, /, value, ttl=None)\n--\n\n"
      "Submit fill(value, ttl); completer.drain() resolves future with True or False."},
+    {"fill_not_found_async", fastcall(lease_fill_not_found_async), kFast,
+     "fill_not_found_async($self, completer, future, /)\n--\n\n"
+     "Submit fill_not_found(); completer.drain() resolves future with None."},
     {nullptr, nullptr, 0, nullptr},
 };
 

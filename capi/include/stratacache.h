@@ -541,6 +541,10 @@ STRATACACHE_API int stratacache_submit_acquire(stratacache_cache *cache, const v
 STRATACACHE_API int stratacache_submit_lease_fill(stratacache_lease *lease, const void *value, size_t len, int format,
                                                   int64_t ttl_ms, stratacache_queue *queue, stratacache_callback done,
                                                   void *payload);
+/* stratacache_lease_fill_not_found without blocking: `done` gets OK or an error. Consumes
+ * the lease, even when the submission is refused. */
+STRATACACHE_API int stratacache_submit_lease_fill_not_found(stratacache_lease *lease, stratacache_queue *queue,
+                                                            stratacache_callback done, void *payload);
 
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",

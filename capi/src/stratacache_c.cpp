@@ -1673,4 +1673,18 @@ int stratacache_submit_lease_fill(stratacache_lease* lease, const void* value, s
   });
 }
 
+int stratacache_submit_lease_fill_not_found(stratacache_lease* lease, stratacache_queue* queue,
+                                            stratacache_callback done, void* payload) {
+  return guarded([&] {
+    ENTER_LEASE(lease);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    std::shared_ptr<stratacache_lease> held(std::move(owned));
+    Lease& l = *held->lease;
+    auto deliver = completion_fn<Status>(std::move(t), completion_of);
+    l.fill_not_found_async([deliver = std::move(deliver), held = std::move(held)](Status s) { deliver(std::move(s)); });
+    return STRATACACHE_OK;
+  });
+}
+
 }  // extern "C"

@@ -663,6 +663,10 @@ void Lease::fill_async(Payload value, int64_t ttl_ms, std::function<void(Result<
   s_->rt->fill(s_, value, ttl_ms, false, std::move(done));
 }
 
+void Lease::fill_not_found_async(std::function<void(Status)> done) {
+  s_->rt->fill_not_found(s_, false, std::move(done));
+}
+
 Status Lease::fill_not_found() {
   Status out;
   s_->rt->fill_not_found(s_, true, [&out](Status st) { out = std::move(st); });

@@ -112,6 +112,9 @@ class CacheCore:
         filled: bool = await self._submit(lease.fill_async, stored, ttl)
         return filled
 
+    async def afill_not_found(self, lease: Lease) -> None:
+        await self._submit(lease.fill_not_found_async)
+
     def load_failed(self, key: str | bytes, exc: BaseException) -> None:
         """Log (rate-limited) a loader that raised while a stale value was served."""
         self._log("load", "loading %r failed, serving the stale value: %s: %s", key, type(exc).__name__, exc)

@@ -84,6 +84,8 @@ class Lease:
         value; retry=True: they look again, one of them loading. A no-op once consumed."""
     def fill_async(self, completer: Completer, future: _Future, /, value: Any, ttl: float | None = None) -> None:
         """Submit fill(value, ttl); the future gets True or False."""
+    def fill_not_found_async(self, completer: Completer, future: _Future, /) -> None:
+        """Submit fill_not_found(); the future gets None."""
 
 @disjoint_base
 class NativeCache:

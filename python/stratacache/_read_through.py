@@ -213,8 +213,7 @@ async def aload(core: CacheCore, key: str | bytes, call: Callable[[], Any], spec
 
 async def _arun(core: CacheCore, lease: Lease, call: Callable[[], Any], spec: LoadSpec, stale: Any,
                 keep: Keep | None, ttl_for: TTLFor | None) -> Any:
-    """_run for coroutines. (fill_not_found has no submission form in the C ABI: with
-    negative_ttl it writes to Redis from the loop's thread, bounded by hard_timeout.)"""
+    """_run for coroutines: the lease is settled by submissions (the loop never waits for Redis)."""
     try:
         result = await _value_of(call)
         verdict = _verdict(spec, result, keep, ttl_for)
@@ -223,7 +222,9 @@ async def _arun(core: CacheCore, lease: Lease, call: Callable[[], Any], spec: Lo
             raise
         return stale
     try:
-        if isinstance(verdict, _Settle):
+        if verdict is _Settle.NOT_FOUND:
+            await core.afill_not_found(lease)
+        elif isinstance(verdict, _Settle):
             _settle(lease, verdict)
         else:
             await core.afill(lease, result, verdict)

@@ -1179,6 +1179,23 @@ static void check_leases(stratacache_cache *a, const char *url) {
   CHECK(again.q.format == STRATACACHE_FORMAT_JSON && again.q.value && memcmp(again.q.value, "Q", 1) == 0);
   stratacache_free(again.q.value);
 
+  /* submit_lease_fill_not_found: a negative entry without blocking. */
+  stratacache_callopts *negative = NULL;
+  CHECK_RC(stratacache_callopts_new(&negative), 0);
+  CHECK_RC(stratacache_callopts_set_negative_ttl_ms(negative, 5000), 0);
+  struct acquire_box absent = {0}, absent_again = {0};
+  struct qbox settled = {0};
+  CHECK_RC(stratacache_submit_acquire(a, "rt:nf", 5, negative, q, on_acquire, &absent), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(absent.q.status == STRATACACHE_ENOTFOUND && absent.lease != NULL);
+  CHECK_RC(stratacache_submit_lease_fill_not_found(absent.lease, q, on_queue, &settled), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(settled.calls == 1 && settled.status == STRATACACHE_OK);
+  CHECK_RC(stratacache_submit_acquire(a, "rt:nf", 5, negative, q, on_acquire, &absent_again), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(absent_again.q.status == STRATACACHE_ENOTFOUND && absent_again.lease == NULL); /* remembered */
+  stratacache_callopts_free(negative);
+
   /* A lease that ran out is taken over; its late fill is refused (EABORTED). */
   stratacache_callopts *short_lease = NULL;
   CHECK_RC(stratacache_callopts_new(&short_lease), 0);

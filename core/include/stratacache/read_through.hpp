@@ -91,8 +91,9 @@ class Lease {
   // loader's message, typically) or their stale value. kAborted: the waiters look again
   // and one of them loads (e.g. a result the caller chose not to cache).
   void abandon(Status why);
-  // Asynchronous fill: the same, without blocking on Redis; `done` as in Cache::*_async.
+  // Asynchronous forms: the same, without blocking on Redis; `done` as in Cache::*_async.
   void fill_async(Payload value, int64_t ttl_ms, std::function<void(Result<ValueRef>)> done);
+  void fill_not_found_async(std::function<void(Status)> done);
 
   struct State;
   explicit Lease(std::shared_ptr<State> s);
