@@ -59,6 +59,14 @@ Loader failing(std::atomic<int>* calls) {
   };
 }
 
+// A loader that counts its calls and says the key does not exist.
+Loader absent_loader(std::atomic<int>* calls) {
+  return [calls](std::string_view) -> Result<LoadedValue> {
+    calls->fetch_add(1);
+    return not_found();
+  };
+}
+
 std::string text(const Result<Loaded>& r) {
   if (r) return std::string(r->value.data());
   return r.code() == StatusCode::kNotFound ? "<not found>" : "<error " + r.status().to_string() + ">";
@@ -121,10 +129,7 @@ TEST(ReadThroughMem, ErrorsAreNotCachedAndWaitersGetThem) {
 TEST(ReadThroughMem, NegativeEntries) {
   auto c = open_or_die("mem://");
   std::atomic<int> calls{0};
-  Loader absent = [&](std::string_view) -> Result<LoadedValue> {
-    calls.fetch_add(1);
-    return not_found();
-  };
+  Loader absent = absent_loader(&calls);
   LoadOptions o = opts(60000);
   o.negative_ttl_ms = 300;
   EXPECT_EQ(c->get_or_load("ghost", absent, o).code(), StatusCode::kNotFound);
@@ -389,10 +394,7 @@ TEST_F(ReadThroughRedis, NegativeEntryReachesOtherProcesses) {
   auto a = open();
   auto b = open();
   std::atomic<int> calls{0};
-  Loader absent = [&](std::string_view) -> Result<LoadedValue> {
-    calls.fetch_add(1);
-    return not_found();
-  };
+  Loader absent = absent_loader(&calls);
   LoadOptions o = opts(60000);
   o.negative_ttl_ms = 5000;
   EXPECT_EQ(a->get_or_load("ghost", absent, o).code(), StatusCode::kNotFound);
