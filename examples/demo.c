@@ -21,30 +21,31 @@ static int check(int rc, const char *what) {
   return rc;
 }
 
-/* The "expensive" function the cache sits in front of. */
-static void load_user(int id, char *out, size_t cap) {
+/* The "expensive" function the cache sits in front of, as a stratacache_loader: it
+ * puts the value into the sink (or returns STRATACACHE_ENOTFOUND: "no such user"). */
+static int load_user(void *ctx, const void *key, size_t key_len, stratacache_sink *sink) {
+  int *loads = ctx;
+  ++*loads;
   struct timespec pause = {0, 20 * 1000 * 1000}; /* 20 ms of "database" */
   nanosleep(&pause, NULL);
-  snprintf(out, cap, "{\"id\":%d,\"name\":\"user-%d\",\"roles\":[\"reader\"]}", id, id);
+  char doc[256];
+  int n = snprintf(doc, sizeof doc, "{\"key\":\"%.*s\",\"roles\":[\"reader\"]}", (int)key_len, (const char *)key);
+  return stratacache_sink_put(sink, doc, (size_t)n, STRATACACHE_FORMAT_JSON, 600000);
 }
 
-static void get_user(stratacache_cache *c, int id) {
+static void get_user(stratacache_cache *c, int id, int *loads) {
   char key[64];
   int klen = snprintf(key, sizeof key, "user:%d", id);
   double t0 = now_us();
-  char *json = NULL;
+  void *value = NULL;
   size_t len = 0;
-  int rc = check(stratacache_get_json(&json, &len, c, key, (size_t)klen, NULL), "get");
-  const char *how = "hit ";
-  if (rc == STRATACACHE_ENOTFOUND) {
-    char doc[256];
-    load_user(id, doc, sizeof doc);
-    check(stratacache_set_json(c, key, (size_t)klen, doc, strlen(doc), 600000, NULL), "set");
-    check(stratacache_get_json(&json, &len, c, key, (size_t)klen, NULL), "get");
-    how = "miss";
-  }
-  printf("  %s %-8s %8.1f us  %s\n", how, key, now_us() - t0, json);
-  stratacache_free(json);
+  int format = 0;
+  unsigned info = 0;
+  check(stratacache_get_or_load(&value, &len, &format, &info, c, key, (size_t)klen, load_user, loads, NULL),
+        "get_or_load");
+  printf("  %s %-8s %8.1f us  %.*s\n", info & STRATACACHE_INFO_LOADED ? "load" : "hit ", key, now_us() - t0,
+         (int)len, (const char *)value);
+  stratacache_free(value);
 }
 
 int main(int argc, char **argv) {
@@ -55,9 +56,11 @@ int main(int argc, char **argv) {
   stratacache_cache *c = NULL;
   check(stratacache_open(&c, url), "open");
 
-  printf("read-through, first call loads, second call hits:\n");
+  printf("read-through (stratacache_get_or_load), first call loads, second call hits:\n");
+  int loads = 0;
   for (int round = 0; round < 2; round++)
-    for (int id = 1; id <= 3; id++) get_user(c, id);
+    for (int id = 1; id <= 3; id++) get_user(c, id, &loads);
+  printf("  the loader ran %d times\n", loads);
 
   int64_t views = 0;
   check(stratacache_increment(&views, c, "post:123:views", 14, 1, STRATACACHE_TTL_DEFAULT, NULL), "increment");

@@ -59,6 +59,19 @@ async def main() -> None:
     timed("get_users(7) again", get_users, 7)
     print(f"  cache_info: {get_users.cache_info()}")
 
+    print("read-through: 50 concurrent callers of one cold key share one load")
+    loads = 0
+
+    async def load_report() -> dict:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.05)
+        return {"rows": 1234}
+
+    results = await asyncio.gather(*(cache.get_or_set("report:daily", load_report, ttl=60, stale_ttl=600)
+                                     for _ in range(50)))
+    print(f"  {len(results)} callers got {results[0]}; the loader ran {loads} time(s)")
+
     print("the cache API")
     await cache.set("user:123", {"name": "Alice", "role": "admin"}, ttl=600)
     print(f"  get user:123       -> {await cache.get('user:123')}")
