@@ -125,7 +125,10 @@ class _Base:
         L1 coherence counts under ``l1``: ``invalidations`` (keys Redis reported
         changed), ``coherence_flushes`` (L1 emptied because coverage was lost) and its
         reasons ``flushes_channel``, ``flushes_connection``, ``flushes_topology``,
-        ``flushes_server``, ``flushes_fork``."""
+        ``flushes_server``, ``flushes_fork``. Read-through counts under
+        ``read_through``: ``loads``, ``load_failures``, ``stale_served``,
+        ``lease_waits``, ``lease_takeovers``, ``early_refreshes``, ``negative_hits``,
+        ``fills_refused`` (docs/read-through.md)."""
         return self._core.stats()
 
     def flush_local(self) -> None:

@@ -62,6 +62,8 @@ def test_get_or_set_loads_once_then_hits(url: str) -> None:
     assert calls.n == 1
     assert cache.get("g") == {"n": 1}  # stored as set() stores: a plain get reads it
     assert 0 < (cache.get_ttl("g") or 0) <= 30
+    counts = cache.stats()["read_through"]
+    assert counts["loads"] == 1 and counts["lease_waits"] == 0 and counts["stale_served"] == 0
     cache.close()
 
 
