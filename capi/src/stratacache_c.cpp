@@ -356,7 +356,7 @@ const Counter kCounters[] = {
     STRATACACHE_RT(lease_takeovers, "read-through: leases taken after another process's lease expired unfilled"),
     STRATACACHE_RT(early_refreshes, "read-through: early refreshes handed to a caller"),
     STRATACACHE_RT(negative_hits, "read-through: \"does not exist\" answered from a negative entry"),
-    STRATACACHE_RT(fills_refused, "read-through: fills Redis refused (the lease had expired or been taken over)"),
+    STRATACACHE_RT(fills_refused, "read-through: fills that stored nothing (the lease had expired or been taken over, or the key changed while it loaded)"),
 };
 #undef STRATACACHE_RT
 #undef STRATACACHE_L1

@@ -60,7 +60,7 @@ struct ReadThroughStats {
   uint64_t lease_takeovers = 0;  // leases taken after another process's lease expired unfilled
   uint64_t early_refreshes = 0;  // early refreshes handed to a caller
   uint64_t negative_hits = 0;    // "does not exist" answered from a negative entry
-  uint64_t fills_refused = 0;    // fills Redis refused: the lease had expired or been taken over
+  uint64_t fills_refused = 0;    // fills that stored nothing: the lease expired or was taken over, or the key changed
 };
 
 struct CacheStats {
