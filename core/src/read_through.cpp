@@ -430,6 +430,7 @@ void ReadThrough::end_flight(const std::string& key, const std::shared_ptr<Fligh
 }
 
 void ReadThrough::wake(std::string_view key) {
+  if (flight_count_.load(std::memory_order_acquire) == 0) return;  // the usual case: nothing loads
   bool lease = false;
   if (size_t at = key.rfind(kLeaseMark); at != std::string_view::npos && key.back() == '}') {
     key = key.substr(0, at);
@@ -438,7 +439,6 @@ void ReadThrough::wake(std::string_view key) {
   std::shared_ptr<Flight> f;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (flights_.empty()) return;
     auto it = flights_.find(std::string(key));
     if (it == flights_.end()) return;
     f = it->second;
