@@ -505,6 +505,10 @@ void ReadThrough::await(const std::shared_ptr<Flight>& f, bool for_done, uint64_
 
 void ReadThrough::close() {
   if (closed_.exchange(true)) return;
+  {
+    std::unique_lock<std::mutex> lock(releases_mu_);
+    releases_done_.wait_for(lock, std::chrono::milliseconds(500), [this] { return releases_ == 0; });
+  }
   timers_.stop();
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights;
   {
@@ -543,10 +547,7 @@ void ReadThrough::fill(const std::shared_ptr<Lease::State>& s, const Payload& va
 void ReadThrough::fill_not_found(const std::shared_ptr<Lease::State>& s, bool wait, std::function<void(Status)> done) {
   if (s->finished.exchange(true)) return done(invalid_argument("the lease was already filled or abandoned"));
   if (s->options.negative_ttl_ms <= 0) {
-    if (!s->token.empty()) {
-      c_.l2->delete_if_value(lease_key(c_.full_key(s->key)), s->token, Call{Deadline::after(Millis(1000)), false},
-                             [](Result<bool>) {});
-    }
+    release(*s);
     end_flight(s->key, s->flight, Result<Loaded>(not_found("the key does not exist")));
     return done(Status());
   }
@@ -575,10 +576,7 @@ void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& v
     // The key was written, deleted or invalidated while it loaded: what the loader read
     // may be older than that. Store nothing; the waiters look again.
     n_.fills_refused.fetch_add(1, std::memory_order_relaxed);
-    if (!s->token.empty()) {
-      std::string full = c_.full_key(s->key);
-      c_.l2->delete_if_value(lease_key(full), s->token, Call{Deadline::after(Millis(1000)), false}, [](Result<bool>) {});
-    }
+    release(*s);
     end_flight(s->key, s->flight, Result<Loaded>(Status(StatusCode::kAborted, "the key changed while it loaded")));
     return done(Status(StatusCode::kAborted, "the key changed while it loaded; nothing was stored"));
   }
@@ -632,14 +630,28 @@ void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& v
   }
 }
 
+// Gives the Redis lease back (compare-and-delete), without waiting: waiters in other
+// processes are woken by its deletion and one of them loads at once. close() waits a
+// moment for releases in flight, so a lease given back just before the cache closes
+// still reaches Redis (else the others would wait for lease_ttl).
+void ReadThrough::release(const Lease::State& s) {
+  if (s.token.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(releases_mu_);
+    ++releases_;
+  }
+  c_.l2->delete_if_value(lease_key(c_.full_key(s.key)), s.token, Call{Deadline::after(Millis(1000)), false},
+                         [this](Result<bool>) {
+                           std::lock_guard<std::mutex> lock(releases_mu_);
+                           if (--releases_ == 0) releases_done_.notify_all();
+                         });
+}
+
 void ReadThrough::abandon(const std::shared_ptr<Lease::State>& s, Status why) {
   if (s->finished.exchange(true)) return;
   n_.load_failures.fetch_add(1, std::memory_order_relaxed);
   if (s->stale) n_.stale_served.fetch_add(1, std::memory_order_relaxed);
-  if (!s->token.empty() && !closed_.load(std::memory_order_acquire)) {
-    c_.l2->delete_if_value(lease_key(c_.full_key(s->key)), s->token, Call{Deadline::after(Millis(1000)), false},
-                           [](Result<bool>) {});
-  }
+  release(*s);
   if (why.is_ok() || why.code() == StatusCode::kNotFound) why = Status(StatusCode::kLoadFailed, "the load failed");
   end_flight(s->key, s->flight, Result<Loaded>(s->refresh ? Status(StatusCode::kAborted, why.message()) : why));
 }

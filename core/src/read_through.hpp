@@ -116,6 +116,7 @@ class ReadThrough {
   void serve_stale(const OpPtr& op);
   void finish(const OpPtr& op, Result<Loaded> r);
   void give_up(const OpPtr& op, Status why);
+  void release(const Lease::State& s);
 
   // The flight of `key` ends with `outcome`; its waiters run.
   void end_flight(const std::string& key, const std::shared_ptr<Flight>& f, Result<Loaded> outcome);
@@ -133,6 +134,9 @@ class ReadThrough {
   std::atomic<size_t> flight_count_{0};  // flights_.size(), read without mu_ by writers
   Timers timers_;
   std::atomic<bool> closed_{false};
+  std::mutex releases_mu_;
+  std::condition_variable releases_done_;
+  int releases_ = 0;  // lease releases sent and not yet answered
   struct Counters {
     std::atomic<uint64_t> loads{0}, load_failures{0}, stale_served{0}, lease_waits{0}, lease_takeovers{0},
         early_refreshes{0}, negative_hits{0}, fills_refused{0};
