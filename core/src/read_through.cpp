@@ -377,6 +377,12 @@ void ReadThrough::grant(const OpPtr& op, bool remote, std::string token, ValueRe
   s->key = op->key;
   s->options = op->opt;
   s->flight = std::move(op->flight);
+  if (s->flight) {
+    // The load starts now: only changes from here on can predate what it reads (one
+    // seen while waiting for another process, e.g. the key's expiry, does not count).
+    std::lock_guard<std::mutex> lock(s->flight->mu);
+    s->flight->changed = false;
+  }
   s->token = remote ? std::move(token) : std::string();
   s->refresh = static_cast<bool>(fresh_value);
   s->stale = static_cast<bool>(op->stale);

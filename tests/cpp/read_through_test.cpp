@@ -596,6 +596,31 @@ TEST_F(ReadThroughRedis, LeaseGivenBackAtCloseReachesRedis) {
   }
 }
 
+// A change seen while waiting for another process's lease (here the key expiring) does
+// not fence the load this caller makes after it takes the lease over.
+TEST_F(ReadThroughRedis, ChangeBeforeTheLoadDoesNotRefuseIt) {
+  auto a = open();
+  auto b = open();
+  CountingLoader l;
+  l.value = "v1";
+  ASSERT_TRUE(a->get_or_load("e", l.fn(), opts(100, 300)));
+  ASSERT_TRUE(b->get_or_load("e", l.fn(), opts(100, 300)));  // b reads (and tracks) it too
+  std::this_thread::sleep_for(milliseconds(150));                // stale now
+  LoadOptions o = opts(100, 300);
+  o.lease_ttl = milliseconds(800);
+  o.hard_timeout = milliseconds(3000);
+  Lookup holder = a->acquire("e", o);  // a takes the lease and never fills it
+  ASSERT_TRUE(holder.lease);
+  l.value = "v2";
+  auto r = b->get_or_load("e", l.fn(), o);  // waits; "e" expires meanwhile; takes over
+  ASSERT_TRUE(r) << text(r);
+  EXPECT_EQ(r->value.data(), "v2");
+  EXPECT_TRUE(r->loaded);
+  EXPECT_EQ(b->stats().read_through.fills_refused, 0u);
+  EXPECT_EQ(server_->cli({"GET", "rt:e"}).find("v2") != std::string::npos, true) << "stored";
+  holder.lease->abandon(Status(StatusCode::kLoadFailed, "gave up"));
+}
+
 TEST_F(ReadThroughRedis, LoadTimeIsStoredWithTheEntry) {
   auto a = open();
   CountingLoader l;
