@@ -127,6 +127,15 @@ TEST(CoherenceTopologySentinel, FailoverThenAWriteOnTheNewMasterReachesL1) {
       },
       5000))
       << "B's writes never reached the new master";
+  // A's data connections follow the new master by A's own watcher, which may lag
+  // behind B's: until they do, A's reads still reach the old master (which holds v1).
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::string key = "probe:" + std::to_string(++probe);
+        return a->set(key, raw("p")).is_ok() && new_master->cli({"EXISTS", kPrefix + key}) == "1";
+      },
+      5000))
+      << "A's requests never reached the new master";
   ASSERT_TRUE(b->set("k", raw("v2")));
 
   // A's L1 was emptied and A has not read k since: its first read is B's value.
