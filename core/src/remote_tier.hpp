@@ -50,6 +50,16 @@ struct LeaseTry {
   int64_t holder_pttl_ms = 0;  // not taken: the current holder's remaining lease time
 };
 
+// The reply of a Lua script (RemoteTier::script): nil, an integer, a string (bulk or
+// status reply), or an array of them.
+struct ScriptValue {
+  enum class Kind : uint8_t { kNil, kInteger, kString, kArray };
+  Kind kind = Kind::kNil;
+  int64_t integer = 0;
+  std::string str;
+  std::vector<ScriptValue> items;
+};
+
 struct Call {
   Deadline deadline;
   bool wait = false;  // synchronous: I/O on the calling thread, done() before returning
@@ -109,6 +119,14 @@ class RemoteTier {
   // was taken over). The null tier: true.
   virtual void lease_fill(std::string_view value_key, std::string_view lease_key, std::string_view token,
                           std::string_view value, int64_t ttl_ms, Call call, Done<bool> done) = 0;
+  // Runs a Lua script (EVAL) with `keys` and `args` on the server of keys[0]; every key
+  // must hash to one slot (Cluster: a script over several slots fails with CROSSSLOT).
+  // idempotent: whether running it twice is harmless (then a request that met a dead
+  // connection is retried). An error reply is a server error (kInternal with Redis's
+  // message). Reads in a script track keys like any read (coherence.hpp). The null
+  // tier: kUnsupported (features with an in-process form check enabled() first).
+  virtual void script(std::string_view lua, const std::vector<std::string>& keys,
+                      const std::vector<std::string>& args, bool idempotent, Call call, Done<ScriptValue> done) = 0;
 
   // ---- Synchronous forms (Call::wait = true) ----
   Result<RemoteEntry> get(std::string_view key, Deadline d) {
@@ -146,6 +164,11 @@ class RemoteTier {
   }
   Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline d) {
     return wait_for<bool>([&](auto done) { delete_if_value(key, expected, Call{d, true}, std::move(done)); });
+  }
+  Result<ScriptValue> script(std::string_view lua, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args, bool idempotent, Deadline d) {
+    return wait_for<ScriptValue>(
+        [&](auto done) { script(lua, keys, args, idempotent, Call{d, true}, std::move(done)); });
   }
   HealthInfo health(Deadline d) {
     HealthInfo out;

@@ -33,6 +33,10 @@ class NullRemoteTier final : public RemoteTier {
                   Done<bool> done) override {
     done(true);
   }
+  void script(std::string_view, const std::vector<std::string>&, const std::vector<std::string>&, bool, Call,
+              Done<ScriptValue> done) override {
+    done(Status(StatusCode::kUnsupported, "no L2 tier to run a script on"));
+  }
   void health(Call, std::function<void(HealthInfo)> done) override {
     HealthInfo h;
     h.healthy = true;
@@ -48,6 +52,7 @@ class NullRemoteTier final : public RemoteTier {
   using RemoteTier::mget;
   using RemoteTier::mset;
   using RemoteTier::pttl;
+  using RemoteTier::script;
   using RemoteTier::set;
 };
 

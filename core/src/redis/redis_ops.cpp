@@ -427,6 +427,62 @@ void RedisOps::lease_fill(std::string_view value_key, std::string_view lease_key
   send(std::move(req));
 }
 
+namespace {
+
+Status read_script_value(Reply r, ScriptValue* out, int depth = 0) {
+  if (depth > 16) return unexpected_reply("EVAL");
+  switch (r.type()) {
+    case ReplyType::kError:
+      return server_error(r.str());
+    case ReplyType::kNil:
+      out->kind = ScriptValue::Kind::kNil;
+      return Status();
+    case ReplyType::kInteger:
+      out->kind = ScriptValue::Kind::kInteger;
+      out->integer = r.integer();
+      return Status();
+    case ReplyType::kString:
+    case ReplyType::kStatus:
+      out->kind = ScriptValue::Kind::kString;
+      out->str.assign(r.str());
+      return Status();
+    case ReplyType::kArray:
+      out->kind = ScriptValue::Kind::kArray;
+      out->items.resize(r.size());
+      size_t i = 0;
+      for (Reply c = r.first(); c.valid() && i < out->items.size(); c = c.next(), ++i) {
+        if (Status s = read_script_value(c, &out->items[i], depth + 1); !s) return s;
+      }
+      return Status();
+  }
+  return unexpected_reply("EVAL");
+}
+
+}  // namespace
+
+void RedisOps::script(std::string_view lua, const std::vector<std::string>& keys,
+                      const std::vector<std::string>& args, bool idempotent, Call call, Done<ScriptValue> done) {
+  if (keys.empty()) return done(failed(invalid_argument("a script needs at least one key (it runs on that key's server)")));
+  Num nkeys(static_cast<int64_t>(keys.size()));
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVAL");
+  argv.push_back(lua);
+  argv.push_back(nkeys.view());
+  for (const std::string& k : keys) argv.push_back(k);
+  for (const std::string& a : args) argv.push_back(a);
+  auto reply = std::make_shared<ScriptValue>();
+  RequestPtr req = request(keys[0], call);
+  req->idempotent = idempotent;
+  req->command(argv.data(), argv.size());
+  req->on_reply = [reply](const Replies& r) { return read_script_value(r[0], reply.get()); };
+  req->done = [this, reply, done = std::move(done)](Status s) {
+    if (!s) return done(failed(std::move(s)));
+    done(std::move(*reply));
+  };
+  send(std::move(req));
+}
+
 void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> done) {
   auto servers_or = servers(call.deadline);
   if (!servers_or) return done(failed(servers_or.status()));

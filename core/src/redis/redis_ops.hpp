@@ -68,6 +68,8 @@ class RedisOps : public RemoteTier {
                  bool if_absent, Call call, Done<LeaseTry> done) override;
   void lease_fill(std::string_view value_key, std::string_view lease_key, std::string_view token,
                   std::string_view value, int64_t ttl_ms, Call call, Done<bool> done) override;
+  void script(std::string_view lua, const std::vector<std::string>& keys, const std::vector<std::string>& args,
+              bool idempotent, Call call, Done<ScriptValue> done) override;
   using RemoteTier::del;
   using RemoteTier::delete_if_value;
   using RemoteTier::delete_matching;
@@ -78,6 +80,7 @@ class RedisOps : public RemoteTier {
   using RemoteTier::mget;
   using RemoteTier::mset;
   using RemoteTier::pttl;
+  using RemoteTier::script;
   using RemoteTier::set;
 
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
