@@ -1,12 +1,12 @@
 #include "read_through.hpp"
 
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
 
+#include "companion_key.hpp"
 #include "glob.hpp"
 #include "redis/cluster_slots.hpp"
 
@@ -61,41 +61,7 @@ void Timers::run() {
 
 namespace {
 
-// For every hash slot, a short tag whose slot it is ("{tag}" moves a key there).
-const std::array<std::string, 16384>& slot_tags() {
-  static const std::array<std::string, 16384> tags = [] {
-    std::array<std::string, 16384> t;
-    size_t filled = 0;
-    for (uint64_t i = 0; filled < t.size(); ++i) {
-      std::string s = std::to_string(i);
-      uint16_t slot = redis::crc16_xmodem(s) & 16383;
-      if (t[slot].empty()) {
-        t[slot] = std::move(s);
-        ++filled;
-      }
-    }
-    return t;
-  }();
-  return tags;
-}
-
 constexpr std::string_view kLeaseMark = "~lease{";
-
-std::string random_token() {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    thread_local std::mt19937_64 rng(std::random_device{}());
-    for (auto& b : raw) b = static_cast<unsigned char>(rng());
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(32);
-  for (unsigned char b : raw) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
 
 Deadline::Clock::time_point clamp(Deadline::Clock::time_point t) {
   // Far-away deadlines (no timeout) as one day: condition variables convert clocks.
@@ -105,13 +71,8 @@ Deadline::Clock::time_point clamp(Deadline::Clock::time_point t) {
 
 }  // namespace
 
-// "{tag}" after the key: if the key has a hash tag, that one still decides (it comes
-// first), else the tag puts the lease in the key's slot.
-std::string lease_key(std::string_view full) {
-  std::string k(full);
-  k.append(kLeaseMark).append(slot_tags()[redis::key_slot(full)]).push_back('}');
-  return k;
-}
+// In the key's slot (companion_key.hpp).
+std::string lease_key(std::string_view full) { return companion_key(full, kLeaseMark.substr(0, kLeaseMark.size() - 1)); }
 
 static bool valid(const LoadOptions& o) {
   return o.stale_ttl_ms >= 0 && o.negative_ttl_ms >= 0 && o.early_refresh >= 0 && std::isfinite(o.early_refresh);
