@@ -37,6 +37,7 @@ struct CacheObject {
 struct Signatures {
   Signature get{"get", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature get_many{"get_many", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
+  Signature warm{"warm", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature set{"set", {"key", "value", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 2};
   Signature set_many{"set_many", {"items", "ttl", "skip_l1", "skip_l2", "timeout"}, 2, 1};
   Signature del{"delete", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
@@ -543,6 +544,49 @@ PyObject* cache_get(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames)
   return v;
 }
 
+// warm's result: (found, [indices of missing keys], [indices of failed keys], error or
+// None), from the per-key codes of stratacache_warm. The error is the exception the
+// first failure would raise, not raised, so that the caller keeps what warmed.
+PyObject* warm_outcome(const int32_t* codes, size_t n, int64_t found, int status, const char* message) {
+  PyRef error = PyRef::borrow(Py_None);
+  if (status != STRATACACHE_OK) {
+    error = PyRef::steal(make_error(status, Origin::kOperation, message));
+    if (!error) return nullptr;
+  }
+  PyRef missing = PyRef::steal(PyList_New(0));
+  PyRef failed = PyRef::steal(PyList_New(0));
+  if (!missing || !failed) return nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    if (codes[i] == STRATACACHE_OK) continue;
+    PyRef index = PyRef::steal(PyLong_FromSize_t(i));
+    if (!index || PyList_Append(codes[i] == STRATACACHE_ENOTFOUND ? missing.get() : failed.get(), index.get()) < 0) {
+      return nullptr;
+    }
+  }
+  return Py_BuildValue("(LOOO)", static_cast<long long>(found), missing.get(), failed.get(), error.get());
+}
+
+PyObject* cache_warm(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  KeysRequest r;
+  if (!r.parse(g_sig->warm, args, nargs, kwnames)) return nullptr;
+  size_t n = r.keys.data.size();
+  std::vector<int> codes(n, 0);
+  size_t found = 0;
+  int rc = 0;
+  std::string message;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        int code = stratacache_warm(&found, nullptr, nullptr, codes.data(), h, r.keys.data.data(), r.keys.sizes.data(),
+                                    n, nullptr, nullptr, co);
+        if (code != STRATACACHE_OK) message = stratacache_last_error();
+        return code;
+      })) {
+    return nullptr;
+  }
+  std::vector<int32_t> codes32(codes.begin(), codes.end());
+  return warm_outcome(codes32.data(), n, static_cast<int64_t>(found), rc, message.c_str());
+}
+
 PyObject* cache_get_many(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
   KeysRequest r;
@@ -800,6 +844,7 @@ enum class AsyncKind {
   kTtl,     // ttl: seconds, -1.0 (never expires), None (missing)
   kHealth,  // health: a dict from the JSON text
   kFilled,  // Lease.fill_async: True stored, False refused (EABORTED)
+  kWarm,    // warm: the tuple of warm_outcome
 };
 
 // One submission in flight: strong references, dropped by its completion (which runs
@@ -878,6 +923,15 @@ PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* mes
                   int format, int64_t count, bool* ok) {
   *ok = true;
   if (status == STRATACACHE_EABORTED && kind == AsyncKind::kFilled) Py_RETURN_FALSE;
+  if (kind == AsyncKind::kWarm) {
+    if (len % sizeof(int32_t) != 0 || (len > 0 && !value)) {
+      *ok = false;
+      return make_error(status != STRATACACHE_OK ? status : STRATACACHE_EINTERNAL, Origin::kOperation, message);
+    }
+    std::vector<int32_t> codes(len / sizeof(int32_t));
+    if (len > 0) std::memcpy(codes.data(), value, len);
+    return warm_outcome(codes.data(), codes.size(), count, status, message);
+  }
   if (status == STRATACACHE_ENOTFOUND) {
     if (kind == AsyncKind::kValue) return new_ref(g_types.missing);
     if (kind == AsyncKind::kTtl) Py_RETURN_NONE;
@@ -896,6 +950,7 @@ PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* mes
     case AsyncKind::kTtl: return ttl_seconds(count);
     case AsyncKind::kHealth: return json_decode(static_cast<const char*>(value), len);
     case AsyncKind::kFilled: Py_RETURN_TRUE;
+    case AsyncKind::kWarm: break;  // above
   }
   PyErr_SetString(g_errors.cache, "unknown completion kind");
   return nullptr;
@@ -1016,15 +1071,28 @@ PyObject* cache_get_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kw
   });
 }
 
-PyObject* cache_get_many_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+// The keys-only submissions (get_many, warm): one C function shape.
+using KeysSubmit = int (*)(stratacache_cache*, const void*, const size_t*, size_t, const stratacache_callopts*,
+                           stratacache_queue*, stratacache_callback, void*);
+PyObject* submit_keys(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames, const char* name,
+                      const Signature& sig, AsyncKind kind, KeysSubmit submit_c) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  Completer* c = parse_target("get_many_async", args, nargs);
+  Completer* c = parse_target(name, args, nargs);
   KeysRequest r;
-  if (!c || !r.parse(g_sig->get_many, args + 2, nargs - 2, kwnames)) return nullptr;
+  if (!c || !r.parse(sig, args + 2, nargs - 2, kwnames)) return nullptr;
   std::string keys = pack(r.keys.data, r.keys.sizes);
-  return submit(self, args, c, AsyncKind::kValues, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
-    return stratacache_submit_mget(h, keys.data(), r.keys.sizes.data(), r.keys.sizes.size(), co, q, on_complete, p);
+  return submit(self, args, c, kind, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return submit_c(h, keys.data(), r.keys.sizes.data(), r.keys.sizes.size(), co, q, on_complete, p);
   });
+}
+
+PyObject* cache_get_many_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return submit_keys(o, args, nargs, kwnames, "get_many_async", g_sig->get_many, AsyncKind::kValues,
+                     stratacache_submit_mget);
+}
+
+PyObject* cache_warm_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return submit_keys(o, args, nargs, kwnames, "warm_async", g_sig->warm, AsyncKind::kWarm, stratacache_submit_warm);
 }
 
 PyObject* cache_set_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -1466,6 +1534,10 @@ PyMethodDef cache_methods[] = {
     {"get_many", fastcall(cache_get_many), kFast,
      "get_many($self, /, keys, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
      "A list with the value or MISSING for each key (one L2 round trip)."},
+    {"warm", fastcall(cache_warm), kFast,
+     "warm($self, /, keys, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "Fill L1 from Redis (batched, past the promotion threshold): (found, missing indices, failed indices, "
+     "error or None)."},
     {"set", fastcall(cache_set), kFast,
      "set($self, /, key, value, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
      "Store value; ttl in seconds (None: default_ttl, 0: never expires)."},
@@ -1496,6 +1568,7 @@ PyMethodDef cache_methods[] = {
      "close($self, /)\n--\n\nClose the handle once calls in flight returned; later calls raise CacheError."},
     {"get_async", fastcall(cache_get_async), kFast, SUBMIT_DOC("get", "the value or MISSING")},
     {"get_many_async", fastcall(cache_get_many_async), kFast, SUBMIT_DOC("get_many", "the list of values")},
+    {"warm_async", fastcall(cache_warm_async), kFast, SUBMIT_DOC("warm", "warm's tuple")},
     {"set_async", fastcall(cache_set_async), kFast, SUBMIT_DOC("set", "None")},
     {"set_many_async", fastcall(cache_set_many_async), kFast, SUBMIT_DOC("set_many", "None")},
     {"delete_async", fastcall(cache_delete_async), kFast, SUBMIT_DOC("delete", "how many keys existed")},

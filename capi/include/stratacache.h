@@ -546,6 +546,26 @@ STRATACACHE_API int stratacache_submit_lease_fill(stratacache_lease *lease, cons
 STRATACACHE_API int stratacache_submit_lease_fill_not_found(stratacache_lease *lease, stratacache_queue *queue,
                                                             stratacache_callback done, void *payload);
 
+/* ---- Warming (added in 0.4) ----
+ * Fill this handle's L1 from Redis: the n keys are read in batches of 1000 per round
+ * trip (per node on a Cluster) and every value found enters L1, past the promotion
+ * threshold (l1_promote_after). loader may be NULL; else the keys still missing are then
+ * loaded one after another through read-through, as stratacache_get_or_load does (co's
+ * read-through settings apply). Counts (each pointer may be NULL): keys found in Redis,
+ * keys loaded, keys that exist nowhere; out_codes (NULL, or n ints): per key OK (found
+ * or loaded), ENOTFOUND (exists nowhere) or the code of the first failure (a key that
+ * failed). Returns OK when every key was answered (found, loaded or missing); else the
+ * first failure's code and message, the other keys having still been tried. */
+STRATACACHE_API int stratacache_warm(size_t *out_found, size_t *out_loaded, size_t *out_missing, int *out_codes,
+                                     stratacache_cache *cache, const void *const *keys, const size_t *key_lens,
+                                     size_t n, stratacache_loader loader, void *ctx, const stratacache_callopts *co);
+/* stratacache_warm without a loader, submitted (packed keys, as stratacache_submit_mget):
+ * status as stratacache_warm's return, count = keys found, value = n int32 codes in host
+ * byte order (len = 4n; the per-key codes of stratacache_warm's out_codes). */
+STRATACACHE_API int stratacache_submit_warm(stratacache_cache *cache, const void *keys, const size_t *key_lens,
+                                            size_t n, const stratacache_callopts *co, stratacache_queue *queue,
+                                            stratacache_callback done, void *payload);
+
 /* ---- Observability ---- */
 /* One counter by name: "l1.hits", "l1.misses", "l1.evictions", "l1.expirations",
  * "l1.entries", "l1.bytes", "l2.hits", "l2.misses", "l2.errors", "l2.timeouts",

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 #include "completion_queue.hpp"
@@ -357,6 +358,8 @@ const Counter kCounters[] = {
     STRATACACHE_RT(early_refreshes, "read-through: early refreshes handed to a caller"),
     STRATACACHE_RT(negative_hits, "read-through: \"does not exist\" answered from a negative entry"),
     STRATACACHE_RT(fills_refused, "read-through: fills that stored nothing (the lease had expired or been taken over, or the key changed while it loaded)"),
+    STRATACACHE_L1(promotions_deferred, "Redis reads kept out of L1 below the promotion threshold (l1_promote_after)"),
+    STRATACACHE_L1(promotions, "Redis reads that reached the promotion threshold and entered L1"),
 };
 #undef STRATACACHE_RT
 #undef STRATACACHE_L1
@@ -681,6 +684,18 @@ Completion completion_mget(std::vector<Result<Payload>> results) {
   if (!c.value) return out_of_memory();
   c.count = static_cast<int64_t>(results.size());
   return c;
+}
+// Per key of a warm: OK (found or loaded), ENOTFOUND, or the first failure's code.
+std::vector<int32_t> warm_codes(const std::vector<std::string>& keys, const WarmResult& r) {
+  std::unordered_set<std::string_view> missing(r.missing_keys.begin(), r.missing_keys.end());
+  std::unordered_set<std::string_view> failed(r.failed_keys.begin(), r.failed_keys.end());
+  int32_t failure = r.error ? STRATACACHE_OK : code_of(r.error.code());
+  std::vector<int32_t> codes(keys.size(), STRATACACHE_OK);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (failed.count(keys[i])) codes[i] = failure;
+    else if (missing.count(keys[i])) codes[i] = STRATACACHE_ENOTFOUND;
+  }
+  return codes;
 }
 Completion completion_health(HealthInfo h) {
   return completion_with_buffer(health_text(h), STRATACACHE_FORMAT_JSON);
@@ -1428,6 +1443,15 @@ Result<LoadedValue> loader_outcome(int rc, stratacache_sink& sink) {
   return Status(status_code_of(rc), std::move(message));
 }
 
+// A C loader as the core's Loader: its sink's outcome.
+Loader loader_of(stratacache_loader loader, void* ctx) {
+  return [loader, ctx](std::string_view k) {
+    stratacache_sink sink;
+    int rc = loader(ctx, k.data(), k.size(), &sink);
+    return loader_outcome(rc, sink);
+  };
+}
+
 // ttl_ms of a loaded value (sink_put, lease_fill): < 0 the callopts ttl, 0 no expiry.
 int64_t loaded_ttl(int64_t ttl_ms) { return ttl_ms < 0 ? -1 : ttl_ms; }
 
@@ -1568,19 +1592,63 @@ int stratacache_get_or_load(void** out_value, size_t* out_len, int* out_format, 
     REQUIRE_ARG(loader, "loader");
     LoadOptions options;
     if (int rc = load_options_of(&options, co)) return rc;
-    auto r = use->get_or_load(
-        bytes(key, key_len),
-        [&](std::string_view k) {
-          stratacache_sink sink;
-          int rc = loader(ctx, k.data(), k.size(), &sink);
-          return loader_outcome(rc, sink);
-        },
-        options);
+    auto r = use->get_or_load(bytes(key, key_len), loader_of(loader, ctx), options);
     t_last_error.clear();  // the loader's own calls on this thread are not this call's message
     if (!r) return report(r.status());
     if (out_format) *out_format = static_cast<int>(r->value.format());
     if (out_info) *out_info = info_of(*r);
     return give_buffer(out_value, out_len, r->value.data());
+  });
+}
+
+int stratacache_warm(size_t* out_found, size_t* out_loaded, size_t* out_missing, int* out_codes,
+                     stratacache_cache* cache, const void* const* keys, const size_t* key_lens, size_t n,
+                     stratacache_loader loader, void* ctx, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<size_t>(out_found, 0);
+    clear_out<size_t>(out_loaded, 0);
+    clear_out<size_t>(out_missing, 0);
+    for (size_t i = 0; out_codes && i < n; ++i) out_codes[i] = STRATACACHE_EINVAL;
+    ENTER(cache);
+    std::vector<std::string> ks;
+    if (int rc = gather_keys(&ks, keys, key_lens, n, "keys")) return rc;
+    WarmResult r;
+    if (loader) {
+      LoadOptions options;
+      if (int rc = load_options_of(&options, co)) return rc;
+      r = use->warm(ks, loader_of(loader, ctx), options);
+      t_last_error.clear();  // the loader's own calls on this thread are not this call's message
+    } else {
+      r = use->warm(ks, call_of(co));
+    }
+    if (out_found) *out_found = static_cast<size_t>(r.found);
+    if (out_loaded) *out_loaded = static_cast<size_t>(r.loaded);
+    if (out_missing) *out_missing = r.missing_keys.size();
+    if (out_codes) std::copy_n(warm_codes(ks, r).begin(), n, out_codes);
+    return r.error ? STRATACACHE_OK : report(r.error);
+  });
+}
+
+int stratacache_submit_warm(stratacache_cache* cache, const void* keys, const size_t* key_lens, size_t n,
+                            const stratacache_callopts* co, stratacache_queue* queue, stratacache_callback done,
+                            void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    auto ks = std::make_shared<std::vector<std::string>>();
+    if (int rc = unpack_keys(ks.get(), keys, key_lens, n, "keys")) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->warm_async(*ks, call_of(co), completion_fn<WarmResult>(std::move(t), [ks](WarmResult r) {
+                      std::vector<int32_t> codes = warm_codes(*ks, r);
+                      Completion c = completion_of(r.error);
+                      c.value = copy_buffer(std::string_view(reinterpret_cast<const char*>(codes.data()),
+                                                             codes.size() * sizeof(int32_t)));
+                      if (!c.value) return out_of_memory();
+                      c.len = codes.size() * sizeof(int32_t);
+                      c.count = r.found;
+                      return c;
+                    }));
+    return STRATACACHE_OK;
   });
 }
 

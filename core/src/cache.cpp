@@ -133,7 +133,7 @@ Result<Value> Cache::decode_value(const ValueRef& value) const {
 }
 
 void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
-                       std::function<void(std::vector<Result<Payload>>)> done) {
+                       std::function<void(std::vector<Result<Payload>>)> done, bool warming) {
   std::vector<Result<Payload>> out(keys.size(), Result<Payload>(not_found()));
   std::vector<size_t> pending;
   check_fork();
@@ -142,7 +142,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
       out[i] = st;
       continue;
     }
-    if (use_l1(call)) {
+    if (use_l1(call) && !warming) {
       Seen s = see(l1.get(keys[i]));
       if (serves(s)) {
         out[i] = s.value.to_payload();
@@ -165,7 +165,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
   }
   auto fulls = std::make_shared<std::vector<std::string>>(std::move(full));
   l2->mget(*fulls, c,
-           [this, keys, call, c, token, fulls, epochs = std::move(epochs), pending = std::move(pending), out = std::move(out),
+           [this, keys, call, c, token, fulls, warming, epochs = std::move(epochs), pending = std::move(pending), out = std::move(out),
             done = std::move(done)](std::vector<Result<RemoteEntry>> remote) mutable {
              for (size_t j = 0; j < pending.size(); ++j) {
                size_t i = pending[j];
@@ -183,7 +183,7 @@ void Cache::Impl::mget(const std::vector<std::string>& keys, const CallOptions& 
                  out[i] = p.status();
                  continue;
                }
-               Seen s = backfill(keys[i], *p, meta, remote[j]->pttl_ms, epochs[j], token, use_l1(call));
+               Seen s = backfill(keys[i], *p, meta, remote[j]->pttl_ms, epochs[j], token, use_l1(call), warming);
                if (!serves(s)) {
                  out[i] = unserved(s);
                  continue;
@@ -201,6 +201,95 @@ std::vector<Result<Payload>> Cache::mget(const std::vector<std::string>& keys, c
 void Cache::mget_async(const std::vector<std::string>& keys, const CallOptions& call,
                        std::function<void(std::vector<Result<Payload>>)> done) {
   impl_->mget(keys, call, false, std::move(done));
+}
+
+// ---- Warming: mget in batches, every value read entering L1 ----
+
+namespace {
+
+constexpr size_t kWarmBatch = 1000;  // keys per round trip (per node on a Cluster)
+
+struct Warming {
+  std::vector<std::string> keys;
+  CallOptions call;
+  size_t next = 0;
+  bool again = false;  // the batch at `next` is a second reading
+  WarmResult result;
+  std::function<void(WarmResult)> done;
+};
+
+}  // namespace
+
+static void warm_next(Cache::Impl* impl, std::shared_ptr<Warming> w, bool wait) {
+  if (w->next >= w->keys.size()) return w->done(std::move(w->result));
+  size_t end = std::min(w->keys.size(), w->next + kWarmBatch);
+  std::vector<std::string> batch(w->keys.begin() + static_cast<ptrdiff_t>(w->next),
+                                 w->keys.begin() + static_cast<ptrdiff_t>(end));
+  w->next = end;
+  uint64_t token = impl->coherence ? impl->coherence->token() : 0;
+  impl->mget(
+      batch, w->call, wait,
+      [impl, w, wait, token, n = batch.size()](std::vector<Result<Payload>> got) {
+        // Coherence lapsed during the batch (e.g. a Cluster node's channel opening on
+        // first use): its values were served but not kept. Read it once more.
+        if (!impl->l1_covered(token) && !w->again) {
+          w->again = true;
+          w->next -= n;
+          return warm_next(impl, std::move(w), wait);
+        }
+        w->again = false;
+        for (size_t i = 0; i < n; ++i) {
+          const Result<Payload>& r = i < got.size() ? got[i] : Result<Payload>(internal_error("short reply"));
+          if (r) {
+            ++w->result.found;
+          } else if (r.code() == StatusCode::kNotFound) {
+            w->result.missing_keys.push_back(w->keys[w->next - n + i]);
+          } else {
+            w->result.failed_keys.push_back(w->keys[w->next - n + i]);
+            if (w->result.error.is_ok()) w->result.error = r.status();
+          }
+        }
+        warm_next(impl, std::move(w), wait);
+      },
+      true);
+}
+
+static void start_warm(Cache::Impl* impl, const std::vector<std::string>& keys, const CallOptions& call, bool wait,
+                       std::function<void(WarmResult)> done) {
+  auto w = std::make_shared<Warming>();
+  w->keys = keys;
+  w->call = call;
+  w->done = std::move(done);
+  warm_next(impl, std::move(w), wait);
+}
+
+void Cache::warm_async(const std::vector<std::string>& keys, const CallOptions& call,
+                       std::function<void(WarmResult)> done) {
+  start_warm(impl_.get(), keys, call, false, std::move(done));
+}
+
+WarmResult Cache::warm(const std::vector<std::string>& keys, const CallOptions& call) {
+  return waited(WarmResult(), [&](auto done) { start_warm(impl_.get(), keys, call, true, done); });
+}
+
+WarmResult Cache::warm(const std::vector<std::string>& keys, const Loader& loader, const LoadOptions& options) {
+  CallOptions call;
+  call.timeout = options.hard_timeout;
+  call.skip_l1 = options.skip_l1;
+  WarmResult r = warm(keys, call);
+  std::vector<std::string> missing = std::move(r.missing_keys);
+  for (const std::string& key : missing) {
+    Result<Loaded> got = get_or_load(key, loader, options);
+    if (got) {
+      ++r.loaded;
+    } else if (got.code() == StatusCode::kNotFound) {
+      r.missing_keys.push_back(key);
+    } else {
+      r.failed_keys.push_back(key);
+      if (r.error.is_ok()) r.error = got.status();
+    }
+  }
+  return r;
 }
 
 Result<int64_t> Cache::Impl::check_write(std::string_view key, const Payload& value, const CallOptions& call) {
@@ -462,6 +551,8 @@ CacheStats Cache::stats() const {
   CacheStats s;
   s.l1 = impl_->l1.stats();
   if (impl_->coherence) impl_->coherence->add_stats(&s.l1);
+  s.l1.promotions_deferred = impl_->promotion.deferred();
+  s.l1.promotions = impl_->promotion.promoted();
   s.l2 = impl_->l2->stats();
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
   s.read_through = impl_->rt->stats();

@@ -16,6 +16,7 @@
 #include "entry_frame.hpp"
 #include "integer_payload.hpp"
 #include "memory/memory_tier.hpp"
+#include "promotion.hpp"
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
 
@@ -29,6 +30,7 @@ struct Cache::Impl : Coherence::Sink {
   // Null: no coherence (mem://, l1_coherence=off).
   std::shared_ptr<Coherence> coherence;
   MemoryTier l1;
+  PromotionFilter promotion;  // l1_promote_after (promotion.hpp)
   std::unique_ptr<RemoteTier> l2;
   Codec codec;
   bool plain_integers;  // integers go to Redis as ASCII (INCRBY-compatible) unless encrypted
@@ -48,6 +50,7 @@ struct Cache::Impl : Coherence::Sink {
                       ? nullptr
                       : std::make_shared<Coherence>(options.l1.coherence, options.prefix)),
         l1(options.l1),
+        promotion(options.l1.promote_after, std::max<size_t>(options.l1.max_entries, 1024)),
         l2(options.redis.transport == RedisOptions::Transport::kNone ? make_null_remote_tier()
                                                                      : make_redis_tier(options.redis, coherence)),
         codec(options.codec),
@@ -200,14 +203,16 @@ struct Cache::Impl : Coherence::Sink {
                                                 : s.state == Seen::kStale ? "past its fresh period" : "not found");
   }
 
-  // An L2 value read with its PTTL, stored into L1 (when `store`) and seen as a reader.
+  // An L2 value read with its PTTL, stored into L1 (when `store` and the promotion
+  // threshold lets it in, unless `warming`) and seen as a reader.
   // Back-fill only when no write to the key raced the L2 fetch (`epoch`: l1.write_epoch
   // taken before it), and never for a key in its last millisecond (PTTL 0). With
   // coherent L1, also only while coverage held since `token` (coherence.hpp), except
   // that an entry with a stale period is kept as a fail-safe value (stale only).
   Seen backfill(std::string_view key, const Payload& p, const std::optional<EntryMeta>& meta, int64_t l2_pttl_ms,
-                uint64_t epoch, uint64_t token, bool store = true) {
+                uint64_t epoch, uint64_t token, bool store = true, bool warming = false) {
     if (auto hook = test_hooks::before_backfill.load(std::memory_order_relaxed)) hook(key);
+    if (store && !warming && l2_pttl_ms != 0) store = promotion.admit(key, l2_pttl_ms);
     Seen s;
     bool covered = l1_covered(token);
     if (!meta) {
@@ -257,8 +262,10 @@ struct Cache::Impl : Coherence::Sink {
   // The operations (see "Operations" below).
   template <typename Done>
   void get(std::string_view key, const CallOptions& call, bool wait, Done&& done);
+  // warming: no L1 probe (no hit counted), and every value read enters L1 regardless of
+  // the promotion threshold.
   void mget(const std::vector<std::string>& keys, const CallOptions& call, bool wait,
-            std::function<void(std::vector<Result<Payload>>)> done);
+            std::function<void(std::vector<Result<Payload>>)> done, bool warming = false);
   void mset(std::vector<std::pair<std::string, Payload>> items, const CallOptions& call, bool wait,
             std::function<void(Status)> done);
   void del(const std::vector<std::string>& keys, const CallOptions& call, bool wait,

@@ -199,6 +199,10 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
     return Status::ok();
   }
   if (name == "l1_ttl_jitter") return fraction(o.l1.ttl_jitter);
+  if (name == "l1_promote_after") {
+    if (!parse_uint(value, o.l1.promote_after)) return bad_param(name, value, "an integer >= 0 (0 or 1: at once)");
+    return Status::ok();
+  }
   if (name == "ttl_jitter") return fraction(o.ttl_jitter);
   if (name == "l1_doorkeeper") {
     if (value == "true" || value == "1" || value == "yes") o.l1.doorkeeper = true;

@@ -32,6 +32,8 @@ or a ``hard_timeout`` there too: the loader runs and its result is returned unca
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -39,7 +41,7 @@ from typing import Any, TypeVar, Union
 
 from ._config import TTL, resolve_settings, ttl_seconds
 from ._core import CacheCore
-from ._native import MISSING, CacheConnectionError
+from ._native import MISSING, CacheConnectionError, CacheError
 from ._read_through import LoadSpec, aload, load
 
 __all__ = ["Cache", "AsyncCache", "Key"]
@@ -125,7 +127,8 @@ class _Base:
         L1 coherence counts under ``l1``: ``invalidations`` (keys Redis reported
         changed), ``coherence_flushes`` (L1 emptied because coverage was lost) and its
         reasons ``flushes_channel``, ``flushes_connection``, ``flushes_topology``,
-        ``flushes_server``, ``flushes_fork``. Read-through counts under
+        ``flushes_server``, ``flushes_fork``; the promotion threshold's
+        ``promotions_deferred`` and ``promotions``. Read-through counts under
         ``read_through``: ``loads``, ``load_failures``, ``stale_served``,
         ``lease_waits``, ``lease_takeovers``, ``early_refreshes``, ``negative_hits``,
         ``fills_refused`` (docs/read-through.md)."""
@@ -134,6 +137,23 @@ class _Base:
     def flush_local(self) -> None:
         """Drop this process's L1 copies (Redis untouched)."""
         self._core.native.flush_l1()
+
+    def _warmed(self, keys: list[Key], raw: tuple[int, list[int], list[int], CacheError | None]) -> dict[str, Any]:
+        found, missing, failed, error = raw
+        if isinstance(error, CacheConnectionError):
+            self._absorb("warm", error)
+        elif error is not None:
+            raise error
+        return {"found": found, "loaded": 0, "missing": [keys[i] for i in missing],
+                "failed": [keys[i] for i in failed]}
+
+    @staticmethod
+    def _loaded(result: dict[str, Any], key: Key, value: Any, spec: LoadSpec) -> None:
+        # A loader's None is "does not exist" only with a negative_ttl (get_or_set's rule).
+        if value is None and spec.negative:
+            result["missing"].append(key)
+        else:
+            result["loaded"] += 1
 
     def _absorb(self, op: str, exc: CacheConnectionError) -> None:
         if not self._core.fail_silently:
@@ -188,6 +208,27 @@ class Cache(_Base):
         spec = LoadSpec(ttl=ttl, stale_ttl=stale_ttl, negative_ttl=negative_ttl, early_refresh=early_refresh,
                         soft_timeout=soft_timeout, hard_timeout=hard_timeout, lock=lock)
         return load(self._core, key, loader, spec)[0]
+
+    def warm(self, keys: Iterable[Key], loader: Callable[[Key], Any] | None = None, ttl: TTL | None = None,
+             **load_options: Any) -> dict[str, Any]:
+        """Fill this process's L1 from Redis: the keys are read in batches (1000 per
+        round trip, per node on a Cluster) and every value found enters L1, past the
+        promotion threshold (``l1_promote_after``). With ``loader``, each key Redis lacks
+        is then loaded as ``get_or_set(key, lambda: loader(key), ttl, **load_options)``
+        does (one load per key across processes).
+
+        Returns ``{"found": n, "loaded": n, "missing": [keys], "failed": [keys]}``;
+        ``failed`` are keys Redis did not answer for (absorbed when fail_silently,
+        else the first failure is raised)."""
+        keys = list(keys)
+        result = self._warmed(keys, self._core.native.warm(keys)) if keys else self._warmed([], (0, [], [], None))
+        if loader is None:
+            return result
+        spec = LoadSpec(ttl=ttl, **load_options)
+        missing, result["missing"] = result["missing"], []
+        for key in missing:
+            self._loaded(result, key, load(self._core, key, functools.partial(loader, key), spec)[0], spec)
+        return result
 
     def exists(self, key: Key) -> bool:
         try:
@@ -318,6 +359,29 @@ class AsyncCache(_Base):
         spec = LoadSpec(ttl=ttl, stale_ttl=stale_ttl, negative_ttl=negative_ttl, early_refresh=early_refresh,
                         soft_timeout=soft_timeout, hard_timeout=hard_timeout, lock=lock)
         return (await aload(self._core, key, loader, spec))[0]
+
+    async def warm(self, keys: Iterable[Key], loader: Callable[[Key], Awaitable[Any] | Any] | None = None,
+                   ttl: TTL | None = None, *, concurrency: int = 16, **load_options: Any) -> dict[str, Any]:
+        """As :meth:`Cache.warm`; ``loader`` is a coroutine function or a plain callable,
+        run for at most ``concurrency`` keys at a time."""
+        keys = list(keys)
+        try:
+            raw = await self._core.awarm(keys) if keys else (0, [], [], None)
+        except CacheConnectionError as exc:  # refused before it ran (e.g. no event loop reader)
+            raw = (0, [], list(range(len(keys))), exc)
+        result = self._warmed(keys, raw)
+        if loader is None:
+            return result
+        spec = LoadSpec(ttl=ttl, **load_options)
+        missing, result["missing"] = result["missing"], []
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(key: Key) -> None:
+            async with gate:
+                self._loaded(result, key, (await aload(self._core, key, functools.partial(loader, key), spec))[0], spec)
+
+        await asyncio.gather(*(one(k) for k in missing))
+        return result
 
     async def exists(self, key: Key) -> bool:
         try:

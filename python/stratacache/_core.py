@@ -158,6 +158,10 @@ class CacheCore:
         stored = self._pickle.dumps(key, value) if self._pickle is not None else value
         await self._submit(self.native.set_async, key, stored, ttl)
 
+    async def awarm(self, keys: list[str | bytes]) -> tuple[int, list[int], list[int], CacheError | None]:
+        result: tuple[int, list[int], list[int], CacheError | None] = await self._submit(self.native.warm_async, keys)
+        return result
+
     async def aget_many(self, keys: list[str | bytes]) -> list[Any]:
         values: list[Any] = await self._submit(self.native.get_many_async, keys)
         if self._pickle is None:

@@ -118,6 +118,10 @@ class NativeCache:
         skip_l2: bool = False,
         timeout: float | None = None,
     ) -> list[Any]: ...
+    # (found, indices of missing keys, indices of failed keys, the first failure or None)
+    def warm(
+        self, keys: Sequence[_Key], *, skip_l1: bool = False, skip_l2: bool = False, timeout: float | None = None
+    ) -> tuple[int, list[int], list[int], CacheError | None]: ...
     def set(
         self,
         key: _Key,
@@ -180,6 +184,10 @@ class NativeCache:
         skip_l2: bool = False, timeout: float | None = None,
     ) -> None: ...
     def get_many_async(
+        self, completer: Completer, future: _Future, /, keys: Sequence[_Key], *, skip_l1: bool = False,
+        skip_l2: bool = False, timeout: float | None = None,
+    ) -> None: ...
+    def warm_async(
         self, completer: Completer, future: _Future, /, keys: Sequence[_Key], *, skip_l1: bool = False,
         skip_l2: bool = False, timeout: float | None = None,
     ) -> None: ...

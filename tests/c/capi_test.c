@@ -739,9 +739,11 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 48);
+  CHECK(count == 50);
   /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
-   * the read-through ones (0.3). */
+   * the read-through ones (0.3), then the promotion ones (0.4). */
+  CHECK_RC(stratacache_stat_info(&name, &text, 48), 0);
+  CHECK(strcmp(name, "l1.promotions_deferred") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 40), 0);
   CHECK(strcmp(name, "read_through.loads") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 32), 0);
@@ -1027,6 +1029,38 @@ static void *acquire_elsewhere(void *p) {
   snprintf(w->message, sizeof w->message, "%s", stratacache_last_error());
   atomic_store(&w->done, 1);
   return NULL;
+}
+
+/* Warming (0.4): `reader` fills its L1 with what `writer` wrote, then loads the rest. */
+static void check_warm(stratacache_cache *reader, stratacache_cache *writer) {
+  fprintf(stderr, "-- warming\n");
+  CHECK_RC(stratacache_set(writer, "w1", 2, "one", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  CHECK_RC(stratacache_set(writer, "w2", 2, "two", 3, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  const void *keys[] = {"w1", "w2", "w3"};
+  size_t lens[] = {2, 2, 2};
+  size_t found = 9, loaded = 9, missing = 9;
+  int codes[3] = {9, 9, 9};
+  CHECK_RC(stratacache_warm(&found, &loaded, &missing, codes, reader, keys, lens, 3, NULL, NULL, NULL), 0);
+  CHECK(found == 2 && loaded == 0 && missing == 1);
+  CHECK(codes[0] == 0 && codes[1] == 0 && codes[2] == STRATACACHE_ENOTFOUND);
+  uint64_t before = 0, after = 0;
+  CHECK_RC(stratacache_stat(&before, reader, "l2.hits"), 0);
+  void *v = NULL;
+  size_t len = 0;
+  CHECK_RC(stratacache_get(&v, &len, NULL, reader, "w2", 2, NULL), 0); /* an L1 hit now */
+  CHECK(len == 3 && memcmp(v, "two", 3) == 0);
+  stratacache_free(v);
+  CHECK_RC(stratacache_stat(&after, reader, "l2.hits"), 0);
+  CHECK(after == before);
+  struct loader_ctx l = {.rc = STRATACACHE_OK, .value = "loaded"};
+  CHECK_RC(stratacache_warm(&found, &loaded, &missing, NULL, reader, keys, lens, 3, c_loader, &l, NULL), 0);
+  CHECK(found == 2 && loaded == 1 && missing == 0 && atomic_load(&l.calls) == 1);
+  CHECK_RC(stratacache_get(&v, &len, NULL, writer, "w3", 2, NULL), 0); /* the load reached Redis */
+  CHECK(len == 6 && memcmp(v, "loaded", 6) == 0);
+  stratacache_free(v);
+  CHECK_RC(stratacache_warm(&found, NULL, NULL, NULL, reader, NULL, NULL, 0, NULL, NULL, NULL), 0);
+  CHECK(found == 0);
+  CHECK_RC(stratacache_warm(NULL, NULL, NULL, NULL, NULL, keys, lens, 3, NULL, NULL, NULL), STRATACACHE_EINVAL);
 }
 
 static void check_get_or_load(stratacache_cache *c) {
@@ -1367,6 +1401,7 @@ static void check_redis(void) {
   uint64_t l2_hits = 0;
   CHECK_RC(stratacache_stat(&l2_hits, other, "l2.hits"), 0);
   CHECK(l2_hits == 1);
+  check_warm(other, c);
 
   /* Encryption: a handle with the key reads; one without it sees a miss + decode error. */
   stratacache_options *opts = NULL;

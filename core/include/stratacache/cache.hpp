@@ -29,6 +29,17 @@ struct CallOptions {
   bool skip_l2 = false;          // neither read nor write L2
 };
 
+// What warm() did: keys found in Redis (now in L1), keys loaded by the loader, keys
+// that exist nowhere and keys that failed (Redis unavailable, timeout, a loader error:
+// `error` is the first failure), each list in the order given.
+struct WarmResult {
+  int64_t found = 0;
+  int64_t loaded = 0;
+  std::vector<std::string> missing_keys;
+  std::vector<std::string> failed_keys;
+  Status error;
+};
+
 // Thread-safe. Failure contract of every operation:
 //  - kNotFound: a miss (get) / missing key (ttl).
 //  - kInvalidArgument: key longer than max_key_length (empty keys are allowed), a
@@ -122,6 +133,17 @@ class Cache {
   // acquire without blocking: `done` as in the *_async calls above, except that it may
   // also run on a library timer thread (a wait that ended by its deadline).
   void acquire_async(std::string_view key, const LoadOptions& options, std::function<void(Lookup)> done);
+
+  // ---- Warming (docs/l1.md, "Warming") ----
+  // Fills L1 from Redis: the keys are read in batches of 1000 per round trip (grouped
+  // per node on a Cluster), without an L1 probe, and every value found enters L1 (the
+  // promotion threshold does not apply; W-TinyLFU admission does). Never throws away a
+  // failure: keys Redis did not answer for count in `failed`, the first reason in `error`.
+  WarmResult warm(const std::vector<std::string>& keys, const CallOptions& call = {});
+  void warm_async(const std::vector<std::string>& keys, const CallOptions& call, std::function<void(WarmResult)> done);
+  // The same, then loads the keys still missing through read-through (get_or_load, one
+  // after another on this thread: one load per key across processes still holds).
+  WarmResult warm(const std::vector<std::string>& keys, const Loader& loader, const LoadOptions& options = {});
 
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).

@@ -104,6 +104,9 @@ struct L1Options {
   Millis idle_ttl{0};
   // TinyLFU doorkeeper in front of the frequency sketch.
   bool doorkeeper = false;
+  // Promotion threshold: a value read from Redis enters L1 only at its N-th read
+  // within its lifetime (0 or 1: at once). Writes, own loads and warm() enter at once.
+  uint32_t promote_after = 0;
   // Replaces the 32-bit key hash used by the map and the frequency sketch (must be
   // deterministic and well spread). Not a URL parameter: for benchmarks that replay a
   // trace with another implementation's hash (see bench/bench_hitratio.cpp).

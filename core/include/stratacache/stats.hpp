@@ -24,6 +24,10 @@ struct L1Stats {
   uint64_t flushes_topology = 0;    // a new Sentinel master, Cluster slots moved or a master failed
   uint64_t flushes_server = 0;      // FLUSHDB / FLUSHALL on the server
   uint64_t flushes_fork = 0;        // a forked child dropped the copies tracked for its parent
+  // Promotion threshold (l1_promote_after): Redis reads kept out of L1 below it, and
+  // those that reached it (entered L1).
+  uint64_t promotions_deferred = 0;
+  uint64_t promotions = 0;
   // bytes = for each entry, the allocator chunk that holds its header, key and value
   // (glibc rounding and chunk header included) plus its hash-bucket slot.
 };
