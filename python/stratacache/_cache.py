@@ -130,7 +130,10 @@ class _Base:
         ``flushes_server``, ``flushes_fork``. Read-through counts under
         ``read_through``: ``loads``, ``load_failures``, ``stale_served``,
         ``lease_waits``, ``lease_takeovers``, ``early_refreshes``, ``negative_hits``,
-        ``fills_refused`` (docs/read-through.md)."""
+        ``fills_refused`` (docs/read-through.md). Write-behind counts under
+        ``write_behind`` (the sum over this cache's write-behinds): ``pending``,
+        ``written``, ``failed``, ``retries``, ``coalesced``, ``rejected``, ``abandoned``
+        (docs/write-behind.md)."""
         return self._core.stats()
 
     def flush_local(self) -> None:

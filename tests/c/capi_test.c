@@ -904,6 +904,20 @@ static void check_write_behind(stratacache_cache *c) {
   CHECK_RC(stratacache_write_behind_close(wb, 5000), 0);
   stratacache_write_behind_free(wb);
 
+  /* Workers mode, answered later: the worker waits for the ack from another thread. */
+  CHECK_RC(stratacache_wb_options_set_failure(o, NULL, NULL), 0);
+  struct wb_store p = {.mu = PTHREAD_MUTEX_INITIALIZER, .ack_later = 1};
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &p), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:p", 4, "1", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  for (double t = now_ms(); wb_calls(&p) == 0 && now_ms() - t < 5000;) usleep(1000);
+  CHECK_RC(stratacache_write_behind_flush(wb, 20), STRATACACHE_ETIMEDOUT); /* not acked yet */
+  CHECK(wb_stat(wb, "pending") == 1 && p.nheld == 1 && p.off_thread == 1);
+  stratacache_write_behind_ack(p.held[0], STRATACACHE_OK, NULL);
+  CHECK_RC(stratacache_write_behind_flush(wb, 5000), 0);
+  CHECK(wb_stat(wb, "written") == 1);
+  CHECK_RC(stratacache_write_behind_close(wb, 5000), 0);
+  stratacache_write_behind_free(wb);
+
   /* Queue mode: the writer runs only inside stratacache_queue_drain on this thread, and
    * answers some writes later with stratacache_write_behind_ack. */
   stratacache_queue *q = NULL;
