@@ -1615,10 +1615,37 @@ PyType_Spec cache_spec = {"stratacache._native.NativeCache", sizeof(CacheObject)
 
 }  // namespace
 
+namespace {
+PyTypeObject* g_cache_type = nullptr;
+}  // namespace
+
+stratacache_cache* native_handle(PyObject* cache) {
+  if (!g_cache_type || !PyObject_TypeCheck(cache, g_cache_type)) {
+    PyErr_Format(PyExc_TypeError, "expected a NativeCache, not '%.200s'", Py_TYPE(cache)->tp_name);
+    return nullptr;
+  }
+  auto* self = reinterpret_cast<CacheObject*>(cache);
+  if (!self->handle) closed_error();
+  return self->handle;
+}
+
+bool native_encode(PyObject* cache, PyObject* value, std::string* out, int* format) {
+  EncodedValue v;
+  if (!v.encode(reinterpret_cast<CacheObject*>(cache), value, "value", /*copy_raw=*/true)) return false;
+  out->assign(v.data(), v.size());
+  *format = v.format();
+  return true;
+}
+
+PyObject* native_decode(PyObject* cache, const void* data, size_t len, int format) {
+  return decode_value(reinterpret_cast<CacheObject*>(cache), data, len, format);
+}
+
 void register_cache(pybind11::module_& m) {
   g_sig = new Signatures();  // lives as long as the process: the module is never unloaded
   PyObject* type = PyType_FromSpec(&cache_spec);
   if (!type) throw pybind11::error_already_set();
+  g_cache_type = reinterpret_cast<PyTypeObject*>(type);  // the module's reference keeps it alive
   m.add_object("NativeCache", pybind11::reinterpret_steal<pybind11::object>(type));
   PyObject* lease_type = PyType_FromSpec(&lease_spec);
   if (!lease_type) throw pybind11::error_already_set();
@@ -1637,6 +1664,8 @@ void register_cache(pybind11::module_& m) {
                               "of NativeCache.*_async submissions there.")
       .def(pybind11::init<>())
       .def("fileno", &Completer::fileno, "The queue's eventfd: readable while completions wait.")
+      .def("_queue_capsule", [](Completer& c) { return pybind11::capsule(c.queue(), "stratacache_queue"); },
+           "The queue as a capsule, for the other native types that deliver to it (write-behind).")
       .def("drain", &Completer::drain,
            "Run the waiting completions on this thread (resolving their futures); how many ran.");
 }

@@ -595,6 +595,112 @@ STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, str
 STRATACACHE_API int stratacache_health_json(char **out_json, size_t *out_len, stratacache_cache *cache,
                                             const stratacache_callopts *co);
 
+/* ---- Write-behind (added in 0.4; docs/write-behind.md) ----
+ * A queue in front of the host's own store (a database): stratacache_write_behind_set
+ * caches the value at once (both tiers) and queues it; the host's writer is called
+ * later with each queued write, one call at a time per key, in write order. While a
+ * write still waits, a newer write of its key replaces it (coalescing, counted). A
+ * writer failure is retried with exponential backoff (later writes of that key wait
+ * behind it; other keys go on); EINVAL, ECORRUPT, ETOOBIG, EWRONGTYPE and EUNSUPPORTED
+ * are final and not retried. A write that is finally given up (retries exhausted, or
+ * still queued when close's deadline passed) is counted ("failed" / "abandoned") and
+ * given to the failure callback: nothing is dropped silently.
+ *
+ * Two ways to run the writer (stratacache_wb_options_set "workers"):
+ *  - workers >= 1 (default 1): the writer runs on that many library threads (the host
+ *    asked for it).
+ *  - workers = 0: the writer runs on the host's thread that drains the queue given with
+ *    stratacache_wb_options_set_queue (Node, Java, asyncio). In this mode flush and
+ *    close wait for the draining thread: never call them on it with a timeout > 0.
+ * Either way the writer returns the outcome (then `op` is done with), or returns
+ * STRATACACHE_WB_PENDING and gives `op` to stratacache_write_behind_ack exactly once,
+ * from any thread (with a message; with workers >= 1 the worker waits for the ack; with
+ * workers = 0 the queue goes on).
+ * A write-behind pins its cache handle (like a lease): after stratacache_close its
+ * set/delete fail with ECLOSED, while flush, stats and close still work; the cache's
+ * connections stay open until the write-behind is closed. */
+typedef struct stratacache_write_behind stratacache_write_behind;
+typedef struct stratacache_wb_options stratacache_wb_options;
+typedef struct stratacache_wb_op stratacache_wb_op; /* one write handed to a queue-mode writer */
+
+#define STRATACACHE_WB_SET 0     /* store value under key */
+#define STRATACACHE_WB_DELETE 1  /* delete key (value is NULL, 0) */
+#define STRATACACHE_WB_PENDING 1 /* writer return: it will ack `op` later */
+
+/* The writer. kind: STRATACACHE_WB_SET or _DELETE; key, value: borrowed while the
+ * writer runs (and, with STRATACACHE_WB_PENDING, until `op` is acked); format: the
+ * value's STRATACACHE_FORMAT_*; attempt: 1 for the first call, 2 for the first retry...
+ * Returns STRATACACHE_OK, a negative STRATACACHE_E* code (the write failed), or
+ * STRATACACHE_WB_PENDING (the outcome comes later through `op`). */
+typedef int (*stratacache_wb_writer)(void *ctx, stratacache_wb_op *op, int kind, const void *key, size_t key_len,
+                                     const void *value, size_t value_len, int format, int attempt);
+/* A write that will not be made: status is the writer's last code, or EABORTED when
+ * close's deadline passed first; message says why. Arguments valid while it runs. Runs
+ * on a library worker thread (workers >= 1), on the draining thread (workers = 0), or
+ * on the thread that calls stratacache_write_behind_close (abandoned writes). */
+typedef void (*stratacache_wb_failure)(void *ctx, int kind, const void *key, size_t key_len, const void *value,
+                                       size_t value_len, int format, int status, const char *message);
+
+/* Options with defaults: max_pending 10000, max_retries 5, backoff_initial_ms 100,
+ * backoff_max_ms 10000, backoff_jitter 0.2, workers 1, close_timeout_ms 5000. Caller
+ * owns *out (stratacache_wb_options_free). */
+STRATACACHE_API int stratacache_wb_options_new(stratacache_wb_options **out);
+/* Set one of the names above (value copied, parsed as a number). Unknown names and bad
+ * values are STRATACACHE_EINVAL naming the parameter. */
+STRATACACHE_API int stratacache_wb_options_set(stratacache_wb_options *opts, const char *name, const char *value);
+/* workers = 0: the queue that carries the writer's calls (and the failure callbacks).
+ * Borrowed: keep it until the write-behind is closed. */
+STRATACACHE_API int stratacache_wb_options_set_queue(stratacache_wb_options *opts, stratacache_queue *queue);
+/* The failure callback and its ctx (borrowed until the write-behind is closed). */
+STRATACACHE_API int stratacache_wb_options_set_failure(stratacache_wb_options *opts, stratacache_wb_failure on_failure,
+                                                       void *ctx);
+STRATACACHE_API void stratacache_wb_options_free(stratacache_wb_options *opts);
+
+/* A write-behind on `cache` calling writer(ctx, ...). opts: read, not kept (NULL:
+ * defaults); ctx: borrowed until stratacache_write_behind_close returns. Caller owns
+ * *out (stratacache_write_behind_free). EINVAL: no writer, bad options, workers = 0
+ * without a queue. */
+STRATACACHE_API int stratacache_write_behind_open(stratacache_write_behind **out, stratacache_cache *cache,
+                                                  const stratacache_wb_options *opts, stratacache_wb_writer writer,
+                                                  void *ctx);
+/* Cache key -> value (as stratacache_set with co; copied) and queue the write.
+ * EUNAVAILABLE "write-behind queue full" (max_pending writes pending and none of this key
+ * waiting to be replaced) or "write-behind closed": nothing cached, nothing queued.
+ * The cache's EINVAL / ETOOBIG: nothing queued. A Redis failure of the cache write (L1
+ * holds the value) still queues it and returns OK. */
+STRATACACHE_API int stratacache_write_behind_set(stratacache_write_behind *wb, const void *key, size_t key_len,
+                                                 const void *value, size_t value_len, int format,
+                                                 const stratacache_callopts *co);
+/* Delete key from the cache and queue a delete for the writer (same contract). */
+STRATACACHE_API int stratacache_write_behind_delete(stratacache_write_behind *wb, const void *key, size_t key_len,
+                                                    const stratacache_callopts *co);
+/* The outcome of a write whose writer returned STRATACACHE_WB_PENDING: STRATACACHE_OK
+ * or a negative code, and why (message may be NULL; copied). Consumes op, from any
+ * thread, even after the write-behind was closed (then it only frees it: a queue-mode
+ * write acked after close's deadline was already counted abandoned). NULL: no-op. */
+STRATACACHE_API void stratacache_write_behind_ack(stratacache_wb_op *op, int status, const char *message);
+/* Wait until every write queued before this call was written or finally failed.
+ * ETIMEDOUT after timeout_ms (the writes stay queued); timeout_ms < 0 waits forever. */
+STRATACACHE_API int stratacache_write_behind_flush(stratacache_write_behind *wb, int64_t timeout_ms);
+/* Flush (bounded by timeout_ms; < 0: the close_timeout_ms option), then stop the
+ * workers (waiting for writer calls in progress to return) and release the pin on the
+ * cache. Writes still queued are abandoned: counted in "abandoned", given to the
+ * failure callback with EABORTED, and close returns ETIMEDOUT naming how many. After
+ * close, set/delete fail with EUNAVAILABLE "write-behind closed"; stats and last_error
+ * still answer; a second close is a no-op (OK). Never call it from the writer. */
+STRATACACHE_API int stratacache_write_behind_close(stratacache_write_behind *wb, int64_t timeout_ms);
+/* Close (with close_timeout_ms, if not closed yet) and free wb. NULL is a no-op. */
+STRATACACHE_API void stratacache_write_behind_free(stratacache_write_behind *wb);
+/* One counter of this write-behind: "pending", "written", "failed", "retries",
+ * "coalesced", "rejected", "abandoned" (the same as the cache's "write_behind.*"
+ * counters, which sum the cache's write-behinds). Unknown name: EINVAL. */
+STRATACACHE_API int stratacache_write_behind_stat(uint64_t *out_value, const stratacache_write_behind *wb,
+                                                  const char *name);
+/* The last writer failure as "key: CODE: message" ("" if none); NUL-terminated,
+ * caller-owned (stratacache_free). */
+STRATACACHE_API int stratacache_write_behind_last_error(char **out_message, size_t *out_len,
+                                                        const stratacache_write_behind *wb);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,8 @@ struct Completion {
   int64_t count = 0;
   unsigned info = 0;                     // acquire: STRATACACHE_INFO_* bits
   stratacache_lease* lease = nullptr;    // acquire: the callee's once the callback runs
+  // Other kinds (write-behind): run once, with true when delivered, false when dropped.
+  std::function<void(bool delivered)> task;
 
   Completion() = default;
   Completion(Completion&& o) noexcept { *this = std::move(o); }
@@ -60,6 +63,7 @@ struct Completion {
       count = o.count;
       info = o.info;
       lease = std::exchange(o.lease, nullptr);
+      task = std::exchange(o.task, nullptr);
     }
     return *this;
   }
@@ -69,6 +73,7 @@ struct Completion {
 
   // Hands the value (and lease) to the callee: after this, the record no longer owns them.
   void run() noexcept {
+    if (task) return std::exchange(task, nullptr)(true);
     void* v = std::exchange(value, nullptr);
     if (acquire_done) {
       acquire_done(payload, status, message.c_str(), v, len, format, info, std::exchange(lease, nullptr));
@@ -79,6 +84,7 @@ struct Completion {
   // Never called under the queue's lock: abandoning a lease wakes waiters, whose
   // completions may be pushed to this queue.
   void drop() noexcept {
+    if (task) std::exchange(task, nullptr)(false);
     std::free(value);
     value = nullptr;
     stratacache_lease_abandon(std::exchange(lease, nullptr), STRATACACHE_EUNAVAILABLE,

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "completion_queue.hpp"
 #include "stratacache/cache.hpp"
 #include "stratacache/read_through.hpp"
+#include "stratacache/write_behind.hpp"
 #include "stratacache/version.hpp"
 
 static_assert(STRATACACHE_VERSION_MAJOR == STRATACACHE_CORE_VERSION_MAJOR &&
@@ -308,6 +311,8 @@ struct Counter {
 #define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
 #define STRATACACHE_RT(field, text) \
   {"read_through." #field, [](const CacheStats& s) { return s.read_through.field; }, text}
+#define STRATACACHE_WB(field, text) \
+  {"write_behind." #field, [](const CacheStats& s) { return s.write_behind.field; }, text}
 const Counter kCounters[] = {
     STRATACACHE_L1(hits, "L1 reads that found the key"),
     STRATACACHE_L1(misses, "L1 reads that did not"),
@@ -360,7 +365,15 @@ const Counter kCounters[] = {
     STRATACACHE_RT(fills_refused, "read-through: fills that stored nothing (the lease had expired or been taken over, or the key changed while it loaded)"),
     STRATACACHE_L1(promotions_deferred, "Redis reads kept out of L1 below the promotion threshold (l1_promote_after)"),
     STRATACACHE_L1(promotions, "Redis reads that reached the promotion threshold and entered L1"),
+    STRATACACHE_WB(pending, "write-behind: writes queued now (waiting, being written or waiting to retry)"),
+    STRATACACHE_WB(written, "write-behind: writes the writer made"),
+    STRATACACHE_WB(failed, "write-behind: writes dropped after the writer failed max_retries + 1 times or finally"),
+    STRATACACHE_WB(retries, "write-behind: writer calls repeated after a failure"),
+    STRATACACHE_WB(coalesced, "write-behind: queued writes replaced by a newer write of their key before the writer saw them"),
+    STRATACACHE_WB(rejected, "write-behind: writes refused because the queue was full (nothing cached or queued)"),
+    STRATACACHE_WB(abandoned, "write-behind: writes still queued when close's deadline passed (given to the failure callback)"),
 };
+#undef STRATACACHE_WB
 #undef STRATACACHE_RT
 #undef STRATACACHE_L1
 #undef STRATACACHE_L2
@@ -1751,6 +1764,287 @@ int stratacache_submit_lease_fill_not_found(stratacache_lease* lease, stratacach
     Lease& l = *held->lease;
     auto deliver = completion_fn<Status>(std::move(t), completion_of);
     l.fill_not_found_async([deliver = std::move(deliver), held = std::move(held)](Status s) { deliver(std::move(s)); });
+    return STRATACACHE_OK;
+  });
+}
+
+}  // extern "C"
+
+// ==== Write-behind (added in 0.4; docs/write-behind.md) ====
+//
+// The C handle owns the core WriteBehind and pins its cache handle (one more call
+// inside it, as a lease does) until it is closed, so the Cache the WriteBehind points
+// into outlives it. Workers mode: the core's synchronous Writer calls the host's writer
+// on library threads. Queue mode (workers = 0): the core's AsyncWriter pushes each
+// write to the host's queue as a task completion; draining it calls the writer on the
+// host's thread with a stratacache_wb_op, which the host acks (or the writer's own
+// return value acks it). A completion dropped with its queue acks EUNAVAILABLE.
+
+struct stratacache_wb_options {
+  WriteBehindOptions options;
+  std::shared_ptr<stratacache_capi::QueueCore> queue;
+  stratacache_wb_failure on_failure = nullptr;
+  void* failure_ctx = nullptr;
+};
+
+struct stratacache_wb_op {
+  WriteOp op;
+  WriteAck ack;
+};
+
+struct stratacache_write_behind {
+  std::atomic<stratacache_cache*> shell{nullptr};  // pinned from open until close (then null)
+  stratacache_cache* cache_shell = nullptr;        // the same, kept for set/delete after close (never freed)
+  std::unique_ptr<WriteBehind> wb;
+};
+
+namespace {
+
+// A host's writer code as the core's status (STRATACACHE_WB_PENDING is not one).
+Status writer_status(int rc, const char* message) {
+  if (rc == STRATACACHE_OK) return Status::ok();
+  std::string m = message && *message ? message : std::string("writer returned ") + stratacache_strerror(rc);
+  return Status(rc > 0 ? StatusCode::kInvalidArgument : status_code_of(rc), std::move(m));
+}
+
+int call_writer(stratacache_wb_writer writer, void* ctx, stratacache_wb_op* op, const WriteOp& w) {
+  int kind = w.kind == WriteOp::Kind::kSet ? STRATACACHE_WB_SET : STRATACACHE_WB_DELETE;
+  return writer(ctx, op, kind, w.key.data(), w.key.size(), w.value.data.data(), w.value.data.size(),
+                static_cast<int>(w.value.format), w.attempt);
+}
+
+// on_failure for the core: the host's callback, through the queue in queue mode
+// (except abandoned writes, reported by close on its caller's thread).
+std::function<void(const WriteOp&, const Status&)> failure_fn(const stratacache_wb_options& o) {
+  if (!o.on_failure) return nullptr;
+  auto tell = [cb = o.on_failure, ctx = o.failure_ctx](const WriteOp& w, const Status& st) noexcept {
+    int kind = w.kind == WriteOp::Kind::kSet ? STRATACACHE_WB_SET : STRATACACHE_WB_DELETE;
+    cb(ctx, kind, w.key.data(), w.key.size(), w.value.data.data(), w.value.data.size(), static_cast<int>(w.value.format),
+       code_of(st.code()), st.message().c_str());
+  };
+  if (!o.queue) return tell;
+  return [tell, queue = o.queue](const WriteOp& w, const Status& st) {
+    if (st.code() == StatusCode::kAborted) return tell(w, st);
+    Completion c;
+    c.task = [tell, w, st](bool delivered) {
+      if (delivered) tell(w, st);
+    };
+    queue->push(std::move(c));
+  };
+}
+
+}  // namespace
+
+extern "C" {
+
+int stratacache_wb_options_new(stratacache_wb_options** out) {
+  return guarded([&] {
+    clear_out<stratacache_wb_options*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    *out = new stratacache_wb_options();
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_wb_options_set(stratacache_wb_options* opts, const char* name, const char* value) {
+  return guarded([&] {
+    REQUIRE_ARG(opts, "opts");
+    REQUIRE_ARG(name, "name");
+    REQUIRE_ARG(value, "value");
+    std::string n(name);
+    char* end = nullptr;
+    errno = 0;
+    double d = std::strtod(value, &end);
+    bool number = end != value && *end == '\0' && errno == 0;
+    bool whole = number && d == static_cast<double>(static_cast<int64_t>(d));
+    auto bad = [&] { return fail(STRATACACHE_EINVAL, "write-behind option '" + n + "': bad value '" + value + "'"); };
+    WriteBehindOptions& o = opts->options;
+    if (n == "backoff_jitter") {
+      if (!number || d < 0 || d > 1) return bad();
+      o.backoff_jitter = d;
+      return STRATACACHE_OK;
+    }
+    if (!whole || d < 0 || d > 1e12) return bad();
+    auto v = static_cast<int64_t>(d);
+    if (n == "max_pending") {
+      if (v < 1) return bad();
+      o.max_pending = static_cast<size_t>(v);
+    } else if (n == "max_retries") {
+      if (v > 1000000) return bad();
+      o.max_retries = static_cast<int>(v);
+    } else if (n == "backoff_initial_ms") {
+      o.backoff_initial = Millis(v);
+    } else if (n == "backoff_max_ms") {
+      o.backoff_max = Millis(v);
+    } else if (n == "workers") {
+      if (v > 256) return bad();
+      o.workers = static_cast<int>(v);
+    } else if (n == "close_timeout_ms") {
+      o.close_timeout = Millis(v);
+    } else {
+      return fail(STRATACACHE_EINVAL, "unknown write-behind option '" + n + "'");
+    }
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_wb_options_set_queue(stratacache_wb_options* opts, stratacache_queue* queue) {
+  return guarded([&] {
+    REQUIRE_ARG(opts, "opts");
+    opts->queue = queue ? queue->core : nullptr;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_wb_options_set_failure(stratacache_wb_options* opts, stratacache_wb_failure on_failure, void* ctx) {
+  return guarded([&] {
+    REQUIRE_ARG(opts, "opts");
+    opts->on_failure = on_failure;
+    opts->failure_ctx = ctx;
+    return STRATACACHE_OK;
+  });
+}
+
+void stratacache_wb_options_free(stratacache_wb_options* opts) { delete opts; }
+
+int stratacache_write_behind_open(stratacache_write_behind** out, stratacache_cache* cache,
+                                  const stratacache_wb_options* opts, stratacache_wb_writer writer, void* ctx) {
+  return guarded([&] {
+    clear_out<stratacache_write_behind*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    ENTER(cache);
+    REQUIRE_ARG(writer, "writer");
+    static const stratacache_wb_options kDefaults;
+    const stratacache_wb_options& o = opts ? *opts : kDefaults;
+    WriteBehindOptions options = o.options;
+    options.on_failure = failure_fn(o);
+    Result<std::unique_ptr<WriteBehind>> wb = invalid_argument("unset");
+    if (options.workers == 0) {
+      if (!o.queue) return fail(STRATACACHE_EINVAL, "write-behind workers = 0 needs a queue (stratacache_wb_options_set_queue)");
+      wb = WriteBehind::open(
+          *use,
+          AsyncWriter([writer, ctx, queue = o.queue](const WriteOp& w, WriteAck ack) {
+            Completion c;
+            auto* op = new stratacache_wb_op{w, std::move(ack)};
+            c.task = [writer, ctx, op](bool delivered) {
+              if (!delivered) return stratacache_write_behind_ack(op, STRATACACHE_EUNAVAILABLE, "the queue was freed");
+              int rc = call_writer(writer, ctx, op, op->op);
+              if (rc != STRATACACHE_WB_PENDING) stratacache_write_behind_ack(op, rc, nullptr);
+            };
+            queue->push(std::move(c));
+          }),
+          std::move(options));
+    } else {
+      wb = WriteBehind::open(
+          *use,
+          Writer([writer, ctx](const WriteOp& w) {
+            // A writer that answers through the op (PENDING) is waited for on this worker.
+            auto answer = std::make_shared<std::promise<Status>>();
+            auto* op = new stratacache_wb_op{w, [answer](Status st) { answer->set_value(std::move(st)); }};
+            int rc = call_writer(writer, ctx, op, op->op);
+            if (rc == STRATACACHE_WB_PENDING) return answer->get_future().get();
+            delete op;
+            return writer_status(rc, nullptr);
+          }),
+          std::move(options));
+    }
+    if (!wb) return report(wb.status());
+    auto* h = new stratacache_write_behind();
+    h->cache_shell = use.shell();
+    h->cache_shell->state.fetch_add(1, std::memory_order_acq_rel);  // the pin, released by close
+    h->shell = h->cache_shell;
+    h->wb = std::move(wb).value();
+    *out = h;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_write_behind_set(stratacache_write_behind* wb, const void* key, size_t key_len, const void* value,
+                                 size_t value_len, int format, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    REQUIRE_ARG(wb, "wb");
+    InUse use(wb->cache_shell);
+    if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed");
+    REQUIRE_BYTES(key, key_len, "key");
+    REQUIRE_BYTES(value, value_len, "value");
+    if (int rc = check_format(format, "format")) return rc;
+    return report(wb->wb->write(bytes(key, key_len),
+                                Payload{static_cast<Format>(format), std::string(bytes(value, value_len))},
+                                call_of(co)));
+  });
+}
+
+int stratacache_write_behind_delete(stratacache_write_behind* wb, const void* key, size_t key_len,
+                                    const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    REQUIRE_ARG(wb, "wb");
+    InUse use(wb->cache_shell);
+    if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed");
+    REQUIRE_BYTES(key, key_len, "key");
+    return report(wb->wb->remove(bytes(key, key_len), call_of(co)));
+  });
+}
+
+void stratacache_write_behind_ack(stratacache_wb_op* op, int status, const char* message) {
+  if (!op) return;
+  std::unique_ptr<stratacache_wb_op> owned(op);
+  try {
+    owned->ack(writer_status(status, message));
+  } catch (...) {  // out of memory building the status: the write stays active until close abandons it
+  }
+}
+
+int stratacache_write_behind_flush(stratacache_write_behind* wb, int64_t timeout_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(wb, "wb");
+    Millis t = timeout_ms < 0 ? Millis::max() : Millis(timeout_ms);
+    return report(wb->wb->flush(t));
+  });
+}
+
+int stratacache_write_behind_close(stratacache_write_behind* wb, int64_t timeout_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(wb, "wb");
+    Status st = wb->wb->close(Millis(timeout_ms));  // < 0: close_timeout_ms
+    if (stratacache_cache* shell = wb->shell.exchange(nullptr)) leave(shell);
+    return report(st);
+  });
+}
+
+void stratacache_write_behind_free(stratacache_write_behind* wb) {
+  if (!wb) return;
+  if (wb->shell.load()) (void)stratacache_write_behind_close(wb, -1);
+  delete wb;
+}
+
+int stratacache_write_behind_stat(uint64_t* out_value, const stratacache_write_behind* wb, const char* name) {
+  return guarded([&] {
+    clear_out<uint64_t>(out_value, 0);
+    REQUIRE_ARG(out_value, "out_value");
+    REQUIRE_ARG(wb, "wb");
+    REQUIRE_ARG(name, "name");
+    CacheStats s;
+    s.write_behind = wb->wb->stats();
+    std::string full = std::string("write_behind.") + name;
+    for (const Counter& c : kCounters) {
+      if (full == c.name) {
+        *out_value = c.read(s);
+        return STRATACACHE_OK;
+      }
+    }
+    return fail(STRATACACHE_EINVAL, std::string("unknown write-behind statistic '") + name + "'");
+  });
+}
+
+int stratacache_write_behind_last_error(char** out_message, size_t* out_len, const stratacache_write_behind* wb) {
+  return guarded([&] {
+    clear_out<char*>(out_message, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_message, "out_message");
+    REQUIRE_ARG(wb, "wb");
+    void* buf = nullptr;
+    if (int rc = give_buffer(&buf, out_len, wb->wb->last_error())) return rc;
+    *out_message = static_cast<char*>(buf);
     return STRATACACHE_OK;
   });
 }

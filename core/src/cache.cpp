@@ -556,6 +556,7 @@ CacheStats Cache::stats() const {
   s.l2 = impl_->l2->stats();
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
   s.read_through = impl_->rt->stats();
+  s.write_behind = impl_->write_behind.snapshot();
   return s;
 }
 

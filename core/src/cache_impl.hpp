@@ -19,6 +19,7 @@
 #include "promotion.hpp"
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "write_behind.hpp"
 
 namespace stratacache {
 
@@ -43,6 +44,8 @@ struct Cache::Impl : Coherence::Sink {
   std::atomic<uint64_t> l1_generation{1};
   // Read-through (read_through.hpp).
   std::unique_ptr<ReadThrough> rt;
+  // The write-behinds opened on this cache add their counters here (write_behind.cpp).
+  WriteBehindCounters write_behind;
 
   explicit Impl(Options o)
       : options(std::move(o)),

@@ -32,9 +32,12 @@ from ._native import (
 )
 from ._runtime import configure, get_cache, get_sync_cache
 from ._version import __version__ as __version__
+from ._write_behind import AsyncWriteBehind, WriteBehind, WriteOp
+from ._write_through import cache_update
 
 __all__ = [
     "AsyncCache",
+    "AsyncWriteBehind",
     "Cache",
     "CacheAuthError",
     "CacheConfigError",
@@ -45,6 +48,9 @@ __all__ = [
     "CacheTimeoutError",
     "CacheValueError",
     "CacheWrongTypeError",
+    "WriteBehind",
+    "WriteOp",
+    "cache_update",
     "cached",
     "configure",
     "get_cache",

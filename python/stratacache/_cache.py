@@ -43,6 +43,8 @@ from ._config import TTL, resolve_settings, ttl_seconds
 from ._core import CacheCore
 from ._native import MISSING, CacheConnectionError, CacheError
 from ._read_through import LoadSpec, aload, load
+from ._write_behind import (AsyncWriteBehind, AsyncWriter, FailureHook, WriteBehind, Writer, aclose_write_behinds,
+                            close_write_behinds)
 
 __all__ = ["Cache", "AsyncCache", "Key"]
 
@@ -131,7 +133,10 @@ class _Base:
         ``promotions_deferred`` and ``promotions``. Read-through counts under
         ``read_through``: ``loads``, ``load_failures``, ``stale_served``,
         ``lease_waits``, ``lease_takeovers``, ``early_refreshes``, ``negative_hits``,
-        ``fills_refused`` (docs/read-through.md)."""
+        ``fills_refused`` (docs/read-through.md). Write-behind counts under
+        ``write_behind`` (the sum over this cache's write-behinds): ``pending``,
+        ``written``, ``failed``, ``retries``, ``coalesced``, ``rejected``, ``abandoned``
+        (docs/write-behind.md)."""
         return self._core.stats()
 
     def flush_local(self) -> None:
@@ -313,8 +318,17 @@ class Cache(_Base):
             self._absorb("health_check", exc)
             return _unhealthy(exc)
 
+    def write_behind(self, writer: Writer, *, max_pending: int = 10000, max_retries: int = 5,
+                     backoff: float = 0.1, backoff_max: float = 10.0, jitter: float = 0.2, workers: int = 1,
+                     close_timeout: float = 5.0, on_failure: FailureHook | None = None) -> WriteBehind:
+        """A write-behind queue in front of ``writer`` (docs/write-behind.md)."""
+        return WriteBehind(self._core, writer, max_pending=max_pending, max_retries=max_retries, backoff=backoff,
+                           backoff_max=backoff_max, jitter=jitter, workers=workers, close_timeout=close_timeout,
+                           on_failure=on_failure, completer=None)
+
     def close(self) -> None:
-        """Close the handle and its connections; later calls raise CacheError."""
+        """Close the handle and its connections (its write-behinds first); later calls raise CacheError."""
+        close_write_behinds(self._core)
         self._core.close()
 
     def __enter__(self) -> Cache:
@@ -453,7 +467,16 @@ class AsyncCache(_Base):
             self._absorb("health_check", exc)
             return _unhealthy(exc)
 
+    def write_behind(self, writer: AsyncWriter, *, max_pending: int = 10000, max_retries: int = 5,
+                     backoff: float = 0.1, backoff_max: float = 10.0, jitter: float = 0.2,
+                     close_timeout: float = 5.0, on_failure: FailureHook | None = None) -> AsyncWriteBehind:
+        """A write-behind queue whose (async) ``writer`` is awaited on the running loop."""
+        return AsyncWriteBehind(self._core, writer, max_pending=max_pending, max_retries=max_retries,
+                                backoff=backoff, backoff_max=backoff_max, jitter=jitter,
+                                close_timeout=close_timeout, on_failure=on_failure)
+
     async def close(self) -> None:
+        await aclose_write_behinds(self._core)
         self._core.close()
 
     async def __aenter__(self) -> AsyncCache:

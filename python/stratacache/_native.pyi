@@ -1,5 +1,5 @@
 """Type stubs of ``stratacache._native`` (bindings/python; contract: docs/python-native-api.md)."""
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
@@ -51,6 +51,8 @@ class Completer:
         """The queue's eventfd: readable while completions wait."""
     def drain(self) -> int:
         """Run the waiting completions on this thread (resolving their futures); how many ran."""
+    def _queue_capsule(self) -> object:
+        """The queue as a capsule, for the other native types that deliver to it (write-behind)."""
 
 class _Future(Protocol):
     """What a submission resolves: an ``asyncio.Future`` or anything with these methods."""
@@ -235,3 +237,28 @@ class NativeCache:
         lock: bool = True, skip_l1: bool = False,
     ) -> None: ...
     def close(self) -> None: ...
+
+WB_SET: Final[int]
+WB_DELETE: Final[int]
+
+class WriteAck:
+    """The answer to one write-behind write: call it once with None (written) or why it failed."""
+
+    def __call__(self, error: str | None = None) -> None: ...
+
+class NativeWriteBehind:
+    """A write-behind queue on a NativeCache (capi: stratacache_write_behind_*).
+    ``dispatch(kind, key, value, attempt, ack)`` is called for each write: on a library
+    worker thread (completer None) or in ``completer.drain()``; it must call ``ack``."""
+
+    def __init__(self, cache: NativeCache, dispatch: Callable[[int, str, Any, int, WriteAck], None],
+                 on_failure: Callable[[int, str, Any, str], None] | None, options: dict[str, Any],
+                 completer: Completer | None) -> None: ...
+    def set(self, key: str | bytes, value: Any, ttl_ms: int = -1) -> None: ...
+    def delete(self, key: str | bytes) -> None: ...
+    def flush(self, timeout_ms: int) -> bool: ...
+    def close(self, timeout_ms: int) -> int: ...
+    def stats(self) -> dict[str, int]: ...
+    def last_error(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...

@@ -739,9 +739,11 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 50);
+  CHECK(count == 57);
+  CHECK_RC(stratacache_stat_info(&name, &text, 50), 0);
+  CHECK(strcmp(name, "write_behind.pending") == 0);
   /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
-   * the read-through ones (0.3), then the promotion ones (0.4). */
+   * the read-through ones (0.3), then the promotion and write-behind ones (0.4). */
   CHECK_RC(stratacache_stat_info(&name, &text, 48), 0);
   CHECK(strcmp(name, "l1.promotions_deferred") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 40), 0);
@@ -778,6 +780,205 @@ static void check_counters(stratacache_cache *c) {
   CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:bad", 7, NULL), STRATACACHE_ENOTFOUND);
   CHECK_RC(stratacache_stat(&bad1, c, "decode_errors"), 0);
   CHECK(bad1 == bad0 + 1);
+}
+
+/* ---- write-behind (0.4): the writer on library workers, or drained on the host's queue ---- */
+struct wb_store {
+  pthread_mutex_t mu;
+  char log[64][32]; /* "key=value" or "key=<del>" per writer call, in call order */
+  int calls, fail_first, failures_reported, off_thread;
+  const char *fail_key; /* only this key's calls fail (NULL: any key) */
+  int ack_later;        /* answer first attempts with STRATACACHE_WB_PENDING and ack them from the test */
+  stratacache_wb_op *held[16]; /* queue mode: ops the writer answers later */
+  int nheld;
+};
+
+static void wb_record(struct wb_store *s, int kind, const void *key, size_t key_len, const void *value,
+                      size_t value_len) {
+  if (s->calls < 64) {
+    snprintf(s->log[s->calls], sizeof s->log[0], "%.*s=%.*s", (int)key_len, (const char *)key,
+             kind == STRATACACHE_WB_SET ? (int)value_len : 5,
+             kind == STRATACACHE_WB_SET ? (const char *)value : "<del>");
+  }
+  s->calls++;
+}
+
+static int wb_writer(void *ctx, stratacache_wb_op *op, int kind, const void *key, size_t key_len, const void *value,
+                     size_t value_len, int format, int attempt) {
+  struct wb_store *s = ctx;
+  (void)format;
+  pthread_mutex_lock(&s->mu);
+  if (!pthread_equal(pthread_self(), main_thread)) s->off_thread++;
+  wb_record(s, kind, key, key_len, value, value_len);
+  int fail = s->fail_first > 0 &&
+             (!s->fail_key || (strlen(s->fail_key) == key_len && memcmp(s->fail_key, key, key_len) == 0));
+  if (fail) s->fail_first--;
+  int rc = fail ? STRATACACHE_EUNAVAILABLE : STRATACACHE_OK;
+  if (s->ack_later && !fail && attempt == 1 && s->nheld < 16) { /* answer later, as an event loop would */
+    s->held[s->nheld++] = op;
+    rc = STRATACACHE_WB_PENDING;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+static void wb_failed(void *ctx, int kind, const void *key, size_t key_len, const void *value, size_t value_len,
+                      int format, int status, const char *message) {
+  struct wb_store *s = ctx;
+  (void)kind, (void)key, (void)key_len, (void)value, (void)value_len, (void)format;
+  pthread_mutex_lock(&s->mu);
+  if (status == STRATACACHE_EUNAVAILABLE && message && strlen(message) > 0) s->failures_reported++;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int wb_calls(struct wb_store *s) {
+  pthread_mutex_lock(&s->mu);
+  int n = s->calls;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static uint64_t stat_of(stratacache_cache *c, const char *name);
+
+static uint64_t wb_stat(stratacache_write_behind *wb, const char *name) {
+  uint64_t v = 0;
+  CHECK_RC(stratacache_write_behind_stat(&v, wb, name), 0);
+  return v;
+}
+
+static void check_write_behind(stratacache_cache *c) {
+  fprintf(stderr, "-- write-behind\n");
+  main_thread = pthread_self();
+  stratacache_wb_options *o = NULL;
+  CHECK_RC(stratacache_wb_options_new(&o), 0);
+  CHECK_RC(stratacache_wb_options_set(o, "no_such", "1"), STRATACACHE_EINVAL);
+  CHECK(strstr(stratacache_last_error(), "no_such") != NULL);
+  CHECK_RC(stratacache_wb_options_set(o, "max_pending", "zero"), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_wb_options_set(o, "backoff_initial_ms", "2"), 0);
+  CHECK_RC(stratacache_wb_options_set(o, "backoff_max_ms", "10"), 0);
+  CHECK_RC(stratacache_wb_options_set(o, "max_retries", "3"), 0);
+
+  /* Workers mode: two failures, retried in order; the cache holds the value at once. */
+  struct wb_store s = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_first = 2, .fail_key = "wb:a"};
+  stratacache_write_behind *wb = NULL;
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, NULL, &s), STRATACACHE_EINVAL);
+  CHECK(wb == NULL);
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &s), 0);
+  uint64_t cache_written0 = stat_of(c, "write_behind.written");
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:a", 4, "1", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  for (double t = now_ms(); wb_calls(&s) == 0 && now_ms() - t < 5000;) usleep(1000); /* v1 is with the writer */
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:a", 4, "2", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_delete(wb, "wb:b", 4, NULL), 0);
+  void *got = NULL;
+  size_t got_len = 0;
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "wb:a", 4, NULL), 0);
+  CHECK(got_len == 1 && memcmp(got, "2", 1) == 0);
+  stratacache_free(got);
+  CHECK_RC(stratacache_write_behind_flush(wb, 5000), 0);
+  CHECK(s.calls == 5 && strcmp(s.log[0], "wb:a=1") == 0);
+  int a1 = 0, a2_after = 1;
+  for (int i = 0; i < s.calls && i < 64; i++) {
+    if (strcmp(s.log[i], "wb:a=1") == 0) a1++;
+    if (strcmp(s.log[i], "wb:a=2") == 0 && a1 < 3) a2_after = 0; /* v2 only after v1's 3 calls */
+  }
+  CHECK(a1 == 3 && a2_after);
+  CHECK(s.off_thread == s.calls); /* workers: the library's threads, as asked */
+  CHECK(wb_stat(wb, "retries") == 2);
+  CHECK(wb_stat(wb, "pending") == 0);
+  CHECK(stat_of(c, "write_behind.written") >= cache_written0 + 3);
+  uint64_t v = 0;
+  CHECK_RC(stratacache_write_behind_stat(&v, wb, "nope"), STRATACACHE_EINVAL);
+  char *msg = NULL;
+  CHECK_RC(stratacache_write_behind_last_error(&msg, NULL, wb), 0);
+  CHECK(msg && strstr(msg, "wb:a") != NULL);
+  stratacache_free(msg);
+  CHECK_RC(stratacache_write_behind_close(wb, 5000), 0);
+  stratacache_write_behind_free(wb);
+
+  /* A write that keeps failing reaches the failure callback; nothing is silent. */
+  struct wb_store f = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_first = 100};
+  CHECK_RC(stratacache_wb_options_set_failure(o, wb_failed, &f), 0);
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &f), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:f", 4, "x", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_flush(wb, 5000), 0);
+  CHECK(f.calls == 4 && f.failures_reported == 1);
+  CHECK(wb_stat(wb, "failed") == 1);
+  CHECK_RC(stratacache_write_behind_close(wb, 5000), 0);
+  stratacache_write_behind_free(wb);
+
+  /* Workers mode, answered later: the worker waits for the ack from another thread. */
+  CHECK_RC(stratacache_wb_options_set_failure(o, NULL, NULL), 0);
+  struct wb_store p = {.mu = PTHREAD_MUTEX_INITIALIZER, .ack_later = 1};
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &p), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:p", 4, "1", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  for (double t = now_ms(); wb_calls(&p) == 0 && now_ms() - t < 5000;) usleep(1000);
+  CHECK_RC(stratacache_write_behind_flush(wb, 20), STRATACACHE_ETIMEDOUT); /* not acked yet */
+  CHECK(wb_stat(wb, "pending") == 1 && p.nheld == 1 && p.off_thread == 1);
+  stratacache_write_behind_ack(p.held[0], STRATACACHE_OK, NULL);
+  CHECK_RC(stratacache_write_behind_flush(wb, 5000), 0);
+  CHECK(wb_stat(wb, "written") == 1);
+  CHECK_RC(stratacache_write_behind_close(wb, 5000), 0);
+  stratacache_write_behind_free(wb);
+
+  /* Queue mode: the writer runs only inside stratacache_queue_drain on this thread, and
+   * answers some writes later with stratacache_write_behind_ack. */
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  CHECK_RC(stratacache_wb_options_set(o, "workers", "0"), 0);
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &s), STRATACACHE_EINVAL); /* no queue */
+  CHECK_RC(stratacache_wb_options_set_queue(o, q), 0);
+  CHECK_RC(stratacache_wb_options_set_failure(o, NULL, NULL), 0);
+  struct wb_store h = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_first = 1, .ack_later = 1};
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &h), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:q", 4, "1", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:r", 4, "2", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_flush(wb, 50), STRATACACHE_ETIMEDOUT); /* nobody drained */
+  CHECK(h.calls == 0);
+  double t0 = now_ms();
+  while (wb_stat(wb, "pending") > 0 && now_ms() - t0 < 5000) {
+    fd_readable(stratacache_queue_fd(q), 10);
+    size_t ran = 0;
+    CHECK_RC(stratacache_queue_drain(&ran, q, 0), 0);
+    pthread_mutex_lock(&h.mu);
+    int n = h.nheld;
+    stratacache_wb_op *held[16];
+    memcpy(held, h.held, sizeof held);
+    h.nheld = 0;
+    pthread_mutex_unlock(&h.mu);
+    for (int i = 0; i < n; i++) stratacache_write_behind_ack(held[i], STRATACACHE_OK, NULL);
+  }
+  CHECK(wb_stat(wb, "pending") == 0);
+  CHECK(wb_stat(wb, "written") == 2);
+  CHECK(wb_stat(wb, "retries") == 1);
+  CHECK(h.off_thread == 0);
+  CHECK_RC(stratacache_write_behind_flush(wb, 0), 0);
+  /* Closed before anything drains: the queued write is abandoned and reported. */
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:lost", 7, "z", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_close(wb, 20), STRATACACHE_ETIMEDOUT);
+  CHECK(strstr(stratacache_last_error(), "1 writes") != NULL);
+  CHECK(stat_of(c, "write_behind.abandoned") >= 1);
+  CHECK(wb_stat(wb, "abandoned") == 1 && wb_stat(wb, "pending") == 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:late", 7, "z", 1, STRATACACHE_FORMAT_RAW, NULL), STRATACACHE_EUNAVAILABLE);
+  CHECK(strstr(stratacache_last_error(), "write-behind closed") != NULL);
+  stratacache_write_behind_free(wb);
+  stratacache_queue_free(q); /* drops the undelivered op: its ack after close only frees it */
+
+  /* A queue-full write is refused and not cached. */
+  CHECK_RC(stratacache_wb_options_set(o, "workers", "1"), 0);
+  CHECK_RC(stratacache_wb_options_set(o, "max_pending", "1"), 0);
+  struct wb_store g = {.mu = PTHREAD_MUTEX_INITIALIZER, .fail_first = 1000};
+  CHECK_RC(stratacache_wb_options_set(o, "backoff_initial_ms", "1000"), 0);
+  CHECK_RC(stratacache_write_behind_open(&wb, c, o, wb_writer, &g), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:g1", 5, "1", 1, STRATACACHE_FORMAT_RAW, NULL), 0);
+  CHECK_RC(stratacache_write_behind_set(wb, "wb:g2", 5, "2", 1, STRATACACHE_FORMAT_RAW, NULL), STRATACACHE_EUNAVAILABLE);
+  CHECK(strstr(stratacache_last_error(), "write-behind queue full") != NULL);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "wb:g2", 5, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(wb_stat(wb, "rejected") == 1);
+  CHECK_RC(stratacache_write_behind_close(wb, 10), STRATACACHE_ETIMEDOUT);
+  CHECK_RC(stratacache_write_behind_close(wb, 10), 0); /* a second close is a no-op */
+  stratacache_write_behind_free(wb);
+  stratacache_write_behind_free(NULL);
+  stratacache_wb_options_free(o);
 }
 
 /* Threads calling while another thread closes: each call either runs or gets ECLOSED. */
@@ -1387,6 +1588,7 @@ static void check_redis(void) {
   check_crossings(c);
   check_get_or_load(c);
   check_leases(c, url);
+  check_write_behind(c);
   check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
@@ -1497,6 +1699,7 @@ int main(int argc, char **argv) {
     check_basics(c, "mem://");
     check_async(c, 0);
     check_counters(c);
+    check_write_behind(c);
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);

@@ -158,6 +158,7 @@ class Cache {
   struct Impl;
 
  private:
+  friend class WriteBehind;  // adds its counters to stats() (write_behind.hpp)
   explicit Cache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

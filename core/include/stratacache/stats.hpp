@@ -67,10 +67,23 @@ struct ReadThroughStats {
   uint64_t fills_refused = 0;    // fills that stored nothing: the lease expired or was taken over, or the key changed
 };
 
+// Write-behind (docs/write-behind.md): one WriteBehind's counters, or in CacheStats the
+// sum over the write-behinds opened on the cache.
+struct WriteBehindStats {
+  uint64_t pending = 0;     // writes queued now (waiting, being written or waiting to retry)
+  uint64_t written = 0;     // writes the writer made
+  uint64_t failed = 0;      // writes dropped after the writer failed max_retries + 1 times or finally
+  uint64_t retries = 0;     // writer calls repeated after a failure
+  uint64_t coalesced = 0;   // queued writes replaced by a newer write of their key before the writer saw them
+  uint64_t rejected = 0;    // writes refused because the queue was full (nothing cached or queued)
+  uint64_t abandoned = 0;   // writes still queued when close's deadline passed (handed to on_failure)
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
   ReadThroughStats read_through;
+  WriteBehindStats write_behind;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 
