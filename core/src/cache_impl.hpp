@@ -18,6 +18,7 @@
 #include "memory/memory_tier.hpp"
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "tags.hpp"
 
 namespace stratacache {
 
@@ -41,6 +42,8 @@ struct Cache::Impl : Coherence::Sink {
   std::atomic<uint64_t> l1_generation{1};
   // Read-through (read_through.hpp).
   std::unique_ptr<ReadThrough> rt;
+  // Tags and dependencies (tags.hpp).
+  std::unique_ptr<Tags> tags;
 
   explicit Impl(Options o)
       : options(std::move(o)),
@@ -53,6 +56,7 @@ struct Cache::Impl : Coherence::Sink {
         codec(options.codec),
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
     rt = make_read_through(*this);  // before attach(): invalidations wake its waiters
+    tags = std::make_unique<Tags>(*this);
     if (coherence) coherence->attach(this);
   }
   ~Impl() override;
@@ -267,6 +271,14 @@ struct Cache::Impl : Coherence::Sink {
   void ttl(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<int64_t>)> done);
   void increment(std::string_view key, int64_t amount, const CallOptions& call, bool wait,
                  std::function<void(Result<int64_t>)> done);
+  // Tag names and dependencies' keys: valid, or why not.
+  Status check_tags(const std::vector<std::string>& names, const std::vector<std::string>& parents) const;
+  void invalidate_tags(const std::vector<std::string>& names, const CallOptions& call,
+                       std::function<void(Result<int64_t>)> done);
+  // After a write of `keys`: removes their dependents (in Redis those of the keys whose
+  // dependents set the write saw), then done(write's status, or the removal's error).
+  void after_write(const std::vector<std::string>& keys, const std::vector<std::string>& remote_keys, Call c,
+                   Status written, std::function<void(Status)> done);
   void clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
                      std::function<void(Result<int64_t>)> done);
   void health(const CallOptions& call, bool wait, std::function<void(HealthInfo)> done);

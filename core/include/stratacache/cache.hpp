@@ -27,6 +27,10 @@ struct CallOptions {
   Millis timeout{-1};            // deadline for the whole call; < 0: socket_timeout
   bool skip_l1 = false;          // neither read nor write L1
   bool skip_l2 = false;          // neither read nor write L2
+  // Writes (docs/tags.md): the tags of the written entries, and the keys they depend on
+  // (overwriting, deleting or invalidating one of those removes the written entries).
+  std::vector<std::string> tags;
+  std::vector<std::string> depends_on;
 };
 
 // Thread-safe. Failure contract of every operation:
@@ -122,6 +126,14 @@ class Cache {
   // acquire without blocking: `done` as in the *_async calls above, except that it may
   // also run on a library timer thread (a wait that ended by its deadline).
   void acquire_async(std::string_view key, const LoadOptions& options, std::function<void(Lookup)> done);
+
+  // ---- Tags and dependencies (docs/tags.md) ----
+  // Removes every entry written with one of `tags` (and, transitively, their dependents)
+  // from L2 and from L1 (this process at once, others through coherence). Returns how
+  // many entries were removed. The default deadline is max(socket_timeout, 30 s).
+  Result<int64_t> invalidate_tags(const std::vector<std::string>& tags, const CallOptions& call = {});
+  void invalidate_tags_async(const std::vector<std::string>& tags, const CallOptions& call,
+                             std::function<void(Result<int64_t>)> done);
 
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).

@@ -63,10 +63,18 @@ struct ReadThroughStats {
   uint64_t fills_refused = 0;    // fills that stored nothing: the lease expired or was taken over, or the key changed
 };
 
+// Tags and dependencies (docs/tags.md).
+struct TagStats {
+  uint64_t invalidations = 0;           // invalidate_tags calls that completed
+  uint64_t entries_removed = 0;         // entries they removed (dependents included)
+  uint64_t dependents_invalidated = 0;  // entries removed because a key they depend on changed
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
   ReadThroughStats read_through;
+  TagStats tags;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 
