@@ -144,6 +144,7 @@ void bench_versions(const char* label, const std::string& url, bool cluster, int
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int samples = 7;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--samples")) samples = std::atoi(argv[i + 1]);

@@ -273,9 +273,12 @@ struct Tags::Job : std::enable_shared_from_this<Job> {
   // `members` (keys deleted by the caller).
   void remove(std::vector<std::string> members, std::function<void(Status)> then, bool probe = false) {
     if (members.empty()) return then(Status());
-    std::map<uint16_t, std::vector<std::string>> groups;
-    for (const std::string& m : members) {
-      auto& g = groups[t.cluster_.load(std::memory_order_relaxed) ? redis::key_slot(m) : 0];
+    // Small requests, sent together: a large request costs more than its share.
+    std::map<uint32_t, std::vector<std::string>> groups;
+    const bool by_slot = t.cluster_.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < members.size(); ++i) {
+      const std::string& m = members[i];
+      auto& g = groups[by_slot ? redis::key_slot(m) : static_cast<uint32_t>(i / kDeleteChunk)];
       if (!probe) g.push_back(m);
       g.push_back(deps_set(m));
     }

@@ -39,7 +39,8 @@ class Tags {
  public:
   static constexpr int64_t kNever = 9'000'000'000'000'000;  // score of a member that never expires
   static constexpr int64_t kSlackMs = 1000;                    // added to expiries (clock skew)
-  static constexpr size_t kBatch = 1000;                       // members read per round trip
+  static constexpr size_t kBatch = 200;                        // members read per round trip (small requests)
+  static constexpr size_t kDeleteChunk = 50;                   // members per delete script (standalone)
   static constexpr size_t kMaxEntries = 1'000'000;             // entries one invalidation may remove
 
   explicit Tags(Cache::Impl& cache) : c_(cache) {}

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, TypeVar, Union, cast, overload
 from ._cache import AsyncCache, Cache
 from ._config import TTL, ttl_seconds
 from ._core import CacheCore
-from ._keys import KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
+from ._keys import CallTemplates, KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
 from ._native import MISSING, CacheConnectionError
 from ._read_through import LoadSpec, aload, load
 from ._tags import TagTemplates
@@ -395,37 +395,20 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, s
 # ---- invalidation ------------------------------------------------------------------
 
 class _Invalidation:
-    """The patterns of one decorated function and how to fill them from a call."""
+    """The patterns (and tags) of one decorated function and how to fill them from a call."""
 
-    __slots__ = ("templates", "signature", "needs_arguments", "var_keyword", "tags")
+    __slots__ = ("keys", "tags")
 
     def __init__(self, func: Callable[..., Any], templates: list[KeyTemplate], tags: TagTemplates | None = None) -> None:
-        self.templates = templates
+        self.keys = CallTemplates(func, templates, "invalidation pattern")
         self.tags = tags
-        self.signature = inspect.signature(func)
-        params = self.signature.parameters
-        var_kw = [p.name for p in params.values() if p.kind is p.VAR_KEYWORD]
-        self.var_keyword = var_kw[0] if var_kw else None
-        for t in templates:
-            for name in t.fields:
-                if name not in params and self.var_keyword is None:
-                    raise ValueError(f"invalidation pattern {t.template!r} names {name!r}, "
-                                     f"which is not a parameter of {func.__qualname__}{self.signature}")
-        self.needs_arguments = any(t.fields for t in templates)
 
     def targets(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
         """(exact keys, glob patterns) for a call."""
-        arguments: dict[str, Any] = {}
-        if self.needs_arguments:
-            bound = self.signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            if self.var_keyword is not None:
-                extra = arguments.pop(self.var_keyword, {})
-                arguments = {**extra, **arguments}
+        arguments = self.keys.arguments(args, kwargs)
         exact: list[str] = []
         globs: list[str] = []
-        for t in self.templates:
+        for t in self.keys.templates:
             (globs if t.is_glob else exact).append(t.format(arguments))
         return exact, globs
 

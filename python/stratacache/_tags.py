@@ -13,11 +13,10 @@ those tags. Tags are exact names: a template may not contain glob characters.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._keys import KeyTemplate
+from ._keys import CallTemplates, KeyTemplate
 from ._read_through import LoadSpec
 
 __all__ = ["TagTemplates", "names", "write_options"]
@@ -53,35 +52,19 @@ def write_options(tags: Iterable[str] | None, depends_on: Iterable[Any] | None) 
 class TagTemplates:
     """The tag templates of one decorated function, rendered per call."""
 
-    __slots__ = ("templates", "signature", "needs_arguments", "var_keyword")
+    __slots__ = ("call",)
 
     def __init__(self, func: Callable[..., Any], tags: Iterable[str]) -> None:
         listed = names(tags, "tags") or []
-        self.templates = [KeyTemplate(t if isinstance(t, str) else t.decode()) for t in listed]
-        for t in self.templates:
+        templates = [KeyTemplate(t if isinstance(t, str) else t.decode()) for t in listed]
+        for t in templates:
             if t.is_glob:
                 raise ValueError(f"tag {t.template!r}: tags are exact names, not globs")
-        self.signature = inspect.signature(func)
-        params = self.signature.parameters
-        var_kw = [p.name for p in params.values() if p.kind is p.VAR_KEYWORD]
-        self.var_keyword = var_kw[0] if var_kw else None
-        for t in self.templates:
-            for name in t.fields:
-                if name not in params and self.var_keyword is None:
-                    raise ValueError(f"tag {t.template!r} names {name!r}, "
-                                     f"which is not a parameter of {func.__qualname__}{self.signature}")
-        self.needs_arguments = any(t.fields for t in self.templates)
+        self.call = CallTemplates(func, templates, "tag")
 
     def render(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
-        arguments: dict[str, Any] = {}
-        if self.needs_arguments:
-            bound = self.signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            if self.var_keyword is not None:
-                extra = arguments.pop(self.var_keyword, {})
-                arguments = {**extra, **arguments}
-        return [t.format(arguments) for t in self.templates]
+        arguments = self.call.arguments(args, kwargs)
+        return [t.format(arguments) for t in self.call.templates]
 
     def spec(self, spec: LoadSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LoadSpec:
         """``spec`` whose fills carry this call's tags."""

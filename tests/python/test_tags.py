@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import stratacache
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _interop_bin() -> str:
-    path = os.environ.get("STRATACACHE_INTEROP_BIN") or str(ROOT / "build" / "tests" / "stratacache_interop")
-    if not Path(path).exists():
-        pytest.fail(f"{path} missing: build the C++ tree first (scripts/build.sh)")
-    return path
-
-
-def _c(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_interop_bin(), *args], capture_output=True, text=True, timeout=30)
-
+from conftest import interop as _c
 
 @pytest.mark.parametrize("where", ["redis", "mem"])
 def test_set_and_invalidate_tags(redis_server, where: str) -> None:
