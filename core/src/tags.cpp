@@ -268,37 +268,37 @@ struct Tags::Job : std::enable_shared_from_this<Job> {
     return full.substr(prefix.size());
   }
 
-  // Deletes members from Redis (one script per slot on a Cluster, else one), queueing
+  // Deletes members from Redis (one script per slot and kDeleteChunk members), queueing
   // the dependents sets that exist. probe: only looks for the dependents sets of
   // `members` (keys deleted by the caller).
   void remove(std::vector<std::string> members, std::function<void(Status)> then, bool probe = false) {
     if (members.empty()) return then(Status());
-    // Small requests, sent together: a large request costs more than its share.
-    std::map<uint32_t, std::vector<std::string>> groups;
-    const bool by_slot = t.cluster_.load(std::memory_order_relaxed);
-    for (size_t i = 0; i < members.size(); ++i) {
-      const std::string& m = members[i];
-      auto& g = groups[by_slot ? redis::key_slot(m) : static_cast<uint32_t>(i / kDeleteChunk)];
+    // One script per slot (a Cluster refuses a script over several slots, and an
+    // attempt would count as a failed operation), at most kDeleteChunk members each:
+    // small requests, sent together (a large request costs more than its share).
+    std::map<std::pair<uint16_t, size_t>, std::vector<std::string>> groups;
+    std::map<uint16_t, size_t> per_slot;
+    for (const std::string& m : members) {
+      uint16_t slot = redis::key_slot(m);
+      auto& g = groups[{slot, per_slot[slot]++ / kDeleteChunk}];
       if (!probe) g.push_back(m);
       g.push_back(deps_set(m));
     }
     struct Pending {
       size_t left;
       Status first;
-      bool crossslot = false;
     };
     auto p = std::make_shared<Pending>();
     p->left = groups.size();
     auto self = shared_from_this();
     auto members_p = std::make_shared<std::vector<std::string>>(std::move(members));
-    for (auto& [slot, keys] : groups) {
+    for (auto& [group, keys] : groups) {
       c().l2->script(probe ? kExisting : kDelete, keys, {}, true, call, [self, p, members_p, then, probe](Result<ScriptValue> r) {
         bool last;
         {
           std::lock_guard<std::mutex> lock(self->mu);
           if (!r) {
-            if (r.status().message().find("CROSSSLOT") != std::string::npos) p->crossslot = true;
-            else if (p->first.is_ok()) p->first = r.status();
+            if (p->first.is_ok()) p->first = r.status();
           } else if (probe && r->kind == ScriptValue::Kind::kArray) {
             for (auto& d : r->items) self->queue_set(std::move(d.str), true);
           } else if (r->kind == ScriptValue::Kind::kArray && r->items.size() == 2) {
@@ -313,10 +313,6 @@ struct Tags::Job : std::enable_shared_from_this<Job> {
           }
         }
         if (!last) return;
-        if (p->crossslot && p->first.is_ok()) {
-          self->t.cluster_.store(true, std::memory_order_relaxed);
-          return self->remove(std::move(*members_p), then, probe);
-        }
         then(p->first);
       });
     }

@@ -40,7 +40,7 @@ class Tags {
   static constexpr int64_t kNever = 9'000'000'000'000'000;  // score of a member that never expires
   static constexpr int64_t kSlackMs = 1000;                    // added to expiries (clock skew)
   static constexpr size_t kBatch = 200;                        // members read per round trip (small requests)
-  static constexpr size_t kDeleteChunk = 50;                   // members per delete script (standalone)
+  static constexpr size_t kDeleteChunk = 50;                   // members per delete script
   static constexpr size_t kMaxEntries = 1'000'000;             // entries one invalidation may remove
 
   explicit Tags(Cache::Impl& cache) : c_(cache) {}
@@ -88,7 +88,6 @@ class Tags {
   std::unordered_map<std::string, std::unordered_map<std::string, int64_t>> local_;
   std::atomic<size_t> local_members_{0};
   size_t local_live_ = 0;  // members left by the last sweep
-  std::atomic<bool> cluster_{false};  // a multi-slot script was refused: group by slot
   std::atomic<uint64_t> invalidations_{0}, removed_{0}, dependents_{0};
 };
 
