@@ -56,6 +56,9 @@ bool seconds_to_ms(PyObject* o, const char* what, int64_t none_ms, int64_t* out)
 struct CallSettings {
   uint32_t flags = 0;       // STRATACACHE_SKIP_*
   int64_t timeout_ms = -1;  // < 0: socket_timeout
+  // Writes: tags and dependencies (docs/tags.md; register_tags.hpp parses them).
+  std::vector<std::string> tags, depends_on;
+  bool own() const { return timeout_ms >= 0 || !tags.empty() || !depends_on.empty(); }
 };
 
 // Any argument may be nullptr (not given).

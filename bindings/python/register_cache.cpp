@@ -15,6 +15,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "pyref.hpp"
+#include "register_tags.hpp"
 #include "stratacache.h"
 #include "value_types.hpp"
 
@@ -38,8 +39,9 @@ struct Signatures {
   Signature get{"get", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature get_many{"get_many", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature warm{"warm", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
-  Signature set{"set", {"key", "value", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 2};
-  Signature set_many{"set_many", {"items", "ttl", "skip_l1", "skip_l2", "timeout"}, 2, 1};
+  Signature set{"set", {"key", "value", "ttl", "skip_l1", "skip_l2", "timeout", "tags", "depends_on"}, 3, 2};
+  Signature set_many{"set_many", {"items", "ttl", "skip_l1", "skip_l2", "timeout", "tags", "depends_on"}, 2, 1};
+  Signature invalidate_tags{"invalidate_tags", {"tags", "timeout"}, 1, 1};
   Signature del{"delete", {"keys", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature exists{"exists", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature ttl{"ttl", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
@@ -48,7 +50,7 @@ struct Signatures {
   Signature health{"health", {"timeout"}, 1, 0};
   Signature acquire{"acquire",
                     {"key", "ttl", "stale_ttl", "negative_ttl", "early_refresh", "soft_timeout", "timeout",
-                     "lease_ttl", "lock", "skip_l1"},
+                     "lease_ttl", "lock", "skip_l1", "tags"},
                     1, 1};
   Signature fill{"fill", {"value", "ttl"}, 2, 1};
   Signature abandon{"abandon", {"message", "retry"}, 1, 0};
@@ -92,7 +94,7 @@ bool run(CacheObject* self, const CallSettings& cs, int* rc, F&& body) {
   }
   const stratacache_callopts* co = self->flag_opts[cs.flags & 3u];
   CalloptsPtr own;
-  if (cs.timeout_ms >= 0) {
+  if (cs.own()) {
     stratacache_callopts* raw = nullptr;
     if (stratacache_callopts_new(&raw) != STRATACACHE_OK) {
       PyErr_NoMemory();
@@ -101,6 +103,10 @@ bool run(CacheObject* self, const CallSettings& cs, int* rc, F&& body) {
     own.reset(raw);
     stratacache_callopts_set_flags(raw, cs.flags);
     stratacache_callopts_set_timeout_ms(raw, cs.timeout_ms);
+    if (int rc = apply_tags(raw, cs)) {
+      raise_code(rc, Origin::kOperation);
+      return false;
+    }
     co = raw;
   }
   return run(self, co, rc, std::forward<F>(body));
@@ -410,13 +416,14 @@ struct SetRequest {
   CallSettings cs;
 
   bool parse(CacheObject* self, Args args, Py_ssize_t nargs, PyObject* kwnames) {
-    PyObject* a[6] = {};
+    PyObject* a[8] = {};
     if (nargs == 2 && !kwnames) {
       a[0] = args[0];
       a[1] = args[1];
     } else if (!g_sig->set.parse(args, nargs, kwnames, a) ||
                !seconds_to_ms(a[2], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) ||
-               !parse_call_settings(a[3], a[4], a[5], &cs)) {
+               !parse_call_settings(a[3], a[4], a[5], &cs) || !parse_names(a[6], "tags", &cs.tags) ||
+               !parse_names(a[7], "depends_on", &cs.depends_on)) {
       return false;
     }
     return key_view(a[0], &key) && value.encode(self, a[1], "value");
@@ -434,9 +441,10 @@ struct SetManyRequest {
   CallSettings cs;
 
   bool parse(CacheObject* self, Args args, Py_ssize_t nargs, PyObject* kwnames) {
-    PyObject* a[5];
+    PyObject* a[7];
     if (!g_sig->set_many.parse(args, nargs, kwnames, a) ||
-        !seconds_to_ms(a[1], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[2], a[3], a[4], &cs)) {
+        !seconds_to_ms(a[1], "ttl", STRATACACHE_TTL_DEFAULT, &ttl_ms) || !parse_call_settings(a[2], a[3], a[4], &cs) ||
+        !parse_names(a[5], "tags", &cs.tags) || !parse_names(a[6], "depends_on", &cs.depends_on)) {
       return false;
     }
     // A mapping gives its items(); otherwise a sequence of (key, value) pairs.
@@ -1181,6 +1189,47 @@ PyObject* cache_health_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject*
   });
 }
 
+// ---- tags (docs/tags.md; argument parsing in register_tags.cpp) ----
+
+// tags, timeout=None: invalidate_tags and its _async form.
+struct TagsRequest {
+  std::vector<std::string> tags;
+  CallSettings cs;
+  bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* a[2] = {};
+    return g_sig->invalidate_tags.parse(args, nargs, kwnames, a) && parse_names(a[0], "tags", &tags) &&
+           parse_call_settings(nullptr, nullptr, a[1], &cs);
+  }
+};
+
+PyObject* cache_invalidate_tags(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  TagsRequest r;
+  if (!r.parse(args, nargs, kwnames)) return nullptr;
+  NameArrays names(r.tags);
+  int64_t removed = 0;
+  int rc = 0;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_invalidate_tags(&removed, h, names.ptrs.data(), names.lens.data(), names.ptrs.size(), co);
+      })) {
+    return nullptr;
+  }
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  return PyLong_FromLongLong(removed);
+}
+
+PyObject* cache_invalidate_tags_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  Completer* c = parse_target("invalidate_tags_async", args, nargs);
+  TagsRequest r;
+  if (!c || !r.parse(args + 2, nargs - 2, kwnames)) return nullptr;
+  NameArrays names(r.tags);
+  return submit(self, args, c, AsyncKind::kCount, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return stratacache_submit_invalidate_tags(h, names.ptrs.data(), names.lens.data(), names.ptrs.size(), co, q,
+                                              on_complete, p);
+  });
+}
+
 // ---- read-through (capi: stratacache_acquire, stratacache_lease_*) ----
 //
 // NativeCache.acquire(key, ...) returns (value or MISSING, info bits, Lease or None).
@@ -1252,7 +1301,7 @@ struct AcquireRequest {
   CalloptsPtr co;
 
   bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
-    PyObject* a[10];
+    PyObject* a[11];
     if (!g_sig->acquire.parse(args, nargs, kwnames, a) || !key_view(a[0], &key)) return false;
     key_obj = a[0];
     stratacache_callopts* raw = nullptr;
@@ -1290,7 +1339,8 @@ struct AcquireRequest {
       if (lock < 0 || !check(stratacache_callopts_set_lock(raw, lock))) return false;
     }
     CallSettings cs;
-    return parse_call_settings(a[9], nullptr, nullptr, &cs) && check(stratacache_callopts_set_flags(raw, cs.flags));
+    return parse_call_settings(a[9], nullptr, nullptr, &cs) && check(stratacache_callopts_set_flags(raw, cs.flags)) &&
+           parse_names(a[10], "tags", &cs.tags) && check(apply_tags(raw, cs));
   }
 
  private:
@@ -1539,10 +1589,10 @@ PyMethodDef cache_methods[] = {
      "Fill L1 from Redis (batched, past the promotion threshold): (found, missing indices, failed indices, "
      "error or None)."},
     {"set", fastcall(cache_set), kFast,
-     "set($self, /, key, value, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "set($self, /, key, value, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None, tags=None, depends_on=None)\n--\n\n"
      "Store value; ttl in seconds (None: default_ttl, 0: never expires)."},
     {"set_many", fastcall(cache_set_many), kFast,
-     "set_many($self, /, items, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "set_many($self, /, items, ttl=None, *, skip_l1=False, skip_l2=False, timeout=None, tags=None, depends_on=None)\n--\n\n"
      "Store a mapping or (key, value) pairs (one L2 round trip)."},
     {"delete", fastcall(cache_delete), kFast,
      "delete($self, /, keys, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
@@ -1577,6 +1627,11 @@ PyMethodDef cache_methods[] = {
     {"increment_async", fastcall(cache_increment_async), kFast, SUBMIT_DOC("increment", "the new value")},
     {"clear_pattern_async", fastcall(cache_clear_pattern_async), kFast,
      SUBMIT_DOC("clear_pattern", "how many keys were deleted")},
+    {"invalidate_tags", fastcall(cache_invalidate_tags), kFast,
+     "invalidate_tags($self, /, tags, *, timeout=None)\n--\n\n"
+     "Remove every entry written with one of the tags (and their dependents); returns how many."},
+    {"invalidate_tags_async", fastcall(cache_invalidate_tags_async), kFast,
+     SUBMIT_DOC("invalidate_tags", "how many entries were removed")},
     {"health_async", fastcall(cache_health_async), kFast, SUBMIT_DOC("health", "the health dict")},
     {"acquire", fastcall(cache_acquire), kFast,
      "acquire($self, /, key, *, ttl=None, stale_ttl=None, negative_ttl=None, early_refresh=0.0, "

@@ -700,6 +700,32 @@ STRATACACHE_API int stratacache_write_behind_stat(uint64_t *out_value, const str
  * caller-owned (stratacache_free). */
 STRATACACHE_API int stratacache_write_behind_last_error(char **out_message, size_t *out_len,
                                                         const stratacache_write_behind *wb);
+/* ---- Tags and dependencies (added in 0.4; docs/tags.md) ---- */
+/* The tags of the entries written with these callopts (set, set_json, mset, and
+ * read-through fills: get_or_load, acquire + lease_fill): n tags, tags[i] of lens[i]
+ * bytes, copied. Invalidating one of them (stratacache_invalidate_tags) removes those
+ * entries from Redis and from every process's L1. n = 0 clears them. An empty tag is
+ * refused by the write (EINVAL). */
+STRATACACHE_API int stratacache_callopts_set_tags(stratacache_callopts *co, const void *const *tags,
+                                                  const size_t *lens, size_t n);
+/* The keys the entries written with these callopts depend on: writing, deleting or
+ * invalidating one of them removes those entries (transitively; cycles end). n keys,
+ * copied; n = 0 clears them. */
+STRATACACHE_API int stratacache_callopts_set_depends_on(stratacache_callopts *co, const void *const *keys,
+                                                        const size_t *lens, size_t n);
+/* Remove every entry written with one of the n tags (tags[i] of lens[i] bytes,
+ * borrowed for the call), and their dependents; *out_removed (may be NULL) = how many
+ * entries were removed. When it returns, this process serves none of them; other
+ * processes stop within their coherence delay (docs/coherence.md); a write that
+ * overlaps the call may survive it. */
+STRATACACHE_API int stratacache_invalidate_tags(int64_t *out_removed, stratacache_cache *cache,
+                                                const void *const *tags, const size_t *lens, size_t n,
+                                                const stratacache_callopts *co);
+/* stratacache_invalidate_tags without blocking (tags copied); count = entries removed. */
+STRATACACHE_API int stratacache_submit_invalidate_tags(stratacache_cache *cache, const void *const *tags,
+                                                       const size_t *lens, size_t n, const stratacache_callopts *co,
+                                                       stratacache_queue *queue, stratacache_callback done,
+                                                       void *payload);
 
 #ifdef __cplusplus
 }

@@ -372,6 +372,11 @@ const Counter kCounters[] = {
     STRATACACHE_WB(coalesced, "write-behind: queued writes replaced by a newer write of their key before the writer saw them"),
     STRATACACHE_WB(rejected, "write-behind: writes refused because the queue was full (nothing cached or queued)"),
     STRATACACHE_WB(abandoned, "write-behind: writes still queued when close's deadline passed (given to the failure callback)"),
+    {"tags.invalidations", [](const CacheStats& s) { return s.tags.invalidations; }, "tags: invalidate_tags calls that completed"},
+    {"tags.entries_removed", [](const CacheStats& s) { return s.tags.entries_removed; },
+     "tags: entries removed by tag and dependency invalidations (dependents included)"},
+    {"tags.dependents_invalidated", [](const CacheStats& s) { return s.tags.dependents_invalidated; },
+     "tags: entries removed because a key they depend on was written, deleted or invalidated"},
 };
 #undef STRATACACHE_WB
 #undef STRATACACHE_RT
@@ -2045,6 +2050,62 @@ int stratacache_write_behind_last_error(char** out_message, size_t* out_len, con
     void* buf = nullptr;
     if (int rc = give_buffer(&buf, out_len, wb->wb->last_error())) return rc;
     *out_message = static_cast<char*>(buf);
+    return STRATACACHE_OK;
+  });
+}
+
+}  // extern "C"
+
+// ==== Tags and dependencies (added in 0.4; docs/tags.md) ====
+
+extern "C" {
+
+int stratacache_callopts_set_tags(stratacache_callopts* co, const void* const* tags, const size_t* lens, size_t n) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    std::vector<std::string> names;
+    if (int rc = gather_keys(&names, tags, lens, n, "tags")) return rc;
+    co->load.tags = names;  // read-through fills carry them too
+    co->call.tags = std::move(names);
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_callopts_set_depends_on(stratacache_callopts* co, const void* const* keys, const size_t* lens,
+                                        size_t n) {
+  return guarded([&] {
+    REQUIRE_ARG(co, "co");
+    std::vector<std::string> parents;
+    if (int rc = gather_keys(&parents, keys, lens, n, "keys")) return rc;
+    co->call.depends_on = std::move(parents);
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_invalidate_tags(int64_t* out_removed, stratacache_cache* cache, const void* const* tags,
+                                const size_t* lens, size_t n, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<int64_t>(out_removed, 0);
+    ENTER(cache);
+    std::vector<std::string> names;
+    if (int rc = gather_keys(&names, tags, lens, n, "tags")) return rc;
+    auto r = use->invalidate_tags(names, call_of(co));
+    if (!r) return report(r.status());
+    if (out_removed) *out_removed = *r;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_invalidate_tags(stratacache_cache* cache, const void* const* tags, const size_t* lens, size_t n,
+                                       const stratacache_callopts* co, stratacache_queue* queue,
+                                       stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    std::vector<std::string> names;
+    if (int rc = gather_keys(&names, tags, lens, n, "tags")) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->invalidate_tags_async(names, call_of(co), completion_fn<Result<int64_t>>(std::move(t), completion_count));
     return STRATACACHE_OK;
   });
 }

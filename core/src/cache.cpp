@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <random>
 
 #include "cache_impl.hpp"
@@ -15,6 +16,7 @@ namespace stratacache {
 std::atomic<void (*)(std::string_view)> test_hooks::before_backfill{nullptr};
 std::atomic<void (*)(std::string_view)> test_hooks::on_l2_reply{nullptr};
 std::atomic<void (*)(std::string_view)> test_hooks::after_backfill{nullptr};
+std::atomic<bool> test_hooks::skip_dependents_check{false};
 
 Cache::Impl::~Impl() = default;
 
@@ -348,33 +350,81 @@ void Cache::Impl::mset(std::vector<std::pair<std::string, Payload>> items, const
     if (!t) return done(t.status());
     ttls.push_back(jittered(*t));
   }
+  if (Status st = check_tags(call.tags, call.depends_on); !st) return done(st);
   for (auto& item : items) rt->key_changed(item.first);
+  const bool tagged = !call.tags.empty() || !call.depends_on.empty();
+  auto members = [&] {
+    std::vector<Tags::Member> m;
+    m.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i) m.push_back(Tags::Member{items[i].first, ttls[i]});
+    return m;
+  };
+  auto keys_of = [](const std::vector<std::pair<std::string, Payload>>& its) {
+    std::vector<std::string> k;
+    k.reserve(its.size());
+    for (auto& it : its) k.push_back(it.first);
+    return k;
+  };
   if (!use_l2(call)) {
     for (size_t i = 0; i < items.size(); ++i) finish_write(items[i].first, items[i].second, call, ttls[i]);
-    return done(Status());
+    Call c = l2_call(call, wait);
+    if (tagged) tags->add(members(), call.tags, call.depends_on, false, c, [](Status) {});
+    if (!tags->has_local()) return done(Status());
+    return after_write(keys_of(items), {}, c, Status(), std::move(done));
   }
   std::vector<RemoteWrite> writes;
   writes.reserve(items.size());
+  // Whether each key has dependents in Redis: EXISTS of its dependents set rides in the
+  // write's pipeline (docs/tags.md).
+  auto found = std::make_shared<std::vector<uint8_t>>(items.size(), 0);
+  const bool check = !test_hooks::skip_dependents_check.load(std::memory_order_relaxed);
   for (size_t i = 0; i < items.size(); ++i) {
     auto env = envelope(items[i].first, items[i].second);
     if (!env) return done(env.status());
     writes.push_back(RemoteWrite{full_key(items[i].first), std::move(env).value(), ttls[i]});
+    if (check) {
+      writes.back().check_key = Tags::deps_set(writes.back().key);
+      writes.back().exists_out = &(*found)[i];
+    }
   }
   Call c = l2_call(call, wait);
   uint64_t token = coverage_token(c);
   std::vector<uint64_t> epochs;
   epochs.reserve(items.size());
   for (auto& item : items) epochs.push_back(l1.write_epoch(item.first));
-  auto finish = [this, items = std::move(items), epochs = std::move(epochs), token, call, ttls = std::move(ttls),
-                 done = std::move(done)](Status s) {
+  std::vector<Tags::Member> tagged_members = tagged ? members() : std::vector<Tags::Member>{};
+  auto finish = [this, items = std::move(items), epochs = std::move(epochs), token, call, c, found, keys_of,
+                 ttls = std::move(ttls), done = std::move(done)](Status s) mutable {
     for (size_t i = 0; i < items.size(); ++i) {
       finish_write(items[i].first, items[i].second, call, ttls[i], &s, epochs[i], token);
     }
-    done(std::move(s));
+    std::vector<std::string> remote;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if ((*found)[i]) remote.push_back(items[i].first);
+    }
+    if (remote.empty() && !tags->has_local()) return done(std::move(s));
+    after_write(keys_of(items), remote, c, std::move(s), std::move(done));
   };
-  // One key: a plain SET (no per-slot grouping to set up).
-  if (writes.size() == 1) return l2->set(writes[0].key, writes[0].value, writes[0].ttl_ms, c, std::move(finish));
-  l2->mset(writes, c, std::move(finish));
+  auto write = [this, writes = std::move(writes), c, finish = std::move(finish)](Status memberships) mutable {
+    if (!memberships) return finish(std::move(memberships));
+    // One key without the look for dependents: a plain SET (no per-slot grouping).
+    if (writes.size() == 1 && writes[0].check_key.empty()) {
+      return l2->set(writes[0].key, writes[0].value, writes[0].ttl_ms, c, std::move(finish));
+    }
+    l2->mset(writes, c, std::move(finish));
+  };
+  // Memberships first: an invalidation that starts once the write returned finds it.
+  if (!tagged) return write(Status());
+  tags->add(tagged_members, call.tags, call.depends_on, true, c, std::move(write));
+}
+
+void Cache::Impl::after_write(const std::vector<std::string>& keys, const std::vector<std::string>& remote_keys,
+                              Call c, Status written, std::function<void(Status)> done) {
+  tags->invalidate_dependents(keys, remote_keys, c,
+                              [written = std::move(written), done = std::move(done)](Result<int64_t> r) mutable {
+                                if (written && !r) return done(r.status());
+                                done(std::move(written));
+                              });
 }
 
 Status Cache::set(std::string_view key, const Payload& value, const CallOptions& call) {
@@ -421,13 +471,24 @@ void Cache::Impl::del(const std::vector<std::string>& keys, const CallOptions& c
     l1_count += l1.erase(k) ? 1 : 0;
     rt->key_changed(k);
   }
-  if (!use_l2(call) || keys.empty()) return done(l1_count);
+  if (!use_l2(call) || keys.empty()) {
+    if (!tags->has_local()) return done(l1_count);
+    return tags->invalidate_dependents(keys, {}, l2_call(call, wait), [l1_count, done = std::move(done)](Result<int64_t>) {
+      done(l1_count);
+    });
+  }
   std::vector<std::string> full;
   full.reserve(keys.size());
   for (auto& k : keys) full.push_back(full_key(k));
-  l2->del(full, l2_call(call, wait), [this, keys, done = std::move(done)](Result<int64_t> r) {
+  Call c = l2_call(call, wait);
+  l2->del(full, c, [this, keys, c, done = std::move(done)](Result<int64_t> r) {
     for (auto& k : keys) l1.erase(k);
-    done(std::move(r));
+    if (!r) return done(std::move(r));
+    // Their dependents go too (docs/tags.md): one more round trip to find them.
+    tags->deleted(keys, c, [n = *r, done = std::move(done)](Result<int64_t> d) {
+      if (!d) return done(d.status());
+      done(n);
+    });
   });
 }
 
@@ -521,6 +582,35 @@ void Cache::Impl::clear_pattern(std::string_view glob, const CallOptions& call, 
                       });
 }
 
+Status Cache::Impl::check_tags(const std::vector<std::string>& names, const std::vector<std::string>& parents) const {
+  for (auto& t : names) {
+    if (t.empty()) return invalid_argument("a tag must not be empty");
+    if (Status st = check_key("~tag:" + t); !st) return st;
+  }
+  for (auto& p : parents) {
+    if (Status st = check_key(p); !st) return st;
+  }
+  return Status();
+}
+
+void Cache::Impl::invalidate_tags(const std::vector<std::string>& names, const CallOptions& call,
+                                  std::function<void(Result<int64_t>)> done) {
+  if (Status st = check_tags(names, {}); !st) return done(st);
+  tags->invalidate_tags(names, use_l2(call), l2_call(call, false, Millis(30000)), std::move(done));
+}
+
+Result<int64_t> Cache::invalidate_tags(const std::vector<std::string>& tags, const CallOptions& call) {
+  // The asynchronous form waited for: a tag's members are deleted many at a time.
+  std::promise<Result<int64_t>> out;
+  impl_->invalidate_tags(tags, call, [&out](Result<int64_t> r) { out.set_value(std::move(r)); });
+  return out.get_future().get();
+}
+
+void Cache::invalidate_tags_async(const std::vector<std::string>& tags, const CallOptions& call,
+                                  std::function<void(Result<int64_t>)> done) {
+  impl_->invalidate_tags(tags, call, std::move(done));
+}
+
 Result<int64_t> Cache::clear_pattern(std::string_view glob, const CallOptions& call) {
   return waited(Result<int64_t>(int64_t{0}), [&](auto done) { impl_->clear_pattern(glob, call, true, done); });
 }
@@ -557,6 +647,7 @@ CacheStats Cache::stats() const {
   s.decode_errors = impl_->decode_errors.load(std::memory_order_relaxed);
   s.read_through = impl_->rt->stats();
   s.write_behind = impl_->write_behind.snapshot();
+  s.tags = impl_->tags->stats();
   return s;
 }
 

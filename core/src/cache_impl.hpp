@@ -20,6 +20,7 @@
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
 #include "write_behind.hpp"
+#include "tags.hpp"
 
 namespace stratacache {
 
@@ -46,6 +47,8 @@ struct Cache::Impl : Coherence::Sink {
   std::unique_ptr<ReadThrough> rt;
   // The write-behinds opened on this cache add their counters here (write_behind.cpp).
   WriteBehindCounters write_behind;
+  // Tags and dependencies (tags.hpp).
+  std::unique_ptr<Tags> tags;
 
   explicit Impl(Options o)
       : options(std::move(o)),
@@ -59,6 +62,7 @@ struct Cache::Impl : Coherence::Sink {
         codec(options.codec),
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
     rt = make_read_through(*this);  // before attach(): invalidations wake its waiters
+    tags = std::make_unique<Tags>(*this);
     if (coherence) coherence->attach(this);
   }
   ~Impl() override;
@@ -277,6 +281,14 @@ struct Cache::Impl : Coherence::Sink {
   void ttl(std::string_view key, const CallOptions& call, bool wait, std::function<void(Result<int64_t>)> done);
   void increment(std::string_view key, int64_t amount, const CallOptions& call, bool wait,
                  std::function<void(Result<int64_t>)> done);
+  // Tag names and dependencies' keys: valid, or why not.
+  Status check_tags(const std::vector<std::string>& names, const std::vector<std::string>& parents) const;
+  void invalidate_tags(const std::vector<std::string>& names, const CallOptions& call,
+                       std::function<void(Result<int64_t>)> done);
+  // After a write of `keys`: removes their dependents (in Redis those of the keys whose
+  // dependents set the write saw), then done(write's status, or the removal's error).
+  void after_write(const std::vector<std::string>& keys, const std::vector<std::string>& remote_keys, Call c,
+                   Status written, std::function<void(Status)> done);
   void clear_pattern(std::string_view glob, const CallOptions& call, bool wait,
                      std::function<void(Result<int64_t>)> done);
   void health(const CallOptions& call, bool wait, std::function<void(HealthInfo)> done);

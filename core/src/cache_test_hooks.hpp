@@ -14,5 +14,7 @@ extern std::atomic<void (*)(std::string_view key)> before_backfill;
 // after the back-fill (whether it stored the value or not).
 extern std::atomic<void (*)(std::string_view key)> on_l2_reply;
 extern std::atomic<void (*)(std::string_view key)> after_backfill;
+// Benchmarks: writes skip the pipelined look for dependents (docs/tags.md), to measure it.
+extern std::atomic<bool> skip_dependents_check;
 
 }  // namespace stratacache::test_hooks

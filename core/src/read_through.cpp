@@ -130,6 +130,7 @@ void ReadThrough::acquire(std::string_view key, const LoadOptions& options, bool
     return done(Lookup{Result<Loaded>(invalid_argument("stale_ttl, negative_ttl and early_refresh must be >= 0 (early_refresh finite)")),
                        nullptr});
   }
+  if (Status st = c_.check_tags(options.tags, {}); !st) return done(Lookup{Result<Loaded>(st), nullptr});
   if (ValueRef v = fresh_hit(key, options)) return done(Lookup{Loaded{std::move(v), false, false}, nullptr});
   auto op = std::make_shared<Op>();
   op->key = std::string(key);
@@ -562,8 +563,10 @@ void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& v
       c_.store_framed(s->key, value, h, total_ms, true, e ? *e : current);
     });
   };
+  const std::vector<std::string>& tags = s->options.tags;
   if (!c_.l2->enabled()) {
     keep(nullptr, 0, 0);
+    if (!tags.empty()) c_.tags->add({Tags::Member{s->key, total_ms}}, tags, {}, false, Call{Deadline::after(Millis(0)), true}, [](Status) {});
     end_flight(s->key, s->flight, std::move(outcome));
     return done(out);
   }
@@ -586,15 +589,20 @@ void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& v
     done(out);
   };
   std::string full = c_.full_key(s->key);
-  if (!s->token.empty()) {
-    c_.l2->lease_fill(full, lease_key(full), s->token, *env, total_ms, call,
-                      [finish](Result<bool> r) mutable {
-                        if (!r) return finish(r.status(), true);
-                        finish(Status(), *r);
-                      });
-  } else {
-    c_.l2->set(full, *env, total_ms, call, [finish](Status st) mutable { finish(std::move(st), true); });
-  }
+  auto write = [this, s, full, env = std::move(env).value(), total_ms, call, finish](Status memberships) mutable {
+    if (!memberships) return finish(std::move(memberships), true);
+    if (!s->token.empty()) {
+      c_.l2->lease_fill(full, lease_key(full), s->token, env, total_ms, call, [finish](Result<bool> r) mutable {
+        if (!r) return finish(r.status(), true);
+        finish(Status(), *r);
+      });
+    } else {
+      c_.l2->set(full, env, total_ms, call, [finish](Status st) mutable { finish(std::move(st), true); });
+    }
+  };
+  if (tags.empty()) return write(Status());
+  // Memberships before the value, as for any tagged write (docs/tags.md).
+  c_.tags->add({Tags::Member{s->key, total_ms}}, tags, {}, true, call, std::move(write));
 }
 
 // Gives the Redis lease back (compare-and-delete), without waiting: waiters in other

@@ -41,6 +41,11 @@ struct RemoteWrite {
   std::string key;
   std::string value;
   int64_t ttl_ms = 0;  // 0: no expiry
+  // Dependencies (docs/tags.md): when not empty, EXISTS of this key (in key's slot) rides
+  // in the same pipeline as the write, and *exists_out (which must live until the write
+  // completes) tells whether it existed.
+  std::string check_key;
+  uint8_t* exists_out = nullptr;
 };
 
 // What lease_try found (read-through leases, docs/read-through.md).

@@ -45,6 +45,7 @@ from ._native import MISSING, CacheConnectionError, CacheError
 from ._read_through import LoadSpec, aload, load
 from ._write_behind import (AsyncWriteBehind, AsyncWriter, FailureHook, WriteBehind, Writer, aclose_write_behinds,
                             close_write_behinds)
+from ._tags import names, write_options
 
 __all__ = ["Cache", "AsyncCache", "Key"]
 
@@ -185,13 +186,32 @@ class Cache(_Base):
             return default
         return default if value is MISSING else value
 
-    def set(self, key: Key, value: Any, ttl: TTL | None = None) -> None:
+    def set(self, key: Key, value: Any, ttl: TTL | None = None, *, tags: Iterable[str] | None = None,
+            depends_on: Iterable[Key] | None = None) -> None:
         """Store ``value`` for ``ttl`` (seconds or timedelta; None: the default TTL,
-        0: never expire)."""
+        0: never expire). ``tags``: :meth:`invalidate_tags` of one removes it;
+        ``depends_on``: writing, deleting or invalidating one of these keys removes it
+        (docs/tags.md)."""
         try:
-            self._core.set(key, value, ttl_seconds(ttl))
+            if tags is None and depends_on is None:
+                self._core.set(key, value, ttl_seconds(ttl))
+            else:
+                self._core.set(key, value, ttl_seconds(ttl), **write_options(tags, depends_on))
         except CacheConnectionError as exc:
             self._absorb("set", exc)
+
+    def invalidate_tags(self, *tags: str) -> int:
+        """Remove every entry written with one of ``tags`` (and their dependents) from
+        L1 and L2, in every process (docs/tags.md); the number removed."""
+        listed = names(tags, "tags")
+        if not listed:
+            return 0
+        try:
+            removed: int = self._core.native.invalidate_tags(listed)
+            return removed
+        except CacheConnectionError as exc:
+            self._absorb("invalidate_tags", exc)
+            return 0
 
     def get_or_set(self, key: Key, loader: Callable[[], Any], ttl: TTL | None = None, *,
                    stale_ttl: TTL | None = None, negative_ttl: TTL | None = None, early_refresh: float = 0,
@@ -293,12 +313,13 @@ class Cache(_Base):
             return {}
         return {k: v for k, v in zip(keys, values) if v is not MISSING}
 
-    def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None) -> None:
+    def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None, *,
+                 tags: Iterable[str] | None = None, depends_on: Iterable[Key] | None = None) -> None:
         pairs = _items(items)
         if not pairs:
             return
         try:
-            self._core.set_many(pairs, ttl_seconds(ttl))
+            self._core.set_many(pairs, ttl_seconds(ttl), **write_options(tags, depends_on))
         except CacheConnectionError as exc:
             self._absorb("set_many", exc)
 
@@ -355,12 +376,24 @@ class AsyncCache(_Base):
             return default
         return default if value is MISSING else value
 
-    async def set(self, key: Key, value: Any, ttl: TTL | None = None) -> None:
+    async def set(self, key: Key, value: Any, ttl: TTL | None = None, *, tags: Iterable[str] | None = None,
+                  depends_on: Iterable[Key] | None = None) -> None:
         core = self._core
         try:
-            await core.aset(key, value, ttl_seconds(ttl))
+            await core.aset(key, value, ttl_seconds(ttl), **write_options(tags, depends_on))
         except CacheConnectionError as exc:
             self._absorb("set", exc)
+
+    async def invalidate_tags(self, *tags: str) -> int:
+        """As :meth:`Cache.invalidate_tags`."""
+        listed = names(tags, "tags")
+        if not listed:
+            return 0
+        try:
+            return await self._core.ainvalidate_tags(listed)
+        except CacheConnectionError as exc:
+            self._absorb("invalidate_tags", exc)
+            return 0
 
     async def get_or_set(self, key: Key, loader: Callable[[], Awaitable[Any] | Any], ttl: TTL | None = None, *,
                          stale_ttl: TTL | None = None, negative_ttl: TTL | None = None, early_refresh: float = 0,
@@ -449,13 +482,14 @@ class AsyncCache(_Base):
             return {}
         return {k: v for k, v in zip(keys, values) if v is not MISSING}
 
-    async def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None) -> None:
+    async def set_many(self, items: Mapping[Key, Any] | Iterable[tuple[Key, Any]], ttl: TTL | None = None, *,
+                       tags: Iterable[str] | None = None, depends_on: Iterable[Key] | None = None) -> None:
         pairs = _items(items)
         if not pairs:
             return
         core = self._core
         try:
-            await core.aset_many(pairs, ttl_seconds(ttl))
+            await core.aset_many(pairs, ttl_seconds(ttl), **write_options(tags, depends_on))
         except CacheConnectionError as exc:
             self._absorb("set_many", exc)
 

@@ -154,9 +154,9 @@ class CacheCore:
         value = await self._submit(self.native.get_async, key)
         return self._pickle.loads(key, value) if self._pickle is not None else value
 
-    async def aset(self, key: str | bytes, value: Any, ttl: float | None) -> None:
+    async def aset(self, key: str | bytes, value: Any, ttl: float | None, **tags: Any) -> None:
         stored = self._pickle.dumps(key, value) if self._pickle is not None else value
-        await self._submit(self.native.set_async, key, stored, ttl)
+        await self._submit(self.native.set_async, key, stored, ttl, **tags)
 
     async def awarm(self, keys: list[str | bytes]) -> tuple[int, list[int], list[int], CacheError | None]:
         result: tuple[int, list[int], list[int], CacheError | None] = await self._submit(self.native.warm_async, keys)
@@ -169,11 +169,11 @@ class CacheCore:
         loads = self._pickle.loads
         return [loads(k, v) for k, v in zip(keys, values)]
 
-    async def aset_many(self, items: list[tuple[str | bytes, Any]], ttl: float | None) -> None:
+    async def aset_many(self, items: list[tuple[str | bytes, Any]], ttl: float | None, **tags: Any) -> None:
         if self._pickle is not None:
             dumps = self._pickle.dumps
             items = [(k, dumps(k, v)) for k, v in items]
-        await self._submit(self.native.set_many_async, items, ttl)
+        await self._submit(self.native.set_many_async, items, ttl, **tags)
 
     async def adelete(self, keys: tuple[str | bytes, ...] | list[str | bytes]) -> int:
         deleted: int = await self._submit(self.native.delete_async, keys)
@@ -194,6 +194,10 @@ class CacheCore:
     async def aclear_pattern(self, pattern: str | bytes) -> int:
         deleted: int = await self._submit(self.native.clear_pattern_async, pattern)
         return deleted
+
+    async def ainvalidate_tags(self, tags: list[str | bytes]) -> int:
+        removed: int = await self._submit(self.native.invalidate_tags_async, tags)
+        return removed
 
     async def ahealth(self) -> dict[str, Any]:
         health: dict[str, Any] = await self._submit(self.native.health_async)

@@ -33,15 +33,16 @@ import asyncio
 import functools
 import inspect
 import keyword
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, NamedTuple, TypeVar, Union, cast, overload
 
 from ._cache import AsyncCache, Cache
 from ._config import TTL, ttl_seconds
 from ._core import CacheCore
-from ._keys import KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
+from ._keys import CallTemplates, KeyMaker, KeyTemplate, default_prefix, glob_escape, is_method_function
 from ._native import MISSING, CacheConnectionError
 from ._read_through import LoadSpec, aload, load
+from ._tags import TagTemplates
 from ._runtime import DEFAULT, default_core
 
 __all__ = ["cached", "invalidate_cache", "CacheInfo"]
@@ -116,14 +117,15 @@ def cached(*, ttl: TTLSpec = ..., key_prefix: str | None = ..., key_builder: Cal
            cache: Cache | AsyncCache | None = ..., condition: Callable[[Any], Any] | None = ...,
            unless: Callable[[Any], Any] | None = ..., stale_ttl: TTL | None = ..., early_refresh: float = ...,
            lock: bool = ..., negative_ttl: TTL | None = ..., soft_timeout: TTL | None = ...,
-           hard_timeout: TTL | None = ...) -> Callable[[F], F]: ...
+           hard_timeout: TTL | None = ..., tags: Iterable[str] | None = ...) -> Callable[[F], F]: ...
 
 
 def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None = None,
            key_builder: Callable[..., Any] | None = None, cache: Cache | AsyncCache | None = None,
            condition: Callable[[Any], Any] | None = None, unless: Callable[[Any], Any] | None = None,
            stale_ttl: TTL | None = None, early_refresh: float = 0, lock: bool = True,
-           negative_ttl: TTL | None = None, soft_timeout: TTL | None = None, hard_timeout: TTL | None = None) -> Any:
+           negative_ttl: TTL | None = None, soft_timeout: TTL | None = None, hard_timeout: TTL | None = None,
+           tags: Iterable[str] | None = None) -> Any:
     """Cache the results of a function (sync or async) in L1 and L2.
 
     ``ttl``: seconds, a ``timedelta``, a callable of the result returning either, or
@@ -134,6 +136,9 @@ def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None =
     ``condition(result)``: store only if true. ``unless(result)``: don't store if true.
     ``stale_ttl``, ``early_refresh``, ``lock``, ``negative_ttl``, ``soft_timeout``,
     ``hard_timeout``: read-through settings, as for ``Cache.get_or_set``.
+    ``tags``: templates such as ``"user:{user_id}"``, rendered from each call's
+    arguments; the loaded value is written with them (``invalidate_tags``,
+    ``@invalidate_cache(tags=...)``; docs/tags.md).
     """
     if func is not None and not callable(func) and not isinstance(func, (classmethod, staticmethod)):
         raise TypeError("@cached takes keyword arguments only, e.g. @cached(ttl=600)")
@@ -151,7 +156,8 @@ def cached(func: Any = None, /, *, ttl: TTLSpec = None, key_prefix: str | None =
         prefix = key_prefix if key_prefix is not None else default_prefix(fn)
         keys = KeyMaker(fn, prefix, skip_first, key_builder)
         make = _async_cached if _is_async(fn) else _sync_cached
-        wrapper = make(fn, keys, _Loading(spec, loading, condition, unless), source)
+        tagging = TagTemplates(fn, tags) if tags is not None else None
+        wrapper = make(fn, keys, _Loading(spec, loading, condition, unless, tagging), source)
         return rewrap(wrapper) if rewrap is not None else wrapper
 
     return decorate(func) if func is not None else decorate
@@ -161,11 +167,12 @@ class _Loading:
     """What a decorated function's miss path needs: the read-through settings, the
     result's TTL and whether to store a result (``condition`` / ``unless``)."""
 
-    __slots__ = ("spec", "ttl", "keep", "probe")
+    __slots__ = ("spec", "ttl", "keep", "probe", "tags")
 
     def __init__(self, ttl: _TTL, spec: LoadSpec, condition: Callable[[Any], Any] | None,
-                 unless: Callable[[Any], Any] | None) -> None:
+                 unless: Callable[[Any], Any] | None, tags: TagTemplates | None = None) -> None:
         self.spec = spec
+        self.tags = tags
         self.ttl = ttl.for_result if ttl.fn is not None else None  # None: the fixed ttl, in spec
         self.keep: Callable[[Any], bool] | None = None
         if condition is not None or unless is not None:
@@ -175,6 +182,10 @@ class _Loading:
         # Without early refresh a hit is one plain get (stale and negative entries are
         # misses there); with it, every call asks the read-through path, which decides.
         self.probe = not spec.early_refresh
+
+    def spec_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LoadSpec:
+        """The read-through settings of one call: with its rendered tags, if any."""
+        return self.spec if self.tags is None else self.tags.spec(self.spec, args, kwargs)
 
     def hit_or_miss(self, counters: _Counters, hit: bool) -> None:
         if hit:
@@ -258,16 +269,16 @@ def _sync_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, so
     make_key = keys.make
     counters = _Counters()
     clear_glob = glob_escape(keys.prefix) + ":*"
-    spec, keep, ttl_for = loading.spec, loading.keep, loading.ttl
+    keep, ttl_for, spec_for = loading.keep, loading.ttl, loading.spec_for
 
     def load_miss(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """After a get that missed: read-through."""
         counters.misses += 1
-        return load(core, key, functools.partial(func, *args, **kwargs), spec, keep, ttl_for)[0]
+        return load(core, key, functools.partial(func, *args, **kwargs), spec_for(args, kwargs), keep, ttl_for)[0]
 
     def lookup(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Early refresh: every call is read-through."""
-        value, hit = load(core, key, functools.partial(func, *args, **kwargs), spec, keep, ttl_for)
+        value, hit = load(core, key, functools.partial(func, *args, **kwargs), spec_for(args, kwargs), keep, ttl_for)
         loading.hit_or_miss(counters, hit)
         return value
 
@@ -321,14 +332,16 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, s
     counters = _Counters()
     clear_glob = glob_escape(keys.prefix) + ":*"
     afunc = cast(Callable[..., Awaitable[Any]], func)
-    spec, keep, ttl_for = loading.spec, loading.keep, loading.ttl
+    keep, ttl_for, spec_for = loading.keep, loading.ttl, loading.spec_for
 
     async def load_miss(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         counters.misses += 1
-        return (await aload(core, key, functools.partial(afunc, *args, **kwargs), spec, keep, ttl_for))[0]
+        return (await aload(core, key, functools.partial(afunc, *args, **kwargs), spec_for(args, kwargs), keep,
+                            ttl_for))[0]
 
     async def lookup(core: CacheCore, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        value, hit = await aload(core, key, functools.partial(afunc, *args, **kwargs), spec, keep, ttl_for)
+        value, hit = await aload(core, key, functools.partial(afunc, *args, **kwargs), spec_for(args, kwargs), keep,
+                                 ttl_for)
         loading.hit_or_miss(counters, hit)
         return value
 
@@ -382,43 +395,29 @@ def _async_cached(func: Callable[..., Any], keys: KeyMaker, loading: _Loading, s
 # ---- invalidation ------------------------------------------------------------------
 
 class _Invalidation:
-    """The patterns of one decorated function and how to fill them from a call."""
+    """The patterns (and tags) of one decorated function and how to fill them from a call."""
 
-    __slots__ = ("templates", "signature", "needs_arguments", "var_keyword")
+    __slots__ = ("keys", "tags")
 
-    def __init__(self, func: Callable[..., Any], templates: list[KeyTemplate]) -> None:
-        self.templates = templates
-        self.signature = inspect.signature(func)
-        params = self.signature.parameters
-        var_kw = [p.name for p in params.values() if p.kind is p.VAR_KEYWORD]
-        self.var_keyword = var_kw[0] if var_kw else None
-        for t in templates:
-            for name in t.fields:
-                if name not in params and self.var_keyword is None:
-                    raise ValueError(f"invalidation pattern {t.template!r} names {name!r}, "
-                                     f"which is not a parameter of {func.__qualname__}{self.signature}")
-        self.needs_arguments = any(t.fields for t in templates)
+    def __init__(self, func: Callable[..., Any], templates: list[KeyTemplate], tags: TagTemplates | None = None) -> None:
+        self.keys = CallTemplates(func, templates, "invalidation pattern")
+        self.tags = tags
 
     def targets(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[str], list[str]]:
         """(exact keys, glob patterns) for a call."""
-        arguments: dict[str, Any] = {}
-        if self.needs_arguments:
-            bound = self.signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            if self.var_keyword is not None:
-                extra = arguments.pop(self.var_keyword, {})
-                arguments = {**extra, **arguments}
+        arguments = self.keys.arguments(args, kwargs)
         exact: list[str] = []
         globs: list[str] = []
-        for t in self.templates:
+        for t in self.keys.templates:
             (globs if t.is_glob else exact).append(t.format(arguments))
         return exact, globs
 
 
-def _invalidation_calls(exact: list[str], globs: list[str]) -> list[tuple[str, Any]]:
-    """(operation, target) per target: one delete of the exact keys, a clear per glob."""
+def _invalidation_calls(exact: list[str], globs: list[str], tags: list[str]) -> list[tuple[str, Any]]:
+    """(operation, target) per target: one delete of the exact keys, a clear per glob,
+    one invalidation of the tags."""
     calls: list[tuple[str, Any]] = [("delete", exact)] if exact else []
+    calls += [("invalidate_tags", tags)] if tags else []
     return calls + [("clear_pattern", pattern) for pattern in globs]
 
 
@@ -437,13 +436,14 @@ def _invalidated(core: CacheCore, outcomes: list[BaseException | None]) -> None:
         core.absorbed("invalidate", failure)
 
 
-def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+def _invalidate(core: CacheCore, exact: list[str], globs: list[str], tags: list[str]) -> None:
     """(The core drops this process's L1 copies before it talks to Redis, so an outage
     still purges L1.)"""
     native = core.native
-    calls: dict[str, Callable[[Any], Any]] = {"delete": native.delete, "clear_pattern": native.clear_pattern}
+    calls: dict[str, Callable[[Any], Any]] = {"delete": native.delete, "clear_pattern": native.clear_pattern,
+                                              "invalidate_tags": native.invalidate_tags}
     outcomes: list[BaseException | None] = []
-    for op, target in _invalidation_calls(exact, globs):
+    for op, target in _invalidation_calls(exact, globs, tags):
         try:
             calls[op](target)
             outcomes.append(None)
@@ -452,25 +452,28 @@ def _invalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
     _invalidated(core, outcomes)
 
 
-async def _ainvalidate(core: CacheCore, exact: list[str], globs: list[str]) -> None:
+async def _ainvalidate(core: CacheCore, exact: list[str], globs: list[str], tags: list[str]) -> None:
     """_invalidate for coroutines: the targets are submitted together and awaited."""
-    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {"delete": core.adelete, "clear_pattern": core.aclear_pattern}
-    results = await asyncio.gather(*(calls[op](target) for op, target in _invalidation_calls(exact, globs)),
+    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {"delete": core.adelete, "clear_pattern": core.aclear_pattern,
+                                                         "invalidate_tags": core.ainvalidate_tags}
+    results = await asyncio.gather(*(calls[op](target) for op, target in _invalidation_calls(exact, globs, tags)),
                                    return_exceptions=True)
     _invalidated(core, [r if isinstance(r, BaseException) else None for r in results])
 
 
-def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) -> Callable[[F], F]:
+def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None,
+                     tags: Iterable[str] | None = None) -> Callable[[F], F]:
     """Invalidate ``patterns`` (formatted with the call's arguments) in L1 and L2 after
-    the decorated function (sync or async) returns without raising."""
-    if not patterns:
-        raise ValueError("@invalidate_cache needs at least one key or pattern")
+    the decorated function (sync or async) returns without raising; ``tags`` (templates
+    rendered the same way) are invalidated too (docs/tags.md)."""
+    if not patterns and not tags:
+        raise ValueError("@invalidate_cache needs at least one key, pattern or tag")
     templates = [KeyTemplate(p) for p in patterns]
     source = _source(cache)
 
     def decorate(obj: Any) -> Any:
         fn, rewrap, _ = _unwrap(obj)
-        plan = _Invalidation(fn, templates)
+        plan = _Invalidation(fn, templates, TagTemplates(fn, tags) if tags else None)
         wrapper: Callable[..., Any]
         if _is_async(fn):
             afn = cast(Callable[..., Coroutine[Any, Any, Any]], fn)
@@ -480,7 +483,7 @@ def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) ->
                 core = source._core or default_core()
                 if core.enabled:
                     exact, globs = plan.targets(args, kwargs)
-                    await _ainvalidate(core, exact, globs)
+                    await _ainvalidate(core, exact, globs, plan.tags.render(args, kwargs) if plan.tags else [])
                 return result
             wrapper = async_wrapper
         else:
@@ -489,7 +492,7 @@ def invalidate_cache(*patterns: str, cache: Cache | AsyncCache | None = None) ->
                 core = source._core or default_core()
                 if core.enabled:
                     exact, globs = plan.targets(args, kwargs)
-                    _invalidate(core, exact, globs)
+                    _invalidate(core, exact, globs, plan.tags.render(args, kwargs) if plan.tags else [])
                 return result
             wrapper = sync_wrapper
         functools.update_wrapper(wrapper, fn)

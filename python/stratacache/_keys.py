@@ -278,3 +278,35 @@ class KeyTemplate:
         except KeyError as exc:
             raise KeyError(f"invalidation pattern {self.template!r} names {exc.args[0]!r}, "
                            "which is not an argument of this call") from None
+
+
+class CallTemplates:
+    """Templates of one decorated function, filled from each call's arguments (bound to
+    its signature with defaults; ``**kwargs`` entries count as arguments). ``what``
+    names the templates in errors ("invalidation pattern", "tag")."""
+
+    __slots__ = ("templates", "signature", "needs_arguments", "var_keyword")
+
+    def __init__(self, func: Callable[..., Any], templates: list[KeyTemplate], what: str) -> None:
+        self.templates = templates
+        self.signature = inspect.signature(func)
+        params = self.signature.parameters
+        var_kw = [p.name for p in params.values() if p.kind is p.VAR_KEYWORD]
+        self.var_keyword = var_kw[0] if var_kw else None
+        for t in templates:
+            for name in t.fields:
+                if name not in params and self.var_keyword is None:
+                    raise ValueError(f"{what} {t.template!r} names {name!r}, "
+                                     f"which is not a parameter of {func.__qualname__}{self.signature}")
+        self.needs_arguments = any(t.fields for t in templates)
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not self.needs_arguments:
+            return {}
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        if self.var_keyword is not None:
+            extra = arguments.pop(self.var_keyword, {})
+            arguments = {**extra, **arguments}
+        return arguments

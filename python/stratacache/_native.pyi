@@ -133,6 +133,8 @@ class NativeCache:
         skip_l1: bool = False,
         skip_l2: bool = False,
         timeout: float | None = None,
+        tags: Sequence[_Key] | None = None,
+        depends_on: Sequence[_Key] | None = None,
     ) -> None: ...
     def set_many(
         self,
@@ -142,6 +144,12 @@ class NativeCache:
         skip_l1: bool = False,
         skip_l2: bool = False,
         timeout: float | None = None,
+        tags: Sequence[_Key] | None = None,
+        depends_on: Sequence[_Key] | None = None,
+    ) -> None: ...
+    def invalidate_tags(self, tags: Sequence[_Key], *, timeout: float | None = None) -> int: ...
+    def invalidate_tags_async(
+        self, completer: Completer, future: _Future, /, tags: Sequence[_Key], *, timeout: float | None = None,
     ) -> None: ...
     def delete(
         self,
@@ -196,10 +204,12 @@ class NativeCache:
     def set_async(
         self, completer: Completer, future: _Future, /, key: _Key, value: Any, ttl: float | None = None, *,
         skip_l1: bool = False, skip_l2: bool = False, timeout: float | None = None,
+        tags: Sequence[_Key] | None = None, depends_on: Sequence[_Key] | None = None,
     ) -> None: ...
     def set_many_async(
         self, completer: Completer, future: _Future, /, items: Mapping[_Key, Any] | Sequence[tuple[_Key, Any]],
         ttl: float | None = None, *, skip_l1: bool = False, skip_l2: bool = False, timeout: float | None = None,
+        tags: Sequence[_Key] | None = None, depends_on: Sequence[_Key] | None = None,
     ) -> None: ...
     def delete_async(
         self, completer: Completer, future: _Future, /, keys: Sequence[_Key] | _Key, *, skip_l1: bool = False,
@@ -229,12 +239,13 @@ class NativeCache:
         self, key: _Key, *, ttl: float | None = None, stale_ttl: float | None = None,
         negative_ttl: float | None = None, early_refresh: float = 0.0, soft_timeout: float | None = None,
         timeout: float | None = None, lease_ttl: float | None = None, lock: bool = True, skip_l1: bool = False,
+        tags: Sequence[_Key] | None = None,
     ) -> tuple[Any, int, Lease | None]: ...
     def acquire_async(
         self, completer: Completer, future: _Future, /, key: _Key, *, ttl: float | None = None,
         stale_ttl: float | None = None, negative_ttl: float | None = None, early_refresh: float = 0.0,
         soft_timeout: float | None = None, timeout: float | None = None, lease_ttl: float | None = None,
-        lock: bool = True, skip_l1: bool = False,
+        lock: bool = True, skip_l1: bool = False, tags: Sequence[_Key] | None = None,
     ) -> None: ...
     def close(self) -> None: ...
 

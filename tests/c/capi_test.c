@@ -739,9 +739,11 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 57);
+  CHECK(count == 60);
   CHECK_RC(stratacache_stat_info(&name, &text, 50), 0);
   CHECK(strcmp(name, "write_behind.pending") == 0);
+  CHECK_RC(stratacache_stat_info(&name, &text, 57), 0);
+  CHECK(strcmp(name, "tags.invalidations") == 0);
   /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
    * the read-through ones (0.3), then the promotion and write-behind ones (0.4). */
   CHECK_RC(stratacache_stat_info(&name, &text, 48), 0);
@@ -1566,6 +1568,76 @@ static pid_t start_redis(unsigned short port) {
   return -1;
 }
 
+/* ---- Tags and dependencies (0.4; docs/tags.md) ---- */
+static void on_tags_done(void *payload, int status, const char *message, void *value, size_t len, int format,
+                         int64_t count) {
+  (void)message, (void)value, (void)len, (void)format;
+  struct qbox *b = payload;
+  b->calls++;
+  b->status = status;
+  b->count = count;
+}
+
+static void check_tags(stratacache_cache *c) {
+  stratacache_callopts *co = NULL;
+  CHECK_RC(stratacache_callopts_new(&co), 0);
+  const void *tags[] = {"team:7", "all"};
+  size_t tag_lens[] = {6, 3};
+  CHECK_RC(stratacache_callopts_set_tags(co, tags, tag_lens, 2), 0);
+  CHECK_RC(stratacache_set(c, "tg:a", 4, "1", 1, STRATACACHE_FORMAT_RAW, 60000, co), 0);
+  CHECK_RC(stratacache_set(c, "tg:b", 4, "2", 1, STRATACACHE_FORMAT_RAW, 60000, co), 0);
+  CHECK_RC(stratacache_set(c, "tg:plain", 8, "3", 1, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  /* tg:child depends on tg:plain: overwriting tg:plain removes it. */
+  stratacache_callopts *dep = NULL;
+  CHECK_RC(stratacache_callopts_new(&dep), 0);
+  const void *parents[] = {"tg:plain"};
+  size_t parent_lens[] = {8};
+  CHECK_RC(stratacache_callopts_set_depends_on(dep, parents, parent_lens, 1), 0);
+  CHECK_RC(stratacache_set(c, "tg:child", 8, "4", 1, STRATACACHE_FORMAT_RAW, 60000, dep), 0);
+  CHECK_RC(stratacache_set(c, "tg:plain", 8, "5", 1, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  int exists = -1;
+  CHECK_RC(stratacache_exists(&exists, c, "tg:child", 8, NULL), 0);
+  CHECK(exists == 0);
+
+  int64_t removed = -1;
+  const void *one[] = {"team:7"};
+  size_t one_len[] = {6};
+  CHECK_RC(stratacache_invalidate_tags(&removed, c, one, one_len, 1, NULL), 0);
+  CHECK(removed == 2);
+  void *got = NULL;
+  size_t got_len = 0;
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "tg:a", 4, NULL), STRATACACHE_ENOTFOUND);
+  CHECK_RC(stratacache_get(&got, &got_len, NULL, c, "tg:plain", 8, NULL), 0);
+  stratacache_free(got);
+  uint64_t n = 0;
+  CHECK_RC(stratacache_stat(&n, c, "tags.invalidations"), 0);
+  CHECK(n >= 1);
+  CHECK_RC(stratacache_stat(&n, c, "tags.dependents_invalidated"), 0);
+  CHECK(n >= 1);
+
+  /* The submit form on a completion queue. */
+  CHECK_RC(stratacache_set(c, "tg:a", 4, "1", 1, STRATACACHE_FORMAT_RAW, 60000, co), 0);
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  struct qbox box = {0};
+  const void *all[] = {"all"};
+  size_t all_len[] = {3};
+  CHECK_RC(stratacache_submit_invalidate_tags(c, all, all_len, 1, NULL, q, on_tags_done, &box), 0);
+  CHECK(pump(q, 1) == 1);
+  CHECK(box.status == STRATACACHE_OK && box.count == 1);
+  stratacache_queue_free(q);
+
+  /* Bad input: a NULL tag with a length, an empty tag. */
+  const void *bad[] = {NULL};
+  size_t bad_len[] = {3};
+  CHECK_RC(stratacache_callopts_set_tags(co, bad, bad_len, 1), STRATACACHE_EINVAL);
+  const void *empty[] = {""};
+  size_t empty_len[] = {0};
+  CHECK_RC(stratacache_invalidate_tags(NULL, c, empty, empty_len, 1, NULL), STRATACACHE_EINVAL);
+  stratacache_callopts_free(dep);
+  stratacache_callopts_free(co);
+}
+
 static void check_redis(void) {
   unsigned short port = free_port();
   pid_t pid = start_redis(port);
@@ -1589,6 +1661,7 @@ static void check_redis(void) {
   check_get_or_load(c);
   check_leases(c, url);
   check_write_behind(c);
+  check_tags(c);
   check_lifetimes(port, pid);
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
@@ -1700,6 +1773,7 @@ int main(int argc, char **argv) {
     check_async(c, 0);
     check_counters(c);
     check_write_behind(c);
+    check_tags(c);
     CHECK_RC(stratacache_set(c, "a-key-longer-than-sixteen", 25, "v", 1, 0, 0, NULL), STRATACACHE_EINVAL);
     CHECK(strstr(stratacache_last_error(), "max_key_length") != NULL);
     CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 7, 0, NULL), STRATACACHE_EINVAL);

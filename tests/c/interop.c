@@ -2,6 +2,9 @@
  * Python tests can prove values move between languages unchanged.
  *   stratacache_interop write URL KEY JSON   store JSON with the cache's serializer
  *   stratacache_interop read URL KEY         print the value as JSON (exit 3 on a miss)
+ *   stratacache_interop write-tagged URL KEY JSON TAG   store JSON written with tag TAG
+ *   stratacache_interop invalidate-tags URL TAG         invalidate TAG; print how many
+ *       entries were removed (tags, docs/tags.md)
  *   stratacache_interop load URL KEY THREADS START_UNIX_MS LOADER_MS COUNTER
  *       THREADS threads call stratacache_get_or_load(KEY) at START_UNIX_MS (wall
  *       clock, so several processes start together); the loader sleeps LOADER_MS,
@@ -102,6 +105,39 @@ int main(int argc, char **argv) {
     int rc = load(c, argv);
     stratacache_close(c);
     return rc;
+  }
+  if (argc == 4 && strcmp(argv[1], "invalidate-tags") == 0) {
+    stratacache_cache *c = NULL;
+    if (stratacache_open(&c, argv[2]) != STRATACACHE_OK) {
+      fprintf(stderr, "open: %s\n", stratacache_last_error());
+      return 1;
+    }
+    const void *tags[] = {argv[3]};
+    size_t lens[] = {strlen(argv[3])};
+    int64_t removed = 0;
+    int rc = stratacache_invalidate_tags(&removed, c, tags, lens, 1, NULL);
+    if (rc == STRATACACHE_OK) printf("%lld\n", (long long)removed);
+    else fprintf(stderr, "%s: %s\n", stratacache_strerror(rc), stratacache_last_error());
+    stratacache_close(c);
+    return rc == STRATACACHE_OK ? 0 : 1;
+  }
+  if (argc == 6 && strcmp(argv[1], "write-tagged") == 0) {
+    stratacache_cache *c = NULL;
+    stratacache_callopts *co = NULL;
+    if (stratacache_open(&c, argv[2]) != STRATACACHE_OK || stratacache_callopts_new(&co) != STRATACACHE_OK) {
+      fprintf(stderr, "open: %s\n", stratacache_last_error());
+      return 1;
+    }
+    const void *tags[] = {argv[5]};
+    size_t lens[] = {strlen(argv[5])};
+    int rc = stratacache_callopts_set_tags(co, tags, lens, 1);
+    if (rc == STRATACACHE_OK) {
+      rc = stratacache_set_json(c, argv[3], strlen(argv[3]), argv[4], strlen(argv[4]), STRATACACHE_TTL_DEFAULT, co);
+    }
+    if (rc != STRATACACHE_OK) fprintf(stderr, "%s: %s\n", stratacache_strerror(rc), stratacache_last_error());
+    stratacache_callopts_free(co);
+    stratacache_close(c);
+    return rc == STRATACACHE_OK ? 0 : 1;
   }
   if (argc < 4 || (strcmp(argv[1], "write") == 0 && argc != 5)) {
     fprintf(stderr, "usage: %s write URL KEY JSON | read URL KEY\n", argv[0]);

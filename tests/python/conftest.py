@@ -272,3 +272,12 @@ def run_together(n: int, fn: Callable[[], Any]) -> tuple[list[Any], list[BaseExc
     for t in threads:
         t.join(30)
     return results, errors
+
+
+def interop(*args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the C program tests/c/interop.c (stratacache_interop) with `args`."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.environ.get("STRATACACHE_INTEROP_BIN") or os.path.join(root, "build", "tests", "stratacache_interop")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} missing: build the C++ tree first (scripts/build.sh)")
+    return subprocess.run([path, *args], capture_output=True, text=True, timeout=30)

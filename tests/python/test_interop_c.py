@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from stratacache import _native
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import interop as _c
 
-
-def _interop_bin() -> str:
-    path = os.environ.get("STRATACACHE_INTEROP_BIN") or str(ROOT / "build" / "tests" / "stratacache_interop")
-    if not Path(path).exists():
-        pytest.fail(f"{path} missing: build the C++ tree first (scripts/build.sh)")
-    return path
-
-
-def _c(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_interop_bin(), *args], capture_output=True, text=True, timeout=30)
 
 
 def test_c_writes_python_reads(redis_server) -> None:

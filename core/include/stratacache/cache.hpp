@@ -27,6 +27,10 @@ struct CallOptions {
   Millis timeout{-1};            // deadline for the whole call; < 0: socket_timeout
   bool skip_l1 = false;          // neither read nor write L1
   bool skip_l2 = false;          // neither read nor write L2
+  // Writes (docs/tags.md): the tags of the written entries, and the keys they depend on
+  // (overwriting, deleting or invalidating one of those removes the written entries).
+  std::vector<std::string> tags;
+  std::vector<std::string> depends_on;
 };
 
 // What warm() did: keys found in Redis (now in L1), keys loaded by the loader, keys
@@ -144,6 +148,13 @@ class Cache {
   // The same, then loads the keys still missing through read-through (get_or_load, one
   // after another on this thread: one load per key across processes still holds).
   WarmResult warm(const std::vector<std::string>& keys, const Loader& loader, const LoadOptions& options = {});
+  // ---- Tags and dependencies (docs/tags.md) ----
+  // Removes every entry written with one of `tags` (and, transitively, their dependents)
+  // from L2 and from L1 (this process at once, others through coherence). Returns how
+  // many entries were removed. The default deadline is max(socket_timeout, 30 s).
+  Result<int64_t> invalidate_tags(const std::vector<std::string>& tags, const CallOptions& call = {});
+  void invalidate_tags_async(const std::vector<std::string>& tags, const CallOptions& call,
+                             std::function<void(Result<int64_t>)> done);
 
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stratacache/codec.hpp"
 #include "stratacache/options.hpp"
@@ -43,6 +44,7 @@ struct LoadOptions {
   Millis lease_ttl{-1};
   bool lock = true;              // take a lease in Redis (false: one load per process only)
   bool skip_l1 = false;          // neither read nor write L1
+  std::vector<std::string> tags;  // the filled entry's tags (docs/tags.md)
 };
 
 // What a get-or-load returns for a value (a "does not exist" is kNotFound).

@@ -79,11 +79,19 @@ struct WriteBehindStats {
   uint64_t abandoned = 0;   // writes still queued when close's deadline passed (handed to on_failure)
 };
 
+// Tags and dependencies (docs/tags.md).
+struct TagStats {
+  uint64_t invalidations = 0;           // invalidate_tags calls that completed
+  uint64_t entries_removed = 0;         // entries they removed (dependents included)
+  uint64_t dependents_invalidated = 0;  // entries removed because a key they depend on changed
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
   ReadThroughStats read_through;
   WriteBehindStats write_behind;
+  TagStats tags;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 

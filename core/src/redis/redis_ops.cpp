@@ -261,9 +261,20 @@ void RedisOps::mset(const std::vector<RemoteWrite>& writes, Call call, DoneStatu
   for (const RemoteWrite& w : writes) k->slots.push_back(key_slot(w.key));
   auto w = std::make_shared<const std::vector<RemoteWrite>>(writes);
   k->build = [w, track = track_writes()](Request& req, const std::vector<size_t>& items, std::vector<Status>* statuses) {
-    for (size_t i : items) queue_set(req, (*w)[i].key, (*w)[i].value, (*w)[i].ttl_ms, track);
-    req.on_reply = [items, statuses](const Replies& r) {
-      for (size_t n = 0; n < items.size(); ++n) (*statuses)[items[n]] = read_ok(r[n], "SET");
+    for (size_t i : items) {
+      queue_set(req, (*w)[i].key, (*w)[i].value, (*w)[i].ttl_ms, track);
+      if (!(*w)[i].check_key.empty()) req.command({"EXISTS", (*w)[i].check_key});
+    }
+    req.on_reply = [w, items, statuses](const Replies& r) {
+      size_t at = 0;
+      for (size_t i : items) {
+        (*statuses)[i] = read_ok(r[at++], "SET");
+        const RemoteWrite& write = (*w)[i];
+        if (write.check_key.empty()) continue;
+        int64_t n = 0;
+        if (Status s = read_integer(r[at++], "EXISTS", &n); !s) (*statuses)[i] = s;
+        if (write.exists_out) *write.exists_out = n > 0 ? 1 : 0;
+      }
       return Status();
     };
   };
