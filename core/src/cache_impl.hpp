@@ -23,6 +23,11 @@ namespace stratacache {
 
 class ReadThrough;
 std::unique_ptr<ReadThrough> make_read_through(Cache::Impl& cache);
+class Locks;
+struct LocksDeleter {  // defined in lock.cpp, so this header needs no Locks definition
+  void operator()(Locks* l) const;
+};
+std::unique_ptr<Locks, LocksDeleter> make_locks(Cache::Impl& cache);
 
 struct Cache::Impl : Coherence::Sink {
   Options options;
@@ -41,6 +46,8 @@ struct Cache::Impl : Coherence::Sink {
   std::atomic<uint64_t> l1_generation{1};
   // Read-through (read_through.hpp).
   std::unique_ptr<ReadThrough> rt;
+  // Distributed locks (lock.hpp).
+  std::unique_ptr<Locks, LocksDeleter> locks;
 
   explicit Impl(Options o)
       : options(std::move(o)),
@@ -53,6 +60,7 @@ struct Cache::Impl : Coherence::Sink {
         codec(options.codec),
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
     rt = make_read_through(*this);  // before attach(): invalidations wake its waiters
+    locks = make_locks(*this);
     if (coherence) coherence->attach(this);
   }
   ~Impl() override;
@@ -71,9 +79,11 @@ struct Cache::Impl : Coherence::Sink {
     l1.erase_unless([](std::string_view, Format f, std::string_view v) {
       return frame::framed(f) && (frame::header(v).flags & frame::kHasStale) != 0;
     });
+    wake_all_locks();  // invalidations may have been missed: lock waiters look again
   }
   // A key changed in Redis: callers waiting for another process's load of it look again.
   void wake_loads(std::string_view key);
+  void wake_all_locks();
   // A forked child drops the L1 copies its parent's connections tracked (counted as a
   // fork flush) before it serves anything from L1.
   void check_fork() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stratacache/codec.hpp"
+#include "stratacache/lock.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/stats.hpp"
@@ -122,6 +123,16 @@ class Cache {
   // acquire without blocking: `done` as in the *_async calls above, except that it may
   // also run on a library timer thread (a wait that ended by its deadline).
   void acquire_async(std::string_view key, const LoadOptions& options, std::function<void(Lookup)> done);
+
+  // ---- Distributed locks (docs/locks.md) ----
+  // Acquires the lock `name` for options.ttl, waiting up to options.wait for its holder.
+  // kTimeout: still held by another owner when the wait ran out (or Redis did not answer
+  // in time); kUnavailable: Redis failed (a lock never degrades to this process only);
+  // kInvalidArgument: a bad ttl/wait or a name over max_key_length.
+  Result<std::unique_ptr<DistributedLock>> lock(std::string_view name, const LockOptions& options = {});
+  // The same without blocking; `done` as in acquire_async (it may run on a timer thread).
+  void lock_async(std::string_view name, const LockOptions& options,
+                  std::function<void(Result<std::unique_ptr<DistributedLock>>)> done);
 
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).
