@@ -43,6 +43,8 @@ struct Completion {
   int64_t count = 0;
   unsigned info = 0;                     // acquire: STRATACACHE_INFO_* bits
   stratacache_lease* lease = nullptr;    // acquire: the callee's once the callback runs
+  stratacache_lock_callback lock_done = nullptr;  // lock acquire's completions run this instead of done
+  stratacache_lock* lock = nullptr;               // lock acquire: the callee's once the callback runs
 
   Completion() = default;
   Completion(Completion&& o) noexcept { *this = std::move(o); }
@@ -60,6 +62,8 @@ struct Completion {
       count = o.count;
       info = o.info;
       lease = std::exchange(o.lease, nullptr);
+      lock_done = o.lock_done;
+      lock = std::exchange(o.lock, nullptr);
     }
     return *this;
   }
@@ -70,6 +74,10 @@ struct Completion {
   // Hands the value (and lease) to the callee: after this, the record no longer owns them.
   void run() noexcept {
     void* v = std::exchange(value, nullptr);
+    if (lock_done) {
+      lock_done(payload, status, message.c_str(), std::exchange(lock, nullptr), static_cast<uint64_t>(count));
+      return;
+    }
     if (acquire_done) {
       acquire_done(payload, status, message.c_str(), v, len, format, info, std::exchange(lease, nullptr));
       return;
@@ -83,6 +91,7 @@ struct Completion {
     value = nullptr;
     stratacache_lease_abandon(std::exchange(lease, nullptr), STRATACACHE_EUNAVAILABLE,
                               "the completion carrying the lease was dropped");
+    stratacache_lock_free(std::exchange(lock, nullptr));
   }
 };
 

@@ -307,6 +307,7 @@ struct Counter {
 #define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
 #define STRATACACHE_RT(field, text) \
   {"read_through." #field, [](const CacheStats& s) { return s.read_through.field; }, text}
+#define STRATACACHE_LOCK(field, text) {"lock." #field, [](const CacheStats& s) { return s.lock.field; }, text}
 const Counter kCounters[] = {
     STRATACACHE_L1(hits, "L1 reads that found the key"),
     STRATACACHE_L1(misses, "L1 reads that did not"),
@@ -357,7 +358,12 @@ const Counter kCounters[] = {
     STRATACACHE_RT(early_refreshes, "read-through: early refreshes handed to a caller"),
     STRATACACHE_RT(negative_hits, "read-through: \"does not exist\" answered from a negative entry"),
     STRATACACHE_RT(fills_refused, "read-through: fills that stored nothing (the lease had expired or been taken over, or the key changed while it loaded)"),
+    STRATACACHE_LOCK(acquired, "locks: locks acquired"),
+    STRATACACHE_LOCK(contended, "locks: acquire calls that found the lock held by another owner"),
+    STRATACACHE_LOCK(timeouts, "locks: acquire calls that ended without the lock (still held when their wait ran out)"),
+    STRATACACHE_LOCK(lost, "locks: extends and releases refused because the caller no longer held the lock"),
 };
+#undef STRATACACHE_LOCK
 #undef STRATACACHE_RT
 #undef STRATACACHE_L1
 #undef STRATACACHE_L2
@@ -569,6 +575,7 @@ using stratacache_capi::QueueCore;
 struct Target {
   stratacache_callback done = nullptr;
   stratacache_acquire_callback acquire_done = nullptr;  // acquire's submissions
+  stratacache_lock_callback lock_done = nullptr;        // lock acquire's submissions
   void* payload = nullptr;
   std::shared_ptr<QueueCore> queue;
   stratacache_cache* shell = nullptr;  // NULL queue: counts the callback as pending until it returns
@@ -576,6 +583,7 @@ struct Target {
   void deliver(Completion c) const noexcept {
     c.done = done;
     c.acquire_done = acquire_done;
+    c.lock_done = lock_done;
     c.payload = payload;
     if (queue) return queue->push(std::move(c));
     c.run();
@@ -707,6 +715,7 @@ template <typename Callback>
 int make_target(Target* t, const InUse& use, stratacache_queue* queue, Callback done, void* payload) {
   REQUIRE_ARG(done, "done");
   if constexpr (std::is_same_v<Callback, stratacache_acquire_callback>) t->acquire_done = done;
+  else if constexpr (std::is_same_v<Callback, stratacache_lock_callback>) t->lock_done = done;
   else t->done = done;
   t->payload = payload;
   if (queue) {
@@ -1683,6 +1692,158 @@ int stratacache_submit_lease_fill_not_found(stratacache_lease* lease, stratacach
     Lease& l = *held->lease;
     auto deliver = completion_fn<Status>(std::move(t), completion_of);
     l.fill_not_found_async([deliver = std::move(deliver), held = std::move(held)](Status s) { deliver(std::move(s)); });
+    return STRATACACHE_OK;
+  });
+}
+
+}  // extern "C"
+
+// ==== Distributed locks (added in 0.4; docs/locks.md) ====
+
+// A lock given to the host pins its handle from creation until it is consumed, as a
+// lease does: the C++ lock points into the Cache. Destroying it releases the lock if it
+// is still held (best effort, without waiting).
+struct stratacache_lock {
+  stratacache_lock(const InUse& use, std::unique_ptr<DistributedLock> l) noexcept
+      : shell(use.shell()), lock(std::move(l)) {
+    shell->state.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~stratacache_lock() {
+    lock.reset();  // releases a lock still held while the pin keeps the Cache
+    leave(shell);
+  }
+  stratacache_lock(const stratacache_lock&) = delete;
+  stratacache_lock& operator=(const stratacache_lock&) = delete;
+
+  stratacache_cache* const shell;
+  std::unique_ptr<DistributedLock> lock;
+};
+
+namespace {
+
+using LockResult = Result<std::unique_ptr<DistributedLock>>;
+
+int lock_options_of(LockOptions* out, int64_t ttl_ms, int64_t wait_ms, const stratacache_callopts* co) {
+  if (ttl_ms <= 0) return fail(STRATACACHE_EINVAL, "argument 'ttl_ms' must be > 0, got " + std::to_string(ttl_ms));
+  if (wait_ms < 0) return fail(STRATACACHE_EINVAL, "argument 'wait_ms' must be >= 0, got " + std::to_string(wait_ms));
+  const CallOptions& call = call_of(co);
+  if (call.skip_l2) return fail(STRATACACHE_EUNSUPPORTED, "STRATACACHE_SKIP_L2 is not supported by locks");
+  out->ttl = Millis(ttl_ms);
+  out->wait = Millis(wait_ms);
+  out->timeout = call.timeout;
+  return STRATACACHE_OK;
+}
+
+// acquire's outcome as a completion (the sync call reads its out-parameters from it):
+// the lock wrapped, pinning the handle, unless the handle was closed meanwhile (then the
+// lock is released here, inside the Cache's own completion). count carries the fence.
+Completion completion_lock(LockResult r, stratacache_cache* shell) {
+  if (!r) return completion_of(r.status());
+  InUse use(shell);
+  if (!use) {
+    r->reset();
+    return completion_of(Status(StatusCode::kUnavailable, "the cache was closed"));
+  }
+  Completion c;
+  c.count = static_cast<int64_t>((*r)->fence());
+  c.lock = new stratacache_lock(use, std::move(*r));
+  return c;
+}
+
+// The lock's handle, or ECLOSED.
+#define ENTER_LOCK(lock_arg, owner)                                  \
+  InUse use((owner)->shell);                                         \
+  if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed (the lock expires by its TTL)")
+
+}  // namespace
+
+extern "C" {
+
+int stratacache_lock_acquire(stratacache_lock** out, uint64_t* out_fence, stratacache_cache* cache, const void* name,
+                             size_t name_len, int64_t ttl_ms, int64_t wait_ms, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<stratacache_lock*>(out, nullptr);
+    clear_out<uint64_t>(out_fence, 0);
+    REQUIRE_ARG(out, "out");
+    ENTER(cache);
+    REQUIRE_BYTES(name, name_len, "name");
+    LockOptions options;
+    if (int rc = lock_options_of(&options, ttl_ms, wait_ms, co)) return rc;
+    Completion c = completion_lock(use->lock(bytes(name, name_len), options), use.shell());
+    if (c.status != STRATACACHE_OK) return fail(c.status, std::move(c.message));
+    clear_out<uint64_t>(out_fence, static_cast<uint64_t>(c.count));
+    *out = std::exchange(c.lock, nullptr);
+    return STRATACACHE_OK;
+  });
+}
+
+uint64_t stratacache_lock_fence(const stratacache_lock* lock) { return lock ? lock->lock->fence() : 0; }
+
+int stratacache_lock_extend(stratacache_lock* lock, int64_t ttl_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    ENTER_LOCK(lock, lock);
+    return report(lock->lock->extend(Millis(ttl_ms)));
+  });
+}
+
+int stratacache_lock_release(stratacache_lock* lock) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    std::unique_ptr<stratacache_lock> owned(lock);  // consumed in every case
+    ENTER_LOCK(lock, owned);
+    return report(owned->lock->release());
+  });
+}
+
+void stratacache_lock_free(stratacache_lock* lock) {
+  (void)guarded([&] {
+    delete lock;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_acquire(stratacache_cache* cache, const void* name, size_t name_len, int64_t ttl_ms,
+                                    int64_t wait_ms, const stratacache_callopts* co, stratacache_queue* queue,
+                                    stratacache_lock_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(name, name_len, "name");
+    LockOptions options;
+    if (int rc = lock_options_of(&options, ttl_ms, wait_ms, co)) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    stratacache_cache* shell = use.shell();
+    use->lock_async(bytes(name, name_len), options, completion_fn<LockResult>(std::move(t), [shell](LockResult r) {
+                      return completion_lock(std::move(r), shell);
+                    }));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_extend(stratacache_lock* lock, int64_t ttl_ms, stratacache_queue* queue,
+                                   stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    ENTER_LOCK(lock, lock);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    lock->lock->extend_async(Millis(ttl_ms), completion_fn<Status>(std::move(t), completion_of));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_release(stratacache_lock* lock, stratacache_queue* queue, stratacache_callback done,
+                                    void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    std::shared_ptr<stratacache_lock> held(lock);  // consumed in every case
+    ENTER_LOCK(lock, held);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    DistributedLock& l = *held->lock;
+    auto deliver = completion_fn<Status>(std::move(t), completion_of);
+    l.release_async([deliver = std::move(deliver), held = std::move(held)](Status s) { deliver(std::move(s)); });
     return STRATACACHE_OK;
   });
 }
