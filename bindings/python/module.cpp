@@ -4,6 +4,7 @@
 
 #include "errors.hpp"
 #include "register_cache.hpp"
+#include "register_lock.hpp"
 #include "stratacache.h"
 #include "value_types.hpp"
 
@@ -11,8 +12,9 @@ namespace py = pybind11;
 
 // Revision of the Python-visible API of this module (docs/python-native-api.md);
 // the pure-Python package checks it. Not the C library's version: see version().
-// 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError.
-constexpr int kAbiVersion = 3;
+// 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
+// 4: lock_acquire(_async), NativeLock, the Lock*Error classes.
+constexpr int kAbiVersion = 4;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;
@@ -25,6 +27,7 @@ PYBIND11_MODULE(_native, m) {
   register_errors(m);
   register_values(m);
   register_cache(m);
+  register_lock(m);
   m.def("version", [] { return std::string(stratacache_version_string()); },
         "Version of the loaded libstratacache, e.g. '0.1.0'.");
   m.attr("ABI_VERSION") = kAbiVersion;

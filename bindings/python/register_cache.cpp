@@ -1540,12 +1540,34 @@ PyType_Slot cache_slots[] = {
 PyType_Spec cache_spec = {"stratacache._native.NativeCache", sizeof(CacheObject), 0,
                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, cache_slots};
 
+PyTypeObject* g_cache_type = nullptr;
+
 }  // namespace
+
+stratacache_cache* native_handle(PyObject* cache) {
+  if (!PyObject_TypeCheck(cache, g_cache_type)) {
+    PyErr_Format(PyExc_TypeError, "expected a NativeCache, not '%.200s'", Py_TYPE(cache)->tp_name);
+    return nullptr;
+  }
+  stratacache_cache* h = reinterpret_cast<CacheObject*>(cache)->handle;
+  if (!h) closed_error();
+  return h;
+}
+
+stratacache_queue* completer_queue(PyObject* completer) {
+  pybind11::handle h(completer);
+  if (!pybind11::isinstance<Completer>(h)) {
+    PyErr_Format(PyExc_TypeError, "expected a stratacache._native.Completer, not '%.200s'", Py_TYPE(completer)->tp_name);
+    return nullptr;
+  }
+  return h.cast<Completer*>()->queue();
+}
 
 void register_cache(pybind11::module_& m) {
   g_sig = new Signatures();  // lives as long as the process: the module is never unloaded
   PyObject* type = PyType_FromSpec(&cache_spec);
   if (!type) throw pybind11::error_already_set();
+  g_cache_type = reinterpret_cast<PyTypeObject*>(type);  // the module's reference keeps it alive
   m.add_object("NativeCache", pybind11::reinterpret_steal<pybind11::object>(type));
   PyObject* lease_type = PyType_FromSpec(&lease_spec);
   if (!lease_type) throw pybind11::error_already_set();

@@ -9,4 +9,10 @@ namespace stratacache::python {
 // @cached call, and pybind11's generic dispatch costs several times the lookup itself.
 void register_cache(pybind11::module_& m);
 
+// For the other register_*.cpp files. The C handle of a NativeCache, or nullptr with
+// TypeError / CacheError ("cache is closed") set.
+struct stratacache_cache* native_handle(PyObject* cache);
+// The completion queue of a Completer, or nullptr with TypeError set.
+struct stratacache_queue* completer_queue(PyObject* completer);
+
 }  // namespace stratacache::python

@@ -234,14 +234,7 @@ void Locks::wake(std::string_view key) {
     if (it == waiting_.end()) return;
     w = it->second;
   }
-  std::vector<std::function<void()>> run;
-  {
-    std::lock_guard<std::mutex> lock(w->mu);
-    ++w->wakes;
-    run.swap(w->on_wake);
-  }
-  w->cv.notify_all();
-  for (auto& fn : run) fn();
+  ring(*w);
 }
 
 void Locks::wake_all() {
@@ -250,16 +243,19 @@ void Locks::wake_all() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, w] : waiting_) all.push_back(w);
   }
-  for (auto& w : all) {
-    std::vector<std::function<void()>> run;
-    {
-      std::lock_guard<std::mutex> lock(w->mu);
-      ++w->wakes;
-      run.swap(w->on_wake);
-    }
-    w->cv.notify_all();
-    for (auto& fn : run) fn();
+  for (auto& w : all) ring(*w);
+}
+
+// Every waiter of `w` looks again: the synchronous ones wake, the asynchronous ones run.
+void Locks::ring(Waiters& w) {
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(w.mu);
+    ++w.wakes;
+    run.swap(w.on_wake);
   }
+  w.cv.notify_all();
+  for (auto& fn : run) fn();
 }
 
 void Locks::close() {

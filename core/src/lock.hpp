@@ -67,6 +67,7 @@ class Locks {
   void finish(const std::shared_ptr<Op>& op, Result<std::unique_ptr<DistributedLock>> r);
   void await(const std::shared_ptr<Waiters>& w, uint64_t seen, Deadline::Clock::time_point until, bool wait,
              std::function<void()> next);
+  static void ring(Waiters& w);
   std::shared_ptr<Waiters> enter(const std::string& key);
   void leave(const std::string& key);
   // mem://: the table's form of the acquire script.

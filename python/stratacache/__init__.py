@@ -29,7 +29,11 @@ from ._native import (
     CacheTimeoutError,
     CacheValueError,
     CacheWrongTypeError,
+    LockError,
+    LockNotAcquiredError,
+    LockNotOwnedError,
 )
+from ._lock import AsyncLock, Lock
 from ._runtime import configure, get_cache, get_sync_cache
 from ._version import __version__ as __version__
 
@@ -45,6 +49,11 @@ __all__ = [
     "CacheTimeoutError",
     "CacheValueError",
     "CacheWrongTypeError",
+    "AsyncLock",
+    "Lock",
+    "LockError",
+    "LockNotAcquiredError",
+    "LockNotOwnedError",
     "cached",
     "configure",
     "get_cache",

@@ -40,6 +40,7 @@ from typing import Any, TypeVar, Union
 from ._config import TTL, resolve_settings, ttl_seconds
 from ._core import CacheCore
 from ._native import MISSING, CacheConnectionError
+from ._lock import AsyncLock, Lock
 from ._read_through import LoadSpec, aload, load
 
 __all__ = ["Cache", "AsyncCache", "Key"]
@@ -272,6 +273,12 @@ class Cache(_Base):
             self._absorb("health_check", exc)
             return _unhealthy(exc)
 
+    def lock(self, name: str | bytes, timeout: float = 30.0, blocking_timeout: float | None = None, *,
+             blocking: bool = True) -> Lock:
+        """A distributed lock (``with cache.lock(...) as lk``; docs/locks.md): ``timeout``
+        is its lifetime in seconds, ``blocking_timeout`` how long to wait for it."""
+        return Lock(self._core, name, timeout, blocking_timeout, blocking)
+
     def close(self) -> None:
         """Close the handle and its connections; later calls raise CacheError."""
         self._core.close()
@@ -388,6 +395,11 @@ class AsyncCache(_Base):
         except CacheConnectionError as exc:
             self._absorb("health_check", exc)
             return _unhealthy(exc)
+
+    def lock(self, name: str | bytes, timeout: float = 30.0, blocking_timeout: float | None = None, *,
+             blocking: bool = True) -> AsyncLock:
+        """As :meth:`Cache.lock`, for ``async with``."""
+        return AsyncLock(self._core, name, timeout, blocking_timeout, blocking)
 
     async def close(self) -> None:
         self._core.close()
