@@ -3,6 +3,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "stratacache.h"
+
 namespace stratacache::python {
 
 // A CPython type with METH_FASTCALL methods: a cache hit is the hot path of every
@@ -11,8 +13,8 @@ void register_cache(pybind11::module_& m);
 
 // For the other register_*.cpp files. The C handle of a NativeCache, or nullptr with
 // TypeError / CacheError ("cache is closed") set.
-struct stratacache_cache* native_handle(PyObject* cache);
+stratacache_cache* native_handle(PyObject* cache);
 // The completion queue of a Completer, or nullptr with TypeError set.
-struct stratacache_queue* completer_queue(PyObject* completer);
+stratacache_queue* completer_queue(PyObject* completer);
 
 }  // namespace stratacache::python

@@ -112,7 +112,9 @@ def test_asyncio(url: str) -> None:
         b = stratacache.AsyncCache(url)
         async with a.lock("job", timeout=30) as lk:
             assert not await b.lock("job", timeout=30, blocking=False).acquire()
-            waiter = asyncio.ensure_future(b.lock("job", timeout=30, blocking_timeout=10).acquire())
+            first = lk.fence
+            second = b.lock("job", timeout=30, blocking_timeout=10)
+            waiter = asyncio.ensure_future(second.acquire())
             ticks = 0
             while ticks < 20:  # the loop keeps running while the waiter waits
                 await asyncio.sleep(0.01)
@@ -125,6 +127,10 @@ def test_asyncio(url: str) -> None:
         with pytest.raises(LockNotAcquiredError):
             async with a.lock("job", timeout=30, blocking_timeout=0.1):
                 pass
+        second_fence = second.fence
+        await second.release()
+        async with a.lock("job", timeout=30, blocking=False) as third:
+            assert third.fence > second_fence > first
         await a.close()
         await b.close()
 
