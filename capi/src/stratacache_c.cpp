@@ -255,19 +255,27 @@ class InUse {
 // Lease points into the Cache, so the Cache is torn down only after the lease is gone.
 // After stratacache_close its functions free it (the Lease is abandoned: waiters and
 // other processes stop waiting for it) and answer ECLOSED.
-struct stratacache_lease {
-  stratacache_lease(const InUse& use, std::unique_ptr<Lease> l) noexcept : shell(use.shell()), lease(std::move(l)) {
+namespace {
+
+// One more call inside a handle, from construction (taken while a call is inside, so the
+// Cache is alive) to destruction. As a base class it is let go after the derived
+// object's members are destroyed: what they hold into the Cache goes first.
+struct HandlePin {
+  explicit HandlePin(const InUse& use) noexcept : shell(use.shell()) {
     shell->state.fetch_add(1, std::memory_order_acq_rel);
   }
-  ~stratacache_lease() {
-    lease.reset();  // abandons an unfilled lease while the pin still keeps the Cache
-    leave(shell);
-  }
-  stratacache_lease(const stratacache_lease&) = delete;
-  stratacache_lease& operator=(const stratacache_lease&) = delete;
+  ~HandlePin() { leave(shell); }
+  HandlePin(const HandlePin&) = delete;
+  HandlePin& operator=(const HandlePin&) = delete;
 
   stratacache_cache* const shell;
-  std::unique_ptr<Lease> lease;
+};
+
+}  // namespace
+
+struct stratacache_lease : HandlePin {
+  stratacache_lease(const InUse& use, std::unique_ptr<Lease> l) noexcept : HandlePin(use), lease(std::move(l)) {}
+  std::unique_ptr<Lease> lease;  // destroyed (an unfilled lease abandoned) before the pin goes
 };
 
 namespace {
@@ -1703,20 +1711,9 @@ int stratacache_submit_lease_fill_not_found(stratacache_lease* lease, stratacach
 // A lock given to the host pins its handle from creation until it is consumed, as a
 // lease does: the C++ lock points into the Cache. Destroying it releases the lock if it
 // is still held (best effort, without waiting).
-struct stratacache_lock {
-  stratacache_lock(const InUse& use, std::unique_ptr<DistributedLock> l) noexcept
-      : shell(use.shell()), lock(std::move(l)) {
-    shell->state.fetch_add(1, std::memory_order_acq_rel);
-  }
-  ~stratacache_lock() {
-    lock.reset();  // releases a lock still held while the pin keeps the Cache
-    leave(shell);
-  }
-  stratacache_lock(const stratacache_lock&) = delete;
-  stratacache_lock& operator=(const stratacache_lock&) = delete;
-
-  stratacache_cache* const shell;
-  std::unique_ptr<DistributedLock> lock;
+struct stratacache_lock : HandlePin {
+  stratacache_lock(const InUse& use, std::unique_ptr<DistributedLock> l) noexcept : HandlePin(use), lock(std::move(l)) {}
+  std::unique_ptr<DistributedLock> lock;  // destroyed (a held lock released) before the pin goes
 };
 
 namespace {
