@@ -1794,6 +1794,7 @@ int stratacache_lock_release(stratacache_lock* lock) {
 }
 
 void stratacache_lock_free(stratacache_lock* lock) {
+  if (!lock) return;  // without touching the last error: completions call this on their way out
   (void)guarded([&] {
     delete lock;
     return STRATACACHE_OK;

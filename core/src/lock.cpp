@@ -114,27 +114,31 @@ void Locks::attempt(const std::shared_ptr<Op>& op) {
   }
   if (!c_.l2->enabled()) {
     auto [taken, value] = local_acquire(op->key, op->token, op->opt.ttl);
-    return attempted(op, seen, value, taken);
+    return attempted(op, seen, 0, value, taken);
   }
   Call call{Deadline::after_saturating(op->rtt()), op->wait};
+  // The read in the script is tracked only if the channel is up from before it until
+  // its reply (coherence.hpp): else no invalidation will come and the waiter polls.
+  uint64_t coverage = c_.coverage_token(call);
   c_.l2->script(kAcquireScript, {op->full, op->fence_key}, {op->token, std::to_string(op->opt.ttl.count())}, true, call,
-                [this, op, seen](Result<ScriptValue> r) {
+                [this, op, seen, coverage](Result<ScriptValue> r) {
                   if (!r) {
                     // The request may have run before the failure: give back what it took.
                     c_.l2->delete_if_value(op->full, op->token, Call{Deadline::after(Millis(1000)), false},
                                            [](Result<bool>) {});
-                    return attempted(op, seen, r.status(), false);
+                    return attempted(op, seen, coverage, r.status(), false);
                   }
                   if (r->kind != ScriptValue::Kind::kArray || r->items.size() != 2 ||
                       r->items[0].kind != ScriptValue::Kind::kInteger ||
                       r->items[1].kind != ScriptValue::Kind::kInteger) {
-                    return attempted(op, seen, internal_error("unexpected reply to the lock script"), false);
+                    return attempted(op, seen, coverage, internal_error("unexpected reply to the lock script"), false);
                   }
-                  attempted(op, seen, r->items[1].integer, r->items[0].integer == 1);
+                  attempted(op, seen, coverage, r->items[1].integer, r->items[0].integer == 1);
                 });
 }
 
-void Locks::attempted(const std::shared_ptr<Op>& op, uint64_t seen, Result<int64_t> fence_or_pttl, bool acquired) {
+void Locks::attempted(const std::shared_ptr<Op>& op, uint64_t seen, uint64_t coverage, Result<int64_t> fence_or_pttl,
+                      bool acquired) {
   if (!fence_or_pttl) return finish(op, fence_or_pttl.status());
   if (acquired) {
     n_.acquired.fetch_add(1, std::memory_order_relaxed);
@@ -167,7 +171,7 @@ void Locks::attempted(const std::shared_ptr<Op>& op, uint64_t seen, Result<int64
   int64_t holder_pttl = *fence_or_pttl;  // -1: a key without a TTL (not ours): only our wait ends
   if (holder_pttl >= 0) until = std::min(until, now + Millis(holder_pttl + 1));
   // Woken by the coherence channel (Redis) or by this table's releases (mem://); else poll.
-  bool woken = !c_.l2->enabled() || (c_.coherence && c_.coherence->covered());
+  bool woken = !c_.l2->enabled() || (c_.coherence && c_.l1_covered(coverage));
   if (!woken) {
     until = std::min(until, now + op->poll);
     op->poll = std::min(op->poll * 2, Millis(200));

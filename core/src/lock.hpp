@@ -63,7 +63,9 @@ class Locks {
 
  private:
   void attempt(const std::shared_ptr<Op>& op);
-  void attempted(const std::shared_ptr<Op>& op, uint64_t seen, Result<int64_t> fence_or_pttl, bool acquired);
+  // coverage: the coherence token taken before the attempt (Cache::Impl::coverage_token).
+  void attempted(const std::shared_ptr<Op>& op, uint64_t seen, uint64_t coverage, Result<int64_t> fence_or_pttl,
+                 bool acquired);
   void finish(const std::shared_ptr<Op>& op, Result<std::unique_ptr<DistributedLock>> r);
   void await(const std::shared_ptr<Waiters>& w, uint64_t seen, Deadline::Clock::time_point until, bool wait,
              std::function<void()> next);

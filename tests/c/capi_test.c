@@ -1385,6 +1385,7 @@ static void check_locks(const char *url) {
   /* Held: a try-once acquire times out at once; the out-parameters are cleared. */
   CHECK_RC(stratacache_lock_acquire(&lb, &fb, b, "job", 3, 60000, 0, NULL), STRATACACHE_ETIMEDOUT);
   CHECK(lb == NULL && fb == 0);
+  CHECK(strstr(stratacache_last_error(), "held by another owner") != NULL);
   CHECK_RC(stratacache_lock_acquire(&lb, NULL, b, "job", 3, 0, 0, NULL), STRATACACHE_EINVAL);
   CHECK_RC(stratacache_lock_acquire(&lb, NULL, b, "job", 3, 1000, -1, NULL), STRATACACHE_EINVAL);
   /* A waiting acquire on a completion queue completes when the holder releases. */
