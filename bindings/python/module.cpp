@@ -5,6 +5,7 @@
 #include "errors.hpp"
 #include "register_cache.hpp"
 #include "register_write_behind.hpp"
+#include "register_lock.hpp"
 #include "stratacache.h"
 #include "value_types.hpp"
 
@@ -13,7 +14,8 @@ namespace py = pybind11;
 // Revision of the Python-visible API of this module (docs/python-native-api.md);
 // the pure-Python package checks it. Not the C library's version: see version().
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
-// 4: NativeWriteBehind, WriteAck.
+// 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
+// classes; warm(_async).
 constexpr int kAbiVersion = 4;
 
 PYBIND11_MODULE(_native, m) {
@@ -28,6 +30,7 @@ PYBIND11_MODULE(_native, m) {
   register_values(m);
   register_cache(m);
   register_write_behind(m);
+  register_lock(m);
   m.def("version", [] { return std::string(stratacache_version_string()); },
         "Version of the loaded libstratacache, e.g. '0.1.0'.");
   m.attr("ABI_VERSION") = kAbiVersion;

@@ -1668,10 +1668,8 @@ PyType_Slot cache_slots[] = {
 PyType_Spec cache_spec = {"stratacache._native.NativeCache", sizeof(CacheObject), 0,
                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, cache_slots};
 
-}  // namespace
-
-namespace {
 PyTypeObject* g_cache_type = nullptr;
+
 }  // namespace
 
 stratacache_cache* native_handle(PyObject* cache) {
@@ -1694,6 +1692,15 @@ bool native_encode(PyObject* cache, PyObject* value, std::string* out, int* form
 
 PyObject* native_decode(PyObject* cache, const void* data, size_t len, int format) {
   return decode_value(reinterpret_cast<CacheObject*>(cache), data, len, format);
+}
+
+stratacache_queue* completer_queue(PyObject* completer) {
+  pybind11::handle h(completer);
+  if (!pybind11::isinstance<Completer>(h)) {
+    PyErr_Format(PyExc_TypeError, "expected a stratacache._native.Completer, not '%.200s'", Py_TYPE(completer)->tp_name);
+    return nullptr;
+  }
+  return h.cast<Completer*>()->queue();
 }
 
 void register_cache(pybind11::module_& m) {

@@ -20,5 +20,7 @@ void register_cache(pybind11::module_& m);
 stratacache_cache* native_handle(PyObject* cache);
 bool native_encode(PyObject* cache, PyObject* value, std::string* out, int* format);
 PyObject* native_decode(PyObject* cache, const void* data, size_t len, int format);
+// The completion queue of a Completer, or nullptr with TypeError set.
+stratacache_queue* completer_queue(PyObject* completer);
 
 }  // namespace stratacache::python

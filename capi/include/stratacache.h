@@ -727,6 +727,66 @@ STRATACACHE_API int stratacache_submit_invalidate_tags(stratacache_cache *cache,
                                                        stratacache_queue *queue, stratacache_callback done,
                                                        void *payload);
 
+/* ---- Distributed locks (added in 0.4; docs/locks.md) ----
+ * Mutual exclusion between processes through Redis (mem://: between the users of one
+ * handle), with a TTL, a bounded wait that is woken when the holder lets go (not
+ * polled, unless l1_coherence=off), extension and release by the owner only, and a
+ * fencing token: strictly greater for every new holder of a name. A lock never
+ * degrades to this process: with Redis unreachable, acquire fails (EUNAVAILABLE).
+ * Under failover a lock can be lost (asynchronous replication): docs/locks.md.
+ * A stratacache_lock is the caller's from a successful acquire until it is given to
+ * stratacache_lock_release, stratacache_submit_lock_release or stratacache_lock_free
+ * (each consumes it, even when it fails). Until then it counts as a call in progress
+ * on the handle, like a read-through lease: stratacache_close does not wait for it,
+ * but the connections are closed only once it is consumed. After stratacache_close
+ * the lock functions answer ECLOSED (release and free still consume the lock; its
+ * Redis key then expires by its TTL). A lock may be used from any thread, one call at
+ * a time. The callopts timeout bounds each Redis round trip; SKIP_L2 is EUNSUPPORTED. */
+typedef struct stratacache_lock stratacache_lock; /* a held lock */
+
+/* Acquire the lock `name` (bytes, copied) for ttl_ms (> 0, at most 10 years), waiting
+ * up to wait_ms (0: try once) for its holder to release it or for it to expire.
+ * OK: *out is the caller's lock and *out_fence (may be NULL) its fencing token.
+ * ETIMEDOUT: still held by another owner when the wait ran out (or Redis did not answer
+ * within the timeout); EUNAVAILABLE: Redis failed; EINVAL: bad ttl_ms, wait_ms or a
+ * name over max_key_length. Blocks at most wait_ms + the callopts timeout. */
+STRATACACHE_API int stratacache_lock_acquire(stratacache_lock **out, uint64_t *out_fence, stratacache_cache *cache,
+                                             const void *name, size_t name_len, int64_t ttl_ms, int64_t wait_ms,
+                                             const stratacache_callopts *co);
+/* The lock's fencing token (0 for NULL). Never fails. */
+STRATACACHE_API uint64_t stratacache_lock_fence(const stratacache_lock *lock);
+/* Set the lock's remaining lifetime to ttl_ms, if the caller still holds it. EABORTED:
+ * no longer the owner (it expired; another owner may hold it); nothing changed. The
+ * lock stays the caller's in every case. */
+STRATACACHE_API int stratacache_lock_extend(stratacache_lock *lock, int64_t ttl_ms);
+/* Release (compare-and-delete: only while the caller still holds it) and free the lock.
+ * EABORTED: it was no longer the caller's (expired, maybe taken); EUNAVAILABLE /
+ * ETIMEDOUT: Redis failed, the lock expires by its TTL. Consumes the lock in every
+ * case; NULL is EINVAL. */
+STRATACACHE_API int stratacache_lock_release(stratacache_lock *lock);
+/* Free the lock, releasing it first if it is still held (best effort, without waiting
+ * for Redis). For finalizers and error paths. NULL is a no-op. */
+STRATACACHE_API void stratacache_lock_free(stratacache_lock *lock);
+/* Submission forms (the completion model above). acquire's callback gets the status,
+ * message, the lock (the callee's; NULL unless OK) and its fence. With a NULL queue it
+ * may also run on a library timer thread (a wait that ended at its deadline). A
+ * completion dropped by stratacache_queue_free frees its lock (released); one that
+ * arrives after stratacache_close carries no lock (EUNAVAILABLE). */
+typedef void (*stratacache_lock_callback)(void *payload, int status, const char *message, stratacache_lock *lock,
+                                          uint64_t fence);
+STRATACACHE_API int stratacache_submit_lock_acquire(stratacache_cache *cache, const void *name, size_t name_len,
+                                                    int64_t ttl_ms, int64_t wait_ms, const stratacache_callopts *co,
+                                                    stratacache_queue *queue, stratacache_lock_callback done,
+                                                    void *payload);
+/* stratacache_lock_extend without blocking: `done` gets OK, EABORTED or an error. The
+ * lock stays the caller's (it may be released or freed before `done` runs). */
+STRATACACHE_API int stratacache_submit_lock_extend(stratacache_lock *lock, int64_t ttl_ms, stratacache_queue *queue,
+                                                   stratacache_callback done, void *payload);
+/* stratacache_lock_release without blocking: `done` gets OK, EABORTED or an error.
+ * Consumes the lock, even when the submission is refused. */
+STRATACACHE_API int stratacache_submit_lock_release(stratacache_lock *lock, stratacache_queue *queue,
+                                                    stratacache_callback done, void *payload);
+
 #ifdef __cplusplus
 }
 #endif

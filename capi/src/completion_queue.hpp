@@ -46,6 +46,8 @@ struct Completion {
   stratacache_lease* lease = nullptr;    // acquire: the callee's once the callback runs
   // Other kinds (write-behind): run once, with true when delivered, false when dropped.
   std::function<void(bool delivered)> task;
+  stratacache_lock_callback lock_done = nullptr;  // lock acquire's completions run this instead of done
+  stratacache_lock* lock = nullptr;               // lock acquire: the callee's once the callback runs
 
   Completion() = default;
   Completion(Completion&& o) noexcept { *this = std::move(o); }
@@ -64,6 +66,8 @@ struct Completion {
       info = o.info;
       lease = std::exchange(o.lease, nullptr);
       task = std::exchange(o.task, nullptr);
+      lock_done = o.lock_done;
+      lock = std::exchange(o.lock, nullptr);
     }
     return *this;
   }
@@ -75,6 +79,10 @@ struct Completion {
   void run() noexcept {
     if (task) return std::exchange(task, nullptr)(true);
     void* v = std::exchange(value, nullptr);
+    if (lock_done) {
+      lock_done(payload, status, message.c_str(), std::exchange(lock, nullptr), static_cast<uint64_t>(count));
+      return;
+    }
     if (acquire_done) {
       acquire_done(payload, status, message.c_str(), v, len, format, info, std::exchange(lease, nullptr));
       return;
@@ -89,6 +97,7 @@ struct Completion {
     value = nullptr;
     stratacache_lease_abandon(std::exchange(lease, nullptr), STRATACACHE_EUNAVAILABLE,
                               "the completion carrying the lease was dropped");
+    stratacache_lock_free(std::exchange(lock, nullptr));
   }
 };
 

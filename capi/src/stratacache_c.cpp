@@ -259,19 +259,27 @@ class InUse {
 // Lease points into the Cache, so the Cache is torn down only after the lease is gone.
 // After stratacache_close its functions free it (the Lease is abandoned: waiters and
 // other processes stop waiting for it) and answer ECLOSED.
-struct stratacache_lease {
-  stratacache_lease(const InUse& use, std::unique_ptr<Lease> l) noexcept : shell(use.shell()), lease(std::move(l)) {
+namespace {
+
+// One more call inside a handle, from construction (taken while a call is inside, so the
+// Cache is alive) to destruction. As a base class it is let go after the derived
+// object's members are destroyed: what they hold into the Cache goes first.
+struct HandlePin {
+  explicit HandlePin(const InUse& use) noexcept : shell(use.shell()) {
     shell->state.fetch_add(1, std::memory_order_acq_rel);
   }
-  ~stratacache_lease() {
-    lease.reset();  // abandons an unfilled lease while the pin still keeps the Cache
-    leave(shell);
-  }
-  stratacache_lease(const stratacache_lease&) = delete;
-  stratacache_lease& operator=(const stratacache_lease&) = delete;
+  ~HandlePin() { leave(shell); }
+  HandlePin(const HandlePin&) = delete;
+  HandlePin& operator=(const HandlePin&) = delete;
 
   stratacache_cache* const shell;
-  std::unique_ptr<Lease> lease;
+};
+
+}  // namespace
+
+struct stratacache_lease : HandlePin {
+  stratacache_lease(const InUse& use, std::unique_ptr<Lease> l) noexcept : HandlePin(use), lease(std::move(l)) {}
+  std::unique_ptr<Lease> lease;  // destroyed (an unfilled lease abandoned) before the pin goes
 };
 
 namespace {
@@ -313,6 +321,7 @@ struct Counter {
   {"read_through." #field, [](const CacheStats& s) { return s.read_through.field; }, text}
 #define STRATACACHE_WB(field, text) \
   {"write_behind." #field, [](const CacheStats& s) { return s.write_behind.field; }, text}
+#define STRATACACHE_LOCK(field, text) {"lock." #field, [](const CacheStats& s) { return s.lock.field; }, text}
 const Counter kCounters[] = {
     STRATACACHE_L1(hits, "L1 reads that found the key"),
     STRATACACHE_L1(misses, "L1 reads that did not"),
@@ -377,8 +386,13 @@ const Counter kCounters[] = {
      "tags: entries removed by tag and dependency invalidations (dependents included)"},
     {"tags.dependents_invalidated", [](const CacheStats& s) { return s.tags.dependents_invalidated; },
      "tags: entries removed because a key they depend on was written, deleted or invalidated"},
+    STRATACACHE_LOCK(acquired, "locks: locks acquired"),
+    STRATACACHE_LOCK(contended, "locks: acquire calls that found the lock held by another owner"),
+    STRATACACHE_LOCK(timeouts, "locks: acquire calls that ended without the lock (still held when their wait ran out)"),
+    STRATACACHE_LOCK(lost, "locks: extends and releases refused because the caller no longer held the lock"),
 };
 #undef STRATACACHE_WB
+#undef STRATACACHE_LOCK
 #undef STRATACACHE_RT
 #undef STRATACACHE_L1
 #undef STRATACACHE_L2
@@ -590,6 +604,7 @@ using stratacache_capi::QueueCore;
 struct Target {
   stratacache_callback done = nullptr;
   stratacache_acquire_callback acquire_done = nullptr;  // acquire's submissions
+  stratacache_lock_callback lock_done = nullptr;        // lock acquire's submissions
   void* payload = nullptr;
   std::shared_ptr<QueueCore> queue;
   stratacache_cache* shell = nullptr;  // NULL queue: counts the callback as pending until it returns
@@ -597,6 +612,7 @@ struct Target {
   void deliver(Completion c) const noexcept {
     c.done = done;
     c.acquire_done = acquire_done;
+    c.lock_done = lock_done;
     c.payload = payload;
     if (queue) return queue->push(std::move(c));
     c.run();
@@ -740,6 +756,7 @@ template <typename Callback>
 int make_target(Target* t, const InUse& use, stratacache_queue* queue, Callback done, void* payload) {
   REQUIRE_ARG(done, "done");
   if constexpr (std::is_same_v<Callback, stratacache_acquire_callback>) t->acquire_done = done;
+  else if constexpr (std::is_same_v<Callback, stratacache_lock_callback>) t->lock_done = done;
   else t->done = done;
   t->payload = payload;
   if (queue) {
@@ -2106,6 +2123,148 @@ int stratacache_submit_invalidate_tags(stratacache_cache* cache, const void* con
     Target t;
     if (int rc = make_target(&t, use, queue, done, payload)) return rc;
     use->invalidate_tags_async(names, call_of(co), completion_fn<Result<int64_t>>(std::move(t), completion_count));
+    return STRATACACHE_OK;
+  });
+}
+
+}  // extern "C"
+
+// ==== Distributed locks (added in 0.4; docs/locks.md) ====
+
+// A lock given to the host pins its handle from creation until it is consumed, as a
+// lease does: the C++ lock points into the Cache. Destroying it releases the lock if it
+// is still held (best effort, without waiting).
+struct stratacache_lock : HandlePin {
+  stratacache_lock(const InUse& use, std::unique_ptr<DistributedLock> l) noexcept : HandlePin(use), lock(std::move(l)) {}
+  std::unique_ptr<DistributedLock> lock;  // destroyed (a held lock released) before the pin goes
+};
+
+namespace {
+
+using LockResult = Result<std::unique_ptr<DistributedLock>>;
+
+int lock_options_of(LockOptions* out, int64_t ttl_ms, int64_t wait_ms, const stratacache_callopts* co) {
+  if (ttl_ms <= 0) return fail(STRATACACHE_EINVAL, "argument 'ttl_ms' must be > 0, got " + std::to_string(ttl_ms));
+  if (wait_ms < 0) return fail(STRATACACHE_EINVAL, "argument 'wait_ms' must be >= 0, got " + std::to_string(wait_ms));
+  const CallOptions& call = call_of(co);
+  if (call.skip_l2) return fail(STRATACACHE_EUNSUPPORTED, "STRATACACHE_SKIP_L2 is not supported by locks");
+  out->ttl = Millis(ttl_ms);
+  out->wait = Millis(wait_ms);
+  out->timeout = call.timeout;
+  return STRATACACHE_OK;
+}
+
+// acquire's outcome as a completion (the sync call reads its out-parameters from it):
+// the lock wrapped, pinning the handle, unless the handle was closed meanwhile (then the
+// lock is released here, inside the Cache's own completion). count carries the fence.
+Completion completion_lock(LockResult r, stratacache_cache* shell) {
+  if (!r) return completion_of(r.status());
+  InUse use(shell);
+  if (!use) {
+    r->reset();
+    return completion_of(Status(StatusCode::kUnavailable, "the cache was closed"));
+  }
+  Completion c;
+  c.count = static_cast<int64_t>((*r)->fence());
+  c.lock = new stratacache_lock(use, std::move(*r));
+  return c;
+}
+
+// The lock's handle, or ECLOSED.
+#define ENTER_LOCK(lock_arg, owner)                                  \
+  InUse use((owner)->shell);                                         \
+  if (!use) return fail(STRATACACHE_ECLOSED, "cache is closed (the lock expires by its TTL)")
+
+}  // namespace
+
+extern "C" {
+
+int stratacache_lock_acquire(stratacache_lock** out, uint64_t* out_fence, stratacache_cache* cache, const void* name,
+                             size_t name_len, int64_t ttl_ms, int64_t wait_ms, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<stratacache_lock*>(out, nullptr);
+    clear_out<uint64_t>(out_fence, 0);
+    REQUIRE_ARG(out, "out");
+    ENTER(cache);
+    REQUIRE_BYTES(name, name_len, "name");
+    LockOptions options;
+    if (int rc = lock_options_of(&options, ttl_ms, wait_ms, co)) return rc;
+    Completion c = completion_lock(use->lock(bytes(name, name_len), options), use.shell());
+    if (c.status != STRATACACHE_OK) return fail(c.status, std::move(c.message));
+    clear_out<uint64_t>(out_fence, static_cast<uint64_t>(c.count));
+    *out = std::exchange(c.lock, nullptr);
+    return STRATACACHE_OK;
+  });
+}
+
+uint64_t stratacache_lock_fence(const stratacache_lock* lock) { return lock ? lock->lock->fence() : 0; }
+
+int stratacache_lock_extend(stratacache_lock* lock, int64_t ttl_ms) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    ENTER_LOCK(lock, lock);
+    return report(lock->lock->extend(Millis(ttl_ms)));
+  });
+}
+
+int stratacache_lock_release(stratacache_lock* lock) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    std::unique_ptr<stratacache_lock> owned(lock);  // consumed in every case
+    ENTER_LOCK(lock, owned);
+    return report(owned->lock->release());
+  });
+}
+
+void stratacache_lock_free(stratacache_lock* lock) {
+  if (!lock) return;  // without touching the last error: completions call this on their way out
+  (void)guarded([&] {
+    delete lock;
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_acquire(stratacache_cache* cache, const void* name, size_t name_len, int64_t ttl_ms,
+                                    int64_t wait_ms, const stratacache_callopts* co, stratacache_queue* queue,
+                                    stratacache_lock_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    REQUIRE_BYTES(name, name_len, "name");
+    LockOptions options;
+    if (int rc = lock_options_of(&options, ttl_ms, wait_ms, co)) return rc;
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    stratacache_cache* shell = use.shell();
+    use->lock_async(bytes(name, name_len), options, completion_fn<LockResult>(std::move(t), [shell](LockResult r) {
+                      return completion_lock(std::move(r), shell);
+                    }));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_extend(stratacache_lock* lock, int64_t ttl_ms, stratacache_queue* queue,
+                                   stratacache_callback done, void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    ENTER_LOCK(lock, lock);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    lock->lock->extend_async(Millis(ttl_ms), completion_fn<Status>(std::move(t), completion_of));
+    return STRATACACHE_OK;
+  });
+}
+
+int stratacache_submit_lock_release(stratacache_lock* lock, stratacache_queue* queue, stratacache_callback done,
+                                    void* payload) {
+  return guarded([&] {
+    REQUIRE_ARG(lock, "lock");
+    std::shared_ptr<stratacache_lock> held(lock);  // consumed in every case
+    ENTER_LOCK(lock, held);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    DistributedLock& l = *held->lock;
+    auto deliver = completion_fn<Status>(std::move(t), completion_of);
+    l.release_async([deliver = std::move(deliver), held = std::move(held)](Status s) { deliver(std::move(s)); });
     return STRATACACHE_OK;
   });
 }

@@ -8,6 +8,7 @@
 #include "cache_impl.hpp"
 #include "glob.hpp"
 #include "integer_payload.hpp"
+#include "lock.hpp"
 #include "read_through.hpp"
 #include "stratacache/version.hpp"
 
@@ -27,7 +28,11 @@ int64_t Cache::Impl::jittered(int64_t ttl_ms) const {
   return std::max<int64_t>(1, ttl_ms - static_cast<int64_t>(cut));
 }
 
-void Cache::Impl::wake_loads(std::string_view key) { rt->wake(key); }
+void Cache::Impl::wake_loads(std::string_view key) {
+  rt->wake(key);
+  locks->wake(key);
+}
+void Cache::Impl::wake_all_locks() { locks->wake_all(); }
 
 Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() {
@@ -35,6 +40,7 @@ Cache::~Cache() {
   // counters, l2 itself) is alive; they must not submit new L2 requests.
   impl_->closing.store(true, std::memory_order_release);
   impl_->rt->close();
+  impl_->locks->close();
   impl_->l2->close();
   if (impl_->coherence) impl_->coherence->detach();
 }
@@ -648,6 +654,7 @@ CacheStats Cache::stats() const {
   s.read_through = impl_->rt->stats();
   s.write_behind = impl_->write_behind.snapshot();
   s.tags = impl_->tags->stats();
+  s.lock = impl_->locks->stats();
   return s;
 }
 

@@ -26,6 +26,11 @@ namespace stratacache {
 
 class ReadThrough;
 std::unique_ptr<ReadThrough> make_read_through(Cache::Impl& cache);
+class Locks;
+struct LocksDeleter {  // defined in lock.cpp, so this header needs no Locks definition
+  void operator()(Locks* l) const;
+};
+std::unique_ptr<Locks, LocksDeleter> make_locks(Cache::Impl& cache);
 
 struct Cache::Impl : Coherence::Sink {
   Options options;
@@ -49,6 +54,8 @@ struct Cache::Impl : Coherence::Sink {
   WriteBehindCounters write_behind;
   // Tags and dependencies (tags.hpp).
   std::unique_ptr<Tags> tags;
+  // Distributed locks (lock.hpp).
+  std::unique_ptr<Locks, LocksDeleter> locks;
 
   explicit Impl(Options o)
       : options(std::move(o)),
@@ -63,6 +70,7 @@ struct Cache::Impl : Coherence::Sink {
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
     rt = make_read_through(*this);  // before attach(): invalidations wake its waiters
     tags = std::make_unique<Tags>(*this);
+    locks = make_locks(*this);
     if (coherence) coherence->attach(this);
   }
   ~Impl() override;
@@ -81,9 +89,11 @@ struct Cache::Impl : Coherence::Sink {
     l1.erase_unless([](std::string_view, Format f, std::string_view v) {
       return frame::framed(f) && (frame::header(v).flags & frame::kHasStale) != 0;
     });
+    wake_all_locks();  // invalidations may have been missed: lock waiters look again
   }
   // A key changed in Redis: callers waiting for another process's load of it look again.
   void wake_loads(std::string_view key);
+  void wake_all_locks();
   // A forked child drops the L1 copies its parent's connections tracked (counted as a
   // fork flush) before it serves anything from L1.
   void check_fork() {

@@ -29,7 +29,11 @@ from ._native import (
     CacheTimeoutError,
     CacheValueError,
     CacheWrongTypeError,
+    LockError,
+    LockNotAcquiredError,
+    LockNotOwnedError,
 )
+from ._lock import AsyncLock, Lock
 from ._runtime import configure, get_cache, get_sync_cache
 from ._version import __version__ as __version__
 from ._write_behind import AsyncWriteBehind, WriteBehind, WriteOp
@@ -51,6 +55,11 @@ __all__ = [
     "WriteBehind",
     "WriteOp",
     "cache_update",
+    "AsyncLock",
+    "Lock",
+    "LockError",
+    "LockNotAcquiredError",
+    "LockNotOwnedError",
     "cached",
     "configure",
     "get_cache",

@@ -42,6 +42,7 @@ from typing import Any, TypeVar, Union
 from ._config import TTL, resolve_settings, ttl_seconds
 from ._core import CacheCore
 from ._native import MISSING, CacheConnectionError, CacheError
+from ._lock import AsyncLock, Lock
 from ._read_through import LoadSpec, aload, load
 from ._write_behind import (AsyncWriteBehind, AsyncWriter, FailureHook, WriteBehind, Writer, aclose_write_behinds,
                             close_write_behinds)
@@ -346,6 +347,11 @@ class Cache(_Base):
         return WriteBehind(self._core, writer, max_pending=max_pending, max_retries=max_retries, backoff=backoff,
                            backoff_max=backoff_max, jitter=jitter, workers=workers, close_timeout=close_timeout,
                            on_failure=on_failure, completer=None)
+    def lock(self, name: str | bytes, timeout: float = 30.0, blocking_timeout: float | None = None, *,
+             blocking: bool = True) -> Lock:
+        """A distributed lock (``with cache.lock(...) as lk``; docs/locks.md): ``timeout``
+        is its lifetime in seconds, ``blocking_timeout`` how long to wait for it."""
+        return Lock(self._core, name, timeout, blocking_timeout, blocking)
 
     def close(self) -> None:
         """Close the handle and its connections (its write-behinds first); later calls raise CacheError."""
@@ -508,6 +514,10 @@ class AsyncCache(_Base):
         return AsyncWriteBehind(self._core, writer, max_pending=max_pending, max_retries=max_retries,
                                 backoff=backoff, backoff_max=backoff_max, jitter=jitter,
                                 close_timeout=close_timeout, on_failure=on_failure)
+    def lock(self, name: str | bytes, timeout: float = 30.0, blocking_timeout: float | None = None, *,
+             blocking: bool = True) -> AsyncLock:
+        """As :meth:`Cache.lock`, for ``async with``."""
+        return AsyncLock(self._core, name, timeout, blocking_timeout, blocking)
 
     async def close(self) -> None:
         await aclose_write_behinds(self._core)

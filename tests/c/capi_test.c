@@ -739,19 +739,21 @@ static void check_counters(stratacache_cache *c) {
       failures++;
     }
   }
-  CHECK(count == 60);
   CHECK_RC(stratacache_stat_info(&name, &text, 50), 0);
   CHECK(strcmp(name, "write_behind.pending") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 57), 0);
   CHECK(strcmp(name, "tags.invalidations") == 0);
+  CHECK(count == 64);
   /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
-   * the read-through ones (0.3), then the promotion and write-behind ones (0.4). */
+   * the read-through ones (0.3), then the promotion, write-behind, tag and lock ones (0.4). */
   CHECK_RC(stratacache_stat_info(&name, &text, 48), 0);
   CHECK(strcmp(name, "l1.promotions_deferred") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 40), 0);
   CHECK(strcmp(name, "read_through.loads") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 32), 0);
   CHECK(strcmp(name, "decode_errors") == 0);
+  CHECK_RC(stratacache_stat_info(&name, &text, 60), 0);
+  CHECK(strcmp(name, "lock.acquired") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 33), 0);
   CHECK(strcmp(name, "l1.invalidations") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, count), STRATACACHE_ENOTFOUND);
@@ -1638,6 +1640,111 @@ static void check_tags(stratacache_cache *c) {
   stratacache_callopts_free(co);
 }
 
+/* ---- distributed locks (0.4) ---- */
+struct lock_outcome {
+  int ran, status;
+  stratacache_lock *lock;
+  uint64_t fence;
+};
+
+static void on_lock(void *payload, int status, const char *message, stratacache_lock *lock, uint64_t fence) {
+  (void)message;
+  struct lock_outcome *o = payload;
+  o->ran++;
+  o->status = status;
+  o->lock = lock;
+  o->fence = fence;
+}
+
+static void on_lock_done(void *payload, int status, const char *message, void *value, size_t len, int format,
+                         int64_t count) {
+  (void)message, (void)len, (void)format, (void)count;
+  stratacache_free(value);
+  struct lock_outcome *o = payload;
+  o->ran++;
+  o->status = status;
+}
+
+/* Drains `q` until *ran is set or ms pass (the queue's fd says when to look). */
+static void drain_until(stratacache_queue *q, const int *ran, int ms) {
+  double until = now_ms() + ms;
+  while (!*ran && now_ms() < until) {
+    struct pollfd p = {stratacache_queue_fd(q), POLLIN, 0};
+    poll(&p, 1, 20);
+    size_t n = 0;
+    stratacache_queue_drain(&n, q, 0);
+  }
+}
+
+static void check_locks(const char *url) {
+  fprintf(stderr, "-- locks (%s)\n", url);
+  /* mem:// locks exclude the users of one handle: there, both sides share it. */
+  int shared = strncmp(url, "mem://", 6) == 0;
+  stratacache_cache *a = NULL, *b = NULL;
+  CHECK_RC(stratacache_open(&a, url), 0);
+  if (shared) b = a;
+  else CHECK_RC(stratacache_open(&b, url), 0);
+  if (!a || !b) return;
+  stratacache_lock *la = NULL, *lb = (stratacache_lock *)0x1;
+  uint64_t fa = 0, fb = 99;
+  CHECK_RC(stratacache_lock_acquire(&la, &fa, a, "job", 3, 60000, 0, NULL), 0);
+  CHECK(la != NULL && fa > 0 && stratacache_lock_fence(la) == fa);
+  /* Held: a try-once acquire times out at once; the out-parameters are cleared. */
+  CHECK_RC(stratacache_lock_acquire(&lb, &fb, b, "job", 3, 60000, 0, NULL), STRATACACHE_ETIMEDOUT);
+  CHECK(lb == NULL && fb == 0);
+  CHECK(strstr(stratacache_last_error(), "held by another owner") != NULL);
+  CHECK_RC(stratacache_lock_acquire(&lb, NULL, b, "job", 3, 0, 0, NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_lock_acquire(&lb, NULL, b, "job", 3, 1000, -1, NULL), STRATACACHE_EINVAL);
+  /* A waiting acquire on a completion queue completes when the holder releases. */
+  stratacache_queue *q = NULL;
+  CHECK_RC(stratacache_queue_new(&q), 0);
+  struct lock_outcome got = {0, 0, NULL, 0};
+  CHECK_RC(stratacache_submit_lock_acquire(b, "job", 3, 60000, 10000, NULL, q, on_lock, &got), 0);
+  drain_until(q, &got.ran, 200);
+  CHECK(got.ran == 0);
+  CHECK_RC(stratacache_lock_extend(la, 120000), 0);
+  double t0 = now_ms();
+  CHECK_RC(stratacache_lock_release(la), 0);
+  drain_until(q, &got.ran, 5000);
+  CHECK(got.ran == 1 && got.status == 0 && got.lock != NULL);
+  CHECK(now_ms() - t0 < 250); /* woken (or at worst one 200 ms poll), not at the end of the wait */
+  CHECK(got.fence > fa);
+  /* Extend and release without blocking. */
+  struct lock_outcome ext = {0, -1, NULL, 0};
+  CHECK_RC(stratacache_submit_lock_extend(got.lock, 30000, q, on_lock_done, &ext), 0);
+  drain_until(q, &ext.ran, 5000);
+  CHECK(ext.ran == 1 && ext.status == 0);
+  struct lock_outcome rel = {0, -1, NULL, 0};
+  CHECK_RC(stratacache_submit_lock_release(got.lock, q, on_lock_done, &rel), 0);
+  drain_until(q, &rel.ran, 5000);
+  CHECK(rel.ran == 1 && rel.status == 0);
+  /* A lock that expired and was taken: its extend and release are refused (the release
+   * still frees it). */
+  stratacache_lock *old = NULL, *now = NULL;
+  CHECK_RC(stratacache_lock_acquire(&old, NULL, a, "exp", 3, 50, 0, NULL), 0);
+  CHECK_RC(stratacache_lock_acquire(&now, NULL, b, "exp", 3, 60000, 5000, NULL), 0);
+  CHECK_RC(stratacache_lock_extend(old, 1000), STRATACACHE_EABORTED);
+  CHECK(strstr(stratacache_last_error(), "no longer holds") != NULL);
+  CHECK_RC(stratacache_lock_release(old), STRATACACHE_EABORTED);
+  uint64_t lost = 0;
+  CHECK_RC(stratacache_stat(&lost, a, "lock.lost"), 0);
+  CHECK(lost == 2);
+  uint64_t acquired = 0;
+  CHECK_RC(stratacache_stat(&acquired, b, "lock.acquired"), 0);
+  CHECK(acquired == (shared ? 4 : 2));
+  /* stratacache_lock_free releases a held lock: the next acquire gets it. */
+  stratacache_lock_free(now);
+  stratacache_lock_free(NULL);
+  stratacache_lock *again = NULL;
+  CHECK_RC(stratacache_lock_acquire(&again, NULL, a, "exp", 3, 60000, 2000, NULL), 0);
+  /* After close the lock answers ECLOSED; release still frees it. */
+  stratacache_close(a);
+  CHECK_RC(stratacache_lock_extend(again, 1000), STRATACACHE_ECLOSED);
+  CHECK_RC(stratacache_lock_release(again), STRATACACHE_ECLOSED);
+  stratacache_queue_free(q);
+  stratacache_close(b);
+}
+
 static void check_redis(void) {
   unsigned short port = free_port();
   pid_t pid = start_redis(port);
@@ -1663,6 +1770,10 @@ static void check_redis(void) {
   check_write_behind(c);
   check_tags(c);
   check_lifetimes(port, pid);
+  char lock_url[256];
+  snprintf(lock_url, sizeof lock_url, "redis://127.0.0.1:%u/0?prefix=ctest-lock:", port);
+  check_locks(lock_url);
+  check_locks("mem://");
 
   /* A second handle shares nothing in-process: it reads the value from Redis. */
   stratacache_cache *other = NULL;

@@ -38,6 +38,9 @@ def test_exception_hierarchy() -> None:
     assert E.CacheTimeoutError.__bases__ == (E.CacheConnectionError,)
     assert E.CacheAuthError.__bases__ == (E.CacheConnectionError,)
     assert E.CacheConfigError.__bases__ == (E.CacheError, ValueError)
+    assert E.LockError.__bases__ == (E.CacheError,)
+    assert E.LockNotOwnedError.__bases__ == (E.LockError,)
+    assert E.LockNotAcquiredError.__bases__ == (E.LockError, TimeoutError)
     assert E.CacheValueError.__bases__ == (E.CacheError, ValueError)
     assert E.CacheWrongTypeError.__bases__ == (E.CacheError, TypeError)
     assert E.CacheError.__module__ == "stratacache._native"

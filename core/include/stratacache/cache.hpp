@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stratacache/codec.hpp"
+#include "stratacache/lock.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/stats.hpp"
@@ -155,6 +156,15 @@ class Cache {
   Result<int64_t> invalidate_tags(const std::vector<std::string>& tags, const CallOptions& call = {});
   void invalidate_tags_async(const std::vector<std::string>& tags, const CallOptions& call,
                              std::function<void(Result<int64_t>)> done);
+  // ---- Distributed locks (docs/locks.md) ----
+  // Acquires the lock `name` for options.ttl, waiting up to options.wait for its holder.
+  // kTimeout: still held by another owner when the wait ran out (or Redis did not answer
+  // in time); kUnavailable: Redis failed (a lock never degrades to this process only);
+  // kInvalidArgument: a bad ttl/wait or a name over max_key_length.
+  Result<std::unique_ptr<DistributedLock>> lock(std::string_view name, const LockOptions& options = {});
+  // The same without blocking; `done` as in acquire_async (it may run on a timer thread).
+  void lock_async(std::string_view name, const LockOptions& options,
+                  std::function<void(Result<std::unique_ptr<DistributedLock>>)> done);
 
   // Whether the *_async calls never block on L2 (true for mem://, standalone, Sentinel
   // and Cluster; a cluster's first call loads its slot map, docs/cluster.md).

@@ -86,12 +86,21 @@ struct TagStats {
   uint64_t dependents_invalidated = 0;  // entries removed because a key they depend on changed
 };
 
+// Distributed locks (docs/locks.md), counted per cache handle.
+struct LockStats {
+  uint64_t acquired = 0;   // locks acquired
+  uint64_t contended = 0;  // acquire calls that found the lock held by another owner (and waited, if allowed)
+  uint64_t timeouts = 0;   // acquire calls that ended without the lock: still held when their wait ran out
+  uint64_t lost = 0;       // extends and releases refused: the caller no longer owned the lock (it had expired)
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
   ReadThroughStats read_through;
   WriteBehindStats write_behind;
   TagStats tags;
+  LockStats lock;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 
