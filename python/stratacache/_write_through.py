@@ -29,8 +29,8 @@ from typing import Any, TypeVar, cast
 from ._cache import AsyncCache, Cache
 from ._config import TTL, ttl_seconds
 from ._core import CacheCore
-from ._decorators import _Invalidation, _is_async, _source, _unwrap
-from ._keys import KeyTemplate
+from ._decorators import _is_async, _source, _unwrap
+from ._keys import CallTemplates, KeyTemplate
 from ._native import CacheConnectionError
 from ._runtime import default_core
 
@@ -47,7 +47,7 @@ class _Update:
     def __init__(self, fn: Callable[..., Any], template: KeyTemplate, value_arg: str | None, ttl: float | None) -> None:
         if template.is_glob:
             raise ValueError(f"@cache_update key {template.template!r} is a glob; it must name one key")
-        self.plan = _Invalidation(fn, [template])
+        self.plan = CallTemplates(fn, [template], "@cache_update key")
         if value_arg is not None and value_arg not in self.plan.signature.parameters:
             raise ValueError(f"@cache_update(value={value_arg!r}) is not a parameter of "
                              f"{fn.__qualname__}{self.plan.signature}")
@@ -55,8 +55,7 @@ class _Update:
         self.ttl = ttl
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        exact, _ = self.plan.targets(args, kwargs)
-        return exact[0]
+        return self.plan.templates[0].format(self.plan.arguments(args, kwargs))
 
     def value(self, result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self.value_arg is None:
