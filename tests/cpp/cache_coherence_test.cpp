@@ -21,6 +21,7 @@
 #include "stratacache/cache.hpp"
 #include "support/coherent.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -32,11 +33,7 @@ const std::string kPrefix = "co:";
 
 using testing::wait_until;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return c ? std::move(c).value() : nullptr;
-}
+using testing::open_or_die;
 
 // What a read returns, as one comparable string: the value, "<miss>" or the error.
 std::string read(Cache& c, const std::string& key, const CallOptions& call = {}) {
@@ -51,7 +48,7 @@ bool in_l1(Cache& c, const std::string& key) {
   return c.get(key, l1_only).is_ok();
 }
 
-Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
+using testing::raw;
 
 CallOptions ttl_ms(int64_t ms) {
   CallOptions c;

@@ -9,17 +9,14 @@
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
 
 using testing::RedisServer;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::open_or_die;
 
 Result<Payload> get_async(Cache& c, const std::string& key) {
   std::promise<Result<ValueRef>> p;

@@ -15,6 +15,7 @@
 #include "stratacache/cache.hpp"
 #include "support/coherent.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -24,11 +25,7 @@ using testing::RedisServer;
 using Clock = std::chrono::steady_clock;
 using LockPtr = std::unique_ptr<DistributedLock>;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return c ? std::move(c).value() : nullptr;
-}
+using testing::open_or_die;
 
 LockOptions lock_opts(int64_t ttl_ms, int64_t wait_ms = 0) {
   LockOptions o;

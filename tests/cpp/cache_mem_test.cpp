@@ -2,15 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "stratacache/cache.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::open_or_die;
 
 TEST(CacheMem, ValueRoundTripWithConfiguredSerializer) {
   for (const char* url : {"mem://", "mem://?serializer=json"}) {

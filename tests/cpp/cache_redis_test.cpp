@@ -9,6 +9,7 @@
 #include "stratacache/cache.hpp"
 #include "support/coherent.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -17,11 +18,7 @@ using testing::RedisServer;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::open_or_die;
 
 Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
 

@@ -13,6 +13,7 @@
 #include "stratacache/cache.hpp"
 #include "support/coherent.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -20,13 +21,9 @@ namespace {
 using testing::RedisServer;
 using testing::wait_until;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return c ? std::move(c).value() : nullptr;
-}
+using testing::open_or_die;
 
-Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
+using testing::raw;
 
 CallOptions tagged(std::vector<std::string> tags, int64_t ttl_ms = 0) {
   CallOptions c;

@@ -10,6 +10,7 @@
 
 #include "stratacache/cache.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -17,20 +18,16 @@ namespace {
 using testing::RedisCluster;
 using testing::RedisServer;
 
-std::unique_ptr<Cache> open_or_fail(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return c ? std::move(c).value() : nullptr;
-}
+using testing::open_or_die;
 
-Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
+using testing::raw;
 
 // A value another client wrote enters the reader's L1 at its third read, not before;
 // from then on reads are L1 hits.
 TEST(CachePromotion, ValueEntersL1AtTheNthRead) {
   auto server = RedisServer::start();
-  auto reader = open_or_fail(server->url("", 0, "l1_promote_after=3"));
-  auto writer = open_or_fail(server->url());
+  auto reader = open_or_die(server->url("", 0, "l1_promote_after=3"));
+  auto writer = open_or_die(server->url());
   ASSERT_TRUE(writer->set("k", raw("v")));
   for (int i = 1; i <= 2; ++i) {
     auto got = reader->get("k");
@@ -53,8 +50,8 @@ TEST(CachePromotion, ValueEntersL1AtTheNthRead) {
 // toward its successor.
 TEST(CachePromotion, CountEndsWithTheValuesLifetime) {
   auto server = RedisServer::start();
-  auto reader = open_or_fail(server->url("", 0, "l1_promote_after=3"));
-  auto writer = open_or_fail(server->url());
+  auto reader = open_or_die(server->url("", 0, "l1_promote_after=3"));
+  auto writer = open_or_die(server->url());
   CallOptions short_ttl;
   short_ttl.ttl_ms = 300;
   ASSERT_TRUE(writer->set("k", raw("old"), short_ttl));
@@ -73,7 +70,7 @@ TEST(CachePromotion, CountEndsWithTheValuesLifetime) {
 // The reader's own writes are not reads from Redis: they enter L1 at once.
 TEST(CachePromotion, OwnWritesEnterAtOnce) {
   auto server = RedisServer::start();
-  auto c = open_or_fail(server->url("", 0, "l1_promote_after=5"));
+  auto c = open_or_die(server->url("", 0, "l1_promote_after=5"));
   ASSERT_TRUE(c->set("mine", raw("v")));
   ASSERT_TRUE(c->get("mine"));
   EXPECT_EQ(c->stats().l1.hits, 1u);
@@ -103,8 +100,8 @@ void write_all(Cache& writer, const std::vector<std::string>& keys) {
 // and says which keys exist nowhere; later reads are L1 hits.
 TEST(CacheWarm, FillsL1FromRedisInBatches) {
   auto server = RedisServer::start();
-  auto writer = open_or_fail(server->url());
-  auto c = open_or_fail(server->url("", 0, "l1_promote_after=10"));
+  auto writer = open_or_die(server->url());
+  auto c = open_or_die(server->url("", 0, "l1_promote_after=10"));
   auto keys = numbered("w:", 2500);  // three batches
   write_all(*writer, keys);
   std::vector<std::string> asked = keys;
@@ -130,7 +127,7 @@ TEST(CacheWarm, FillsL1FromRedisInBatches) {
 // The asynchronous form completes once with the same counts.
 TEST(CacheWarm, AsyncFormCompletesOnce) {
   auto server = RedisServer::start();
-  auto c = open_or_fail(server->url());
+  auto c = open_or_die(server->url());
   auto keys = numbered("a:", 1500);
   write_all(*c, keys);
   c->flush_l1();
@@ -152,8 +149,8 @@ TEST(CacheWarm, AsyncFormCompletesOnce) {
 TEST(CacheWarm, AcrossClusterNodes) {
   auto cluster = RedisCluster::start(3, 0);
   ASSERT_TRUE(cluster);
-  auto writer = open_or_fail(cluster->url());
-  auto c = open_or_fail(cluster->url());
+  auto writer = open_or_die(cluster->url());
+  auto c = open_or_die(cluster->url());
   auto keys = numbered("cw:", 3000);
   write_all(*writer, keys);
   WarmResult r = c->warm(keys);
@@ -171,8 +168,8 @@ TEST(CacheWarm, AcrossClusterNodes) {
 // runs for those keys only; "does not exist" stays missing.
 TEST(CacheWarm, LoaderFillsWhatIsMissing) {
   auto server = RedisServer::start();
-  auto c = open_or_fail(server->url());
-  auto other = open_or_fail(server->url());
+  auto c = open_or_die(server->url());
+  auto other = open_or_die(server->url());
   auto present = numbered("l:", 10);
   write_all(*c, present);
   c->flush_l1();
@@ -199,7 +196,7 @@ TEST(CacheWarm, RedisDownIsReportedNotThrown) {
   auto server = RedisServer::start();
   std::string url = server->url("", 0, "socket_connect_timeout=0.2&socket_timeout=0.2");
   server.reset();
-  auto c = open_or_fail(url);
+  auto c = open_or_die(url);
   WarmResult r = c->warm(numbered("d:", 5));
   EXPECT_EQ(r.found, 0);
   EXPECT_EQ(r.failed_keys, numbered("d:", 5));
@@ -210,7 +207,7 @@ TEST(CacheWarm, RedisDownIsReportedNotThrown) {
 
 // mem://: nothing to warm from; the loader form loads into L1.
 TEST(CacheWarm, MemoryOnly) {
-  auto c = open_or_fail("mem://");
+  auto c = open_or_die("mem://");
   WarmResult r = c->warm(numbered("m:", 3));
   EXPECT_EQ(r.found, 0);
   EXPECT_EQ(r.missing_keys.size(), 3u);

@@ -22,6 +22,7 @@
 #include "stratacache/cache.hpp"
 #include "support/coherent.hpp"
 #include "support/redis_server.hpp"
+#include "support/open_cache.hpp"
 
 namespace stratacache {
 namespace {
@@ -30,13 +31,9 @@ using std::chrono::milliseconds;
 using testing::RedisServer;
 using testing::wait_until;
 
-std::unique_ptr<Cache> open_or_die(const std::string& url) {
-  auto c = Cache::open(url);
-  EXPECT_TRUE(c) << c.status().to_string();
-  return c ? std::move(c).value() : nullptr;
-}
+using testing::open_or_die;
 
-Payload raw(std::string s) { return Payload{Format::kRaw, std::move(s)}; }
+using testing::raw;
 
 // A loader that counts its calls, takes `delay`, and returns `value`.
 struct CountingLoader {
