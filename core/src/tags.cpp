@@ -273,13 +273,14 @@ struct Tags::Job : std::enable_shared_from_this<Job> {
   // `members` (keys deleted by the caller).
   void remove(std::vector<std::string> members, std::function<void(Status)> then, bool probe = false) {
     if (members.empty()) return then(Status());
-    // One script per slot (a Cluster refuses a script over several slots, and an
-    // attempt would count as a failed operation), at most kDeleteChunk members each:
+    // On a Cluster one script per slot (it refuses a script over several slots, and an
+    // attempt would count as a failed operation); at most kDeleteChunk members each:
     // small requests, sent together (a large request costs more than its share).
+    const bool cluster = !c().options.redis.cluster_nodes.empty();
     std::map<std::pair<uint16_t, size_t>, std::vector<std::string>> groups;
     std::map<uint16_t, size_t> per_slot;
     for (const std::string& m : members) {
-      uint16_t slot = redis::key_slot(m);
+      uint16_t slot = cluster ? redis::key_slot(m) : 0;
       auto& g = groups[{slot, per_slot[slot]++ / kDeleteChunk}];
       if (!probe) g.push_back(m);
       g.push_back(deps_set(m));

@@ -231,8 +231,11 @@ TEST_F(CacheTagsRedis, TagMemoryStaysBoundedUnderShortTtls) {
               secs, max_bytes, static_cast<long long>(members), after);
   EXPECT_EQ(members, 1000);
   EXPECT_LT(after, 200u * 1024);
-  // Bounded while writing: at most the members of the last ~1 s of writes.
-  EXPECT_LT(max_bytes, static_cast<size_t>(150.0 * (kWrites / secs) * 1.2) + 64 * 1024);
+  // Bounded while writing: about the members of the last ~1 s of writes (x2.5: the
+  // write rate is bursty on a loaded machine, the average understates the peak), and
+  // far below the 100k members (~15 MB) unpruned sets would hold.
+  EXPECT_LT(max_bytes, static_cast<size_t>(150.0 * (kWrites / secs) * 2.5) + 64 * 1024);
+  EXPECT_LT(max_bytes, 150u * kWrites / 3);
   EXPECT_TRUE(wait_until([&] { return server_->cli({"DBSIZE"}) == "0"; }, std::chrono::milliseconds(15000)))
       << server_->cli({"DBSIZE"}) << " keys left";
 }
