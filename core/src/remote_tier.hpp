@@ -44,7 +44,7 @@ struct RemoteWrite {
   // Dependencies (docs/tags.md): when not empty, EXISTS of this key (in key's slot) rides
   // in the same pipeline as the write, and *exists_out (which must live until the write
   // completes) tells whether it existed.
-  std::string check_key;
+  std::string check_key{};
   uint8_t* exists_out = nullptr;
 };
 

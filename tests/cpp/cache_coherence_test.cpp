@@ -161,7 +161,9 @@ TEST_F(CoherenceTracking, FirstCallsAfterOpenAreKeptInL1) {
   for (std::string mode : {"tracking", "broadcast"}) {
     auto writer = open_or_die(url(mode));
     ASSERT_TRUE(writer->set("own", raw("mine")));
-    if (mode == "tracking") EXPECT_TRUE(in_l1(*writer, "own")) << "the first write after open";
+    if (mode == "tracking") {
+      EXPECT_TRUE(in_l1(*writer, "own")) << "the first write after open";
+    }
     auto reader = open_or_die(url(mode));
     EXPECT_EQ(read(*reader, "own"), "mine");
     EXPECT_TRUE(in_l1(*reader, "own")) << mode << ": the first read after open";
