@@ -1726,8 +1726,6 @@ void register_cache(pybind11::module_& m) {
                               "of NativeCache.*_async submissions there.")
       .def(pybind11::init<>())
       .def("fileno", &Completer::fileno, "The queue's eventfd: readable while completions wait.")
-      .def("_queue_capsule", [](Completer& c) { return pybind11::capsule(c.queue(), "stratacache_queue"); },
-           "The queue as a capsule, for the other native types that deliver to it (write-behind).")
       .def("drain", &Completer::drain,
            "Run the waiting completions on this thread (resolving their futures); how many ran.");
 }

@@ -143,8 +143,8 @@ class NativeWriteBehind {
       }
     }
     if (!completer.is_none()) {
-      // Completer.queue is not exposed; the Python layer passes the completer's capsule.
-      auto* queue = static_cast<stratacache_queue*>(py::cast<py::capsule>(completer.attr("_queue_capsule")()).get_pointer());
+      stratacache_queue* queue = completer_queue(completer.ptr());
+      if (!queue) throw py::error_already_set();
       stratacache_wb_options_set_queue(raw, queue);
       completer_ = completer;
     }

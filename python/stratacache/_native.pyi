@@ -51,8 +51,6 @@ class Completer:
         """The queue's eventfd: readable while completions wait."""
     def drain(self) -> int:
         """Run the waiting completions on this thread (resolving their futures); how many ran."""
-    def _queue_capsule(self) -> object:
-        """The queue as a capsule, for the other native types that deliver to it (write-behind)."""
 
 class _Future(Protocol):
     """What a submission resolves: an ``asyncio.Future`` or anything with these methods."""
