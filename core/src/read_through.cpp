@@ -46,7 +46,8 @@ void Timers::run() {
     }
     auto first = queue_.begin();
     if (first->first > Deadline::Clock::now()) {
-      cv_.wait_until(lock, first->first);
+      const auto until = first->first;  // a copy: the node may go while this waits
+      cv_.wait_until(lock, until);
       continue;
     }
     auto fn = std::move(first->second);

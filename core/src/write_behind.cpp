@@ -190,8 +190,14 @@ struct WriteBehind::State : std::enable_shared_from_this<State> {
         }
         return &ks.active->op;  // stable: only this thread touches `active` until finish()
       }
-      if (retries.empty()) work_cv.wait(lk);
-      else work_cv.wait_until(lk, retries.begin()->first);
+      if (retries.empty()) {
+        work_cv.wait(lk);
+      } else {
+        // A copy: wait_until reads its deadline again after waking, when another worker
+        // may have erased the map node it came from.
+        const WbClock::time_point until = retries.begin()->first;
+        work_cv.wait_until(lk, until);
+      }
     }
   }
 
