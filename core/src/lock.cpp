@@ -195,9 +195,22 @@ void Locks::await(const std::shared_ptr<Waiters>& w, uint64_t seen, Deadline::Cl
     }
     return next();
   }
-  auto once = std::make_shared<std::atomic<bool>>(false);
-  auto fire = std::make_shared<std::function<void()>>([once, next = std::move(next)] {
-    if (!once->exchange(true)) next();
+  // Runs `next` once, whichever comes first (a wake or the deadline), and lets go of it
+  // then: the other path's copy of `fire` (left in on_wake or the timer) must not keep
+  // the operation, and through it its Waiters, alive (a reference cycle).
+  struct Once {
+    std::mutex mu;
+    std::function<void()> next;
+  };
+  auto once = std::make_shared<Once>();
+  once->next = std::move(next);
+  auto fire = std::make_shared<std::function<void()>>([once] {
+    std::function<void()> n;
+    {
+      std::lock_guard<std::mutex> lock(once->mu);
+      n.swap(once->next);
+    }
+    if (n) n();
   });
   {
     std::unique_lock<std::mutex> lock(w->mu);
