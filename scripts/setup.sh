@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what stratacache needs to build and test on Debian 12, plus any Debian
 # packages named as arguments. Idempotent: only missing packages are installed; nothing
-# is downloaded outside Debian and PyPI.
+# is downloaded outside Debian's and the language registries (PyPI, npm, the Go module
+# proxy, crates.io, Maven Central).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 DEBS=(build-essential cmake ninja-build pkg-config
       libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
@@ -24,3 +26,11 @@ fi
 
 PY=${PYTHON:-python3}
 "$PY" -c "import pytest, mypy" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check "pytest>=7" "mypy>=1.5"
+
+# Each language package under bindings/ that has a setup.sh installs its own toolchain
+# dependencies with its own client (npm, go, cargo, mvn); a new package joins by rule.
+for s in bindings/*/setup.sh; do
+  [[ -f $s ]] || continue
+  echo "setup: $s"
+  bash "$s"
+done

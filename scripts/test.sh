@@ -45,6 +45,15 @@ STRATACACHE_LIB="$root/build/libstratacache.so" STRATACACHE_INTEROP_BIN="$root/b
   python3 -m pytest -q tests/python
 python3 -m mypy --strict python/stratacache
 
+# Every language package under bindings/ with a test.sh builds against the installed
+# library (pkg-config, as a user's machine would) and runs its own test suite.
+for t in bindings/*/test.sh; do
+  [[ -f $t ]] || continue
+  step "language package: $(basename "$(dirname "$t")")"
+  PKG_CONFIG_PATH="$root/build/_install/lib/pkgconfig" LD_LIBRARY_PATH="$root/build/_install/lib" \
+    STRATACACHE_LIB="$root/build/_install/lib/libstratacache.so" bash "$t"
+done
+
 step "one version: CMakeLists.txt = C header = library = pkg-config = Python package"
 want=$(sed -nE 's/^project\(stratacache VERSION ([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' CMakeLists.txt)
 printf '#include <stdio.h>\n#include <stratacache.h>\nint main(void) { printf("%%s %%s\\n", STRATACACHE_VERSION_STRING, stratacache_version_string()); return 0; }\n' >build/version_probe.c

@@ -16,7 +16,7 @@ namespace py = pybind11;
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
 // 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
 // classes; warm(_async).
-constexpr int kAbiVersion = 4;
+constexpr int kAbiVersion = 5;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;
