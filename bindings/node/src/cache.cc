@@ -1,0 +1,336 @@
+#include "cache.hh"
+
+#include <cstring>
+
+#include "calls.hh"
+#include "pump.hh"
+
+namespace stratacache_node {
+
+namespace {
+
+bool is_bytes(Napi::Value v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+}
+
+std::vector<const void*> pointers(const PackedKeys& k) {
+  std::vector<const void*> out;
+  out.reserve(k.lens.size());
+  for (size_t i = 0, off = 0; i < k.lens.size(); off += k.lens[i++]) out.push_back(k.bytes.data() + off);
+  return out;
+}
+
+int64_t ttl_arg(const Napi::CallbackInfo& info, size_t at) {
+  return info.Length() > at && info[at].IsNumber() ? info[at].As<Napi::Number>().Int64Value()
+                                                   : STRATACACHE_TTL_DEFAULT;
+}
+
+// Run a Promise-returning method body: an argument error becomes a rejected Promise,
+// never a synchronous throw.
+template <typename F>
+Napi::Value promising(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e.Value());
+  }
+}
+
+}  // namespace
+
+Napi::Function CacheWrap::define(Napi::Env env) {
+  return DefineClass(env, "NativeCache",
+                     {
+                         InstanceMethod<&CacheWrap::get>("get"),
+                         InstanceMethod<&CacheWrap::set>("set"),
+                         InstanceMethod<&CacheWrap::del>("delete"),
+                         InstanceMethod<&CacheWrap::exists>("exists"),
+                         InstanceMethod<&CacheWrap::ttl>("ttl"),
+                         InstanceMethod<&CacheWrap::increment>("increment"),
+                         InstanceMethod<&CacheWrap::get_many>("getMany"),
+                         InstanceMethod<&CacheWrap::set_many>("setMany"),
+                         InstanceMethod<&CacheWrap::clear_pattern>("clearPattern"),
+                         InstanceMethod<&CacheWrap::health>("health"),
+                         InstanceMethod<&CacheWrap::invalidate_tags>("invalidateTags"),
+                         InstanceMethod<&CacheWrap::warm>("warm"),
+                         InstanceMethod<&CacheWrap::acquire>("acquire"),
+                         InstanceMethod<&CacheWrap::lock>("lock"),
+                         InstanceMethod<&CacheWrap::stats>("stats"),
+                         InstanceMethod<&CacheWrap::close>("close"),
+                     });
+}
+
+// new NativeCache(url, keys: [[id, Buffer(32), primary]], serializer, failSilently, wrapFloats)
+CacheWrap::CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWrap>(info) {
+  Napi::Env env = info.Env();
+  AddonData& d = addon_data(env);
+  if (!d.pump) d.pump = std::make_unique<Pump>(env);
+  std::string url = info[0].As<Napi::String>().Utf8Value();
+  has_l2_ = url.rfind("mem:", 0) != 0;
+  serializer_ = info[2].As<Napi::Number>().Int32Value();
+  fail_silently_ = info[3].ToBoolean();
+  style_.wrap_floats = info[4].ToBoolean();
+  stratacache_options* opts = nullptr;
+  check(env, stratacache_options_from_url(&opts, url.c_str()));
+  std::unique_ptr<stratacache_options, void (*)(stratacache_options*)> owned(opts, stratacache_options_free);
+  if (info[1].IsArray()) {
+    auto keys = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      auto entry = keys.Get(i).As<Napi::Array>();
+      KeyBytes bytes(env, entry.Get(1u), "encryption key");
+      check(env, stratacache_options_add_key(opts, entry.Get(0u).As<Napi::Number>().Uint32Value(), bytes.data(),
+                                             bytes.size(), entry.Get(2u).ToBoolean() ? 1 : 0));
+    }
+  }
+  check(env, stratacache_open_with(&handle_, opts));
+  check(env, stratacache_callopts_new(&l1_only_));
+  check(env, stratacache_callopts_set_flags(l1_only_, STRATACACHE_SKIP_L2));
+}
+
+CacheWrap::~CacheWrap() {
+  stratacache_close(handle_);
+  stratacache_callopts_free(l1_only_);
+}
+
+bool CacheWrap::absorbs(int status) const {
+  return fail_silently_ && (status == STRATACACHE_EUNAVAILABLE || status == STRATACACHE_ETIMEDOUT ||
+                            status == STRATACACHE_EAUTH);
+}
+
+void CacheWrap::started() {
+  if (in_flight_++ == 0) Ref();
+}
+
+void CacheWrap::finished() {
+  if (--in_flight_ == 0) Unref();
+}
+
+int CacheWrap::format_of(Napi::Value value, Napi::Value requested) const {
+  if (requested.IsNumber()) return requested.As<Napi::Number>().Int32Value();
+  return is_bytes(value) ? STRATACACHE_FORMAT_RAW : serializer_;
+}
+
+// get(key, flags?, timeoutMs?): L1 first, synchronously (no network); a miss is submitted.
+Napi::Value CacheWrap::get(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    if (!(co.flags() & STRATACACHE_SKIP_L1)) {
+      void* value = nullptr;
+      size_t len = 0;
+      int format = -1;
+      int rc = stratacache_get(&value, &len, &format, handle_, key.data(), key.size(), l1_only_);
+      if (rc == STRATACACHE_OK) {
+        Napi::Value v = decode_value(env, value, len, format, style_);
+        stratacache_free(value);
+        return resolved(env, v.IsEmpty() ? env.Undefined() : v);
+      }
+      if (rc != STRATACACHE_ENOTFOUND) return rejected(env, make_error(env, rc, stratacache_last_error()));
+      if (!has_l2_ || (co.flags() & STRATACACHE_SKIP_L2)) return resolved(env, env.Undefined());
+    }
+    auto* call = new Call(env, this, Op::kGet);
+    return Call::submitted(call, stratacache_submit_get(handle_, key.data(), key.size(), co.get(),
+                                                        addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// set(key, value, format?, ttlMs?, flags?, timeoutMs?, tags?, dependsOn?)
+Napi::Value CacheWrap::set(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0]);
+    int format = format_of(info[1], info[2]);
+    std::string bytes;
+    encode_value(env, info[1], format, bytes);
+    CallOpts co;
+    co.parse_common(info, 4);
+    co.parse_write(info, 6);
+    auto* call = new Call(env, this, Op::kSet);
+    return Call::submitted(call, stratacache_submit_set(handle_, key.data(), key.size(), bytes.data(), bytes.size(),
+                                                        format, ttl_arg(info, 3), co.get(),
+                                                        addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// delete(keys[], flags?, timeoutMs?)
+Napi::Value CacheWrap::del(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys keys(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kDelete);
+    return Call::submitted(call, stratacache_submit_delete(handle_, keys.bytes.data(), keys.lens.data(),
+                                                           keys.lens.size(), co.get(), addon_data(env).pump->queue(),
+                                                           Call::done, call));
+  });
+}
+
+Napi::Value CacheWrap::exists(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kExists);
+    return Call::submitted(call, stratacache_submit_exists(handle_, key.data(), key.size(), co.get(),
+                                                           addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+Napi::Value CacheWrap::ttl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kTtl);
+    return Call::submitted(call, stratacache_submit_ttl(handle_, key.data(), key.size(), co.get(),
+                                                        addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// increment(key, amount, ttlMs?, flags?, timeoutMs?)
+Napi::Value CacheWrap::increment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0]);
+    int64_t amount = 0;
+    if (info[1].IsBigInt()) {
+      bool lossless = false;
+      amount = info[1].As<Napi::BigInt>().Int64Value(&lossless);
+      if (!lossless) throw Napi::RangeError::New(env, "amount out of the int64 range");
+    } else {
+      double a = info[1].As<Napi::Number>().DoubleValue();
+      if (!Napi::Number::New(env, a).IsNumber() || a != static_cast<double>(static_cast<int64_t>(a)))
+        throw Napi::TypeError::New(env, "amount must be an integer");
+      amount = static_cast<int64_t>(a);
+    }
+    CallOpts co;
+    co.parse_common(info, 3);
+    auto* call = new Call(env, this, Op::kIncrement);
+    return Call::submitted(call, stratacache_submit_increment(handle_, key.data(), key.size(), amount,
+                                                              ttl_arg(info, 2), co.get(),
+                                                              addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// getMany(keys[], flags?, timeoutMs?) -> values aligned with keys (undefined: missing)
+Napi::Value CacheWrap::get_many(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys keys(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kGetMany, keys.lens.size());
+    return Call::submitted(call, stratacache_submit_mget(handle_, keys.bytes.data(), keys.lens.data(),
+                                                         keys.lens.size(), co.get(), addon_data(env).pump->queue(),
+                                                         Call::done, call));
+  });
+}
+
+// setMany(keys[], values[], format?, ttlMs?, flags?, timeoutMs?, tags?, dependsOn?)
+Napi::Value CacheWrap::set_many(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys keys(env, info[0]);
+    auto values = info[1].As<Napi::Array>();
+    size_t n = keys.lens.size();
+    if (values.Length() != n) throw Napi::RangeError::New(env, "keys and values differ in length");
+    std::string packed, one;
+    std::vector<size_t> lens(n);
+    std::vector<int> formats(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      Napi::Value v = values.Get(i);
+      formats[i] = format_of(v, info[2]);
+      one.clear();
+      encode_value(env, v, formats[i], one);
+      packed += one;
+      lens[i] = one.size();
+    }
+    CallOpts co;
+    co.parse_common(info, 4);
+    co.parse_write(info, 6);
+    auto* call = new Call(env, this, Op::kSetMany);
+    return Call::submitted(call, stratacache_submit_mset(handle_, keys.bytes.data(), keys.lens.data(), packed.data(),
+                                                         lens.data(), formats.data(), n, ttl_arg(info, 3), co.get(),
+                                                         addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+Napi::Value CacheWrap::clear_pattern(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes pattern(env, info[0], "pattern");
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kClearPattern);
+    return Call::submitted(call, stratacache_submit_clear_pattern(handle_, pattern.data(), pattern.size(), co.get(),
+                                                                  addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+Napi::Value CacheWrap::health(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    CallOpts co;
+    co.parse_common(info, 0);
+    auto* call = new Call(env, this, Op::kHealth);
+    return Call::submitted(call,
+                           stratacache_submit_health(handle_, co.get(), addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// invalidateTags(tags[], flags?, timeoutMs?)
+Napi::Value CacheWrap::invalidate_tags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys tags(env, info[0], "tags");
+    std::vector<const void*> ptrs = pointers(tags);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kInvalidateTags);
+    return Call::submitted(call, stratacache_submit_invalidate_tags(handle_, ptrs.data(), tags.lens.data(),
+                                                                    ptrs.size(), co.get(),
+                                                                    addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
+// warm(keys[], flags?, timeoutMs?) -> how many keys were found in Redis (now in L1)
+Napi::Value CacheWrap::warm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys keys(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, Op::kWarm, keys.lens.size());
+    return Call::submitted(call, stratacache_submit_warm(handle_, keys.bytes.data(), keys.lens.data(),
+                                                         keys.lens.size(), co.get(), addon_data(env).pump->queue(),
+                                                         Call::done, call));
+  });
+}
+
+// stats() -> the library's counters (stratacache_stats_json) plus errorsAbsorbed.
+Napi::Value CacheWrap::stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char* json = nullptr;
+  size_t len = 0;
+  check(env, stratacache_stats_json(&json, &len, handle_));
+  Napi::Value v = decode_json(env, json, len, DecodeStyle{});
+  stratacache_free(json);
+  if (!v.IsObject()) throw Napi::Error::New(env, "stratacache: unreadable stats");
+  v.As<Napi::Object>().Set("errorsAbsorbed", Napi::Number::New(env, static_cast<double>(absorbed_)));
+  return v;
+}
+
+// close(): at once; calls in flight settle (with CacheConnectionError, or absorbed).
+Napi::Value CacheWrap::close(const Napi::CallbackInfo& info) {
+  stratacache_close(handle_);
+  return info.Env().Undefined();
+}
+
+void init_cache(Napi::Env env, Napi::Object exports) { exports.Set("NativeCache", CacheWrap::define(env)); }
+
+}  // namespace stratacache_node

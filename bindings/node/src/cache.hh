@@ -1,0 +1,60 @@
+// NativeCache: the addon's handle on one stratacache_cache. lib/index.js wraps it in
+// the public Cache class (argument handling, defaults, getOrLoad); every I/O method here
+// returns a Promise settled on the loop thread through the pump.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "addon.hh"
+
+namespace stratacache_node {
+
+class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit CacheWrap(const Napi::CallbackInfo& info);
+  ~CacheWrap() override;
+
+  stratacache_cache* handle() const { return handle_; }
+  DecodeStyle style() const { return style_; }
+  int serializer() const { return serializer_; }
+  // fail_silently: Redis outages (EUNAVAILABLE, ETIMEDOUT, EAUTH) are absorbed.
+  bool absorbs(int status) const;
+  void count_absorbed() { ++absorbed_; }
+  // In-flight accounting: keeps this object (and the loop) alive while calls are out.
+  void started();
+  void finished();
+
+ private:
+  Napi::Value get(const Napi::CallbackInfo& info);
+  Napi::Value set(const Napi::CallbackInfo& info);
+  Napi::Value del(const Napi::CallbackInfo& info);
+  Napi::Value exists(const Napi::CallbackInfo& info);
+  Napi::Value ttl(const Napi::CallbackInfo& info);
+  Napi::Value increment(const Napi::CallbackInfo& info);
+  Napi::Value get_many(const Napi::CallbackInfo& info);
+  Napi::Value set_many(const Napi::CallbackInfo& info);
+  Napi::Value clear_pattern(const Napi::CallbackInfo& info);
+  Napi::Value health(const Napi::CallbackInfo& info);
+  Napi::Value invalidate_tags(const Napi::CallbackInfo& info);
+  Napi::Value warm(const Napi::CallbackInfo& info);
+  Napi::Value acquire(const Napi::CallbackInfo& info);
+  Napi::Value lock(const Napi::CallbackInfo& info);
+  Napi::Value stats(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+
+  int format_of(Napi::Value value, Napi::Value requested) const;
+
+  stratacache_cache* handle_ = nullptr;
+  stratacache_callopts* l1_only_ = nullptr;  // SKIP_L2: the synchronous L1 probe of get
+  bool has_l2_ = true;
+  bool fail_silently_ = true;
+  int serializer_ = STRATACACHE_FORMAT_MSGPACK;
+  DecodeStyle style_;
+  uint64_t absorbed_ = 0;
+  size_t in_flight_ = 0;
+};
+
+}  // namespace stratacache_node
