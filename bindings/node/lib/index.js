@@ -44,11 +44,16 @@ class Cache {
     const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : new URLSearchParams();
     const serializer = options.serializer ?? query.get('serializer') ?? 'msgpack';
     this.#serializer = formatCode(serializer, 'serializer');
-    if (this.#serializer === FORMATS.raw) throw new errors.CacheConfigError("serializer must be 'msgpack' or 'json'", 'EINVAL', -2);
     const floats = options.floats ?? 'number';
     if (floats !== 'number' && floats !== 'Float64') throw new errors.CacheConfigError("floats must be 'number' or 'Float64'", 'EINVAL', -2);
     const keys = (options.encryptionKeys ?? []).map((k, i) => [k.id, hexOrBytes(k.key), k.primary ?? i === 0]);
-    this.#n = new native.NativeCache(url, keys, this.#serializer, options.failSilently ?? true, floats === 'Float64');
+    try {
+      this.#n = new native.NativeCache(url, keys, this.#serializer, options.failSilently ?? true, floats === 'Float64');
+    } catch (e) {
+      // Refused settings (a bad URL, parameter or key) are configuration errors.
+      if (e instanceof errors.CacheValueError) throw new errors.CacheConfigError(e.message, e.code, e.status);
+      throw e;
+    }
   }
 
   /** The value of key, or undefined when it is missing. */
