@@ -91,8 +91,9 @@ class Writer {
     if (lossless) return write_unsigned(u);
     throw Napi::RangeError::New(env_, "BigInt out of the 64-bit range MessagePack holds");
   }
+  // fix_max 0 with fix 0: no fixed form (bin).
   void header(size_t n, uint8_t fix, size_t fix_max, uint8_t b8, uint8_t b16, uint8_t b32) {
-    if (n <= fix_max) return put(static_cast<uint8_t>(fix | n));
+    if (fix && n <= fix_max) return put(static_cast<uint8_t>(fix | n));
     if (b8 && n <= UINT8_MAX) { put(b8); return put_be<uint8_t>(static_cast<uint8_t>(n)); }
     if (n <= UINT16_MAX) { put(b16); return put_be<uint16_t>(static_cast<uint16_t>(n)); }
     if (n > UINT32_MAX) throw Napi::RangeError::New(env_, "value too large for MessagePack");
