@@ -3,13 +3,16 @@
 const path = require('node:path');
 const errors = require('./errors');
 const values = require('./values');
+const { decodeMsgpack, CorruptValue } = require('./msgpack');
 
 const native = require(path.join(__dirname, '..', 'build', 'Release', 'stratacache_native.node'));
-native.setTypes({ makeError: errors.makeError, ...values });
+native.setTypes({ makeError: errors.makeError, decodeMsgpack, ...values });
+const { makeError, ...errorClasses } = errors;
 
 const FORMATS = { raw: 0, json: 1, msgpack: 2 };
 const SKIP_L1 = 1;
 const SKIP_L2 = 2;
+const MISS = Symbol('miss');
 
 function formatCode(name, what = 'format') {
   const code = FORMATS[name];
@@ -35,6 +38,9 @@ const REFUSED_VALUES = new WeakSet();
 class Cache {
   #n;
   #serializer;
+  #l1Only;
+  #wrapFloats;
+  #scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
   /**
    * @param {string} [url] a stratacache URL (mem://, redis://..., rediss://..., unix://...)
@@ -46,9 +52,12 @@ class Cache {
     this.#serializer = formatCode(serializer, 'serializer');
     const floats = options.floats ?? 'number';
     if (floats !== 'number' && floats !== 'Float64') throw new errors.CacheConfigError("floats must be 'number' or 'Float64'", 'EINVAL', -2);
+    this.#l1Only = url.startsWith('mem:');
     const keys = (options.encryptionKeys ?? []).map((k, i) => [k.id, hexOrBytes(k.key), k.primary ?? i === 0]);
+    this.#wrapFloats = floats === 'Float64';
     try {
-      this.#n = new native.NativeCache(url, keys, this.#serializer, options.failSilently ?? true, floats === 'Float64');
+      this.#n = new native.NativeCache(url, keys, this.#serializer, options.failSilently ?? true, this.#wrapFloats);
+      this.#n.setScratch(this.#scratch);
     } catch (e) {
       // Refused settings (a bad URL, parameter or key) are configuration errors.
       if (e instanceof errors.CacheValueError) throw new errors.CacheConfigError(e.message, e.code, e.status);
@@ -56,9 +65,47 @@ class Cache {
     }
   }
 
-  /** The value of key, or undefined when it is missing. */
+  /** The value of key, or undefined when it is missing. L1 is asked first, synchronously. */
   get(key, o) {
-    return o === undefined ? this.#n.get(key) : this.#n.get(key, flagsOf(o), o.timeout);
+    const flags = o === undefined ? 0 : flagsOf(o);
+    if (!(flags & SKIP_L1)) {
+      let v;
+      try {
+        v = this.#peek(key);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (v !== MISS) return Promise.resolve(v);
+      if (this.#l1Only || flags & SKIP_L2) return Promise.resolve(undefined);
+    }
+    return o === undefined ? this.#n.get(key) : this.#n.get(key, flags, o.timeout);
+  }
+
+  // The L1 copy of key (decoded from the scratch Buffer the addon copied it into), or
+  // MISS. Bytes that do not decode are a miss that Redis would not answer otherwise:
+  // undefined.
+  #peek(key) {
+    let r = this.#n.peek(key);
+    if (r === -1) return MISS;
+    if (r < -1) {
+      this.#scratch = Buffer.allocUnsafeSlow(-2 - r);
+      this.#n.setScratch(this.#scratch);
+      r = this.#n.peek(key);
+      if (r < 0) return MISS;  // changed in between: ask Redis
+    }
+    const format = r % 4;
+    const len = (r - format) / 4;
+    const bytes = this.#scratch;
+    if (format === FORMATS.msgpack) {
+      try {
+        return decodeMsgpack(bytes, 0, len, this.#wrapFloats);
+      } catch (e) {
+        if (e instanceof CorruptValue) return undefined;
+        throw e;
+      }
+    }
+    if (format === FORMATS.raw) return Buffer.from(bytes.subarray(0, len));
+    return native.decodeValue(bytes.subarray(0, len), format, this.#wrapFloats);
   }
 
   /** Store value (Buffer: raw bytes; anything else: the serializer) for o.ttl ms (0: no expiry). */
@@ -189,7 +236,7 @@ class Cache {
 
 module.exports = {
   Cache,
-  ...errors,
+  ...errorClasses,
   ...values,
   version: native.version,
   /** The stored form of a value (for tools and golden vectors): see docs/envelope.md. */

@@ -9,6 +9,13 @@ AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>();
 
 KeyBytes::KeyBytes(Napi::Env env, Napi::Value v, const char* what) {
   if (v.IsString()) {
+    size_t n = 0;
+    napi_get_value_string_utf8(env, v, inline_, sizeof inline_, &n);
+    if (n < sizeof inline_ - 1) {  // it fit (a longer string is cut at sizeof - 1 bytes)
+      data_ = inline_;
+      size_ = n;
+      return;
+    }
     owned_ = v.As<Napi::String>().Utf8Value();
     data_ = owned_.data();
     size_ = owned_.size();
@@ -35,7 +42,7 @@ PackedKeys::PackedKeys(Napi::Env env, Napi::Value array, const char* what) {
 
 namespace {
 
-// setTypes({makeError, Float64, Uuid, CalendarDate, Decimal}): called once by lib/index.js.
+// setTypes({makeError, decodeMsgpack, Float64, Uuid, CalendarDate, Decimal}): called once by lib/index.js.
 Napi::Value set_types(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData& d = addon_data(env);
@@ -45,6 +52,7 @@ Napi::Value set_types(const Napi::CallbackInfo& info) {
   d.uuid_ctor = Napi::Persistent(t.Get("Uuid").As<Napi::Function>());
   d.calendar_date_ctor = Napi::Persistent(t.Get("CalendarDate").As<Napi::Function>());
   d.decimal_ctor = Napi::Persistent(t.Get("Decimal").As<Napi::Function>());
+  d.decode_msgpack = Napi::Persistent(t.Get("decodeMsgpack").As<Napi::Function>());
   Napi::Object global = env.Global();
   d.date_ctor = Napi::Persistent(global.Get("Date").As<Napi::Function>());
   d.object_proto = Napi::Persistent(global.Get("Object").As<Napi::Object>().Get("prototype").As<Napi::Object>());

@@ -27,6 +27,7 @@ struct AddonData {
   Napi::FunctionReference uuid_ctor;      // Uuid(text)
   Napi::FunctionReference calendar_date_ctor;  // CalendarDate(text)
   Napi::FunctionReference decimal_ctor;   // Decimal(text)
+  Napi::FunctionReference decode_msgpack;  // lib/msgpack.js decodeMsgpack(buffer, start, end, wrapFloats)
   Napi::ObjectReference object_proto;     // Object.prototype
   Napi::FunctionReference lease_ctor;     // NativeLease (C++ class)
   Napi::FunctionReference lock_ctor;      // NativeLock (C++ class)
@@ -56,14 +57,18 @@ Napi::Value decode_json(Napi::Env env, const char* data, size_t len, DecodeStyle
 Napi::Value integer_value(Napi::Env env, int64_t v);
 Napi::Value unsigned_value(Napi::Env env, uint64_t v);
 
-// Bytes of a key (string: UTF-8; Buffer / Uint8Array: as is).
+// Bytes of a key (string: UTF-8; Buffer / Uint8Array: as is). Short strings are
+// converted into an inline buffer (one napi call, no allocation).
 class KeyBytes {
  public:
   KeyBytes(Napi::Env env, Napi::Value v, const char* what = "key");
+  KeyBytes(const KeyBytes&) = delete;
+  KeyBytes& operator=(const KeyBytes&) = delete;
   const char* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
+  char inline_[256];
   std::string owned_;
   const char* data_ = nullptr;
   size_t size_ = 0;

@@ -41,6 +41,8 @@ Napi::Value promising(Napi::Env env, F&& body) {
 Napi::Function CacheWrap::define(Napi::Env env) {
   return DefineClass(env, "NativeCache",
                      {
+                         InstanceMethod<&CacheWrap::set_scratch>("setScratch"),
+                         InstanceMethod<&CacheWrap::peek>("peek"),
                          InstanceMethod<&CacheWrap::get>("get"),
                          InstanceMethod<&CacheWrap::set>("set"),
                          InstanceMethod<&CacheWrap::del>("delete"),
@@ -66,7 +68,6 @@ CacheWrap::CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWra
   AddonData& d = addon_data(env);
   if (!d.pump) d.pump = std::make_unique<Pump>(env);
   std::string url = info[0].As<Napi::String>().Utf8Value();
-  has_l2_ = url.rfind("mem:", 0) != 0;
   serializer_ = info[2].As<Napi::Number>().Int32Value();
   fail_silently_ = info[3].ToBoolean();
   style_.wrap_floats = info[4].ToBoolean();
@@ -110,26 +111,41 @@ int CacheWrap::format_of(Napi::Value value, Napi::Value requested) const {
   return is_bytes(value) ? STRATACACHE_FORMAT_RAW : serializer_;
 }
 
-// get(key, flags?, timeoutMs?): L1 first, synchronously (no network); a miss is submitted.
+// setScratch(buffer): where peek copies values (kept referenced, so its memory stays).
+Napi::Value CacheWrap::set_scratch(const Napi::CallbackInfo& info) {
+  auto b = info[0].As<Napi::Uint8Array>();
+  scratch_ = Napi::Persistent(b.As<Napi::Object>());
+  scratch_data_ = b.Data();
+  scratch_cap_ = b.ByteLength();
+  return info.Env().Undefined();
+}
+
+// peek(key): L1 only, synchronously (no network; counted as an L1 read). The value's
+// bytes are copied into the scratch Buffer and the result says where they are:
+// len * 4 + format; -1 when L1 does not hold the key; -2 - len when the value is larger
+// than the scratch (Cache.get grows it and asks again). Cache.get decodes the bytes in
+// JS and submits get only on a miss, so an L1 hit allocates nothing here and never
+// goes through the completion queue.
+Napi::Value CacheWrap::peek(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KeyBytes key(env, info[0]);
+  size_t len = 0;
+  int format = -1;
+  int rc = stratacache_get_into(&len, &format, handle_, key.data(), key.size(), scratch_data_, scratch_cap_, l1_only_);
+  if (rc == STRATACACHE_OK) return Napi::Number::New(env, static_cast<double>(len) * 4 + format);
+  if (rc == STRATACACHE_ENOTFOUND) return Napi::Number::New(env, -1);
+  if (rc == STRATACACHE_ETOOBIG) return Napi::Number::New(env, -2 - static_cast<double>(len));
+  throw_status(env, rc, stratacache_last_error());
+}
+
+// get(key, flags?, timeoutMs?): submitted (Cache.get has tried peek first unless
+// SKIP_L1 was asked for).
 Napi::Value CacheWrap::get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return promising(env, [&]() -> Napi::Value {
     KeyBytes key(env, info[0]);
     CallOpts co;
     co.parse_common(info, 1);
-    if (!(co.flags() & STRATACACHE_SKIP_L1)) {
-      void* value = nullptr;
-      size_t len = 0;
-      int format = -1;
-      int rc = stratacache_get(&value, &len, &format, handle_, key.data(), key.size(), l1_only_);
-      if (rc == STRATACACHE_OK) {
-        Napi::Value v = decode_value(env, value, len, format, style_);
-        stratacache_free(value);
-        return resolved(env, v.IsEmpty() ? env.Undefined() : v);
-      }
-      if (rc != STRATACACHE_ENOTFOUND) return rejected(env, make_error(env, rc, stratacache_last_error()));
-      if (!has_l2_ || (co.flags() & STRATACACHE_SKIP_L2)) return resolved(env, env.Undefined());
-    }
     auto* call = new Call(env, this, Op::kGet);
     return Call::submitted(call, stratacache_submit_get(handle_, key.data(), key.size(), co.get(),
                                                         addon_data(env).pump->queue(), Call::done, call));

@@ -28,6 +28,8 @@ class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
   void finished();
 
  private:
+  Napi::Value set_scratch(const Napi::CallbackInfo& info);
+  Napi::Value peek(const Napi::CallbackInfo& info);
   Napi::Value get(const Napi::CallbackInfo& info);
   Napi::Value set(const Napi::CallbackInfo& info);
   Napi::Value del(const Napi::CallbackInfo& info);
@@ -48,8 +50,10 @@ class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
   int format_of(Napi::Value value, Napi::Value requested) const;
 
   stratacache_cache* handle_ = nullptr;
-  stratacache_callopts* l1_only_ = nullptr;  // SKIP_L2: the synchronous L1 probe of get
-  bool has_l2_ = true;
+  stratacache_callopts* l1_only_ = nullptr;  // SKIP_L2: the synchronous L1 probe (peek)
+  Napi::ObjectReference scratch_;            // the Buffer peek copies values into
+  uint8_t* scratch_data_ = nullptr;
+  size_t scratch_cap_ = 0;
   bool fail_silently_ = true;
   int serializer_ = STRATACACHE_FORMAT_MSGPACK;
   DecodeStyle style_;

@@ -1,4 +1,5 @@
-// JS values <-> MessagePack, written directly over napi values (no intermediate tree).
+// JS values -> MessagePack, written directly over napi values (no intermediate tree);
+// lib/msgpack.js reads them back.
 // Integers use the smallest encoding (numbers that are safe integers, BigInts in
 // int64 | uint64), other numbers and Float64 are float64, strings str (UTF-8),
 // Buffer / Uint8Array bin, arrays array, other objects maps of their own enumerable
@@ -8,7 +9,6 @@
 //   3 Uuid          16 bytes                4 Decimal       decimal text
 #include <cmath>
 #include <cstring>
-#include <stdexcept>
 
 #include "addon.hh"
 
@@ -204,148 +204,6 @@ class Writer {
   AddonData& d_;
 };
 
-struct Corrupt : std::runtime_error {
-  Corrupt() : std::runtime_error("corrupt MessagePack") {}
-};
-
-class Reader {
- public:
-  Reader(Napi::Env env, const uint8_t* p, size_t n, DecodeStyle style)
-      : env_(env), p_(p), end_(p + n), style_(style), d_(addon_data(env)) {}
-
-  Napi::Value read(int depth) {
-    if (depth > kMaxDepth) throw Corrupt();
-    uint8_t b = byte();
-    if (b <= 0x7f) return Napi::Number::New(env_, b);
-    if (b >= 0xe0) return Napi::Number::New(env_, static_cast<int8_t>(b));
-    if ((b & 0xf0) == 0x80) return map(b & 0x0f, depth);
-    if ((b & 0xf0) == 0x90) return array(b & 0x0f, depth);
-    if ((b & 0xe0) == 0xa0) return str(b & 0x1f);
-    switch (b) {
-      case 0xc0: return env_.Null();
-      case 0xc2: return Napi::Boolean::New(env_, false);
-      case 0xc3: return Napi::Boolean::New(env_, true);
-      case 0xc4: return bin(be<uint8_t>());
-      case 0xc5: return bin(be<uint16_t>());
-      case 0xc6: return bin(be<uint32_t>());
-      case 0xc7: return ext(be<uint8_t>());
-      case 0xc8: return ext(be<uint16_t>());
-      case 0xc9: return ext(be<uint32_t>());
-      case 0xca: { uint32_t bits = be<uint32_t>(); float f; std::memcpy(&f, &bits, 4); return real(f); }
-      case 0xcb: { uint64_t bits = be<uint64_t>(); double x; std::memcpy(&x, &bits, 8); return real(x); }
-      case 0xcc: return Napi::Number::New(env_, be<uint8_t>());
-      case 0xcd: return Napi::Number::New(env_, be<uint16_t>());
-      case 0xce: return Napi::Number::New(env_, be<uint32_t>());
-      case 0xcf: return unsigned_value(env_, be<uint64_t>());
-      case 0xd0: return Napi::Number::New(env_, static_cast<int8_t>(be<uint8_t>()));
-      case 0xd1: return Napi::Number::New(env_, static_cast<int16_t>(be<uint16_t>()));
-      case 0xd2: return Napi::Number::New(env_, static_cast<int32_t>(be<uint32_t>()));
-      case 0xd3: return integer_value(env_, static_cast<int64_t>(be<uint64_t>()));
-      case 0xd4: return ext(1);
-      case 0xd5: return ext(2);
-      case 0xd6: return ext(4);
-      case 0xd7: return ext(8);
-      case 0xd8: return ext(16);
-      case 0xd9: return str(be<uint8_t>());
-      case 0xda: return str(be<uint16_t>());
-      case 0xdb: return str(be<uint32_t>());
-      case 0xdc: return array(be<uint16_t>(), depth);
-      case 0xdd: return array(be<uint32_t>(), depth);
-      case 0xde: return map(be<uint16_t>(), depth);
-      case 0xdf: return map(be<uint32_t>(), depth);
-      default: throw Corrupt();  // 0xc1 (never used)
-    }
-  }
-  bool at_end() const { return p_ == end_; }
-
- private:
-  uint8_t byte() {
-    if (p_ >= end_) throw Corrupt();
-    return *p_++;
-  }
-  const uint8_t* take(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) throw Corrupt();
-    const uint8_t* at = p_;
-    p_ += n;
-    return at;
-  }
-  template <typename T>
-  T be() {
-    const uint8_t* b = take(sizeof(T));
-    uint64_t v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) v = (v << 8) | b[i];
-    return static_cast<T>(v);
-  }
-  Napi::Value real(double x) {
-    if (style_.wrap_floats) return d_.float64_ctor.New({Napi::Number::New(env_, x)});
-    return Napi::Number::New(env_, x);
-  }
-  Napi::Value str(size_t n) {
-    const uint8_t* s = take(n);
-    return Napi::String::New(env_, reinterpret_cast<const char*>(s), n);
-  }
-  Napi::Value bin(size_t n) {
-    const uint8_t* s = take(n);
-    return Napi::Buffer<uint8_t>::Copy(env_, s, n);
-  }
-  Napi::Value array(size_t n, int depth) {
-    if (n > static_cast<size_t>(end_ - p_)) throw Corrupt();  // every element takes a byte
-    Napi::Array a = Napi::Array::New(env_, n);
-    for (size_t i = 0; i < n; ++i) a.Set(static_cast<uint32_t>(i), read(depth + 1));
-    return a;
-  }
-  Napi::Value map(size_t n, int depth) {
-    if (n > static_cast<size_t>(end_ - p_) / 2) throw Corrupt();
-    Napi::Object o = Napi::Object::New(env_);
-    for (size_t i = 0; i < n; ++i) {
-      Napi::Value k = read(depth + 1);
-      if (!k.IsString()) k = k.ToString();  // integer keys from other writers: their text
-      o.Set(k, read(depth + 1));
-    }
-    return o;
-  }
-  Napi::Value ext(size_t n) {
-    int8_t type = static_cast<int8_t>(byte());
-    const uint8_t* s = take(n);
-    std::string text(reinterpret_cast<const char*>(s), n);
-    switch (type) {
-      case kExtDateTime: {
-        Napi::Object date = d_.date_ctor.New({Napi::String::New(env_, text)});
-        if (std::isnan(date.As<Napi::Date>().ValueOf())) throw Corrupt();
-        return date;
-      }
-      case kExtDate: return construct(d_.calendar_date_ctor, text);
-      case kExtDecimal: return construct(d_.decimal_ctor, text);
-      case kExtUuid: {
-        if (n != 16) throw Corrupt();
-        static const char* hex = "0123456789abcdef";
-        std::string t;
-        for (size_t i = 0; i < 16; ++i) {
-          if (i == 4 || i == 6 || i == 8 || i == 10) t.push_back('-');
-          t.push_back(hex[s[i] >> 4]);
-          t.push_back(hex[s[i] & 15]);
-        }
-        return construct(d_.uuid_ctor, t);
-      }
-      default: throw Corrupt();  // an ext type this package does not know
-    }
-  }
-  // The value classes validate their text; text they refuse makes the value corrupt.
-  Napi::Value construct(const Napi::FunctionReference& ctor, const std::string& text) {
-    try {
-      return ctor.New({Napi::String::New(env_, text)});
-    } catch (const Napi::Error&) {
-      throw Corrupt();
-    }
-  }
-
-  Napi::Env env_;
-  const uint8_t* p_;
-  const uint8_t* end_;
-  DecodeStyle style_;
-  AddonData& d_;
-};
-
 }  // namespace
 
 Napi::Value integer_value(Napi::Env env, int64_t v) {
@@ -361,12 +219,12 @@ Napi::Value unsigned_value(Napi::Env env, uint64_t v) {
 void encode_msgpack(Napi::Env env, Napi::Value v, std::string& out) { Writer(env, out).write(v, 0); }
 
 Napi::Value decode_msgpack(Napi::Env env, const uint8_t* data, size_t len, DecodeStyle style) {
+  // lib/msgpack.js decodes (objects built in JS are much cheaper than through Node-API).
   try {
-    Reader r(env, data, len, style);
-    Napi::Value v = r.read(0);
-    if (!r.at_end()) return Napi::Value();
-    return v;
-  } catch (const Corrupt&) {
+    return addon_data(env).decode_msgpack.Call(
+        {Napi::Buffer<uint8_t>::Copy(env, data, len), Napi::Number::New(env, 0),
+         Napi::Number::New(env, static_cast<double>(len)), Napi::Boolean::New(env, style.wrap_floats)});
+  } catch (const Napi::Error&) {
     return Napi::Value();
   }
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the Node package's dependencies (node-addon-api; ioredis for the benchmark)
+# exactly as package-lock.json pins them. Quick when node_modules already matches (a
+# stamp holds the checksum of the lock file it was installed from). The addon itself is
+# built by test.sh, against the installed library.
+set -euo pipefail
+cd "$(dirname "$0")"
+command -v npm >/dev/null || { echo "setup (node): npm not found; install Node.js 20+" >&2; exit 1; }
+stamp=node_modules/.stratacache-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+[[ -f $stamp && $(cat "$stamp") == "$want" ]] && exit 0
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+echo "$want" >"$stamp"
