@@ -212,9 +212,19 @@ test('health and stats', async () => {
   c.close();
 });
 
+// Waiters in another cache are woken through its coherence channel (docs/read-through.md):
+// wait until both channels are up, as a long-running process's are.
+async function coherent(...caches) {
+  const deadline = Date.now() + 5000;
+  for (const c of caches) {
+    while (!(await c.health()).coherence_up && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 test('getOrLoad: one load for concurrent callers across caches; undefined means missing', async () => {
   const a = new Cache(redis.url);
   const b = new Cache(redis.url);
+  await coherent(a, b);
   const key = fresh();
   let loads = 0;
   const loader = async (k) => {
@@ -247,6 +257,32 @@ test('getOrLoad: a failing loader rejects with its error; a stale value is serve
   assert.equal(await c.getOrLoad(key, async () => { throw boom; }, { ttl: 50, staleTtl: 60000 }), 'v1');
   await assert.rejects(c.getOrLoad(fresh(), async () => () => 1), TypeError);
   c.close();
+});
+
+test('getOrLoad: callers waiting for a load that fails get CacheLoadError with its message', async () => {
+  const a = new Cache(redis.url);
+  const key = fresh();
+  const failing = async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    throw new Error('database down');
+  };
+  let loads = 0;
+  const counted = () => { loads++; return failing(); };
+  const outcomes = await Promise.allSettled([a.getOrLoad(key, counted), a.getOrLoad(key, counted)]);
+  assert.equal(loads, 1);
+  assert.ok(outcomes.every((o) => o.status === 'rejected'));
+  const reasons = outcomes.map((o) => o.reason);
+  assert.equal(reasons.filter((e) => e instanceof sc.CacheLoadError).length, 1, String(reasons));
+  assert.ok(reasons.every((e) => /database down/.test(e.message)));
+  a.close();
+});
+
+test('MessagePack bytes that do not decode are a miss, never an exception', () => {
+  for (const hex of ['c1', 'dc0005', 'a5616263', '0101', 'd40900', 'c7', '9201']) {
+    assert.equal(sc.decodeValue(Buffer.from(hex, 'hex'), 'msgpack'), undefined, hex);
+  }
+  assert.deepEqual(sc.decodeValue(Buffer.from('93c0c3a178', 'hex'), 'msgpack'), [null, true, 'x']);
+  assert.equal(sc.decodeValue(Buffer.from('{"a":', 'utf8'), 'json'), undefined);
 });
 
 test('invalidateTags removes the tagged entries', async () => {
