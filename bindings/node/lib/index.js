@@ -241,7 +241,7 @@ module.exports = {
   version: native.version,
   /** The stored form of a value (for tools and golden vectors): see docs/envelope.md. */
   decodeEnvelope(envelope, namespace, key, keys = []) {
-    return native.decodeEnvelope(envelope, namespace, key, keys.map((k) => [k.id, hexOrBytes(k.key)]));
+    return native.decodeEnvelope(envelope, namespace, key, keys.map((k, i) => [k.id, hexOrBytes(k.key), k.primary ?? i === 0]));
   },
   /** The value this package returns for stored bytes of a format; undefined when undecodable. */
   decodeValue(bytes, format, { floats = 'number' } = {}) {

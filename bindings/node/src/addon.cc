@@ -40,6 +40,18 @@ PackedKeys::PackedKeys(Napi::Env env, Napi::Value array, const char* what) {
   }
 }
 
+void add_keys(Napi::Env env, stratacache_options* opts, Napi::Value keys) {
+  if (!keys.IsArray()) return;
+  auto list = keys.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    auto entry = list.Get(i).As<Napi::Array>();
+    KeyBytes bytes(env, entry.Get(1u), "encryption key");
+    int rc = stratacache_options_add_key(opts, entry.Get(0u).As<Napi::Number>().Uint32Value(), bytes.data(),
+                                         bytes.size(), entry.Get(2u).ToBoolean() ? 1 : 0);
+    if (rc != STRATACACHE_OK) throw_status(env, rc, stratacache_last_error());
+  }
+}
+
 namespace {
 
 // setTypes({makeError, decodeMsgpack, Float64, Uuid, CalendarDate, Decimal}): called once by lib/index.js.
@@ -61,7 +73,7 @@ Napi::Value set_types(const Napi::CallbackInfo& info) {
 }
 
 // The stored form of a value (docs/envelope.md): decodeEnvelope(envelope, prefix, key,
-// keys: [[id, Buffer(32)], ...]) -> {value: Buffer, format} | undefined (a negative
+// keys: [[id, Buffer(32), primary], ...]) -> {value: Buffer, format} | undefined (a negative
 // entry); errors throw CacheError with the library's code. For tools and the golden
 // vectors.
 Napi::Value decode_envelope(const Napi::CallbackInfo& info) {
@@ -73,16 +85,7 @@ Napi::Value decode_envelope(const Napi::CallbackInfo& info) {
   int rc = stratacache_options_new(&opts);
   if (rc != STRATACACHE_OK) throw_status(env, rc, stratacache_last_error());
   std::unique_ptr<stratacache_options, void (*)(stratacache_options*)> owned(opts, stratacache_options_free);
-  if (info[3].IsArray()) {
-    auto keys = info[3].As<Napi::Array>();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      auto entry = keys.Get(i).As<Napi::Array>();
-      KeyBytes bytes(env, entry.Get(1u), "encryption key");
-      rc = stratacache_options_add_key(opts, entry.Get(0u).As<Napi::Number>().Uint32Value(), bytes.data(),
-                                       bytes.size(), i == 0);
-      if (rc != STRATACACHE_OK) throw_status(env, rc, stratacache_last_error());
-    }
-  }
+  add_keys(env, opts, info[3]);
   void* value = nullptr;
   size_t len = 0;
   int format = -1;

@@ -81,6 +81,9 @@ struct PackedKeys {
   PackedKeys(Napi::Env env, Napi::Value array, const char* what = "keys");
 };
 
+// Add the keys of a JS array [[id, key bytes, primary], ...] to opts (throws on refusal).
+void add_keys(Napi::Env env, stratacache_options* opts, Napi::Value keys);
+
 void init_cache(Napi::Env env, Napi::Object exports);
 void init_lease(Napi::Env env, Napi::Object exports);
 

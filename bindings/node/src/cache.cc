@@ -74,15 +74,7 @@ CacheWrap::CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWra
   stratacache_options* opts = nullptr;
   check(env, stratacache_options_from_url(&opts, url.c_str()));
   std::unique_ptr<stratacache_options, void (*)(stratacache_options*)> owned(opts, stratacache_options_free);
-  if (info[1].IsArray()) {
-    auto keys = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      auto entry = keys.Get(i).As<Napi::Array>();
-      KeyBytes bytes(env, entry.Get(1u), "encryption key");
-      check(env, stratacache_options_add_key(opts, entry.Get(0u).As<Napi::Number>().Uint32Value(), bytes.data(),
-                                             bytes.size(), entry.Get(2u).ToBoolean() ? 1 : 0));
-    }
-  }
+  add_keys(env, opts, info[1]);
   check(env, stratacache_open_with(&handle_, opts));
   check(env, stratacache_callopts_new(&l1_only_));
   check(env, stratacache_callopts_set_flags(l1_only_, STRATACACHE_SKIP_L2));
@@ -120,6 +112,32 @@ Napi::Value CacheWrap::set_scratch(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (key, flags?, timeoutMs?) submitted with `submit`: get, exists, ttl, clearPattern.
+Napi::Value CacheWrap::submit_key(const Napi::CallbackInfo& info, Op op, KeySubmit submit, const char* what) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    KeyBytes key(env, info[0], what);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, op);
+    return Call::submitted(call, submit(handle_, key.data(), key.size(), co.get(), addon_data(env).pump->queue(),
+                                        Call::done, call));
+  });
+}
+
+// (keys[], flags?, timeoutMs?) packed and submitted with `submit`: delete, getMany, warm.
+Napi::Value CacheWrap::submit_keys(const Napi::CallbackInfo& info, Op op, KeysSubmit submit) {
+  Napi::Env env = info.Env();
+  return promising(env, [&]() -> Napi::Value {
+    PackedKeys keys(env, info[0]);
+    CallOpts co;
+    co.parse_common(info, 1);
+    auto* call = new Call(env, this, op, keys.lens.size());
+    return Call::submitted(call, submit(handle_, keys.bytes.data(), keys.lens.data(), keys.lens.size(), co.get(),
+                                        addon_data(env).pump->queue(), Call::done, call));
+  });
+}
+
 // peek(key): L1 only, synchronously (no network; counted as an L1 read). The value's
 // bytes are copied into the scratch Buffer and the result says where they are:
 // len * 4 + format; -1 when L1 does not hold the key; -2 - len when the value is larger
@@ -141,15 +159,7 @@ Napi::Value CacheWrap::peek(const Napi::CallbackInfo& info) {
 // get(key, flags?, timeoutMs?): submitted (Cache.get has tried peek first unless
 // SKIP_L1 was asked for).
 Napi::Value CacheWrap::get(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    KeyBytes key(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kGet);
-    return Call::submitted(call, stratacache_submit_get(handle_, key.data(), key.size(), co.get(),
-                                                        addon_data(env).pump->queue(), Call::done, call));
-  });
+  return submit_key(info, Op::kGet, stratacache_submit_get, "key");
 }
 
 // set(key, value, format?, ttlMs?, flags?, timeoutMs?, tags?, dependsOn?)
@@ -172,40 +182,15 @@ Napi::Value CacheWrap::set(const Napi::CallbackInfo& info) {
 
 // delete(keys[], flags?, timeoutMs?)
 Napi::Value CacheWrap::del(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    PackedKeys keys(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kDelete);
-    return Call::submitted(call, stratacache_submit_delete(handle_, keys.bytes.data(), keys.lens.data(),
-                                                           keys.lens.size(), co.get(), addon_data(env).pump->queue(),
-                                                           Call::done, call));
-  });
+  return submit_keys(info, Op::kDelete, stratacache_submit_delete);
 }
 
 Napi::Value CacheWrap::exists(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    KeyBytes key(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kExists);
-    return Call::submitted(call, stratacache_submit_exists(handle_, key.data(), key.size(), co.get(),
-                                                           addon_data(env).pump->queue(), Call::done, call));
-  });
+  return submit_key(info, Op::kExists, stratacache_submit_exists, "key");
 }
 
 Napi::Value CacheWrap::ttl(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    KeyBytes key(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kTtl);
-    return Call::submitted(call, stratacache_submit_ttl(handle_, key.data(), key.size(), co.get(),
-                                                        addon_data(env).pump->queue(), Call::done, call));
-  });
+  return submit_key(info, Op::kTtl, stratacache_submit_ttl, "key");
 }
 
 // increment(key, amount, ttlMs?, flags?, timeoutMs?)
@@ -235,16 +220,7 @@ Napi::Value CacheWrap::increment(const Napi::CallbackInfo& info) {
 
 // getMany(keys[], flags?, timeoutMs?) -> values aligned with keys (undefined: missing)
 Napi::Value CacheWrap::get_many(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    PackedKeys keys(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kGetMany, keys.lens.size());
-    return Call::submitted(call, stratacache_submit_mget(handle_, keys.bytes.data(), keys.lens.data(),
-                                                         keys.lens.size(), co.get(), addon_data(env).pump->queue(),
-                                                         Call::done, call));
-  });
+  return submit_keys(info, Op::kGetMany, stratacache_submit_mget);
 }
 
 // setMany(keys[], values[], format?, ttlMs?, flags?, timeoutMs?, tags?, dependsOn?)
@@ -277,15 +253,7 @@ Napi::Value CacheWrap::set_many(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CacheWrap::clear_pattern(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    KeyBytes pattern(env, info[0], "pattern");
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kClearPattern);
-    return Call::submitted(call, stratacache_submit_clear_pattern(handle_, pattern.data(), pattern.size(), co.get(),
-                                                                  addon_data(env).pump->queue(), Call::done, call));
-  });
+  return submit_key(info, Op::kClearPattern, stratacache_submit_clear_pattern, "pattern");
 }
 
 Napi::Value CacheWrap::health(const Napi::CallbackInfo& info) {
@@ -316,16 +284,7 @@ Napi::Value CacheWrap::invalidate_tags(const Napi::CallbackInfo& info) {
 
 // warm(keys[], flags?, timeoutMs?) -> how many keys were found in Redis (now in L1)
 Napi::Value CacheWrap::warm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return promising(env, [&]() -> Napi::Value {
-    PackedKeys keys(env, info[0]);
-    CallOpts co;
-    co.parse_common(info, 1);
-    auto* call = new Call(env, this, Op::kWarm, keys.lens.size());
-    return Call::submitted(call, stratacache_submit_warm(handle_, keys.bytes.data(), keys.lens.data(),
-                                                         keys.lens.size(), co.get(), addon_data(env).pump->queue(),
-                                                         Call::done, call));
-  });
+  return submit_keys(info, Op::kWarm, stratacache_submit_warm);
 }
 
 // stats() -> the library's counters (stratacache_stats_json) plus errorsAbsorbed.

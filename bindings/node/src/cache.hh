@@ -8,6 +8,7 @@
 #include <string>
 
 #include "addon.hh"
+#include "calls.hh"
 
 namespace stratacache_node {
 
@@ -47,6 +48,12 @@ class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
   Napi::Value stats(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
 
+  using KeySubmit = int (*)(stratacache_cache*, const void*, size_t, const stratacache_callopts*,
+                            stratacache_queue*, stratacache_callback, void*);
+  using KeysSubmit = int (*)(stratacache_cache*, const void*, const size_t*, size_t, const stratacache_callopts*,
+                             stratacache_queue*, stratacache_callback, void*);
+  Napi::Value submit_key(const Napi::CallbackInfo& info, Op op, KeySubmit submit, const char* what);
+  Napi::Value submit_keys(const Napi::CallbackInfo& info, Op op, KeysSubmit submit);
   int format_of(Napi::Value value, Napi::Value requested) const;
 
   stratacache_cache* handle_ = nullptr;
