@@ -52,6 +52,13 @@ void add_keys(Napi::Env env, stratacache_options* opts, Napi::Value keys) {
   }
 }
 
+std::vector<const void*> PackedKeys::pointers() const {
+  std::vector<const void*> out;
+  out.reserve(lens.size());
+  for (size_t i = 0, off = 0; i < lens.size(); off += lens[i++]) out.push_back(bytes.data() + off);
+  return out;
+}
+
 namespace {
 
 // setTypes({makeError, decodeMsgpack, Float64, Uuid, CalendarDate, Decimal}): called once by lib/index.js.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "stratacache.h"
 
@@ -79,6 +80,8 @@ struct PackedKeys {
   std::string bytes;
   std::vector<size_t> lens;
   PackedKeys(Napi::Env env, Napi::Value array, const char* what = "keys");
+  // A pointer to each key (for the C functions that take arrays of pointers).
+  std::vector<const void*> pointers() const;
 };
 
 // Add the keys of a JS array [[id, key bytes, primary], ...] to opts (throws on refusal).

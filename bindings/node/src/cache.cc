@@ -13,13 +13,6 @@ bool is_bytes(Napi::Value v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
 }
 
-std::vector<const void*> pointers(const PackedKeys& k) {
-  std::vector<const void*> out;
-  out.reserve(k.lens.size());
-  for (size_t i = 0, off = 0; i < k.lens.size(); off += k.lens[i++]) out.push_back(k.bytes.data() + off);
-  return out;
-}
-
 int64_t ttl_arg(const Napi::CallbackInfo& info, size_t at) {
   return info.Length() > at && info[at].IsNumber() ? info[at].As<Napi::Number>().Int64Value()
                                                    : STRATACACHE_TTL_DEFAULT;
@@ -272,7 +265,7 @@ Napi::Value CacheWrap::invalidate_tags(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return promising(env, [&]() -> Napi::Value {
     PackedKeys tags(env, info[0], "tags");
-    std::vector<const void*> ptrs = pointers(tags);
+    std::vector<const void*> ptrs = tags.pointers();
     CallOpts co;
     co.parse_common(info, 1);
     auto* call = new Call(env, this, Op::kInvalidateTags);

@@ -30,14 +30,12 @@ void CallOpts::parse_write(const Napi::CallbackInfo& info, size_t at) {
   Napi::Env env = info.Env();
   if (info.Length() > at && info[at].IsArray()) {
     PackedKeys tags(env, info[at], "tags");
-    std::vector<const void*> ptrs;
-    for (size_t i = 0, off = 0; i < tags.lens.size(); off += tags.lens[i++]) ptrs.push_back(tags.bytes.data() + off);
+    std::vector<const void*> ptrs = tags.pointers();
     check(env, stratacache_callopts_set_tags(ensure(env), ptrs.data(), tags.lens.data(), ptrs.size()));
   }
   if (info.Length() > at + 1 && info[at + 1].IsArray()) {
     PackedKeys keys(env, info[at + 1], "dependsOn");
-    std::vector<const void*> ptrs;
-    for (size_t i = 0, off = 0; i < keys.lens.size(); off += keys.lens[i++]) ptrs.push_back(keys.bytes.data() + off);
+    std::vector<const void*> ptrs = keys.pointers();
     check(env, stratacache_callopts_set_depends_on(ensure(env), ptrs.data(), keys.lens.data(), ptrs.size()));
   }
 }

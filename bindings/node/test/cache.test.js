@@ -15,6 +15,16 @@ let redis;
 before(async () => { redis = await startRedis(); });
 after(async () => { await redis.stop(); });
 
+// A fresh cache's L1 takes values only once its coherence channel is up, and waiters in
+// another cache are woken through it (docs/coherence.md, docs/read-through.md): tests
+// that count on either wait for it, as a long-running process has it.
+async function coherent(...caches) {
+  const deadline = Date.now() + 5000;
+  for (const c of caches) {
+    while (!(await c.health()).coherence_up && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 let n = 0;
 const fresh = () => `t${process.pid}:${++n}`;
 
@@ -201,6 +211,7 @@ test('an idle cache does not keep the process alive', () => {
 
 test('health and stats', async () => {
   const c = new Cache(redis.url);
+  await coherent(c);
   const h = await c.health();
   assert.equal(h.healthy, true);
   assert.match(h.version, /^\d+\./);
@@ -211,15 +222,6 @@ test('health and stats', async () => {
   assert.equal(c.stats().l1.hits, before + 1);
   c.close();
 });
-
-// Waiters in another cache are woken through its coherence channel (docs/read-through.md):
-// wait until both channels are up, as a long-running process's are.
-async function coherent(...caches) {
-  const deadline = Date.now() + 5000;
-  for (const c of caches) {
-    while (!(await c.health()).coherence_up && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('getOrLoad: one load for concurrent callers across caches; undefined means missing', async () => {
   const a = new Cache(redis.url);
@@ -294,6 +296,30 @@ test('invalidateTags removes the tagged entries', async () => {
   await c.set(z, 3);
   assert.equal(await c.invalidateTags(tag), 2);
   assert.deepEqual(await c.getMany([x, y, z]), [undefined, undefined, 3]);
+  c.close();
+});
+
+test('warm fills L1 from Redis', async () => {
+  const writer = new Cache(redis.url);
+  const [x, y, missing] = [fresh(), fresh(), fresh()];
+  await writer.setMany([[x, 'vx'], [y, 'vy']]);
+  const c = new Cache(redis.url);
+  await coherent(c);
+  assert.equal(await c.warm([x, y, missing]), 2);
+  const hits = c.stats().l1.hits;
+  assert.deepEqual([await c.get(x), await c.get(y)], ['vx', 'vy']);
+  assert.equal(c.stats().l1.hits, hits + 2);
+  writer.close();
+  c.close();
+});
+
+test('dependsOn: writing a dependency removes the dependent entry', async () => {
+  const c = new Cache(redis.url);
+  const [base, derived] = [fresh(), fresh()];
+  await c.set(base, 1);
+  await c.set(derived, 'from base', { dependsOn: [base] });
+  await c.set(base, 2);
+  assert.equal(await c.get(derived), undefined);
   c.close();
 });
 
