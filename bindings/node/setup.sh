@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install the Node package's dependencies (node-addon-api; ioredis for the benchmark)
-# exactly as package-lock.json pins them. Quick when node_modules already matches (a
-# stamp holds the checksum of the lock file it was installed from). The addon itself is
-# built by test.sh, against the installed library.
+# Install the Node package's dependencies exactly as package-lock.json pins them:
+# node-addon-api, and for the tests and benchmark typescript, @types/node and ioredis.
+# Quick when node_modules already matches (a stamp holds the checksum of the lock file
+# it was installed from). The addon itself is built by test.sh, against the installed
+# library.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v npm >/dev/null || { echo "setup (node): npm not found; install Node.js 20+" >&2; exit 1; }

@@ -3,7 +3,8 @@
 # LD_LIBRARY_PATH naming the installed library:
 #  1. build the addon from source against it (node-gyp; pkg-config gives the flags and the
 #     rpath), which also builds the value-matrix participant (matrix.sh runs it in place);
-#  2. the tests: node --test against real redis-servers, and the golden vectors;
+#  2. the tests: node --test against real redis-servers, and the golden vectors; the
+#     TypeScript declarations compiled against test/types.ts;
 #  3. npm pack, then install the tarball into a fresh project and use it.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +20,8 @@ echo "node: building the addon against $(pkg-config --variable=libdir stratacach
 CCACHE_BASEDIR=$here npm run --silent install >/dev/null
 
 node --test test/*.test.js
+node_modules/.bin/tsc --noEmit --strict --target es2022 --module commonjs --types node test/types.ts
+echo "node: TypeScript declarations (test/types.ts, tsc --strict): ok"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
