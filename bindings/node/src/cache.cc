@@ -1,5 +1,6 @@
 #include "cache.hh"
 
+#include <cmath>
 #include <cstring>
 
 #include "calls.hh"
@@ -197,9 +198,10 @@ Napi::Value CacheWrap::increment(const Napi::CallbackInfo& info) {
       amount = info[1].As<Napi::BigInt>().Int64Value(&lossless);
       if (!lossless) throw Napi::RangeError::New(env, "amount out of the int64 range");
     } else {
+      if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "amount must be an integer or a BigInt");
       double a = info[1].As<Napi::Number>().DoubleValue();
-      if (!Napi::Number::New(env, a).IsNumber() || a != static_cast<double>(static_cast<int64_t>(a)))
-        throw Napi::TypeError::New(env, "amount must be an integer");
+      if (!(std::fabs(a) <= 9007199254740991.0) || a != std::trunc(a))  // NaN fails the first test
+        throw Napi::TypeError::New(env, "amount must be a safe integer or a BigInt");
       amount = static_cast<int64_t>(a);
     }
     CallOpts co;

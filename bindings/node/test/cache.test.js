@@ -112,6 +112,9 @@ test('get, exists, ttl, delete, increment, clearPattern', async () => {
   assert.equal(await c.increment(counter), 1);
   assert.equal(await c.increment(counter, 41), 42);
   assert.equal(await c.increment(counter, -50), -8);
+  assert.equal(await c.increment(counter, 10n), 2);
+  await assert.rejects(c.increment(counter, 1.5), TypeError);
+  await assert.rejects(c.increment(counter, '1'), TypeError);
   const prefix = `cp${process.pid}:`;
   await c.setMany([[`${prefix}a`, 1], [`${prefix}b`, 2], [`other${process.pid}`, 3]]);
   assert.equal(await c.clearPattern(`${prefix}*`), 2);
