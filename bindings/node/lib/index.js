@@ -37,7 +37,6 @@ const REFUSED_VALUES = new WeakSet();
 
 class Cache {
   #n;
-  #serializer;
   #l1Only;
   #wrapFloats;
   #scratch = Buffer.allocUnsafeSlow(64 * 1024);
@@ -49,14 +48,14 @@ class Cache {
   constructor(url = 'mem://', options = {}) {
     const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : new URLSearchParams();
     const serializer = options.serializer ?? query.get('serializer') ?? 'msgpack';
-    this.#serializer = formatCode(serializer, 'serializer');
+    const serializerCode = formatCode(serializer, 'serializer');
     const floats = options.floats ?? 'number';
     if (floats !== 'number' && floats !== 'Float64') throw new errors.CacheConfigError("floats must be 'number' or 'Float64'", 'EINVAL', -2);
     this.#l1Only = url.startsWith('mem:');
     const keys = (options.encryptionKeys ?? []).map((k, i) => [k.id, hexOrBytes(k.key), k.primary ?? i === 0]);
     this.#wrapFloats = floats === 'Float64';
     try {
-      this.#n = new native.NativeCache(url, keys, this.#serializer, options.failSilently ?? true, this.#wrapFloats);
+      this.#n = new native.NativeCache(url, keys, serializerCode, options.failSilently ?? true, this.#wrapFloats);
       this.#n.setScratch(this.#scratch);
     } catch (e) {
       // Refused settings (a bad URL, parameter or key) are configuration errors.
@@ -203,9 +202,8 @@ class Cache {
       await lease.fillNotFound().catch(() => {});
       return undefined;
     }
-    let format;
     try {
-      format = o.format !== undefined ? formatCode(o.format) : Buffer.isBuffer(value) || value instanceof Uint8Array ? FORMATS.raw : this.#serializer;
+      const format = o.format === undefined ? undefined : formatCode(o.format);
       // Storing can fail only for a value the serializer refuses (a TypeError, thrown
       // before the lease is used) or in Redis (the waiters in this process still get it).
       await lease.fill(value, format, o.ttl).catch((e) => {

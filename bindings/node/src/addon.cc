@@ -7,6 +7,15 @@ namespace stratacache_node {
 
 AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
+bool is_bytes(Napi::Value v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+}
+
+int format_for(Napi::Value value, Napi::Value requested, int serializer) {
+  if (requested.IsNumber()) return requested.As<Napi::Number>().Int32Value();
+  return is_bytes(value) ? STRATACACHE_FORMAT_RAW : serializer;
+}
+
 KeyBytes::KeyBytes(Napi::Env env, Napi::Value v, const char* what) {
   if (v.IsString()) {
     size_t n = 0;
@@ -19,7 +28,7 @@ KeyBytes::KeyBytes(Napi::Env env, Napi::Value v, const char* what) {
     owned_ = v.As<Napi::String>().Utf8Value();
     data_ = owned_.data();
     size_ = owned_.size();
-  } else if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+  } else if (is_bytes(v)) {
     auto a = v.As<Napi::Uint8Array>();
     data_ = reinterpret_cast<const char*>(a.Data());
     size_ = a.ByteLength();

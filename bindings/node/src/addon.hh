@@ -58,6 +58,13 @@ Napi::Value decode_json(Napi::Env env, const char* data, size_t len, DecodeStyle
 Napi::Value integer_value(Napi::Env env, int64_t v);
 Napi::Value unsigned_value(Napi::Env env, uint64_t v);
 
+// A Buffer or Uint8Array: the JS values that are bytes.
+bool is_bytes(Napi::Value v);
+
+// The format a value is stored in: `requested` when it is a number (a
+// STRATACACHE_FORMAT_*), else raw for bytes and the cache's serializer for the rest.
+int format_for(Napi::Value value, Napi::Value requested, int serializer);
+
 // Bytes of a key (string: UTF-8; Buffer / Uint8Array: as is). Short strings are
 // converted into an inline buffer (one napi call, no allocation).
 class KeyBytes {

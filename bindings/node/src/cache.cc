@@ -10,10 +10,6 @@ namespace stratacache_node {
 
 namespace {
 
-bool is_bytes(Napi::Value v) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
-}
-
 int64_t ttl_arg(const Napi::CallbackInfo& info, size_t at) {
   return info.Length() > at && info[at].IsNumber() ? info[at].As<Napi::Number>().Int64Value()
                                                    : STRATACACHE_TTL_DEFAULT;
@@ -92,11 +88,6 @@ void CacheWrap::finished() {
   if (--in_flight_ == 0) Unref();
 }
 
-int CacheWrap::format_of(Napi::Value value, Napi::Value requested) const {
-  if (requested.IsNumber()) return requested.As<Napi::Number>().Int32Value();
-  return is_bytes(value) ? STRATACACHE_FORMAT_RAW : serializer_;
-}
-
 // setScratch(buffer): where peek copies values (kept referenced, so its memory stays).
 Napi::Value CacheWrap::set_scratch(const Napi::CallbackInfo& info) {
   auto b = info[0].As<Napi::Uint8Array>();
@@ -161,7 +152,7 @@ Napi::Value CacheWrap::set(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return promising(env, [&]() -> Napi::Value {
     KeyBytes key(env, info[0]);
-    int format = format_of(info[1], info[2]);
+    int format = format_for(info[1], info[2], serializer_);
     std::string bytes;
     encode_value(env, info[1], format, bytes);
     CallOpts co;
@@ -231,7 +222,7 @@ Napi::Value CacheWrap::set_many(const Napi::CallbackInfo& info) {
     std::vector<int> formats(n);
     for (uint32_t i = 0; i < n; ++i) {
       Napi::Value v = values.Get(i);
-      formats[i] = format_of(v, info[2]);
+      formats[i] = format_for(v, info[2], serializer_);
       one.clear();
       encode_value(env, v, formats[i], one);
       packed += one;

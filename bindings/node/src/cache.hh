@@ -54,7 +54,6 @@ class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
                              stratacache_queue*, stratacache_callback, void*);
   Napi::Value submit_key(const Napi::CallbackInfo& info, Op op, KeySubmit submit, const char* what);
   Napi::Value submit_keys(const Napi::CallbackInfo& info, Op op, KeysSubmit submit);
-  int format_of(Napi::Value value, Napi::Value requested) const;
 
   stratacache_cache* handle_ = nullptr;
   stratacache_callopts* l1_only_ = nullptr;  // SKIP_L2: the synchronous L1 probe (peek)

@@ -23,7 +23,10 @@ class LeaseWrap : public Napi::ObjectWrap<LeaseWrap> {
   }
   explicit LeaseWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LeaseWrap>(info) {}
   ~LeaseWrap() override { stratacache_lease_abandon(lease_, STRATACACHE_EABORTED, "lease dropped unused"); }
-  void adopt(stratacache_lease* lease) { lease_ = lease; }
+  void adopt(stratacache_lease* lease, int serializer) {
+    lease_ = lease;
+    serializer_ = serializer;
+  }
 
  private:
   stratacache_lease* take(Napi::Env env) {
@@ -32,10 +35,10 @@ class LeaseWrap : public Napi::ObjectWrap<LeaseWrap> {
     lease_ = nullptr;
     return l;
   }
-  // fill(value, format, ttlMs?)
+  // fill(value, format?, ttlMs?)
   Napi::Value fill(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int format = info[1].As<Napi::Number>().Int32Value();
+    int format = format_for(info[0], info[1], serializer_);
     std::string bytes;
     encode_value(env, info[0], format, bytes);  // before taking the lease: a bad value leaves it unused
     int64_t ttl = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
@@ -58,6 +61,7 @@ class LeaseWrap : public Napi::ObjectWrap<LeaseWrap> {
   }
 
   stratacache_lease* lease_ = nullptr;
+  int serializer_ = STRATACACHE_FORMAT_MSGPACK;  // the acquiring cache's
 };
 
 class LockWrap : public Napi::ObjectWrap<LockWrap> {
@@ -129,7 +133,7 @@ struct HandOver {
         out.Set("refresh", Napi::Boolean::New(env, (info & STRATACACHE_INFO_REFRESH) != 0));
         if (lease) {
           Napi::Object l = addon_data(env).lease_ctor.New({});
-          LeaseWrap::Unwrap(l)->adopt(lease);
+          LeaseWrap::Unwrap(l)->adopt(lease, self->cache->serializer());
           out.Set("lease", l);
         }
         self->deferred.Resolve(out);

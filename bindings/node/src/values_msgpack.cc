@@ -142,7 +142,7 @@ class Writer {
       for (uint32_t i = 0; i < n; ++i) write(a.Get(i), depth + 1);
       return;
     }
-    if (o.IsTypedArray() && o.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    if (is_bytes(o)) {
       auto a = o.As<Napi::Uint8Array>();
       return write_bin(a.Data(), a.ByteLength());
     }
@@ -234,7 +234,7 @@ void encode_value(Napi::Env env, Napi::Value v, int format, std::string& out) {
     case STRATACACHE_FORMAT_MSGPACK: return encode_msgpack(env, v, out);
     case STRATACACHE_FORMAT_JSON: return encode_json(env, v, out);
     case STRATACACHE_FORMAT_RAW: {
-      if (!(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array))
+      if (!is_bytes(v))
         throw Napi::TypeError::New(env, "a raw value must be a Buffer or Uint8Array");
       auto a = v.As<Napi::Uint8Array>();
       out.assign(reinterpret_cast<const char*>(a.Data()), a.ByteLength());

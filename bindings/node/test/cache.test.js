@@ -240,7 +240,12 @@ test('getOrLoad: one load for concurrent callers across caches; undefined means 
   const got = await Promise.all([a, b, a, b].map((c) => c.getOrLoad(key, loader, { ttl: 60000 })));
   assert.equal(loads, 1);
   for (const v of got) assert.deepEqual(v, { loaded: key });
-  assert.deepEqual(await new Cache(redis.url).get(key), { loaded: key });
+  const other = new Cache(redis.url);
+  assert.deepEqual(await other.get(key), { loaded: key });
+  const bytesKey = fresh();
+  assert.deepEqual(await a.getOrLoad(bytesKey, async () => Buffer.from([1, 2])), Buffer.from([1, 2]));
+  assert.deepEqual(await other.get(bytesKey, { skipL1: true }), Buffer.from([1, 2]));
+  other.close();
 
   const missing = fresh();
   let asked = 0;
