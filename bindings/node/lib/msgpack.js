@@ -65,6 +65,33 @@ function str(n) {
   return buf.toString('utf8', start, pos);
 }
 
+// Map keys: short ones come from a cache (a slot per hash of their bytes, checked byte
+// for byte), so each distinct key is one string that V8 creates and internalizes once.
+const KEY_SLOTS = 4096;
+const keyBytes = new Array(KEY_SLOTS).fill(null);
+const keyStrings = new Array(KEY_SLOTS).fill('');
+
+function key(n) {
+  if (n > 16) return str(n);
+  need(n);
+  let h = n;
+  for (let i = pos; i < pos + n; i++) h = (Math.imul(h, 31) + buf[i]) | 0;
+  const slot = (h >>> 0) & (KEY_SLOTS - 1);
+  const known = keyBytes[slot];
+  if (known !== null && known.length === n) {
+    let i = 0;
+    while (i < n && known[i] === buf[pos + i]) i++;
+    if (i === n) {
+      pos += n;
+      return keyStrings[slot];
+    }
+  }
+  keyBytes[slot] = Uint8Array.prototype.slice.call(buf, pos, pos + n);
+  const s = str(n);
+  keyStrings[slot] = s;
+  return s;
+}
+
 function bin(n) {
   need(n);
   const out = Buffer.allocUnsafe(n);
@@ -88,7 +115,7 @@ function map(n, depth) {
     let k;
     if ((b & 0xe0) === 0xa0) {
       pos++;
-      k = str(b & 0x1f);
+      k = key(b & 0x1f);
     } else {
       k = read(depth + 1);
       if (typeof k !== 'string') k = String(k);
