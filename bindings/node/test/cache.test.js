@@ -220,9 +220,11 @@ test('health and stats', async () => {
   assert.match(h.version, /^\d+\./);
   const key = fresh();
   await c.set(key, 1);
-  const before = c.stats().l1.hits;
+  const before = c.stats().l1;
   await c.get(key);
-  assert.equal(c.stats().l1.hits, before + 1);
+  assert.equal(c.stats().l1.hits, before.hits + 1);
+  await c.get(fresh());  // the L1 probe and the submitted read
+  assert.equal(c.stats().l1.misses, before.misses + 2);
   c.close();
 });
 
