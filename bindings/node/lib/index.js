@@ -6,8 +6,8 @@ const values = require('./values');
 const { decodeMsgpack, CorruptValue } = require('./msgpack');
 
 const native = require(path.join(__dirname, '..', 'build', 'Release', 'stratacache_native.node'));
-native.setTypes({ makeError: errors.makeError, decodeMsgpack, ...values });
 const { makeError, ...errorClasses } = errors;
+native.setTypes({ makeError, decodeMsgpack, ...values });
 
 const FORMATS = { raw: 0, json: 1, msgpack: 2 };
 const SKIP_L1 = 1;
@@ -27,6 +27,15 @@ function hexOrBytes(key) {
 // The native positional arguments of per-call options: flags, timeoutMs.
 function flagsOf(o) {
   return (o.skipL1 ? SKIP_L1 : 0) | (o.skipL2 ? SKIP_L2 : 0);
+}
+
+// Options checked in JS (a format name) fail the returned Promise, as the addon's checks do.
+function rejecting(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 function keyList(keys) {
@@ -110,8 +119,8 @@ class Cache {
   /** Store value (Buffer: raw bytes; anything else: the serializer) for o.ttl ms (0: no expiry). */
   set(key, value, o) {
     if (o === undefined) return this.#n.set(key, value);
-    return this.#n.set(key, value, o.format === undefined ? undefined : formatCode(o.format), o.ttl, flagsOf(o),
-      o.timeout, o.tags, o.dependsOn);
+    return rejecting(() => this.#n.set(key, value, o.format === undefined ? undefined : formatCode(o.format), o.ttl,
+      flagsOf(o), o.timeout, o.tags, o.dependsOn));
   }
 
   /** Delete one key or an array of keys; resolves how many existed. */
@@ -145,9 +154,11 @@ class Cache {
 
   /** Store many values in one round trip: a Map, an object or [key, value] pairs. */
   setMany(entries, o = {}) {
-    const pairs = entries instanceof Map || Array.isArray(entries) ? [...entries] : Object.entries(entries);
-    return this.#n.setMany(pairs.map((p) => p[0]), pairs.map((p) => p[1]),
-      o.format === undefined ? undefined : formatCode(o.format), o.ttl, flagsOf(o), o.timeout, o.tags, o.dependsOn);
+    return rejecting(() => {
+      const pairs = entries instanceof Map || Array.isArray(entries) ? [...entries] : Object.entries(entries);
+      return this.#n.setMany(pairs.map((p) => p[0]), pairs.map((p) => p[1]),
+        o.format === undefined ? undefined : formatCode(o.format), o.ttl, flagsOf(o), o.timeout, o.tags, o.dependsOn);
+    });
   }
 
   /** Redis health: {healthy, latency_ms, version, ...} (healthy false rather than an error). */

@@ -81,6 +81,7 @@ test('Buffers are stored raw and read back as Buffers', async () => {
   await c.set(key, Buffer.from([0, 255, 10]));
   assert.deepEqual(await c.get(key, { skipL1: true }), Buffer.from([0, 255, 10]));
   await assert.rejects(c.set(fresh(), 'text', { format: 'raw' }), TypeError);
+  await assert.rejects(c.set(fresh(), 'text', { format: 'yaml' }), sc.CacheConfigError);
   c.close();
 });
 
