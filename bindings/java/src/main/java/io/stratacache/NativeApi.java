@@ -1,0 +1,144 @@
+package io.stratacache;
+
+import com.sun.jna.Callback;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+
+/**
+ * JNA direct mapping of libstratacache's C ABI (capi/include/stratacache.h): the
+ * functions this package calls, declared {@code native} and bound once with
+ * {@link Native#register}. Direct mapping is what makes an L1 hit cost a few hundred
+ * nanoseconds instead of several microseconds through interface mapping.
+ *
+ * <p>Type mapping (64-bit Linux): {@code size_t} and {@code int64_t} are {@code long};
+ * out-parameters are one-element primitive arrays ({@code long[]} also holds an
+ * out-pointer), which direct mapping copies in and out without allocating native memory;
+ * opaque handles are {@link Pointer}s. The library is {@code $STRATACACHE_LIB} when set,
+ * else {@code stratacache} found through {@code jna.library.path} or the system.
+ */
+final class NativeApi {
+    private NativeApi() {}
+
+    static final NativeLibrary LIBRARY;
+
+    static {
+        String path = System.getenv("STRATACACHE_LIB");
+        LIBRARY = NativeLibrary.getInstance(path != null && !path.isEmpty() ? path : "stratacache");
+        Native.register(NativeApi.class, LIBRARY);
+    }
+
+    /** stratacache_callback: completions drained from a queue. */
+    interface Completion extends Callback {
+        void invoke(Pointer payload, int status, Pointer message, Pointer value, long len, int format, long count);
+    }
+
+    /** stratacache_loader: read-through loads, run on the calling thread. */
+    interface Loader extends Callback {
+        int invoke(Pointer ctx, Pointer key, long keyLen, Pointer sink);
+    }
+
+    // ---- version, errors, memory
+    static native String stratacache_version_string();
+    static native Pointer stratacache_strerror(int code);
+    static native Pointer stratacache_last_error();
+    static native void stratacache_free(Pointer buffer);
+
+    // ---- options
+    static native int stratacache_options_from_url(long[] out, String url);
+    static native int stratacache_options_set(Pointer opts, String name, String value);
+    static native int stratacache_options_add_key(Pointer opts, int id, byte[] key, long keyLen, int primary);
+    static native void stratacache_options_free(Pointer opts);
+
+    // ---- open / close
+    static native int stratacache_open_with(long[] out, Pointer opts);
+    static native void stratacache_close(Pointer cache);
+
+    // ---- per-call options
+    static native int stratacache_callopts_new(long[] out);
+    static native int stratacache_callopts_set_timeout_ms(Pointer co, long timeoutMs);
+    static native int stratacache_callopts_set_flags(Pointer co, int flags);
+    static native int stratacache_callopts_set_error_buffer(Pointer co, Pointer buf, long cap);
+    static native int stratacache_callopts_set_ttl_ms(Pointer co, long ms);
+    static native int stratacache_callopts_set_stale_ttl_ms(Pointer co, long ms);
+    static native int stratacache_callopts_set_negative_ttl_ms(Pointer co, long ms);
+    static native int stratacache_callopts_set_early_refresh(Pointer co, double beta);
+    static native int stratacache_callopts_set_lock(Pointer co, int lock);
+    static native void stratacache_callopts_free(Pointer co);
+
+    // ---- operations
+    static native int stratacache_get_into(long[] outLen, int[] outFormat, Pointer cache, byte[] key, long keyLen,
+                                           Pointer buf, long cap, Pointer co);
+    static native int stratacache_get_json(long[] outJson, long[] outLen, Pointer cache, byte[] key, long keyLen,
+                                           Pointer co);
+    static native int stratacache_set(Pointer cache, byte[] key, long keyLen, byte[] value, long valueLen, int format,
+                                      long ttlMs, Pointer co);
+    static native int stratacache_set_json(Pointer cache, byte[] key, long keyLen, byte[] json, long jsonLen,
+                                           long ttlMs, Pointer co);
+    static native int stratacache_delete_packed(long[] outDeleted, Pointer cache, byte[] keys, long[] keyLens, long n,
+                                                Pointer co);
+    static native int stratacache_exists(int[] outExists, Pointer cache, byte[] key, long keyLen, Pointer co);
+    static native int stratacache_ttl(long[] outTtlMs, Pointer cache, byte[] key, long keyLen, Pointer co);
+    static native int stratacache_increment(long[] outValue, Pointer cache, byte[] key, long keyLen, long amount,
+                                            long ttlMs, Pointer co);
+    static native int stratacache_clear_pattern(long[] outDeleted, Pointer cache, byte[] pattern, long patternLen,
+                                                Pointer co);
+    static native int stratacache_mget_packed(long[] outPacked, long[] outLen, Pointer cache, byte[] keys,
+                                              long[] keyLens, long n, Pointer co);
+    static native int stratacache_mset_packed(Pointer cache, byte[] keys, long[] keyLens, byte[] values,
+                                              long[] valueLens, int[] formats, long n, long ttlMs, Pointer co);
+    static native void stratacache_flush_l1(Pointer cache);
+
+    // ---- completions
+    static native int stratacache_queue_new(long[] out);
+    static native int stratacache_queue_fd(Pointer queue);
+    static native int stratacache_queue_drain(long[] outRan, Pointer queue, long max);
+    static native int stratacache_submit_get(Pointer cache, byte[] key, long keyLen, Pointer co, Pointer queue,
+                                             Completion done, Pointer payload);
+    static native int stratacache_submit_set(Pointer cache, byte[] key, long keyLen, byte[] value, long valueLen,
+                                             int format, long ttlMs, Pointer co, Pointer queue, Completion done,
+                                             Pointer payload);
+    static native int stratacache_submit_delete(Pointer cache, byte[] keys, long[] keyLens, long n, Pointer co,
+                                                Pointer queue, Completion done, Pointer payload);
+    static native int stratacache_submit_exists(Pointer cache, byte[] key, long keyLen, Pointer co, Pointer queue,
+                                                Completion done, Pointer payload);
+    static native int stratacache_submit_ttl(Pointer cache, byte[] key, long keyLen, Pointer co, Pointer queue,
+                                             Completion done, Pointer payload);
+    static native int stratacache_submit_increment(Pointer cache, byte[] key, long keyLen, long amount, long ttlMs,
+                                                   Pointer co, Pointer queue, Completion done, Pointer payload);
+    static native int stratacache_submit_mget(Pointer cache, byte[] keys, long[] keyLens, long n, Pointer co,
+                                              Pointer queue, Completion done, Pointer payload);
+    static native int stratacache_submit_clear_pattern(Pointer cache, byte[] pattern, long patternLen, Pointer co,
+                                                       Pointer queue, Completion done, Pointer payload);
+    static native int stratacache_submit_health(Pointer cache, Pointer co, Pointer queue, Completion done,
+                                                Pointer payload);
+
+    // ---- envelopes
+    static native int stratacache_envelope_decode(long[] outValue, long[] outLen, int[] outFormat, byte[] envelope,
+                                                  long envelopeLen, byte[] prefix, long prefixLen, byte[] key,
+                                                  long keyLen, Pointer opts);
+
+    // ---- read-through
+    static native int stratacache_sink_put(Pointer sink, byte[] value, long len, int format, long ttlMs);
+    static native int stratacache_sink_fail(Pointer sink, String message);
+    static native int stratacache_get_or_load(long[] outValue, long[] outLen, int[] outFormat, int[] outInfo,
+                                              Pointer cache, byte[] key, long keyLen, Loader loader, Pointer ctx,
+                                              Pointer co);
+
+    // ---- observability
+    static native int stratacache_stat(long[] outValue, Pointer cache, String name);
+    static native int stratacache_stats_json(long[] outJson, long[] outLen, Pointer cache);
+    static native int stratacache_health_json(long[] outJson, long[] outLen, Pointer cache, Pointer co);
+
+    // ---- libc, for the completion thread
+    static final class LibC {
+        private LibC() {}
+
+        static {
+            Native.register(LibC.class, NativeLibrary.getInstance("c"));
+        }
+
+        /** poll(2) on one struct pollfd {int fd; short events; short revents;} held in 8 bytes. */
+        static native int poll(Pointer fds, long nfds, int timeoutMs);
+    }
+}

@@ -1,0 +1,244 @@
+package io.stratacache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The blocking API against a real redis-server (L1 + L2). */
+class CacheTest {
+    @RegisterExtension
+    static final RedisServer REDIS = new RedisServer();
+
+    private StrataCache cache;
+
+    @BeforeEach
+    void open() {
+        cache = StrataCache.open(REDIS.url() + "?prefix=cachetest:");
+        cache.clearPattern("*");
+    }
+
+    @AfterEach
+    void close() {
+        cache.close();
+    }
+
+    @Test
+    void bytesRoundTripAndAMissIsEmptyNotAnException() {
+        byte[] value = {0, 1, 2, (byte) 0xff, '\r', '\n'};
+        cache.set("k\0binary*?", value);
+        assertArrayEquals(value, cache.getBytes("k\0binary*?"));
+        Value v = cache.get("k\0binary*?").orElseThrow();
+        assertEquals(Format.RAW, v.format());
+        assertArrayEquals(value, (byte[]) v.decode());
+        assertEquals(Optional.empty(), cache.get("absent"));
+        assertNull(cache.getBytes("absent"));
+        assertNull(cache.getJson("absent"));
+    }
+
+    @Test
+    void valuesLargerThanTheThreadBufferAreReadWhole() {
+        byte[] big = new byte[3 * 1024 * 1024 + 17];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (byte) (i * 31);
+        }
+        cache.set("big", big);
+        assertArrayEquals(big, cache.getBytes("big"));
+        cache.flushL1();
+        assertArrayEquals(big, cache.getBytes("big"), "read back from Redis");
+        cache.set("small", new byte[] {7});
+        assertArrayEquals(new byte[] {7}, cache.getBytes("small"));
+    }
+
+    @Test
+    void objectsAreStoredAsMessagePackAndReadBackFromRedis() {
+        Map<String, Object> user = new LinkedHashMap<>();
+        user.put("id", 42L);
+        user.put("name", "Zoë");
+        user.put("tags", List.of("a", "b"));
+        user.put("score", 1.5);
+        user.put("active", true);
+        user.put("none", null);
+        cache.set("user:42", user, Duration.ofMinutes(5));
+        cache.flushL1();
+        Value v = cache.get("user:42").orElseThrow();
+        assertEquals(Format.MSGPACK, v.format());
+        assertEquals(user, v.decode());
+        assertEquals("{\"id\":42,\"name\":\"Zoë\",\"tags\":[\"a\",\"b\"],\"score\":1.5,\"active\":true,\"none\":null}",
+                cache.getJson("user:42"));
+    }
+
+    @Test
+    void jsonValuesInBothDirections() {
+        cache.set("j", Map.of("n", 1L), Format.JSON, null);
+        Value v = cache.get("j").orElseThrow();
+        assertEquals(Format.JSON, v.format());
+        assertEquals("{\"n\":1}", v.text());
+        cache.setJson("sj", "{\"a\": [1, 2.5, \"x\"]}", null);
+        assertEquals(Map.of("a", List.of(1L, 2.5, "x")), cache.get("sj").orElseThrow().decode());
+        StrataCacheException bad = assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> cache.setJson("sj", "{not json", null));
+        assertEquals(StrataCacheException.EINVAL, bad.code());
+        assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> cache.set("j", new byte[] {1}, Format.JSON, null), "bytes have no JSON form");
+        assertThrows(StrataCacheException.WrongType.class, () -> {
+            cache.set("raw", new byte[] {1});
+            cache.getJson("raw");
+        });
+    }
+
+    @Test
+    void deleteExistsAndTtl() {
+        cache.set("a", "1", Duration.ofSeconds(100));
+        cache.set("b", "2", Duration.ZERO);
+        assertTrue(cache.exists("a"));
+        long ttl = cache.ttl("a").orElseThrow().toMillis();
+        assertTrue(ttl > 90_000 && ttl <= 100_000, "ttl " + ttl);
+        assertEquals(StrataCache.NO_EXPIRY, cache.ttl("b").orElseThrow());
+        assertEquals(Optional.empty(), cache.ttl("c"));
+        assertEquals(2, cache.delete("a", "b", "c"));
+        assertFalse(cache.exists("a"));
+        assertEquals(0, cache.delete("a"));
+    }
+
+    @Test
+    void incrementCountsAtomicallyAndRefusesText() {
+        assertEquals(5, cache.increment("hits", 5, Duration.ofMinutes(1)));
+        assertEquals(3, cache.increment("hits", -2, null));
+        cache.set("text", "abc");
+        StrataCacheException e = assertThrows(StrataCacheException.WrongType.class,
+                () -> cache.increment("text", 1, null));
+        assertEquals(StrataCacheException.EWRONGTYPE, e.code());
+    }
+
+    @Test
+    void clearPatternDeletesMatchingKeysOnly() {
+        cache.set("user:1", 1L);
+        cache.set("user:2", 2L);
+        cache.set("order:1", 3L);
+        assertEquals(2, cache.clearPattern("user:*"));
+        assertFalse(cache.exists("user:1"));
+        assertTrue(cache.exists("order:1"));
+    }
+
+    @Test
+    void getManyAndSetManyInOneRoundTrip() {
+        Map<String, Object> values = new LinkedHashMap<>();
+        values.put("m1", "one");
+        values.put("m2", new byte[] {2});
+        values.put("m3", 3L);
+        cache.setMany(values, Duration.ofMinutes(1));
+        cache.flushL1();
+        Map<String, Value> got = cache.getMany(List.of("m1", "missing", "m2", "m3"));
+        assertEquals(List.of("m1", "m2", "m3"), List.copyOf(got.keySet()));
+        assertEquals("one", got.get("m1").decode());
+        assertArrayEquals(new byte[] {2}, (byte[]) got.get("m2").decode());
+        assertEquals(3L, got.get("m3").decode());
+        assertEquals(Map.of(), cache.getMany(List.of()));
+    }
+
+    @Test
+    void healthAndStats() {
+        Map<String, Object> health = cache.health();
+        assertEquals(true, health.get("healthy"));
+        cache.set("s", 1L);
+        cache.get("s");
+        cache.get("nope");
+        assertTrue(cache.stat("l1.hits") >= 1);
+        assertTrue(cache.stat("l2.misses") >= 1);
+        Map<String, Object> stats = cache.stats();
+        assertTrue(stats.get("l1") instanceof Map, stats.toString());
+        StrataCacheException e = assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> cache.stat("no.such.counter"));
+        assertTrue(e.getMessage().contains("no.such.counter"), e.getMessage());
+    }
+
+    @Test
+    void badUrlsAndParametersAreInvalidArgumentsNamingThem() {
+        StrataCacheException e = assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> StrataCache.open("redis://127.0.0.1:1/0?no_such_param=1"));
+        assertTrue(e.getMessage().contains("no_such_param"), e.getMessage());
+        e = assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> StrataCache.open(Options.fromUrl("mem://").set("socket_timeout", "soon")));
+        assertTrue(e.getMessage().contains("socket_timeout"), e.getMessage());
+        assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> StrataCache.open(Options.fromUrl("mem://").addKey(1, new byte[31], true)));
+    }
+
+    @Test
+    void aClosedCacheFailsCleanly() {
+        StrataCache c = StrataCache.open("mem://");
+        c.set("k", "v");
+        c.close();
+        c.close();
+        StrataCacheException e = assertThrows(StrataCacheException.Closed.class, () -> c.get("k"));
+        assertEquals(StrataCacheException.ECLOSED, e.code());
+    }
+
+    @Test
+    void encryptedValuesNeedTheKeyAndAWrongKeyIsAMiss() {
+        byte[] key = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            key[i] = (byte) i;
+        }
+        String url = REDIS.url() + "?prefix=enc:";
+        try (StrataCache keyed = StrataCache.open(Options.fromUrl(url).addKey(7, key, true));
+             StrataCache plain = StrataCache.open(url);
+             StrataCache wrong = StrataCache.open(Options.fromUrl(url).addKey(7, new byte[32], true))) {
+            keyed.set("secret", "the plans");
+            assertEquals("the plans", keyed.get("secret").orElseThrow().decode());
+            assertEquals(Optional.empty(), plain.get("secret"), "no key: unreadable, a miss");
+            long before = wrong.stat("decode_errors");
+            assertEquals(Optional.empty(), wrong.get("secret"), "wrong key: a miss, not an exception");
+            assertTrue(wrong.stat("decode_errors") > before);
+        }
+    }
+
+    @Test
+    void aRedisOutageDegradesToL1AndIsCountedUnlessStrict() throws Exception {
+        RedisServer own = new RedisServer();
+        own.start();
+        String url = own.url() + "?socket_timeout=0.5&l1_coherence=off";
+        try (StrataCache c = StrataCache.open(url);
+             StrataCache strict = StrataCache.open(Options.fromUrl(url).failSilently(false))) {
+            c.set("kept", "in L1");
+            own.kill();
+            assertEquals("in L1", c.get("kept").orElseThrow().decode());
+            assertEquals(Optional.empty(), c.get("never-written"), "a miss, not an exception");
+            assertFalse(c.exists("never-written"));
+            assertEquals(0, c.delete("never-written"));
+            c.set("new", "x");
+            assertEquals("x", c.get("new").orElseThrow().decode(), "the write reached L1");
+            assertTrue((Long) c.stats().get("errors_absorbed") >= 3);
+            assertEquals(Optional.empty(), c.getAsync("never-written").get(10, java.util.concurrent.TimeUnit.SECONDS));
+            StrataCacheException e = assertThrows(StrataCacheException.Unavailable.class,
+                    () -> strict.get("never-written"));
+            assertEquals(StrataCacheException.EUNAVAILABLE, e.code());
+            assertThrows(StrataCacheException.class, () -> c.increment("n", 1, null), "a count can't be made up");
+        } finally {
+            own.stop();
+        }
+    }
+
+    @Test
+    void memoryOnlyCachesWork() {
+        try (StrataCache mem = StrataCache.open("mem://")) {
+            mem.set("k", "v".getBytes(StandardCharsets.UTF_8));
+            assertEquals("v", new String(mem.getBytes("k"), StandardCharsets.UTF_8));
+            assertTrue(StrataCache.libraryVersion().matches("\\d+\\.\\d+\\.\\d+.*"));
+        }
+    }
+}
