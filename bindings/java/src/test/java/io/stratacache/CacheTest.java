@@ -82,6 +82,21 @@ class CacheTest {
     }
 
     @Test
+    void sharedExtTypesWrittenFromJavaAreReadByTheCoreCodec() {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("when", java.time.OffsetDateTime.parse("2026-11-25T12:34:56.789+02:00"));
+        v.put("day", java.time.LocalDate.parse("2026-11-25"));
+        v.put("id", java.util.UUID.fromString("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+        v.put("price", new java.math.BigDecimal("12.50"));
+        v.put("big", new java.math.BigInteger("18446744073709551615"));
+        cache.set("ext", v);
+        assertEquals("{\"when\":\"2026-11-25T12:34:56.789+02:00\",\"day\":\"2026-11-25\","
+                + "\"id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\",\"price\":\"12.50\","
+                + "\"big\":18446744073709551615}", cache.getJson("ext"), "the C++ codec's JSON view");
+        assertEquals(v, cache.get("ext").orElseThrow().decode());
+    }
+
+    @Test
     void jsonValuesInBothDirections() {
         cache.set("j", Map.of("n", 1L), Format.JSON, null);
         Value v = cache.get("j").orElseThrow();
