@@ -3,13 +3,17 @@ package io.stratacache;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Per-thread state of blocking calls: a stratacache_callopts with an error buffer (the
  * library writes each call's message there, so no thread-local of the library is read
- * after the call), reusable out-parameter arrays and a value buffer for
- * stratacache_get_into, so an L1 hit allocates nothing but the returned array.
+ * after the call), reusable out-parameter arrays, and for the read hot path
+ * (stratacache_get_into) native scratch memory for the key and the out-parameters plus a
+ * value buffer, written and read through direct ByteBuffer views: plain memory accesses,
+ * no JNI array copies, so an L1 hit allocates nothing but the returned array.
  * Callopts serve one call at a time, hence one per thread; a Cleaner frees the native
  * parts when the thread's context is collected.
  */
@@ -23,11 +27,17 @@ final class CallContext {
 
     final Pointer co;
     private final Memory error;
+    final long coAddress;
     final long[] long1 = new long[1];
     final long[] long2 = new long[1];
     final int[] int1 = new int[1];
     final int[] int2 = new int[1];
-    Memory buffer;
+    /** Out-parameters at [0, 16) (out_len, out_format), the key from KEY_OFFSET. */
+    private Memory scratch;
+    private ByteBuffer scratchView;
+    private Memory value;
+    private ByteBuffer valueView;
+    private static final int KEY_OFFSET = 16;
 
     /** The calling thread's context with default per-call settings. */
     static CallContext get() {
@@ -49,9 +59,12 @@ final class CallContext {
             throw StrataCacheException.of(rc, "");
         }
         co = new Pointer(out[0]);
+        coAddress = out[0];
         error = new Memory(ERROR_CAP);
         error.setByte(0, (byte) 0);
         NativeApi.stratacache_callopts_set_error_buffer(co, error, ERROR_CAP);
+        ensureScratch(0);
+        valueBuffer(0);
         if (configure == null) {
             Pointer coRef = co;
             Memory errorRef = error;
@@ -80,18 +93,83 @@ final class CallContext {
         return StrataCacheException.of(rc, error.getString(0, StandardCharsets.UTF_8.name()));
     }
 
-    /** A value buffer of at least {@code size} bytes (kept for the next call unless very large). */
-    Memory buffer(long size) {
-        if (buffer != null && buffer.size() >= size) {
-            return buffer;
+    /** Address of out_len (size_t) for {@link #putKey}'s call. */
+    long outLenAddress() {
+        return Pointer.nativeValue(scratch);
+    }
+
+    long outFormatAddress() {
+        return Pointer.nativeValue(scratch) + 8;
+    }
+
+    long keyAddress() {
+        return Pointer.nativeValue(scratch) + KEY_OFFSET;
+    }
+
+    long outLen() {
+        return scratchView.getLong(0);
+    }
+
+    int outFormat() {
+        return scratchView.getInt(8);
+    }
+
+    /** Writes the key's UTF-8 bytes into the scratch memory; returns their length. */
+    int putKey(String key) {
+        int n = key.length();
+        ensureScratch(n);
+        for (int i = 0; i < n; i++) {
+            char ch = key.charAt(i);
+            if (ch >= 0x80) {
+                byte[] utf8 = key.getBytes(StandardCharsets.UTF_8);
+                ensureScratch(utf8.length);
+                scratchView.put(KEY_OFFSET, utf8);
+                return utf8.length;
+            }
+            scratchView.put(KEY_OFFSET + i, (byte) ch);
         }
-        if (size > MAX_KEPT_BUFFER) {
-            return new Memory(size);
+        return n;
+    }
+
+    private void ensureScratch(int keyLen) {
+        if (scratch == null || scratch.size() < KEY_OFFSET + keyLen) {
+            if (scratch != null) {
+                scratch.close();
+            }
+            scratch = new Memory(KEY_OFFSET + Math.max(keyLen, 240));
+            scratchView = scratch.getByteBuffer(0, scratch.size()).order(ByteOrder.nativeOrder());
         }
-        if (buffer != null) {
-            buffer.close();
+    }
+
+    /** Address of a value buffer of at least {@code size} bytes (kept unless very large). */
+    long valueBuffer(long size) {
+        if (value == null || value.size() < size) {
+            if (value != null) {
+                value.close();
+            }
+            value = new Memory(Math.max(size, INITIAL_BUFFER));
+            valueView = value.getByteBuffer(0, value.size());
         }
-        buffer = new Memory(Math.max(size, INITIAL_BUFFER));
-        return buffer;
+        return Pointer.nativeValue(value);
+    }
+
+    long valueCapacity() {
+        return value.size();
+    }
+
+    /** The first {@code len} bytes of the value buffer, copied out. */
+    byte[] valueBytes(int len) {
+        byte[] out = new byte[len];
+        valueView.get(0, out);
+        return out;
+    }
+
+    /** Shrinks the value buffer back when a very large value grew it. */
+    void trimValueBuffer() {
+        if (value != null && value.size() > MAX_KEPT_BUFFER) {
+            value.close();
+            value = null;
+            valueView = null;
+        }
     }
 }

@@ -67,8 +67,9 @@ final class NativeApi {
     static native void stratacache_callopts_free(Pointer co);
 
     // ---- operations
-    static native int stratacache_get_into(long[] outLen, int[] outFormat, Pointer cache, byte[] key, long keyLen,
-                                           Pointer buf, long cap, Pointer co);
+    /** The read hot path: every pointer as its address (primitive-only calls are direct mapping's fastest). */
+    static native int stratacache_get_into(long outLen, long outFormat, long cache, long key, long keyLen, long buf,
+                                           long cap, long co);
     static native int stratacache_get_json(long[] outJson, long[] outLen, Pointer cache, byte[] key, long keyLen,
                                            Pointer co);
     static native int stratacache_set(Pointer cache, byte[] key, long keyLen, byte[] value, long valueLen, int format,

@@ -1,7 +1,6 @@
 package io.stratacache;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -51,6 +50,7 @@ public final class StrataCache implements AutoCloseable {
     private static final NativeApi.Loader LOADER_CALLBACK = StrataCache::runLoader;
 
     private final Pointer handle;
+    private final long handleAddress;
     private final boolean failSilently;
     private final AtomicLong absorbed = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -77,6 +77,7 @@ public final class StrataCache implements AutoCloseable {
 
     private StrataCache(Pointer handle, boolean failSilently) {
         this.handle = handle;
+        this.handleAddress = Pointer.nativeValue(handle);
         this.failSilently = failSilently;
     }
 
@@ -124,17 +125,17 @@ public final class StrataCache implements AutoCloseable {
         CallContext c = CallContext.get();
         byte[] bytes;
         try {
-            bytes = read(c, utf8(key));
+            bytes = read(c, key);
         } catch (StrataCacheException e) {
             return absorb(e, Optional.empty());
         }
-        return bytes == null ? Optional.empty() : Optional.of(new Value(Format.of(c.int1[0]), bytes));
+        return bytes == null ? Optional.empty() : Optional.of(new Value(Format.of(c.outFormat()), bytes));
     }
 
     /** The stored bytes of {@code key} (whatever their format), or null on a miss. */
     public byte[] getBytes(String key) {
         try {
-            return read(CallContext.get(), utf8(key));
+            return read(CallContext.get(), key);
         } catch (StrataCacheException e) {
             return absorb(e, null);
         }
@@ -158,19 +159,29 @@ public final class StrataCache implements AutoCloseable {
         return new String(take(c.long1[0], c.long2[0]), StandardCharsets.UTF_8);
     }
 
-    /** get_into with the thread's buffer, grown and retried once when the value is larger. */
-    private byte[] read(CallContext c, byte[] k) {
-        Memory buf = c.buffer(0);
-        int rc = NativeApi.stratacache_get_into(c.long1, c.int1, handle, k, k.length, buf, buf.size(), c.co);
-        while (rc == StrataCacheException.ETOOBIG && c.long1[0] > buf.size()) {
-            buf = c.buffer(c.long1[0]);
-            rc = NativeApi.stratacache_get_into(c.long1, c.int1, handle, k, k.length, buf, buf.size(), c.co);
+    /**
+     * get_into with the thread's scratch key and value buffer, grown and retried when the
+     * value is larger. The format is left in {@code c.outFormat()}.
+     */
+    private byte[] read(CallContext c, String key) {
+        long keyLen = c.putKey(key);
+        long buf = c.valueBuffer(0);
+        long cap = c.valueCapacity();
+        int rc = NativeApi.stratacache_get_into(c.outLenAddress(), c.outFormatAddress(), handleAddress,
+                c.keyAddress(), keyLen, buf, cap, c.coAddress);
+        while (rc == StrataCacheException.ETOOBIG && c.outLen() > cap) {
+            buf = c.valueBuffer(c.outLen());
+            cap = c.valueCapacity();
+            rc = NativeApi.stratacache_get_into(c.outLenAddress(), c.outFormatAddress(), handleAddress,
+                    c.keyAddress(), keyLen, buf, cap, c.coAddress);
         }
         if (rc == ENOTFOUND) {
             return null;
         }
         check(c, rc);
-        return buf.getByteArray(0, (int) c.long1[0]);
+        byte[] out = c.valueBytes((int) c.outLen());
+        c.trimValueBuffer();
+        return out;
     }
 
     /** The values of the keys found (in the order given; missing keys are absent), in one L2 round trip. */

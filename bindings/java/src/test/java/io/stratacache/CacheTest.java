@@ -50,6 +50,20 @@ class CacheTest {
     }
 
     @Test
+    void nonAsciiAndLongKeysAreTheirUtf8Bytes() {
+        String longKey = "k".repeat(1000);
+        cache.set("clé-ü-✓", "unicode");
+        cache.set(longKey, "long");
+        cache.set("short", "after a long key");
+        assertEquals("unicode", cache.get("clé-ü-✓").orElseThrow().decode());
+        assertEquals("long", cache.get(longKey).orElseThrow().decode());
+        assertEquals("after a long key", cache.get("short").orElseThrow().decode());
+        assertEquals(Map.of("clé-ü-✓", "unicode"), Map.of("clé-ü-✓", cache.getMany(List.of("clé-ü-✓"))
+                .get("clé-ü-✓").decode()), "the same key bytes through the packed path");
+        assertFalse(cache.exists("cle-u-✓"));
+    }
+
+    @Test
     void valuesLargerThanTheThreadBufferAreReadWhole() {
         byte[] big = new byte[3 * 1024 * 1024 + 17];
         for (int i = 0; i < big.length; i++) {
