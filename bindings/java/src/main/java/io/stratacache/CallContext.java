@@ -164,6 +164,11 @@ final class CallContext {
         return out;
     }
 
+    /** Copies the first {@code len} bytes of the value buffer into {@code dst}. */
+    void copyValue(byte[] dst, int len) {
+        valueView.get(0, dst, 0, len);
+    }
+
     /** Shrinks the value buffer back when a very large value grew it. */
     void trimValueBuffer() {
         if (value != null && value.size() > MAX_KEPT_BUFFER) {

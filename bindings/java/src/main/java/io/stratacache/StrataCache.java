@@ -161,9 +161,10 @@ public final class StrataCache implements AutoCloseable {
 
     /**
      * get_into with the thread's scratch key and value buffer, grown and retried when the
-     * value is larger. The format is left in {@code c.outFormat()}.
+     * value is larger: the value's length (its bytes in the thread's value buffer, its
+     * format in {@code c.outFormat()}), or -1 on a miss.
      */
-    private byte[] read(CallContext c, String key) {
+    private int readToBuffer(CallContext c, String key) {
         long keyLen = c.putKey(key);
         long buf = c.valueBuffer(0);
         long cap = c.valueCapacity();
@@ -176,12 +177,41 @@ public final class StrataCache implements AutoCloseable {
                     c.keyAddress(), keyLen, buf, cap, c.coAddress);
         }
         if (rc == ENOTFOUND) {
-            return null;
+            return -1;
         }
         check(c, rc);
-        byte[] out = c.valueBytes((int) c.outLen());
+        return (int) c.outLen();
+    }
+
+    /** The value of {@code key} copied out of the thread's buffer, or null on a miss. */
+    private byte[] read(CallContext c, String key) {
+        int len = readToBuffer(c, key);
+        if (len < 0) {
+            return null;
+        }
+        byte[] out = c.valueBytes(len);
         c.trimValueBuffer();
         return out;
+    }
+
+    /**
+     * Copies the stored bytes of {@code key} into {@code dst} and returns their length;
+     * -1 on a miss. Allocates nothing on a hit. When the value is longer than
+     * {@code dst}, nothing is copied and the length needed is returned.
+     */
+    public int getInto(String key, byte[] dst) {
+        CallContext c = CallContext.get();
+        int len;
+        try {
+            len = readToBuffer(c, key);
+        } catch (StrataCacheException e) {
+            return absorb(e, -1);
+        }
+        if (len > 0 && len <= dst.length) {
+            c.copyValue(dst, len);
+        }
+        c.trimValueBuffer();
+        return len;
     }
 
     /** The values of the keys found (in the order given; missing keys are absent), in one L2 round trip. */

@@ -76,6 +76,32 @@ class AsyncTest {
     }
 
     @Test
+    void closingWithCallsInFlightCompletesEveryFuture() throws Exception {
+        StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=async5:");
+        List<CompletableFuture<Long>> futures = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            futures.add(cache.incrementAsync("c", 1, null));
+        }
+        cache.close();
+        int ok = 0;
+        for (CompletableFuture<Long> f : futures) {
+            try {
+                f.get(10, TimeUnit.SECONDS);
+                ok++;
+            } catch (ExecutionException e) {
+                int code = ((StrataCacheException) e.getCause()).code();
+                assertTrue(code == StrataCacheException.EUNAVAILABLE || code == StrataCacheException.ECLOSED,
+                        e.getCause().toString());
+            }
+        }
+        assertTrue(ok <= 500);
+        try (StrataCache again = StrataCache.open(REDIS.url() + "?prefix=async5:")) {
+            long stored = again.increment("c", 0, null);
+            assertTrue(stored >= ok, "every increment reported done was made: " + stored + " >= " + ok);
+        }
+    }
+
+    @Test
     void errorsCompleteTheFutureExceptionallyWithTheirType() throws Exception {
         try (StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=async4:")) {
             cache.set("text", "abc");

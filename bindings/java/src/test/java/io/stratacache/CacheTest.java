@@ -46,6 +46,13 @@ class CacheTest {
         assertArrayEquals(value, (byte[]) v.decode());
         assertEquals(Optional.empty(), cache.get("absent"));
         assertNull(cache.getBytes("absent"));
+        byte[] dst = new byte[16];
+        assertEquals(value.length, cache.getInto("k\0binary*?", dst));
+        assertArrayEquals(value, java.util.Arrays.copyOf(dst, value.length));
+        byte[] small = new byte[2];
+        assertEquals(value.length, cache.getInto("k\0binary*?", small), "the length needed");
+        assertArrayEquals(new byte[2], small, "nothing copied into a short array");
+        assertEquals(-1, cache.getInto("absent", dst));
         assertNull(cache.getJson("absent"));
     }
 

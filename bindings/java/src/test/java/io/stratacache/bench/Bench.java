@@ -27,7 +27,8 @@ import java.util.function.LongSupplier;
  * an L1 hit ({@code getBytes}) vs Caffeine {@code getIfPresent}, an L2 GET (L1 off:
  * {@code l1_max_entries=0}) vs Lettuce's synchronous GET, and the same reads made in C
  * through the C ABI (bench/capi_bench.c, on the handle the Java case uses). 100-byte
- * values. The cases take turns round by round; the table shows medians of the rounds.
+ * values. The cases take turns round by round, in a rotating order; the table shows
+ * medians of the rounds.
  *   Bench LIBCAPI_BENCH [L1_ITERS L2_ITERS ROUNDS]
  */
 public final class Bench {
@@ -70,15 +71,19 @@ public final class Bench {
         };
     }
 
-    /** The cases' medians after a warm-up round each, taking turns round by round. */
+    /** The cases' medians after a warm-up round each, taking turns round by round (order rotated). */
     private static Map<String, Double> interleaved(int rounds, Map<String, DoubleSupplier> cases) {
         Map<String, List<Double>> samples = new LinkedHashMap<>();
         cases.forEach((name, c) -> {
             c.getAsDouble(); // warm-up (JIT, connections, L1)
             samples.put(name, new ArrayList<>());
         });
+        List<String> names = new ArrayList<>(cases.keySet());
         for (int r = 0; r < rounds; r++) {
-            cases.forEach((name, c) -> samples.get(name).add(c.getAsDouble()));
+            for (int i = 0; i < names.size(); i++) { // each round starts with the next case
+                String name = names.get((r + i) % names.size());
+                samples.get(name).add(cases.get(name).getAsDouble());
+            }
         }
         Map<String, Double> medians = new LinkedHashMap<>();
         samples.forEach((name, s) -> {
@@ -118,6 +123,8 @@ public final class Bench {
 
             Map<String, DoubleSupplier> l1Cases = new LinkedHashMap<>();
             l1Cases.put("java", javaRound(l1Iters, () -> l1.getBytes("bench:l1").length));
+            byte[] dst = new byte[4096];
+            l1Cases.put("java-into", javaRound(l1Iters, () -> l1.getInto("bench:l1", dst)));
             l1Cases.put("caffeine", javaRound(l1Iters, () -> caffeine.getIfPresent("bench:l1").length));
             l1Cases.put("c", cRound(l1, "bench:l1", l1Iters));
             Map<String, Double> l1Ns = interleaved(rounds, l1Cases);
@@ -149,6 +156,9 @@ public final class Bench {
             System.out.printf("| L1 hit, `getBytes` | %.0f ns | Caffeine `getIfPresent` %.0f ns | %.0f ns | %.2f | %.2f |%n",
                     l1Ns.get("java"), l1Ns.get("caffeine"), l1Ns.get("c"), l1Ns.get("java") / l1Ns.get("c"),
                     l1Ns.get("java") / l1Ns.get("caffeine"));
+            System.out.printf("| L1 hit, `getInto` (caller's array) | %.0f ns | | | %.2f | %.2f |%n",
+                    l1Ns.get("java-into"), l1Ns.get("java-into") / l1Ns.get("c"),
+                    l1Ns.get("java-into") / l1Ns.get("caffeine"));
             System.out.printf("| L2 GET, `l1_max_entries=0` | %.1f us | Lettuce sync GET %.1f us | %.1f us | %.2f | %.2f |%n",
                     l2Ns.get("java") / 1000, l2Ns.get("lettuce") / 1000, l2Ns.get("c") / 1000,
                     l2Ns.get("java") / l2Ns.get("c"), l2Ns.get("java") / l2Ns.get("lettuce"));
