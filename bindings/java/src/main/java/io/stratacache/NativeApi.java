@@ -66,6 +66,9 @@ final class NativeApi {
     static native int stratacache_callopts_set_lock(Pointer co, int lock);
     static native void stratacache_callopts_free(Pointer co);
 
+    static native int stratacache_callopts_set_tags(Pointer co, long[] tags, long[] lens, long n);
+    static native int stratacache_callopts_set_depends_on(Pointer co, long[] keys, long[] lens, long n);
+
     // ---- operations
     /** The read hot path: every pointer as its address (primitive-only calls are direct mapping's fastest). */
     static native int stratacache_get_into(long outLen, long outFormat, long cache, long key, long keyLen, long buf,
@@ -125,6 +128,23 @@ final class NativeApi {
     static native int stratacache_get_or_load(long[] outValue, long[] outLen, int[] outFormat, int[] outInfo,
                                               Pointer cache, byte[] key, long keyLen, Loader loader, Pointer ctx,
                                               Pointer co);
+
+    // ---- tags (0.4)
+    static native int stratacache_invalidate_tags(long[] outRemoved, Pointer cache, long[] tags, long[] lens, long n,
+                                                  Pointer co);
+
+    // ---- locks (0.4)
+    static native int stratacache_lock_acquire(long[] out, long[] outFence, Pointer cache, byte[] name, long nameLen,
+                                               long ttlMs, long waitMs, Pointer co);
+    static native long stratacache_lock_fence(Pointer lock);
+    static native int stratacache_lock_extend(Pointer lock, long ttlMs);
+    static native int stratacache_lock_release(Pointer lock);
+    static native void stratacache_lock_free(Pointer lock);
+
+    // ---- warming (0.4)
+    static native int stratacache_warm(long[] outFound, long[] outLoaded, long[] outMissing, int[] outCodes,
+                                       Pointer cache, long[] keys, long[] keyLens, long n, Loader loader, Pointer ctx,
+                                       Pointer co);
 
     // ---- observability
     static native int stratacache_stat(long[] outValue, Pointer cache, String name);

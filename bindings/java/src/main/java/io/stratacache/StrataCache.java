@@ -258,7 +258,7 @@ public final class StrataCache implements AutoCloseable {
 
     /** Stores {@code value} with the default TTL ({@code byte[]}: RAW, {@link Value}: as is, else MessagePack). */
     public void set(String key, Object value) {
-        set(key, value, null);
+        set(key, value, (Duration) null);
     }
 
     /** Stores {@code value} with {@code ttl} ({@code byte[]}: RAW, {@link Value}: as is, else MessagePack). */
@@ -353,6 +353,122 @@ public final class StrataCache implements AutoCloseable {
     /** Drops every L1 entry of this handle (Redis untouched). */
     public void flushL1() {
         NativeApi.stratacache_flush_l1(handle);
+    }
+
+    /**
+     * Stores {@code value} with the TTL, format, tags and dependencies of {@code options}
+     * (docs/tags.md).
+     */
+    public void set(String key, Object value, WriteOptions options) {
+        Value v = options.format() == null ? toValue(value)
+                : new Value(options.format(), ValueCodec.encode(value, options.format()));
+        CallContext c = CallContext.custom(options::applyTo);
+        try {
+            byte[] k = utf8(key);
+            checkWrite(c, NativeApi.stratacache_set(handle, k, k.length, v.bytes(), v.bytes().length,
+                    v.format().code(), ttlMs(options.ttl()), c.co));
+        } finally {
+            c.free();
+        }
+    }
+
+    /**
+     * Removes every entry written with one of {@code tags}, and their dependents, from Redis
+     * and from every process's L1; returns how many entries were removed.
+     */
+    public long invalidateTags(String... tags) {
+        CallContext c = CallContext.get();
+        ByteStrings t = new ByteStrings(List.of(tags));
+        int rc = NativeApi.stratacache_invalidate_tags(c.long1, handle, t.addresses, t.lens, t.n, c.co);
+        t.keepAlive();
+        check(c, rc);
+        return c.long1[0];
+    }
+
+    /** What {@link #warm} did: keys found in Redis, keys loaded, keys that exist nowhere. */
+    public static final class WarmResult {
+        private final long found;
+        private final long loaded;
+        private final long missing;
+
+        WarmResult(long found, long loaded, long missing) {
+            this.found = found;
+            this.loaded = loaded;
+            this.missing = missing;
+        }
+
+        public long found() {
+            return found;
+        }
+
+        public long loaded() {
+            return loaded;
+        }
+
+        public long missing() {
+            return missing;
+        }
+
+        @Override
+        public String toString() {
+            return "WarmResult(found=" + found + ", loaded=" + loaded + ", missing=" + missing + ")";
+        }
+    }
+
+    /**
+     * Fills this handle's L1 from Redis (batches of 1000 keys per round trip), past the
+     * promotion threshold; with a {@code loader} (may be null), the keys still missing are
+     * then loaded one after another through read-through, as {@link #getOrLoad} does. Every
+     * key is tried; the first failure is thrown after that (a loader's exception as its cause).
+     */
+    public WarmResult warm(Collection<String> keys, Loader loader) {
+        CallContext c = CallContext.get();
+        ByteStrings k = new ByteStrings(keys);
+        long[] loaded = new long[1];
+        long id = LOAD_IDS.incrementAndGet();
+        LoadCall call = new LoadCall(loader);
+        if (loader != null) {
+            LOADS.put(id, call);
+        }
+        try {
+            int rc = NativeApi.stratacache_warm(c.long1, loaded, c.long2, null, handle, k.addresses, k.lens, k.n,
+                    loader == null ? null : LOADER_CALLBACK, loader == null ? null : new Pointer(id), c.co);
+            k.keepAlive();
+            if (rc != OK) {
+                StrataCacheException e = c.failure(rc);
+                if (call.failure != null) {
+                    e.initCause(call.failure);
+                }
+                throw e;
+            }
+            return new WarmResult(c.long1[0], loaded[0], c.long2[0]);
+        } finally {
+            LOADS.remove(id);
+        }
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    /**
+     * Acquires the distributed lock {@code name} for {@code ttl}, waiting up to {@code wait}
+     * (ZERO: try once) for its holder to release it or for it to expire (woken, not
+     * polled). Empty when another owner still holds it after the wait. A lock never
+     * degrades to this process: with Redis unreachable this throws Unavailable whatever
+     * failSilently says.
+     */
+    public java.util.Optional<Lock> tryLock(String name, Duration ttl, Duration wait) {
+        CallContext c = CallContext.get();
+        byte[] n = utf8(name);
+        int rc = NativeApi.stratacache_lock_acquire(c.long1, c.long2, handle, n, n.length, ttl.toMillis(),
+                wait.toMillis(), c.co);
+        // ETIMEDOUT is both "still held when the wait ran out" (an outcome: empty) and "Redis
+        // did not answer" (a failure); the library's message tells them apart.
+        if (rc == StrataCacheException.ETIMEDOUT
+                && c.failure(rc).getMessage().endsWith("is held by another owner")) {
+            return java.util.Optional.empty();
+        }
+        check(c, rc);
+        return java.util.Optional.of(new Lock(c.long1[0], c.long2[0]));
     }
 
     // ---------------------------------------------------------------- read-through
