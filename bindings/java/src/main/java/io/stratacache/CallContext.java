@@ -63,8 +63,6 @@ final class CallContext {
         error = new Memory(ERROR_CAP);
         error.setByte(0, (byte) 0);
         NativeApi.stratacache_callopts_set_error_buffer(co, error, ERROR_CAP);
-        ensureScratch(0);
-        valueBuffer(0);
         if (configure == null) {
             Pointer coRef = co;
             Memory errorRef = error;
