@@ -187,6 +187,37 @@ class CacheTest {
     }
 
     @Test
+    void threadsShareOneHandleEachWithItsOwnCallContext() throws Exception {
+        int threads = 8;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<Integer>> results = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                results.add(pool.submit(() -> {
+                    int checked = 0;
+                    for (int i = 0; i < 500; i++) {
+                        String key = "t" + id + ":" + i + (i % 7 == 0 ? ":ü" : "");
+                        byte[] value = new byte[(i * 37) % 9000]; // crosses the 4 KiB initial buffer
+                        java.util.Arrays.fill(value, (byte) id);
+                        cache.set(key, value);
+                        assertArrayEquals(value, cache.getBytes(key), key);
+                        checked++;
+                    }
+                    assertThrows(StrataCacheException.WrongType.class, () -> cache.getJson("t" + id + ":1"),
+                            "each thread's error message stays its own");
+                    return checked;
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> r : results) {
+                assertEquals(500, r.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void healthAndStats() {
         Map<String, Object> health = cache.health();
         assertEquals(true, health.get("healthy"));
