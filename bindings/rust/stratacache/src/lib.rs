@@ -32,3 +32,8 @@ pub use value::{ext, uuid_from_str, uuid_to_string, Entry, Format, Value};
 pub fn library_version() -> String {
     unsafe { std::ffi::CStr::from_ptr(stratacache_sys::stratacache_version_string()) }.to_string_lossy().into_owned()
 }
+
+// The README's examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
