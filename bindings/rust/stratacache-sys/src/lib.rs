@@ -40,34 +40,16 @@ pub const STRATACACHE_INFO_STALE: c_uint = 0x1;
 pub const STRATACACHE_INFO_LOADED: c_uint = 0x2;
 pub const STRATACACHE_INFO_REFRESH: c_uint = 0x4;
 
-#[repr(C)]
-pub struct stratacache_cache {
-    _private: [u8; 0],
+/// Opaque C types: only ever behind pointers.
+macro_rules! opaque {
+    ($($name:ident),*) => {$(
+        #[repr(C)]
+        pub struct $name {
+            _private: [u8; 0],
+        }
+    )*};
 }
-#[repr(C)]
-pub struct stratacache_options {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct stratacache_callopts {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct stratacache_queue {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct stratacache_sink {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct stratacache_lease {
-    _private: [u8; 0],
-}
-#[repr(C)]
-pub struct stratacache_lock {
-    _private: [u8; 0],
-}
+opaque!(stratacache_cache, stratacache_options, stratacache_callopts, stratacache_queue, stratacache_sink, stratacache_lease, stratacache_lock);
 
 pub type stratacache_callback = Option<
     unsafe extern "C" fn(
