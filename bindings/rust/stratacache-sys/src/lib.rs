@@ -156,6 +156,8 @@ extern "C" {
     pub fn stratacache_lock_release(lock: *mut stratacache_lock) -> c_int;
     pub fn stratacache_lock_free(lock: *mut stratacache_lock);
 
+    pub fn stratacache_warm(out_found: *mut usize, out_loaded: *mut usize, out_missing: *mut usize, out_codes: *mut c_int, cache: *mut stratacache_cache, keys: *const *const c_void, key_lens: *const usize, n: usize, loader: stratacache_loader, ctx: *mut c_void, co: *const stratacache_callopts) -> c_int;
+
     pub fn stratacache_stat(out_value: *mut u64, cache: *mut stratacache_cache, name: *const c_char) -> c_int;
     pub fn stratacache_stats_json(out_json: *mut *mut c_char, out_len: *mut usize, cache: *mut stratacache_cache) -> c_int;
     pub fn stratacache_health_json(out_json: *mut *mut c_char, out_len: *mut usize, cache: *mut stratacache_cache, co: *const stratacache_callopts) -> c_int;

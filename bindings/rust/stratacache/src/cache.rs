@@ -63,6 +63,48 @@ pub struct Loaded {
     pub loaded: bool,
 }
 
+/// What [`Cache::warm`] did: keys found in Redis (now in L1) and keys that exist nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warmed {
+    pub found: usize,
+    pub missing: usize,
+}
+
+/// A held distributed lock. Release it with [`Lock::release`]; dropping it releases it
+/// without waiting for Redis (best effort; otherwise it expires by its TTL).
+pub struct Lock {
+    raw: *mut sys::stratacache_lock,
+    fence: u64,
+}
+
+// C ABI: a lock may be used from any thread, one call at a time (&mut self).
+unsafe impl Send for Lock {}
+
+impl Lock {
+    /// The fencing token: strictly greater for every new holder of the name.
+    pub fn fence(&self) -> u64 {
+        self.fence
+    }
+
+    /// Sets the remaining lifetime to `ttl` if this owner still holds it; `Aborted`
+    /// when it expired meanwhile (another owner may hold it now).
+    pub fn extend(&mut self, ttl: Duration) -> Result<()> {
+        check(unsafe { sys::stratacache_lock_extend(self.raw, millis(ttl)) })
+    }
+
+    /// Releases the lock; `Aborted` when it was no longer this owner's.
+    pub fn release(mut self) -> Result<()> {
+        let raw = std::mem::replace(&mut self.raw, ptr::null_mut());
+        check(unsafe { sys::stratacache_lock_release(raw) })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        unsafe { sys::stratacache_lock_free(self.raw) }
+    }
+}
+
 struct Handle(*mut sys::stratacache_cache);
 
 // C ABI: cache handles are thread-safe and may be closed from any thread, once.
@@ -324,6 +366,30 @@ impl Cache {
         let mut removed = 0i64;
         check(unsafe { sys::stratacache_invalidate_tags(&mut removed, self.raw(), ptrs.as_ptr(), lens.as_ptr(), tags.len(), self.co()) })?;
         Ok(removed as u64)
+    }
+
+    /// Acquires the distributed lock `name` for `ttl`, waiting up to `wait` for its holder
+    /// to release it (docs/locks.md). `TimedOut`: still held by another owner;
+    /// `Unavailable`: Redis failed (a lock never degrades to this process).
+    pub fn lock(&self, name: impl AsRef<[u8]>, ttl: Duration, wait: Duration) -> Result<Lock> {
+        let name = name.as_ref();
+        let (mut raw, mut fence) = (ptr::null_mut(), 0u64);
+        check(unsafe { sys::stratacache_lock_acquire(&mut raw, &mut fence, self.raw(), key_ptr(name), name.len(), millis(ttl), millis(wait), self.co()) })?;
+        Ok(Lock { raw, fence })
+    }
+
+    /// Fills this handle's L1 from Redis with `keys` (batched round trips), past the
+    /// promotion threshold; how many were found in Redis and how many exist nowhere.
+    pub fn warm<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Warmed> {
+        let (ptrs, lens): (Vec<*const c_void>, Vec<usize>) = keys.iter().map(|k| (key_ptr(k.as_ref()), k.as_ref().len())).unzip();
+        let (mut found, mut missing) = (0usize, 0usize);
+        check(unsafe {
+            sys::stratacache_warm(
+                &mut found, ptr::null_mut(), &mut missing, ptr::null_mut(), self.raw(), ptrs.as_ptr(), lens.as_ptr(), keys.len(), None,
+                ptr::null_mut(), self.co(),
+            )
+        })?;
+        Ok(Warmed { found, missing })
     }
 
     /// Read-through: the value of `key`, loaded with `loader` when missing or past its

@@ -22,7 +22,7 @@ mod error;
 mod options;
 mod value;
 
-pub use cache::{Cache, Loaded, Ttl};
+pub use cache::{Cache, Loaded, Lock, Ttl, Warmed};
 pub use completion::OpFuture;
 pub use error::{Error, ErrorKind, Result};
 pub use options::{CallOptions, Options};
