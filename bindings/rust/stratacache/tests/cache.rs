@@ -239,3 +239,23 @@ fn calls_after_the_last_clone_is_gone_cannot_happen_and_clones_share() {
     clone.set("k", b"v", Ttl::Never).unwrap();
     assert_eq!(clone.get("k").unwrap().as_deref(), Some(&b"v"[..]));
 }
+
+#[test]
+fn an_empty_value_is_a_hit_not_a_miss() {
+    let redis = Redis::start();
+    let cache = Cache::open(&redis.url()).unwrap();
+    cache.set("empty", b"", Ttl::Never).unwrap();
+    assert_eq!(cache.get("empty").unwrap(), Some(Vec::new()));
+    assert_eq!(Cache::open(&redis.url()).unwrap().get("empty").unwrap(), Some(Vec::new()));
+}
+
+#[test]
+fn a_zero_deadline_fails_l2_calls_but_l1_hits_answer() {
+    let redis = Redis::start();
+    let cache = Cache::open(&redis.url()).unwrap();
+    cache.set("k", b"v", Ttl::Never).unwrap();
+    let due = cache.with(CallOptions::new().timeout(Duration::ZERO).unwrap());
+    assert_eq!(due.get("k").unwrap().unwrap(), b"v", "an L1 hit needs no time");
+    let err = due.set("k2", b"v", Ttl::Never).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+}
