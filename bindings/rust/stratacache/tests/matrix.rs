@@ -26,10 +26,14 @@ fn small_cases() -> J {
     ]})
 }
 
-/// What `read` must print for `cases`: each value, with `$repeat` written out.
+/// What `read` must print for `cases`: each value, with `$repeat` written out and
+/// `$float` text in this participant's round-trip spelling (`1e+300` prints `1e300`).
 fn expected(cases: &J) -> J {
     fn expand(v: &J) -> J {
         match v {
+            J::Object(m) if m.len() == 1 && m.contains_key("$float") => {
+                json!({"$float": format!("{:?}", m["$float"].as_str().unwrap().parse::<f64>().unwrap())})
+            }
             J::Object(m) if m.len() == 1 && m.contains_key("$repeat") => {
                 let r = m["$repeat"].as_array().unwrap();
                 J::String(r[0].as_str().unwrap().repeat(r[1].as_u64().unwrap() as usize))
