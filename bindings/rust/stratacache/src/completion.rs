@@ -70,7 +70,9 @@ impl<T> Slot<T> {
     }
 }
 
-/// The future of one submitted call; resolves to the call's result.
+/// The future of one call, submitted when the future was made; resolves to the call's
+/// result. Dropping it does not cancel the call, only its result.
+#[must_use = "the call is submitted; await the future for its result"]
 pub struct OpFuture<T> {
     slot: Option<Arc<Slot<Result<T>>>>,
     ready: Option<Result<T>>,
