@@ -14,7 +14,8 @@ import com.sun.jna.Pointer;
  * <p>Type mapping (64-bit Linux): {@code size_t} and {@code int64_t} are {@code long};
  * out-parameters are one-element primitive arrays ({@code long[]} also holds an
  * out-pointer), which direct mapping copies in and out without allocating native memory;
- * opaque handles are {@link Pointer}s. The library is {@code $STRATACACHE_LIB} when set,
+ * opaque handles are {@link Pointer}s; C strings are NUL-terminated UTF-8 {@code byte[]}s
+ * ({@link #cString}), whatever the platform charset. The library is {@code $STRATACACHE_LIB} when set,
  * else {@code stratacache} found through {@code jna.library.path} or the system.
  */
 final class NativeApi {
@@ -26,6 +27,12 @@ final class NativeApi {
         String path = System.getenv("STRATACACHE_LIB");
         LIBRARY = NativeLibrary.getInstance(path != null && !path.isEmpty() ? path : "stratacache");
         Native.register(NativeApi.class, LIBRARY);
+    }
+
+    /** A C string argument: the UTF-8 bytes of {@code s} and a NUL. */
+    static byte[] cString(String s) {
+        byte[] utf8 = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOf(utf8, utf8.length + 1);
     }
 
     /** stratacache_callback: completions drained from a queue. */
@@ -45,8 +52,8 @@ final class NativeApi {
     static native void stratacache_free(Pointer buffer);
 
     // ---- options
-    static native int stratacache_options_from_url(long[] out, String url);
-    static native int stratacache_options_set(Pointer opts, String name, String value);
+    static native int stratacache_options_from_url(long[] out, byte[] url);
+    static native int stratacache_options_set(Pointer opts, byte[] name, byte[] value);
     static native int stratacache_options_add_key(Pointer opts, int id, byte[] key, long keyLen, int primary);
     static native void stratacache_options_free(Pointer opts);
 
@@ -124,7 +131,7 @@ final class NativeApi {
 
     // ---- read-through
     static native int stratacache_sink_put(Pointer sink, byte[] value, long len, int format, long ttlMs);
-    static native int stratacache_sink_fail(Pointer sink, String message);
+    static native int stratacache_sink_fail(Pointer sink, byte[] message);
     static native int stratacache_get_or_load(long[] outValue, long[] outLen, int[] outFormat, int[] outInfo,
                                               Pointer cache, byte[] key, long keyLen, Loader loader, Pointer ctx,
                                               Pointer co);
@@ -147,7 +154,7 @@ final class NativeApi {
                                        Pointer co);
 
     // ---- observability
-    static native int stratacache_stat(long[] outValue, Pointer cache, String name);
+    static native int stratacache_stat(long[] outValue, Pointer cache, byte[] name);
     static native int stratacache_stats_json(long[] outJson, long[] outLen, Pointer cache);
     static native int stratacache_health_json(long[] outJson, long[] outLen, Pointer cache, Pointer co);
 

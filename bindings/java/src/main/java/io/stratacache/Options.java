@@ -85,14 +85,14 @@ public final class Options {
     /** A native stratacache_options for these settings; the caller frees it. */
     Pointer toNative() {
         long[] out = new long[1];
-        int rc = NativeApi.stratacache_options_from_url(out, url);
+        int rc = NativeApi.stratacache_options_from_url(out, NativeApi.cString(url));
         if (rc != 0) {
             throw StrataCache.lastError(rc);
         }
         Pointer opts = new Pointer(out[0]);
         try {
             for (String[] p : params) {
-                rc = NativeApi.stratacache_options_set(opts, p[0], p[1]);
+                rc = NativeApi.stratacache_options_set(opts, NativeApi.cString(p[0]), NativeApi.cString(p[1]));
                 if (rc != 0) {
                     throw StrataCache.lastError(rc);
                 }

@@ -3,6 +3,7 @@ package io.stratacache;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.jna.Pointer;
 import java.io.IOException;
+import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
@@ -19,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A stratacache handle: an in-process L1 and, for {@code redis://} URLs, Redis as L2,
- * over libstratacache's C ABI. Thread-safe; close it once (try-with-resources).
+ * over libstratacache's C ABI. Thread-safe; close it when done (try-with-resources; a
+ * handle that becomes unreachable unclosed is closed by a Cleaner).
  *
  * <p>Keys are strings (UTF-8). Values are stored with a {@link Format}: {@code byte[]}
  * as RAW, other Java values as MessagePack by default (the types of {@link ValueCodec}),
@@ -54,6 +56,9 @@ public final class StrataCache implements AutoCloseable {
     private final boolean failSilently;
     private final AtomicLong absorbed = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Closes the handle once: from close(), or when a forgotten handle becomes unreachable. */
+    private final Cleaner.Cleanable closer;
+    private static final Cleaner CLEANER = Cleaner.create();
 
     /** Produces the value of a key for {@link #getOrLoad}; runs on the calling thread. */
     @FunctionalInterface
@@ -78,6 +83,12 @@ public final class StrataCache implements AutoCloseable {
     private StrataCache(Pointer handle, boolean failSilently) {
         this.handle = handle;
         this.handleAddress = Pointer.nativeValue(handle);
+        AtomicBoolean closedFlag = closed;
+        this.closer = CLEANER.register(this, () -> {
+            if (closedFlag.compareAndSet(false, true)) {
+                NativeApi.stratacache_close(handle);
+            }
+        });
         this.failSilently = failSilently;
     }
 
@@ -113,9 +124,7 @@ public final class StrataCache implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
-            NativeApi.stratacache_close(handle);
-        }
+        closer.clean();
     }
 
     // ---------------------------------------------------------------- reads
@@ -545,7 +554,7 @@ public final class StrataCache implements AutoCloseable {
             return NativeApi.stratacache_sink_put(sink, v.bytes(), v.bytes().length, v.format().code(), -1);
         } catch (Throwable t) { // nothing may unwind through the library's frames
             call.failure = t;
-            NativeApi.stratacache_sink_fail(sink, "loader failed: " + t);
+            NativeApi.stratacache_sink_fail(sink, NativeApi.cString("loader failed: " + t));
             return StrataCacheException.ELOADFAILED;
         }
     }
@@ -673,7 +682,7 @@ public final class StrataCache implements AutoCloseable {
     /** One counter by name ("l1.hits", "l2.misses", ...); unknown names are InvalidArgument. */
     public long stat(String name) {
         long[] out = new long[1];
-        int rc = NativeApi.stratacache_stat(out, handle, name);
+        int rc = NativeApi.stratacache_stat(out, handle, NativeApi.cString(name));
         if (rc != OK) {
             throw lastError(rc);
         }

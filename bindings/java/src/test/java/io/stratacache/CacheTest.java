@@ -246,6 +246,16 @@ class CacheTest {
     }
 
     @Test
+    void urlsAndParametersAreUtf8WhateverThePlatformCharset() {
+        try (StrataCache accented = StrataCache.open(Options.fromUrl(REDIS.url()).set("prefix", "préfixe:"));
+             StrataCache plain = StrataCache.open(REDIS.url() + "?prefix=prefixe:")) {
+            accented.set("k", "v");
+            assertEquals("v", accented.get("k").orElseThrow().decode());
+            assertFalse(plain.exists("k"), "another prefix");
+        }
+    }
+
+    @Test
     void aClosedCacheFailsCleanly() {
         StrataCache c = StrataCache.open("mem://");
         c.set("k", "v");
