@@ -2,60 +2,85 @@ package io.stratacache;
 
 import com.sun.jna.Pointer;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Settings of one {@link StrataCache#getOrLoad} call (docs/read-through.md); unset ones
  * keep the library's defaults. Immutable: each setter returns a new ReadThrough.
  */
 public final class ReadThrough {
-    private final Duration ttl;
-    private final Duration staleTtl;
-    private final Duration negativeTtl;
-    private final Duration timeout;
-    private final double earlyRefresh;
-    private final boolean lock;
+    private Duration ttl;
+    private Duration staleTtl;
+    private Duration negativeTtl;
+    private Duration timeout;
+    private double earlyRefresh;
+    private boolean lock = true;
+    private List<String> tags = List.of();
 
     /** The defaults: ttl = the cache's default_ttl, no stale period, no negative entries, a Redis lease. */
-    public static final ReadThrough DEFAULTS = new ReadThrough(null, null, null, null, 0, true);
+    public static final ReadThrough DEFAULTS = new ReadThrough();
 
-    private ReadThrough(Duration ttl, Duration staleTtl, Duration negativeTtl, Duration timeout, double earlyRefresh,
-                        boolean lock) {
-        this.ttl = ttl;
-        this.staleTtl = staleTtl;
-        this.negativeTtl = negativeTtl;
-        this.timeout = timeout;
-        this.earlyRefresh = earlyRefresh;
-        this.lock = lock;
+    private ReadThrough() {}
+
+    private ReadThrough copy() {
+        ReadThrough r = new ReadThrough();
+        r.ttl = ttl;
+        r.staleTtl = staleTtl;
+        r.negativeTtl = negativeTtl;
+        r.timeout = timeout;
+        r.earlyRefresh = earlyRefresh;
+        r.lock = lock;
+        r.tags = tags;
+        return r;
     }
 
     /** Fresh period of a loaded value. */
     public ReadThrough ttl(Duration d) {
-        return new ReadThrough(d, staleTtl, negativeTtl, timeout, earlyRefresh, lock);
+        ReadThrough r = copy();
+        r.ttl = d;
+        return r;
     }
 
     /** Stale period after the fresh one: served when the reload fails or times out. */
     public ReadThrough staleTtl(Duration d) {
-        return new ReadThrough(ttl, d, negativeTtl, timeout, earlyRefresh, lock);
+        ReadThrough r = copy();
+        r.staleTtl = d;
+        return r;
     }
 
     /** How long "does not exist" (a loader's {@code Optional.empty()}) is remembered. */
     public ReadThrough negativeTtl(Duration d) {
-        return new ReadThrough(ttl, staleTtl, d, timeout, earlyRefresh, lock);
+        ReadThrough r = copy();
+        r.negativeTtl = d;
+        return r;
     }
 
     /** The hard timeout of the call's waits (Redis, another caller's load), not of the loader. */
     public ReadThrough timeout(Duration d) {
-        return new ReadThrough(ttl, staleTtl, negativeTtl, d, earlyRefresh, lock);
+        ReadThrough r = copy();
+        r.timeout = d;
+        return r;
     }
 
     /** XFetch's beta: 0 off (default), 1 optimal, larger refreshes earlier. */
     public ReadThrough earlyRefresh(double beta) {
-        return new ReadThrough(ttl, staleTtl, negativeTtl, timeout, beta, lock);
+        ReadThrough r = copy();
+        r.earlyRefresh = beta;
+        return r;
     }
 
     /** false: one load per process only (no Redis lease). */
     public ReadThrough lock(boolean on) {
-        return new ReadThrough(ttl, staleTtl, negativeTtl, timeout, earlyRefresh, on);
+        ReadThrough r = copy();
+        r.lock = on;
+        return r;
+    }
+
+    /** Tags of the loaded entry ({@link StrataCache#invalidateTags}; docs/tags.md). */
+    public ReadThrough tags(String... t) {
+        ReadThrough r = copy();
+        r.tags = List.of(t);
+        return r;
     }
 
     /** Applies these settings to a native callopts; a non-zero return is the failing setter's code. */
@@ -78,6 +103,9 @@ public final class ReadThrough {
         }
         if (rc == 0 && !lock) {
             rc = NativeApi.stratacache_callopts_set_lock(co, 0);
+        }
+        if (rc == 0 && !tags.isEmpty()) {
+            rc = WriteOptions.setTags(co, tags);
         }
         return rc;
     }

@@ -53,13 +53,19 @@ public final class WriteOptions {
         return format;
     }
 
+    /** stratacache_callopts_set_tags with these tags (shared with {@link ReadThrough}). */
+    static int setTags(Pointer co, List<String> tags) {
+        ByteStrings t = new ByteStrings(tags);
+        int rc = NativeApi.stratacache_callopts_set_tags(co, t.addresses, t.lens, t.n);
+        t.keepAlive();
+        return rc;
+    }
+
     /** Applies tags and dependencies to a native callopts; a non-zero return is the failing setter's code. */
     int applyTo(Pointer co) {
         int rc = 0;
         if (!tags.isEmpty()) {
-            ByteStrings t = new ByteStrings(tags);
-            rc = NativeApi.stratacache_callopts_set_tags(co, t.addresses, t.lens, t.n);
-            t.keepAlive();
+            rc = setTags(co, tags);
         }
         if (rc == 0 && !dependsOn.isEmpty()) {
             ByteStrings d = new ByteStrings(dependsOn);

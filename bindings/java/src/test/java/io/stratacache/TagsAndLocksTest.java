@@ -37,6 +37,19 @@ class TagsAndLocksTest {
     }
 
     @Test
+    void readThroughFillsCarryTheirTags() {
+        try (StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=tags2:")) {
+            java.util.concurrent.atomic.AtomicInteger loads = new java.util.concurrent.atomic.AtomicInteger();
+            ReadThrough settings = ReadThrough.DEFAULTS.tags("users").ttl(Duration.ofMinutes(5));
+            StrataCache.Loader loader = key -> Optional.of("v" + loads.incrementAndGet());
+            assertEquals("v1", cache.getOrLoad("user:1", settings, loader).orElseThrow().decode());
+            assertEquals("v1", cache.getOrLoad("user:1", settings, loader).orElseThrow().decode());
+            assertEquals(1, cache.invalidateTags("users"));
+            assertEquals("v2", cache.getOrLoad("user:1", settings, loader).orElseThrow().decode(), "loaded again");
+        }
+    }
+
+    @Test
     void warmingFillsL1FromRedisAndLoadsTheRest() {
         try (StrataCache writer = StrataCache.open(REDIS.url() + "?prefix=warm:");
              StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=warm:")) {
