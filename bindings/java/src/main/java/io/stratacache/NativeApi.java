@@ -40,6 +40,12 @@ final class NativeApi {
         void invoke(Pointer payload, int status, Pointer message, Pointer value, long len, int format, long count);
     }
 
+    /** stratacache_acquire_callback: read-through acquires drained from a queue. */
+    interface AcquireCompletion extends Callback {
+        void invoke(Pointer payload, int status, Pointer message, Pointer value, long len, int format, int info,
+                    Pointer lease);
+    }
+
     /** stratacache_loader: read-through loads, run on the calling thread. */
     interface Loader extends Callback {
         int invoke(Pointer ctx, Pointer key, long keyLen, Pointer sink);
@@ -152,6 +158,15 @@ final class NativeApi {
     static native int stratacache_warm(long[] outFound, long[] outLoaded, long[] outMissing, int[] outCodes,
                                        Pointer cache, long[] keys, long[] keyLens, long n, Loader loader, Pointer ctx,
                                        Pointer co);
+
+    // ---- read-through, lease form
+    static native int stratacache_submit_acquire(Pointer cache, byte[] key, long keyLen, Pointer co, Pointer queue,
+                                                 AcquireCompletion done, Pointer payload);
+    static native int stratacache_submit_lease_fill(Pointer lease, byte[] value, long len, int format, long ttlMs,
+                                                    Pointer queue, Completion done, Pointer payload);
+    static native int stratacache_submit_lease_fill_not_found(Pointer lease, Pointer queue, Completion done,
+                                                              Pointer payload);
+    static native void stratacache_lease_abandon(Pointer lease, int code, byte[] message);
 
     // ---- observability
     static native int stratacache_stat(long[] outValue, Pointer cache, byte[] name);

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,6 +70,16 @@ public final class StrataCache implements AutoCloseable {
          * else as MessagePack. An exception fails the load (LoadFailed, with it as the cause).
          */
         Optional<?> load(String key) throws Exception;
+    }
+
+    /**
+     * Produces the value of a key for {@link #getOrLoadAsync}, without blocking the caller:
+     * a stage with the value or {@code Optional.empty()} (the key does not exist), as
+     * {@link Loader#load}. Called on {@code ForkJoinPool.commonPool()}.
+     */
+    @FunctionalInterface
+    public interface AsyncLoader {
+        CompletionStage<? extends Optional<?>> load(String key);
     }
 
     private static final class LoadCall {
@@ -561,11 +572,116 @@ public final class StrataCache implements AutoCloseable {
 
     // ---------------------------------------------------------------- asynchronous
 
+    private static final int INFO_STALE = 0x1;
+    private static final int INFO_REFRESH = 0x4;
+
+    /**
+     * {@link #getOrLoad} without blocking, through the lease form of read-through
+     * (stratacache_submit_acquire): the same one load per key across threads, languages and
+     * processes. When this caller holds the lease, {@code loader} runs and its value is
+     * stored (stratacache_submit_lease_fill); an early refresh completes the future with
+     * the current value at once and reloads in the background; a stale value is served if
+     * the reload fails. A loader failure is {@link StrataCacheException.LoadFailed} with it
+     * as the cause.
+     */
+    public CompletableFuture<Optional<Value>> getOrLoadAsync(String key, ReadThrough settings, AsyncLoader loader) {
+        byte[] k = utf8(key);
+        CompletableFuture<Optional<Value>> out = new CompletableFuture<>();
+        CallContext c = settings == ReadThrough.DEFAULTS ? CallContext.get() : CallContext.custom(settings::applyTo);
+        try {
+            Completions.shared().submitAcquire(c::failure,
+                    (q, done, payload) -> NativeApi.stratacache_submit_acquire(handle, k, k.length, c.co, q, done,
+                            payload),
+                    a -> onAcquired(a, key, loader, out));
+        } finally {
+            if (settings != ReadThrough.DEFAULTS) {
+                c.free();
+            }
+        }
+        return out;
+    }
+
+    private void onAcquired(Completions.Acquired a, String key, AsyncLoader loader,
+                            CompletableFuture<Optional<Value>> out) {
+        Optional<Value> current = a.value == null ? Optional.empty()
+                : Optional.of(new Value(Format.of(a.format), a.value));
+        if (a.status != OK && a.status != ENOTFOUND) {
+            StrataCacheException e = StrataCacheException.of(a.status, a.message);
+            try {
+                absorb(e, null); // absorbed: load, uncached
+                loadAsync(loader, key).whenComplete((v, error) -> settle(out, v, error));
+            } catch (StrataCacheException thrown) {
+                out.completeExceptionally(thrown);
+            }
+            return;
+        }
+        if (a.lease == null) {
+            out.complete(current);
+            return;
+        }
+        boolean refresh = (a.info & INFO_REFRESH) != 0;
+        boolean stale = (a.info & INFO_STALE) != 0;
+        if (refresh) {
+            out.complete(current);
+        }
+        loadAsync(loader, key).whenComplete((loaded, error) -> {
+            if (error != null) {
+                NativeApi.stratacache_lease_abandon(a.lease, StrataCacheException.ELOADFAILED,
+                        NativeApi.cString("loader failed: " + error));
+                if (stale) {
+                    out.complete(current);
+                } else {
+                    settle(out, null, error);
+                }
+                return;
+            }
+            CompletableFuture<Void> fill = loaded.isEmpty()
+                    ? Completions.shared().submit(StrataCache::lastError,
+                            (q, done, payload) -> NativeApi.stratacache_submit_lease_fill_not_found(a.lease, q, done,
+                                    payload),
+                            (status, value, len, format, count) -> null)
+                    : Completions.shared().submit(StrataCache::lastError,
+                            (q, done, payload) -> NativeApi.stratacache_submit_lease_fill(a.lease,
+                                    loaded.get().bytes(), loaded.get().bytes().length,
+                                    loaded.get().format().code(), -1, q, done, payload),
+                            (status, value, len, format, count) -> null);
+            // the caller gets the loaded value whether or not storing it succeeded (EABORTED: a newer one won)
+            fill.whenComplete((ignored, fillError) -> out.complete(loaded));
+        });
+    }
+
+    /** The loader's stage, its value converted; a loader that throws gives a failed stage. */
+    private static CompletableFuture<Optional<Value>> loadAsync(AsyncLoader loader, String key) {
+        try {
+            return loader.load(key).toCompletableFuture().thenApply(
+                    o -> o == null || o.isEmpty() ? Optional.<Value>empty() : Optional.of(toValue(o.get())));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static void settle(CompletableFuture<Optional<Value>> out, Optional<Value> value, Throwable error) {
+        if (error == null) {
+            out.complete(value);
+            return;
+        }
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause() : error;
+        if (cause instanceof StrataCacheException) {
+            out.completeExceptionally(cause);
+            return;
+        }
+        StrataCacheException failed = new StrataCacheException.LoadFailed(StrataCacheException.ELOADFAILED,
+                "loader failed: " + cause);
+        failed.initCause(cause);
+        out.completeExceptionally(failed);
+    }
+
     /** {@link #get} without blocking. */
     public CompletableFuture<Optional<Value>> getAsync(String key) {
         byte[] k = utf8(key);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_get(handle, k, k.length, c.co, q, done, payload),
                 (status, value, len, format, count) -> status == ENOTFOUND ? Optional.<Value>empty()
                         : Optional.of(new Value(Format.of(format), value.getByteArray(0, (int) len)))), Optional.empty());
@@ -577,7 +693,7 @@ public final class StrataCache implements AutoCloseable {
         Value v = toValue(value);
         long ms = ttlMs(ttl);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_set(handle, k, k.length, v.bytes(),
                         v.bytes().length, v.format().code(), ms, c.co, q, done, payload),
                 (status, val, len, format, count) -> null), null);
@@ -587,7 +703,7 @@ public final class StrataCache implements AutoCloseable {
     public CompletableFuture<Long> deleteAsync(Collection<String> keys) {
         PackedKeys p = new PackedKeys(keys);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_delete(handle, p.bytes, p.lens, p.n, c.co, q,
                         done, payload),
                 (status, value, len, format, count) -> count), 0L);
@@ -597,7 +713,7 @@ public final class StrataCache implements AutoCloseable {
     public CompletableFuture<Boolean> existsAsync(String key) {
         byte[] k = utf8(key);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_exists(handle, k, k.length, c.co, q, done, payload),
                 (status, value, len, format, count) -> count == 1), false);
     }
@@ -606,7 +722,7 @@ public final class StrataCache implements AutoCloseable {
     public CompletableFuture<Optional<Duration>> ttlAsync(String key) {
         byte[] k = utf8(key);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_ttl(handle, k, k.length, c.co, q, done, payload),
                 (status, value, len, format, count) -> status == ENOTFOUND ? Optional.<Duration>empty()
                         : Optional.of(ttlOf(count))), Optional.empty());
@@ -617,7 +733,7 @@ public final class StrataCache implements AutoCloseable {
         byte[] k = utf8(key);
         long ms = ttlMs(ttl);
         CallContext c = CallContext.get();
-        return Completions.shared().submit(c,
+        return Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_increment(handle, k, k.length, amount, ms, c.co,
                         q, done, payload),
                 (status, value, len, format, count) -> count);
@@ -627,7 +743,7 @@ public final class StrataCache implements AutoCloseable {
     public CompletableFuture<Map<String, Value>> getManyAsync(Collection<String> keys) {
         PackedKeys p = new PackedKeys(keys);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_mget(handle, p.bytes, p.lens, p.n, c.co, q, done,
                         payload),
                 (status, value, len, format, count) -> unpackMget(p.keys, value)), new LinkedHashMap<>());
@@ -637,7 +753,7 @@ public final class StrataCache implements AutoCloseable {
     public CompletableFuture<Long> clearPatternAsync(String glob) {
         byte[] g = utf8(glob);
         CallContext c = CallContext.get();
-        return absorbing(Completions.shared().submit(c,
+        return absorbing(Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_clear_pattern(handle, g, g.length, c.co, q, done,
                         payload),
                 (status, value, len, format, count) -> count), 0L);
@@ -646,7 +762,7 @@ public final class StrataCache implements AutoCloseable {
     /** {@link #health} without blocking. */
     public CompletableFuture<Map<String, Object>> healthAsync() {
         CallContext c = CallContext.get();
-        return Completions.shared().submit(c,
+        return Completions.shared().submit(c::failure,
                 (q, done, payload) -> NativeApi.stratacache_submit_health(handle, c.co, q, done, payload),
                 (status, value, len, format, count) -> jsonObject(value.getByteArray(0, (int) len)));
     }

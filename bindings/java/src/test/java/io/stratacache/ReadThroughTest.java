@@ -109,4 +109,60 @@ class ReadThroughTest {
             assertEquals("inner", cache.get("inner").orElseThrow().decode());
         }
     }
+
+    private static <T> T await(java.util.concurrent.CompletableFuture<T> f) throws Exception {
+        return f.get(20, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void asyncLoadsOnceAcrossConcurrentCallersWithoutBlockingThem() throws Exception {
+        try (StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=rta1:")) {
+            AtomicInteger loads = new AtomicInteger();
+            java.util.concurrent.CompletableFuture<Optional<?>> gate = new java.util.concurrent.CompletableFuture<>();
+            StrataCache.AsyncLoader loader = key -> {
+                loads.incrementAndGet();
+                return gate.thenApply(ignored -> Optional.of(Map.of("user", key)));
+            };
+            List<java.util.concurrent.CompletableFuture<Optional<Value>>> calls = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                calls.add(cache.getOrLoadAsync("u:1", ReadThrough.DEFAULTS, loader));
+            }
+            assertTrue(calls.stream().noneMatch(java.util.concurrent.CompletableFuture::isDone),
+                    "nobody has a value before the load ends");
+            gate.complete(null);
+            for (java.util.concurrent.CompletableFuture<Optional<Value>> f : calls) {
+                assertEquals(Map.of("user", "u:1"), await(f).orElseThrow().decode());
+            }
+            assertEquals(1, loads.get());
+            assertEquals(Map.of("user", "u:1"), cache.get("u:1").orElseThrow().decode(), "stored by the fill");
+        }
+    }
+
+    @Test
+    void asyncNotFoundFailureAndStaleValues() throws Exception {
+        try (StrataCache cache = StrataCache.open(REDIS.url() + "?prefix=rta2:")) {
+            ReadThrough negative = ReadThrough.DEFAULTS.negativeTtl(Duration.ofMinutes(1));
+            assertEquals(Optional.empty(), await(cache.getOrLoadAsync("ghost", negative,
+                    key -> java.util.concurrent.CompletableFuture.completedFuture(Optional.empty()))));
+            assertEquals(Optional.empty(), await(cache.getOrLoadAsync("ghost", negative,
+                    key -> { throw new AssertionError("remembered: not loaded again"); })));
+
+            IllegalStateException boom = new IllegalStateException("backend down");
+            java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> await(cache.getOrLoadAsync("k", ReadThrough.DEFAULTS,
+                            key -> java.util.concurrent.CompletableFuture.failedFuture(boom))));
+            assertTrue(e.getCause() instanceof StrataCacheException.LoadFailed, e.getCause().toString());
+            assertSame(boom, e.getCause().getCause());
+            assertEquals(Optional.empty(), cache.get("k"), "a failure is never cached");
+
+            ReadThrough shortLived = ReadThrough.DEFAULTS.ttl(Duration.ofMillis(100)).staleTtl(Duration.ofMinutes(1));
+            assertEquals("v1", await(cache.getOrLoadAsync("s", shortLived,
+                    key -> java.util.concurrent.CompletableFuture.completedFuture(Optional.of("v1")))).orElseThrow()
+                    .decode());
+            Thread.sleep(300); // past the fresh period, within the stale one
+            assertEquals("v1", await(cache.getOrLoadAsync("s", shortLived,
+                    key -> java.util.concurrent.CompletableFuture.failedFuture(boom))).orElseThrow().decode(),
+                    "the stale value is served when the reload fails");
+        }
+    }
 }
