@@ -22,7 +22,8 @@ public final class ReadThrough {
 
     private ReadThrough() {}
 
-    private ReadThrough copy() {
+    /** A copy with one setting changed. */
+    private ReadThrough with(java.util.function.Consumer<ReadThrough> change) {
         ReadThrough r = new ReadThrough();
         r.ttl = ttl;
         r.staleTtl = staleTtl;
@@ -31,56 +32,43 @@ public final class ReadThrough {
         r.earlyRefresh = earlyRefresh;
         r.lock = lock;
         r.tags = tags;
+        change.accept(r);
         return r;
     }
 
     /** Fresh period of a loaded value. */
     public ReadThrough ttl(Duration d) {
-        ReadThrough r = copy();
-        r.ttl = d;
-        return r;
+        return with(r -> r.ttl = d);
     }
 
     /** Stale period after the fresh one: served when the reload fails or times out. */
     public ReadThrough staleTtl(Duration d) {
-        ReadThrough r = copy();
-        r.staleTtl = d;
-        return r;
+        return with(r -> r.staleTtl = d);
     }
 
     /** How long "does not exist" (a loader's {@code Optional.empty()}) is remembered. */
     public ReadThrough negativeTtl(Duration d) {
-        ReadThrough r = copy();
-        r.negativeTtl = d;
-        return r;
+        return with(r -> r.negativeTtl = d);
     }
 
     /** The hard timeout of the call's waits (Redis, another caller's load), not of the loader. */
     public ReadThrough timeout(Duration d) {
-        ReadThrough r = copy();
-        r.timeout = d;
-        return r;
+        return with(r -> r.timeout = d);
     }
 
     /** XFetch's beta: 0 off (default), 1 optimal, larger refreshes earlier. */
     public ReadThrough earlyRefresh(double beta) {
-        ReadThrough r = copy();
-        r.earlyRefresh = beta;
-        return r;
+        return with(r -> r.earlyRefresh = beta);
     }
 
     /** false: one load per process only (no Redis lease). */
     public ReadThrough lock(boolean on) {
-        ReadThrough r = copy();
-        r.lock = on;
-        return r;
+        return with(r -> r.lock = on);
     }
 
     /** Tags of the loaded entry ({@link StrataCache#invalidateTags}; docs/tags.md). */
     public ReadThrough tags(String... t) {
-        ReadThrough r = copy();
-        r.tags = List.of(t);
-        return r;
+        return with(r -> r.tags = List.of(t));
     }
 
     /** Applies these settings to a native callopts; a non-zero return is the failing setter's code. */
