@@ -114,16 +114,15 @@ func (c *Cache) Close() {
 // else into a buffer of the size the library reported.
 func (c *Cache) get(cl *call, key string, dst []byte) ([]byte, Format, error) {
 	for {
-		var n C.size_t
-		var format C.int
 		spare := dst[len(dst):cap(dst)]
-		rc := C.stratacache_get_into(&n, &format, c.h, stringPtr(key), C.size_t(len(key)),
+		rc := C.stratacache_get_into(&cl.n, &cl.format, c.h, stringPtr(key), C.size_t(len(key)),
 			bytesPtr(spare), C.size_t(len(spare)), cl.co)
+		n := int(cl.n)
 		switch {
 		case rc == 0:
-			return dst[:len(dst)+int(n)], Format(format), nil
-		case Code(rc) == ErrTooBig && int(n) > len(spare):
-			grown := make([]byte, len(dst), len(dst)+int(n)) // the value may change again: loop
+			return dst[:len(dst)+n], Format(cl.format), nil
+		case Code(rc) == ErrTooBig && n > len(spare):
+			grown := make([]byte, len(dst), len(dst)+n) // the value may change again: loop
 			copy(grown, dst)
 			dst = grown
 		default:
@@ -166,16 +165,15 @@ func (c *Cache) GetInto(ctx context.Context, key string, buf []byte) (n int, for
 		return 0, 0, err
 	}
 	defer cl.release()
-	var cn C.size_t
-	var cf C.int
-	rc := C.stratacache_get_into(&cn, &cf, c.h, stringPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), cl.co)
+	rc := C.stratacache_get_into(&cl.n, &cl.format, c.h, stringPtr(key), C.size_t(len(key)), bytesPtr(buf),
+		C.size_t(len(buf)), cl.co)
 	if rc != 0 {
 		if Code(rc) == ErrTooBig {
-			return int(cn), Format(cf), cl.err("get", rc)
+			return int(cl.n), Format(cl.format), cl.err("get", rc)
 		}
 		return 0, 0, cl.err("get", rc)
 	}
-	return int(cn), Format(cf), nil
+	return int(cl.n), Format(cl.format), nil
 }
 
 // GetJSON reads key as JSON (whatever format it was stored in: MessagePack values of

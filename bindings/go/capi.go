@@ -27,6 +27,9 @@ type call struct {
 	timeoutMs int64 // what co holds now; -1: the cache's socket_timeout
 	flags     uint32
 	scratch   []byte // a Get's landing buffer (see Cache.Get)
+	// Out-parameters live here: a Go variable whose address goes to C escapes to the heap.
+	n      C.size_t
+	format C.int
 }
 
 type callResources struct {

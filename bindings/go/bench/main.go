@@ -1,0 +1,229 @@
+// Command bench puts the Go package side by side with the C ABI and with
+// go-redis/cache (go-redis v9, its TinyLFU local cache) on one Redis, in one run:
+// L1 hit in ns and L2 GET in µs, the median of -runs repeated measurements.
+//
+//	go run . [-runs 5] [-redis-server redis-server]
+//
+// It starts its own redis-server on a free loopback port.
+package main
+
+/*
+#cgo pkg-config: stratacache
+#include <stdlib.h>
+#include <time.h>
+#include <stratacache.h>
+
+// The C baseline: the same read in a C loop, no Go in between.
+static double c_get_into_ns(stratacache_cache *c, const char *key, size_t key_len, long iters) {
+	char buf[256];
+	size_t n;
+	int format;
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < iters; i++) {
+		if (stratacache_get_into(&n, &format, c, key, key_len, buf, sizeof buf, NULL) != 0) return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / (double)iters;
+}
+*/
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+	"unsafe"
+
+	rcache "github.com/go-redis/cache/v9"
+	"github.com/redis/go-redis/v9"
+	stratacache "github.com/stratacache/stratacache/bindings/go"
+)
+
+const key = "bench:key"
+
+var value = bytes.Repeat([]byte("v"), 100)
+
+func main() {
+	runs := flag.Int("runs", 5, "repeated measurements (the median is printed)")
+	server := flag.String("redis-server", "redis-server", "redis-server binary")
+	flag.Parse()
+	port, stop, err := startRedis(*server)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer stop()
+	if err := run(port, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func startRedis(binary string) (int, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir, err := os.MkdirTemp("", "stratacache-gobench-")
+	if err != nil {
+		return 0, nil, err
+	}
+	cmd := exec.Command(binary, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			conn.Close()
+			return port, stop, nil
+		}
+	}
+	stop()
+	return 0, nil, fmt.Errorf("redis-server did not start")
+}
+
+// measure returns the median ns/op of runs testing.Benchmark runs of f.
+func measure(runs int, f func(b *testing.B)) float64 {
+	var results []float64
+	for range runs {
+		r := testing.Benchmark(f)
+		results = append(results, float64(r.T.Nanoseconds())/float64(r.N))
+	}
+	slices.Sort(results)
+	return results[len(results)/2]
+}
+
+func cMeasure(runs int, url string, iters int) (float64, error) {
+	curl := C.CString(url)
+	defer C.free(unsafe.Pointer(curl))
+	var h *C.stratacache_cache
+	if rc := C.stratacache_open(&h, curl); rc != 0 {
+		return 0, fmt.Errorf("C open: %d", rc)
+	}
+	defer C.stratacache_close(h)
+	ckey := C.CString(key)
+	defer C.free(unsafe.Pointer(ckey))
+	var results []float64
+	for range runs {
+		ns := float64(C.c_get_into_ns(h, ckey, C.size_t(len(key)), C.long(iters)))
+		if ns < 0 {
+			return 0, fmt.Errorf("C get_into failed")
+		}
+		results = append(results, ns)
+	}
+	slices.Sort(results)
+	return results[len(results)/2], nil
+}
+
+func run(port, runs int) error {
+	ctx := context.Background()
+	base := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	l2Only := base + "?l1_promote_after=1000000000" // reads never enter L1: every Get is a GET
+	sc, err := stratacache.Open(base)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	if err := sc.Set(ctx, key, value, stratacache.NoExpiry); err != nil {
+		return err
+	}
+	scL2, err := stratacache.Open(l2Only)
+	if err != nil {
+		return err
+	}
+	defer scL2.Close()
+
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer rdb.Close()
+	withLocal := rcache.New(&rcache.Options{Redis: rdb, LocalCache: rcache.NewTinyLFU(10000, time.Minute)})
+	redisOnly := rcache.New(&rcache.Options{Redis: rdb})
+	if err := withLocal.Set(&rcache.Item{Ctx: ctx, Key: "grc:" + key, Value: value}); err != nil {
+		return err
+	}
+	if err := rdb.Set(ctx, "plain:"+key, value, 0).Err(); err != nil {
+		return err
+	}
+
+	buf := make([]byte, 256)
+	var out []byte
+	l1 := []struct {
+		name string
+		ns   float64
+	}{}
+	l2 := l1
+	addGo := func(rows *[]struct {
+		name string
+		ns   float64
+	}, name string, f func() error) error {
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		*rows = append(*rows, struct {
+			name string
+			ns   float64
+		}{name, measure(runs, func(b *testing.B) {
+			for b.Loop() {
+				_ = f()
+			}
+		})})
+		return nil
+	}
+	cL1, err := cMeasure(runs, base, 2_000_000)
+	if err != nil {
+		return err
+	}
+	l1 = append(l1, struct {
+		name string
+		ns   float64
+	}{"C stratacache_get_into (anchor)", cL1})
+	steps := []error{
+		addGo(&l1, "stratacache-go GetInto", func() error { _, _, err := sc.GetInto(ctx, key, buf); return err }),
+		addGo(&l1, "stratacache-go Get", func() error { _, err := sc.Get(ctx, key); return err }),
+		addGo(&l1, "go-redis/cache TinyLFU hit", func() error { return withLocal.Get(ctx, "grc:"+key, &out) }),
+	}
+	cL2, err := cMeasure(runs, l2Only, 20_000)
+	if err != nil {
+		return err
+	}
+	l2 = append(l2, struct {
+		name string
+		ns   float64
+	}{"C stratacache_get_into (anchor)", cL2})
+	steps = append(steps,
+		addGo(&l2, "stratacache-go Get", func() error { _, err := scL2.Get(ctx, key); return err }),
+		addGo(&l2, "go-redis/cache (no local cache)", func() error { return redisOnly.Get(ctx, "grc:"+key, &out) }),
+		addGo(&l2, "go-redis v9 GET", func() error { _, err := rdb.Get(ctx, "plain:"+key).Bytes(); return err }),
+	)
+	for _, err := range steps {
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Printf("Go package vs C and go-redis/cache: 100-byte value, median of %d runs, one Redis on loopback\n\n", runs)
+	fmt.Printf("| %-34s | %12s | %10s |\n", "L1 hit", "ns/op", "x C")
+	fmt.Printf("|%s|%s|%s|\n", dashes(36), dashes(14), dashes(12))
+	for _, r := range l1 {
+		fmt.Printf("| %-34s | %12.0f | %10.2f |\n", r.name, r.ns, r.ns/cL1)
+	}
+	fmt.Printf("\n| %-34s | %12s | %10s |\n", "L2 GET (Redis round trip)", "µs/op", "x C")
+	fmt.Printf("|%s|%s|%s|\n", dashes(36), dashes(14), dashes(12))
+	for _, r := range l2 {
+		fmt.Printf("| %-34s | %12.1f | %10.2f |\n", r.name, r.ns/1000, r.ns/cL2)
+	}
+	return nil
+}
+
+func dashes(n int) string { return string(bytes.Repeat([]byte("-"), n)) }
