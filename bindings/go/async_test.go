@@ -42,7 +42,7 @@ func TestAsyncCallsCompleteThroughTheQueue(t *testing.T) {
 
 func TestAsyncWaitReturnsContextErrorAndTheLateCompletionIsDrained(t *testing.T) {
 	c := openTest(t)
-	if reply, err := testRedis.command([]byte("CLIENT"), []byte("PAUSE"), []byte("500"), []byte("WRITE")); err != nil || reply != "+OK\r\n" {
+	if reply, err := testRedis.Command([]byte("CLIENT"), []byte("PAUSE"), []byte("500"), []byte("WRITE")); err != nil || reply != "+OK\r\n" {
 		t.Fatalf("client pause: %q %v", reply, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -10,7 +10,7 @@ import (
 // by side with C and go-redis/cache in one run.
 
 func benchCache(b *testing.B, params string) *Cache {
-	c, err := Open(testRedis.url(params))
+	c, err := Open(testRedis.URL(params))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func openTest(t testing.TB, opts ...Option) *Cache {
 	t.Helper()
 	prefix := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ":"
-	c, err := Open(testRedis.url("?prefix="+prefix), opts...)
+	c, err := Open(testRedis.URL("?prefix="+prefix), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestEncryptionKeysAndBadOptionsNameTheParameter(t *testing.T) {
 	if got, err := enc2.Get(ctx, "secret"); err != nil || string(got) != "hidden" {
 		t.Fatalf("read with the key: %q %v", got, err)
 	}
-	_, err := Open(testRedis.url("?socket_timeout=bogus"))
+	_, err := Open(testRedis.URL("?socket_timeout=bogus"))
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "socket_timeout") {
 		t.Fatalf("bad URL parameter: %v", err)
 	}
@@ -208,7 +208,7 @@ func TestEncryptionKeysAndBadOptionsNameTheParameter(t *testing.T) {
 func TestDeadlineBecomesTheCallTimeout(t *testing.T) {
 	c := openTest(t)
 	// Redis holds every client's commands for a second: the round trip waits.
-	if reply, err := testRedis.command([]byte("CLIENT"), []byte("PAUSE"), []byte("1000"), []byte("ALL")); err != nil || reply != "+OK\r\n" {
+	if reply, err := testRedis.Command([]byte("CLIENT"), []byte("PAUSE"), []byte("1000"), []byte("ALL")); err != nil || reply != "+OK\r\n" {
 		t.Fatalf("client pause: %q %v", reply, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -221,7 +221,7 @@ func TestDeadlineBecomesTheCallTimeout(t *testing.T) {
 	if !errors.As(err, &se) || se.Message == "" {
 		t.Fatalf("timeout without a message: %#v", err)
 	}
-	_, _ = testRedis.command([]byte("CLIENT"), []byte("UNPAUSE"))
+	_, _ = testRedis.Command([]byte("CLIENT"), []byte("UNPAUSE"))
 	done, stop := context.WithCancel(context.Background())
 	stop()
 	if _, err := c.Get(done, "k"); !errors.Is(err, context.Canceled) {

@@ -54,6 +54,16 @@ var callPool = sync.Pool{New: func() any {
 	return c
 }}
 
+// timeoutMs is ctx's deadline as a call timeout in ms (-1: none, the cache's
+// socket_timeout), rounded up: a deadline 0.4 ms away is not "already due" (0).
+func timeoutMs(ctx context.Context) int64 {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return -1
+	}
+	return max(0, int64((time.Until(deadline)+time.Millisecond-1)/time.Millisecond))
+}
+
 // getCall returns per-call options carrying ctx's deadline (as the call's timeout) and
 // flags, or ctx.Err() when ctx is already done.
 func getCall(ctx context.Context, flags uint32) (*call, error) {
@@ -61,12 +71,7 @@ func getCall(ctx context.Context, flags uint32) (*call, error) {
 		return nil, err
 	}
 	c := callPool.Get().(*call)
-	timeout := int64(-1)
-	if deadline, ok := ctx.Deadline(); ok {
-		left := time.Until(deadline)
-		// Round up: a deadline 0.4 ms away is not "already due".
-		timeout = max(0, int64((left+time.Millisecond-1)/time.Millisecond))
-	}
+	timeout := timeoutMs(ctx)
 	if timeout != c.timeoutMs {
 		C.stratacache_callopts_set_timeout_ms(c.co, C.int64_t(timeout))
 		c.timeoutMs = timeout

@@ -92,9 +92,7 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, load Loader, opts Loa
 	buf := (*C.char)(C.calloc(errBufSize, 1))
 	defer C.free(unsafe.Pointer(buf))
 	C.stratacache_callopts_set_error_buffer(co, buf, errBufSize)
-	if deadline, ok := ctx.Deadline(); ok {
-		C.stratacache_callopts_set_timeout_ms(co, C.int64_t(max(0, (time.Until(deadline)+time.Millisecond-1)/time.Millisecond)))
-	}
+	C.stratacache_callopts_set_timeout_ms(co, C.int64_t(timeoutMs(ctx)))
 	settings := []struct {
 		set bool
 		rc  func() C.int

@@ -2,9 +2,9 @@
 // go-redis/cache (go-redis v9, its TinyLFU local cache) on one Redis, in one run:
 // L1 hit in ns and L2 GET in µs, the median of -runs repeated measurements.
 //
-//	go run . [-runs 5] [-redis-server redis-server]
+//	go run . [-runs 5]
 //
-// It starts its own redis-server on a free loopback port.
+// It starts its own redis-server ($REDIS_SERVER_BIN or PATH) on a free loopback port.
 package main
 
 /*
@@ -34,11 +34,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -46,6 +43,7 @@ import (
 	rcache "github.com/go-redis/cache/v9"
 	"github.com/redis/go-redis/v9"
 	stratacache "github.com/stratacache/stratacache/bindings/go"
+	"github.com/stratacache/stratacache/bindings/go/internal/redisserver"
 )
 
 const key = "bench:key"
@@ -54,45 +52,18 @@ var value = bytes.Repeat([]byte("v"), 100)
 
 func main() {
 	runs := flag.Int("runs", 5, "repeated measurements (the median is printed)")
-	server := flag.String("redis-server", "redis-server", "redis-server binary")
 	flag.Parse()
-	port, stop, err := startRedis(*server)
+	server, err := redisserver.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	defer stop()
-	if err := run(port, *runs); err != nil {
+	err = run(server, *runs)
+	server.Stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		stop()
 		os.Exit(1)
 	}
-}
-
-func startRedis(binary string) (int, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "stratacache-gobench-")
-	if err != nil {
-		return 0, nil, err
-	}
-	cmd := exec.Command(binary, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		return 0, nil, err
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			conn.Close()
-			return port, stop, nil
-		}
-	}
-	stop()
-	return 0, nil, fmt.Errorf("redis-server did not start")
 }
 
 // measure returns the median ns/op of runs testing.Benchmark runs of f.
@@ -128,10 +99,10 @@ func cMeasure(runs int, url string, iters int) (float64, error) {
 	return results[len(results)/2], nil
 }
 
-func run(port, runs int) error {
+func run(server *redisserver.Server, runs int) error {
 	ctx := context.Background()
-	base := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	l2Only := base + "?l1_promote_after=1000000000" // reads never enter L1: every Get is a GET
+	base := server.URL("")
+	l2Only := server.URL("?l1_promote_after=1000000000") // reads never enter L1: every Get is a GET
 	sc, err := stratacache.Open(base)
 	if err != nil {
 		return err
@@ -146,7 +117,7 @@ func run(port, runs int) error {
 	}
 	defer scL2.Close()
 
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	rdb := redis.NewClient(&redis.Options{Addr: server.Addr()})
 	defer rdb.Close()
 	withLocal := rcache.New(&rcache.Options{Redis: rdb, LocalCache: rcache.NewTinyLFU(10000, time.Minute)})
 	redisOnly := rcache.New(&rcache.Options{Redis: rdb})

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -28,13 +29,13 @@ type matrixCase struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "stratacache-matrix:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	if len(args) != 5 && !(len(args) == 7 && args[5] == "--key") {
 		return fmt.Errorf("usage: stratacache-matrix write|read URL PREFIX LANG CASES_JSON [--key ID:HEX]")
 	}
@@ -88,7 +89,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(append(text, '\n'))
+		_, err = stdout.Write(append(text, '\n'))
 		return err
 	}
 	return fmt.Errorf("unknown mode %q (write or read)", mode)
