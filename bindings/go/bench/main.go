@@ -66,37 +66,50 @@ func main() {
 	}
 }
 
-// measure returns the median ns/op of runs testing.Benchmark runs of f.
-func measure(runs int, f func(b *testing.B)) float64 {
-	var results []float64
-	for range runs {
-		r := testing.Benchmark(f)
-		results = append(results, float64(r.T.Nanoseconds())/float64(r.N))
-	}
-	slices.Sort(results)
-	return results[len(results)/2]
+// row is one line of a table: its name and one measurement (ns/op).
+type row struct {
+	name    string
+	measure func() (float64, error)
+	results []float64
 }
 
-func cMeasure(runs int, url string, iters int) (float64, error) {
+// goRow measures f with testing.Benchmark (about a second per measurement).
+func goRow(name string, f func() error) *row {
+	return &row{name: name, measure: func() (float64, error) {
+		if err := f(); err != nil {
+			return 0, fmt.Errorf("%s: %w", name, err)
+		}
+		r := testing.Benchmark(func(b *testing.B) {
+			for b.Loop() {
+				_ = f()
+			}
+		})
+		return float64(r.T.Nanoseconds()) / float64(r.N), nil
+	}}
+}
+
+// cRow measures the C loop on its own handle of url.
+func cRow(name, url string, iters int) (*row, func(), error) {
 	curl := C.CString(url)
 	defer C.free(unsafe.Pointer(curl))
 	var h *C.stratacache_cache
 	if rc := C.stratacache_open(&h, curl); rc != 0 {
-		return 0, fmt.Errorf("C open: %d", rc)
+		return nil, nil, fmt.Errorf("C open: %d", rc)
 	}
-	defer C.stratacache_close(h)
 	ckey := C.CString(key)
-	defer C.free(unsafe.Pointer(ckey))
-	var results []float64
-	for range runs {
+	closeC := func() { C.stratacache_close(h); C.free(unsafe.Pointer(ckey)) }
+	return &row{name: name, measure: func() (float64, error) {
 		ns := float64(C.c_get_into_ns(h, ckey, C.size_t(len(key)), C.long(iters)))
 		if ns < 0 {
 			return 0, fmt.Errorf("C get_into failed")
 		}
-		results = append(results, ns)
-	}
-	slices.Sort(results)
-	return results[len(results)/2], nil
+		return ns, nil
+	}}, closeC, nil
+}
+
+func (r *row) median() float64 {
+	s := slices.Sorted(slices.Values(r.results))
+	return s[len(s)/2]
 }
 
 func run(server *redisserver.Server, runs int) error {
@@ -128,71 +141,49 @@ func run(server *redisserver.Server, runs int) error {
 		return err
 	}
 
+	cL1, closeL1, err := cRow("C stratacache_get_into (anchor)", base, 2_000_000)
+	if err != nil {
+		return err
+	}
+	defer closeL1()
+	cL2, closeL2, err := cRow("C stratacache_get_into (anchor)", l2Only, 20_000)
+	if err != nil {
+		return err
+	}
+	defer closeL2()
 	buf := make([]byte, 256)
 	var out []byte
-	l1 := []struct {
-		name string
-		ns   float64
-	}{}
-	l2 := l1
-	addGo := func(rows *[]struct {
-		name string
-		ns   float64
-	}, name string, f func() error) error {
-		if err := f(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		*rows = append(*rows, struct {
-			name string
-			ns   float64
-		}{name, measure(runs, func(b *testing.B) {
-			for b.Loop() {
-				_ = f()
+	l1 := []*row{cL1,
+		goRow("stratacache-go GetInto", func() error { _, _, err := sc.GetInto(ctx, key, buf); return err }),
+		goRow("stratacache-go Get", func() error { _, err := sc.Get(ctx, key); return err }),
+		goRow("go-redis/cache TinyLFU hit", func() error { return withLocal.Get(ctx, "grc:"+key, &out) }),
+	}
+	l2 := []*row{cL2,
+		goRow("stratacache-go Get", func() error { _, err := scL2.Get(ctx, key); return err }),
+		goRow("stratacache-go GetAsync().Wait()", func() error { _, err := scL2.GetAsync(ctx, key).Wait(); return err }),
+		goRow("go-redis/cache (no local cache)", func() error { return redisOnly.Get(ctx, "grc:"+key, &out) }),
+		goRow("go-redis v9 GET", func() error { _, err := rdb.Get(ctx, "plain:"+key).Bytes(); return err }),
+	}
+	// Rounds: every row once per round, so load that comes and goes hits all rows alike.
+	for range runs {
+		for _, r := range slices.Concat(l1, l2) {
+			ns, err := r.measure()
+			if err != nil {
+				return err
 			}
-		})})
-		return nil
-	}
-	cL1, err := cMeasure(runs, base, 2_000_000)
-	if err != nil {
-		return err
-	}
-	l1 = append(l1, struct {
-		name string
-		ns   float64
-	}{"C stratacache_get_into (anchor)", cL1})
-	steps := []error{
-		addGo(&l1, "stratacache-go GetInto", func() error { _, _, err := sc.GetInto(ctx, key, buf); return err }),
-		addGo(&l1, "stratacache-go Get", func() error { _, err := sc.Get(ctx, key); return err }),
-		addGo(&l1, "go-redis/cache TinyLFU hit", func() error { return withLocal.Get(ctx, "grc:"+key, &out) }),
-	}
-	cL2, err := cMeasure(runs, l2Only, 20_000)
-	if err != nil {
-		return err
-	}
-	l2 = append(l2, struct {
-		name string
-		ns   float64
-	}{"C stratacache_get_into (anchor)", cL2})
-	steps = append(steps,
-		addGo(&l2, "stratacache-go Get", func() error { _, err := scL2.Get(ctx, key); return err }),
-		addGo(&l2, "go-redis/cache (no local cache)", func() error { return redisOnly.Get(ctx, "grc:"+key, &out) }),
-		addGo(&l2, "go-redis v9 GET", func() error { _, err := rdb.Get(ctx, "plain:"+key).Bytes(); return err }),
-	)
-	for _, err := range steps {
-		if err != nil {
-			return err
+			r.results = append(r.results, ns)
 		}
 	}
-	fmt.Printf("Go package vs C and go-redis/cache: 100-byte value, median of %d runs, one Redis on loopback\n\n", runs)
+	fmt.Printf("Go package vs C and go-redis/cache: 100-byte value, median of %d interleaved runs, one Redis on loopback\n\n", runs)
 	fmt.Printf("| %-34s | %12s | %10s |\n", "L1 hit", "ns/op", "x C")
 	fmt.Printf("|%s|%s|%s|\n", dashes(36), dashes(14), dashes(12))
 	for _, r := range l1 {
-		fmt.Printf("| %-34s | %12.0f | %10.2f |\n", r.name, r.ns, r.ns/cL1)
+		fmt.Printf("| %-34s | %12.0f | %10.2f |\n", r.name, r.median(), r.median()/cL1.median())
 	}
 	fmt.Printf("\n| %-34s | %12s | %10s |\n", "L2 GET (Redis round trip)", "µs/op", "x C")
 	fmt.Printf("|%s|%s|%s|\n", dashes(36), dashes(14), dashes(12))
 	for _, r := range l2 {
-		fmt.Printf("| %-34s | %12.1f | %10.2f |\n", r.name, r.ns/1000, r.ns/cL2)
+		fmt.Printf("| %-34s | %12.1f | %10.2f |\n", r.name, r.median()/1000, r.median()/cL2.median())
 	}
 	return nil
 }
