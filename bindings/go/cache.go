@@ -211,39 +211,85 @@ func (c *Cache) GetValue(ctx context.Context, key string) (any, error) {
 	return DecodeValue(data, format)
 }
 
-func (c *Cache) set(ctx context.Context, op, key string, value []byte, format Format, ttl time.Duration) error {
+// WriteOption adds tags or dependencies to a write (docs/tags.md).
+type WriteOption struct {
+	tags, dependsOn []string
+}
+
+// Tags: InvalidateTags of one of them removes the entry, from Redis and every L1.
+func Tags(tags ...string) WriteOption { return WriteOption{tags: tags} }
+
+// DependsOn: writing, deleting or invalidating one of these keys removes the entry
+// (transitively).
+func DependsOn(keys ...string) WriteOption { return WriteOption{dependsOn: keys} }
+
+// applyWrite puts opts on the call's callopts and returns the function that takes them
+// off again (the callopts go back to the pool).
+func (cl *call) applyWrite(opts []WriteOption) (func(), error) {
+	var tags, deps []string
+	for _, o := range opts {
+		tags = append(tags, o.tags...)
+		deps = append(deps, o.dependsOn...)
+	}
+	tagList, depList := newCList(tags), newCList(deps)
+	undo := func() {
+		C.stratacache_callopts_set_tags(cl.co, nil, nil, 0)
+		C.stratacache_callopts_set_depends_on(cl.co, nil, nil, 0)
+		tagList.free()
+		depList.free()
+	}
+	rc := C.stratacache_callopts_set_tags(cl.co, tagList.pointers(), sizesPtr(tagList.lens), C.size_t(len(tags)))
+	if rc == 0 {
+		rc = C.stratacache_callopts_set_depends_on(cl.co, depList.pointers(), sizesPtr(depList.lens), C.size_t(len(deps)))
+	}
+	if rc != 0 {
+		undo()
+		return nil, codeError("write options", rc, "bad tags or dependencies")
+	}
+	return undo, nil
+}
+
+func (c *Cache) set(ctx context.Context, op, key string, value []byte, format Format, ttl time.Duration,
+	opts []WriteOption) error {
 	cl, err := getCall(ctx, 0)
 	if err != nil {
 		return err
 	}
 	defer cl.release()
+	if len(opts) > 0 {
+		undo, err := cl.applyWrite(opts)
+		if err != nil {
+			return err
+		}
+		defer undo()
+	}
 	rc := C.stratacache_set(c.h, stringPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)),
 		C.int(format), ttlMs(ttl), cl.co)
 	return cl.err(op, rc)
 }
 
 // Set stores value (copied) as raw bytes for ttl (NoExpiry, DefaultTTL or a duration).
-func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return c.set(ctx, "set", key, value, FormatRaw, ttl)
+func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration, opts ...WriteOption) error {
+	return c.set(ctx, "set", key, value, FormatRaw, ttl, opts)
 }
 
 // SetJSON stores v marshalled by encoding/json, labelled JSON.
-func (c *Cache) SetJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
+func (c *Cache) SetJSON(ctx context.Context, key string, v any, ttl time.Duration, opts ...WriteOption) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return c.set(ctx, "set_json", key, data, FormatJSON, ttl)
+	return c.set(ctx, "set_json", key, data, FormatJSON, ttl, opts)
 }
 
 // SetValue stores v as MessagePack, the format every stratacache language reads back
-// as its natural types (see "Values" in the package documentation).
-func (c *Cache) SetValue(ctx context.Context, key string, v any, ttl time.Duration) error {
+// as its natural types (see EncodeMsgpack).
+func (c *Cache) SetValue(ctx context.Context, key string, v any, ttl time.Duration, opts ...WriteOption) error {
 	data, err := EncodeMsgpack(v)
 	if err != nil {
 		return err
 	}
-	return c.set(ctx, "set_value", key, data, FormatMsgpack, ttl)
+	return c.set(ctx, "set_value", key, data, FormatMsgpack, ttl, opts)
 }
 
 // Delete removes keys from both tiers and returns how many existed.
@@ -359,13 +405,20 @@ func unpackMget(packed []byte, keys []string, message func() string) (map[string
 	return found, firstErr
 }
 
-// SetMany writes items (raw bytes, copied) in one L2 round trip, all with ttl.
-func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+// SetMany writes items (raw bytes, copied) in one L2 round trip, all with ttl and opts.
+func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration, opts ...WriteOption) error {
 	cl, err := getCall(ctx, 0)
 	if err != nil {
 		return err
 	}
 	defer cl.release()
+	if len(opts) > 0 {
+		undo, err := cl.applyWrite(opts)
+		if err != nil {
+			return err
+		}
+		defer undo()
+	}
 	keys := make([]string, 0, len(items))
 	for k := range items {
 		keys = append(keys, k)

@@ -140,6 +140,34 @@ func packKeys(keys []string) ([]byte, []C.size_t) {
 	return packed, lens
 }
 
+// cList holds n byte strings for the C ABI's pointer-array arguments: the bytes are
+// copied into C memory, so the Go array of pointers holds no Go pointer (cgo's rule).
+type cList struct {
+	data unsafe.Pointer
+	ptrs []unsafe.Pointer
+	lens []C.size_t
+}
+
+func newCList(items []string) *cList {
+	packed, lens := packKeys(items)
+	l := &cList{data: C.CBytes(packed), ptrs: make([]unsafe.Pointer, len(items)), lens: lens}
+	off := 0
+	for i, item := range items {
+		l.ptrs[i] = unsafe.Add(l.data, off)
+		off += len(item)
+	}
+	return l
+}
+
+func (l *cList) free() { C.free(l.data) }
+
+func (l *cList) pointers() *unsafe.Pointer {
+	if len(l.ptrs) == 0 {
+		return nil
+	}
+	return &l.ptrs[0]
+}
+
 func sizesPtr(s []C.size_t) *C.size_t {
 	if len(s) == 0 {
 		return nil

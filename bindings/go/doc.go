@@ -25,4 +25,7 @@
 //
 // Read-through: GetOrLoad runs a Loader on the calling goroutine, once per key across
 // goroutines, languages and processes sharing the Redis (docs/read-through.md).
+//
+// Also: distributed locks with fencing tokens (Cache.Lock), tags and dependencies on
+// writes (Tags, DependsOn, Cache.InvalidateTags) and L1 warming (Cache.Warm).
 package stratacache
