@@ -6,15 +6,29 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
+var testRuns atomic.Int64
+
+// uniquePrefix is a key prefix no other test, nor an earlier run of this one (-count),
+// has used on the shared test Redis.
+func uniquePrefix(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("%s:%d:", name, testRuns.Add(1))
+}
+
 // openTest opens a cache on the test Redis with a prefix of its own.
 func openTest(t testing.TB, opts ...Option) *Cache {
 	t.Helper()
-	prefix := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ":"
-	c, err := Open(testRedis.URL("?prefix="+prefix), opts...)
+	return openTestPrefix(t, uniquePrefix(t), "", opts...)
+}
+
+func openTestPrefix(t testing.TB, prefix, params string, opts ...Option) *Cache {
+	t.Helper()
+	c, err := Open(testRedis.URL("?prefix="+prefix+params), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,15 +197,16 @@ func TestEncryptionKeysAndBadOptionsNameTheParameter(t *testing.T) {
 	ctx := context.Background()
 	secret := make([]byte, 32)
 	secret[0] = 9
-	enc := openTest(t, WithKey(Key{ID: 3, Secret: secret, Primary: true}))
+	prefix := uniquePrefix(t) // three handles on the same keys
+	enc := openTestPrefix(t, prefix, "", WithKey(Key{ID: 3, Secret: secret, Primary: true}))
 	if err := enc.Set(ctx, "secret", []byte("hidden"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	plain := openTest(t)
+	plain := openTestPrefix(t, prefix, "")
 	if _, err := plain.Get(ctx, "secret"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reading ciphertext without the key must be a miss: %v", err)
 	}
-	enc2 := openTest(t, WithKey(Key{ID: 3, Secret: secret}))
+	enc2 := openTestPrefix(t, prefix, "", WithKey(Key{ID: 3, Secret: secret}))
 	if got, err := enc2.Get(ctx, "secret"); err != nil || string(got) != "hidden" {
 		t.Fatalf("read with the key: %q %v", got, err)
 	}

@@ -9,7 +9,8 @@ import (
 
 func TestLockExcludesFencesAndWakesTheWaiter(t *testing.T) {
 	ctx := context.Background()
-	a, b := openTest(t), openTest(t)
+	prefix := uniquePrefix(t)
+	a, b := openTestPrefix(t, prefix, ""), openTestPrefix(t, prefix, "")
 	first, err := a.Lock(ctx, "job", 10*time.Second, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -9,18 +9,15 @@ import (
 
 func TestWarmFillsL1FromRedis(t *testing.T) {
 	ctx := context.Background()
-	writer := openTest(t)
+	prefix := uniquePrefix(t)
+	writer := openTestPrefix(t, prefix, "")
 	for _, k := range []string{"a", "b"} {
 		if err := writer.Set(ctx, k, []byte(k), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Reads from Redis never enter this handle's L1 on their own.
-	reader, err := Open(testRedis.URL("?prefix=TestWarmFillsL1FromRedis:&l1_promote_after=1000000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	reader := openTestPrefix(t, prefix, "&l1_promote_after=1000000")
 	if found, err := reader.Warm(ctx, "a", "b", "absent"); found != 2 || err != nil {
 		t.Fatalf("warm: %d %v", found, err)
 	}
