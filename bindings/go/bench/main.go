@@ -164,9 +164,12 @@ func run(server *redisserver.Server, runs int) error {
 		goRow("go-redis/cache (no local cache)", func() error { return redisOnly.Get(ctx, "grc:"+key, &out) }),
 		goRow("go-redis v9 GET", func() error { _, err := rdb.Get(ctx, "plain:"+key).Bytes(); return err }),
 	}
-	// Rounds: every row once per round, so load that comes and goes hits all rows alike.
-	for range runs {
-		for _, r := range slices.Concat(l1, l2) {
+	// Rounds: every row once per round, each round starting one row later, so load that
+	// comes and goes (and what a row leaves behind) hits all rows alike.
+	all := slices.Concat(l1, l2)
+	for round := range runs {
+		for i := range all {
+			r := all[(round+i)%len(all)]
 			ns, err := r.measure()
 			if err != nil {
 				return err
