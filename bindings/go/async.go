@@ -24,6 +24,18 @@ static int go_submit_delete(stratacache_cache *c, const void *keys, const size_t
                             const stratacache_callopts *co, stratacache_queue *q, uintptr_t h) {
 	return stratacache_submit_delete(c, keys, lens, n, co, q, stratacache_go_done, (void *)h);
 }
+static int go_submit_exists(stratacache_cache *c, const void *key, size_t key_len, const stratacache_callopts *co,
+                            stratacache_queue *q, uintptr_t h) {
+	return stratacache_submit_exists(c, key, key_len, co, q, stratacache_go_done, (void *)h);
+}
+static int go_submit_ttl(stratacache_cache *c, const void *key, size_t key_len, const stratacache_callopts *co,
+                         stratacache_queue *q, uintptr_t h) {
+	return stratacache_submit_ttl(c, key, key_len, co, q, stratacache_go_done, (void *)h);
+}
+static int go_submit_increment(stratacache_cache *c, const void *key, size_t key_len, int64_t amount, int64_t ttl_ms,
+                               const stratacache_callopts *co, stratacache_queue *q, uintptr_t h) {
+	return stratacache_submit_increment(c, key, key_len, amount, ttl_ms, co, q, stratacache_go_done, (void *)h);
+}
 */
 import "C"
 
@@ -182,5 +194,29 @@ func (c *Cache) DeleteAsync(ctx context.Context, keys ...string) *Future[int64] 
 	return submit(ctx, "delete", func(o outcome) int64 { return o.count },
 		func(cl *call, q *C.stratacache_queue, h C.uintptr_t) C.int {
 			return C.go_submit_delete(c.h, bytesPtr(packed), sizesPtr(lens), C.size_t(len(keys)), cl.co, q, h)
+		})
+}
+
+// ExistsAsync submits Exists.
+func (c *Cache) ExistsAsync(ctx context.Context, key string) *Future[bool] {
+	return submit(ctx, "exists", func(o outcome) bool { return o.count != 0 },
+		func(cl *call, q *C.stratacache_queue, h C.uintptr_t) C.int {
+			return C.go_submit_exists(c.h, stringPtr(key), C.size_t(len(key)), cl.co, q, h)
+		})
+}
+
+// TTLAsync submits TTL (NoExpiry for a key that never expires, ErrNotFound when missing).
+func (c *Cache) TTLAsync(ctx context.Context, key string) *Future[time.Duration] {
+	return submit(ctx, "ttl", func(o outcome) time.Duration { return max(0, time.Duration(o.count)*time.Millisecond) },
+		func(cl *call, q *C.stratacache_queue, h C.uintptr_t) C.int {
+			return C.go_submit_ttl(c.h, stringPtr(key), C.size_t(len(key)), cl.co, q, h)
+		})
+}
+
+// IncrementAsync submits Increment; Wait returns the new value.
+func (c *Cache) IncrementAsync(ctx context.Context, key string, amount int64, ttl time.Duration) *Future[int64] {
+	return submit(ctx, "increment", func(o outcome) int64 { return o.count },
+		func(cl *call, q *C.stratacache_queue, h C.uintptr_t) C.int {
+			return C.go_submit_increment(c.h, stringPtr(key), C.size_t(len(key)), C.int64_t(amount), ttlMs(ttl), cl.co, q, h)
 		})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,25 @@ func TestAsyncCallsCompleteThroughTheQueue(t *testing.T) {
 	}
 	if n, err := c.DeleteAsync(ctx, "k1", "k2", "absent").Wait(); n != 2 || err != nil {
 		t.Fatalf("async delete: %d %v", n, err)
+	}
+	if ok, err := c.ExistsAsync(ctx, "k3").Wait(); !ok || err != nil {
+		t.Fatalf("async exists: %v %v", ok, err)
+	}
+	if ttl, err := c.TTLAsync(ctx, "k3").Wait(); ttl <= 50*time.Second || ttl > time.Minute || err != nil {
+		t.Fatalf("async ttl: %v %v", ttl, err)
+	}
+	if _, err := c.TTLAsync(ctx, "absent").Wait(); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("async ttl of a missing key: %v", err)
+	}
+	for want := int64(1); want <= 3; want++ {
+		if n, err := c.IncrementAsync(ctx, "hits", 1, time.Minute).Wait(); n != want || err != nil {
+			t.Fatalf("async increment: %d %v", n, err)
+		}
+	}
+	_, err := c.IncrementAsync(ctx, "k3", 1, NoExpiry).Wait()
+	var se *Error
+	if !errors.As(err, &se) || se.Code != ErrWrongType || !strings.Contains(se.Message, "not an integer") {
+		t.Fatalf("async error carries its completion's message: %v", err)
 	}
 }
 

@@ -18,7 +18,8 @@
 // uint64, float64, string, []byte, []any, map[string]any, time.Time, Date, UUID,
 // Decimal).
 //
-// Asynchronous calls (GetAsync, SetAsync, DeleteAsync) go through one completion queue
+// Asynchronous calls (GetAsync, SetAsync, DeleteAsync, ExistsAsync, TTLAsync,
+// IncrementAsync) go through one completion queue
 // drained by a goroutine woken by Go's netpoller: no OS thread waits on Redis and no Go
 // code runs on a library thread. Future.Wait returns ctx.Err() when the context is done
 // first; the late completion is still drained and freed.
