@@ -19,9 +19,8 @@
 // Decimal).
 //
 // Asynchronous calls (GetAsync, SetAsync, DeleteAsync, ExistsAsync, TTLAsync,
-// IncrementAsync) go through one completion queue
-// drained by a goroutine woken by Go's netpoller: no OS thread waits on Redis and no Go
-// code runs on a library thread. Future.Wait returns ctx.Err() when the context is done
+// IncrementAsync) go through one completion queue drained by a goroutine woken by Go's
+// netpoller: no OS thread waits on Redis and no Go code runs on a library thread. Future.Wait returns ctx.Err() when the context is done
 // first; the late completion is still drained and freed.
 //
 // Read-through: GetOrLoad runs a Loader on the calling goroutine, once per key across
