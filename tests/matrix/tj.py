@@ -86,8 +86,8 @@ def _instant(text: str) -> datetime.datetime:
 
 def first_mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
     """Where `actual` (canonical TJ from a reader) differs from `expected` (a case's TJ,
-    $repeat expanded here), or None. Datetimes compare as instants; floats, integers and
-    decimals by value; bytes and UUIDs ignoring hex case."""
+    $repeat expanded here), or None. Datetimes compare as instants; floats and integers
+    by value; decimals by digits and scale; bytes and UUIDs ignoring hex case."""
     where = path or "value"
     tag = tag_of(expected)
     if tag == "$repeat":
@@ -111,8 +111,8 @@ def first_mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
                 same = _instant(a) == _instant(b)
             elif tag == "$date":
                 same = datetime.date.fromisoformat(a) == datetime.date.fromisoformat(b)
-            else:
-                same = decimal.Decimal(a) == decimal.Decimal(b)
+            else:  # the same digits and scale ("12.50" is not "12.5"), in any notation
+                same = decimal.Decimal(a).as_tuple() == decimal.Decimal(b).as_tuple()
         except (ValueError, TypeError, decimal.InvalidOperation) as exc:
             return f"{where}: {tag} {_short(b)} does not parse ({exc})"
         return None if same else f"{where}: expected {tag} {_short(a)}, got {_short(b)}"
@@ -132,7 +132,7 @@ def first_mismatch(expected: Any, actual: Any, path: str = "") -> str | None:
             diff = sorted(set(actual) ^ set(expected))[:3]
             return f"{where}: keys differ ({', '.join(map(repr, diff))})"
         for k in expected:
-            if (m := first_mismatch(expected[k], actual[k], f"{path}.{k}")) is not None:
+            if (m := first_mismatch(expected[k], actual[k], f"{path}.{k}" if path else k)) is not None:
                 return m
         return None
     if type(actual) is not type(expected) or actual != expected:
