@@ -147,7 +147,7 @@ class Matrix:
         for w in people:
             if written[w.lang] is not None:
                 problems.insert(0, f"{w.lang} writer: {written[w.lang]}")
-        width = max(12, *(len(p.lang) + 2 for p in people))
+        width = max(14, *(len(p.lang) + 2 for p in people))
         print("writer \\ reader".ljust(16) + "".join(p.lang.ljust(width) for p in people))
         for w in people:
             print(w.lang.ljust(16) + "".join(cells[w.lang, r.lang].ljust(width) for r in people))
