@@ -41,6 +41,7 @@ using namespace stratacache;
 // handle (a finalizer running late, another thread) is a clean ECLOSED, never a
 // use-after-free. Shells stay allocated until the process exits (listed in g_closed so
 // leak checkers see them reachable).
+//
 // A handle from stratacache_open_shared shares its Cache with the other handles of that
 // name (the registry holds only a weak reference): the Cache goes with the last of them.
 struct stratacache_cache {
@@ -465,17 +466,26 @@ int stratacache_options_new(stratacache_options** out) {
   });
 }
 
+namespace {
+
+Status parse_url_into(stratacache_options& opts, const char* url) {
+  auto o = Options::from_url(url);
+  if (!o) return o.status();
+  opts.options = std::move(o).value();
+  opts.url = url;
+  return Status::ok();
+}
+
+}  // namespace
+
 int stratacache_options_from_url(stratacache_options** out, const char* url) {
   return guarded([&] {
     clear_out<stratacache_options*>(out, nullptr);
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(url, "url");
-    auto o = Options::from_url(url);
-    if (!o) return report(o.status());
-    auto* opts = new stratacache_options();
-    opts->options = std::move(o).value();
-    opts->url = url;
-    *out = opts;
+    auto opts = std::make_unique<stratacache_options>();
+    if (Status st = parse_url_into(*opts, url); !st) return report(st);
+    *out = opts.release();
     return STRATACACHE_OK;
   });
 }
@@ -604,11 +614,8 @@ int stratacache_open_shared(stratacache_cache** out, const char* name, const cha
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(name, "name");
     REQUIRE_ARG(url, "url");
-    auto o = Options::from_url(url);
-    if (!o) return report(o.status());
     stratacache_options opts;
-    opts.options = std::move(o).value();
-    opts.url = url;
+    if (Status st = parse_url_into(opts, url); !st) return report(st);
     return open_shared(out, name, opts);
   });
 }
