@@ -68,6 +68,15 @@ def _tj_from_json(text: str) -> Any:
     return json.loads(text, parse_int=lambda s: {"$int": s}, parse_float=lambda s: {"$float": repr(float(s))})
 
 
+def _message(stderr: bytes) -> str:
+    """The telling line of a failed participant's stderr: the first that names an error
+    (runtimes print a stack trace around it), else the last."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    named = [line for line in lines if "rror" in line or "xception" in line]
+    text = (named or lines or ["(no message)"])[0 if named else -1]
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def discover() -> list[Participant]:
     found = [Participant(p.parent.name, ["bash", str(p)]) for p in sorted(ROOT.glob("bindings/*/matrix.sh"))]
     c_bin = os.environ.get("STRATACACHE_MATRIX_C_BIN") or str(ROOT / "build" / "tests" / "stratacache_matrix_c")
@@ -106,8 +115,7 @@ class Matrix:
         except subprocess.TimeoutExpired:
             return f"{mode} ran past {RUN_TIMEOUT_S} s", ""
         if done.returncode != 0:
-            err = done.stderr.decode(errors="replace").strip().splitlines()
-            return f"{mode} exit {done.returncode}: {err[-1] if err else '(no message)'}", ""
+            return f"{mode} exit {done.returncode}: {_message(done.stderr)}", ""
         return None, done.stdout.decode("utf-8", errors="replace")
 
     def parse(self, who: Participant, out: str) -> dict[str, Any]:
