@@ -146,8 +146,8 @@ STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratac
 STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
 /* ---- One cache shared by every language in a process (added in 0.5) ----
- * Opens a handle on the process-wide cache called `name` (copied; any non-empty or
- * empty text): the first open of a name opens its cache (one L1, one set of Redis
+ * Opens a handle on the process-wide cache called `name` (NUL-terminated text,
+ * copied): the first open of a name opens its cache (one L1, one set of Redis
  * connections), later opens return new handles on that same cache, so a Python module,
  * a Node addon and a C library loaded into one process read and write one L1. Each
  * handle is closed with stratacache_close on its own and its ECLOSED semantics are its
