@@ -54,6 +54,10 @@ for t in bindings/*/test.sh; do
     STRATACACHE_LIB="$root/build/_install/lib/libstratacache.so" bash "$t"
 done
 
+step "value matrix: every language reads every language's values"
+PKG_CONFIG_PATH="$root/build/_install/lib/pkgconfig" LD_LIBRARY_PATH="$root/build/_install/lib" \
+  STRATACACHE_LIB="$root/build/_install/lib/libstratacache.so" python3 tests/matrix/run_matrix.py
+
 step "one version: CMakeLists.txt = C header = library = pkg-config = Python package"
 want=$(sed -nE 's/^project\(stratacache VERSION ([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' CMakeLists.txt)
 printf '#include <stdio.h>\n#include <stratacache.h>\nint main(void) { printf("%%s %%s\\n", STRATACACHE_VERSION_STRING, stratacache_version_string()); return 0; }\n' >build/version_probe.c

@@ -1,5 +1,6 @@
 // stratacache._native: registers each area; the code lives in register_*.cpp,
 // errors.cpp, value_types.cpp and convert_*.cpp.
+#include <dlfcn.h>
 #include <pybind11/pybind11.h>
 
 #include "errors.hpp"
@@ -15,8 +16,8 @@ namespace py = pybind11;
 // the pure-Python package checks it. Not the C library's version: see version().
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
 // 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
-// classes; warm(_async).
-constexpr int kAbiVersion = 5;
+// classes; warm(_async). 6: NativeCache(shared=...), library_path().
+constexpr int kAbiVersion = 6;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;
@@ -33,5 +34,12 @@ PYBIND11_MODULE(_native, m) {
   register_lock(m);
   m.def("version", [] { return std::string(stratacache_version_string()); },
         "Version of the loaded libstratacache, e.g. '0.1.0'.");
+  m.def("library_path", [] {
+        Dl_info info{};
+        if (dladdr(reinterpret_cast<void*>(&stratacache_version_string), &info) == 0 || !info.dli_fname) {
+          throw std::runtime_error("cannot tell where libstratacache was loaded from");
+        }
+        return std::string(info.dli_fname);
+      }, "Path of the libstratacache shared library this module loaded.");
   m.attr("ABI_VERSION") = kAbiVersion;
 }

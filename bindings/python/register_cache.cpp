@@ -289,11 +289,25 @@ bool apply_keys(stratacache_options* opts, PyObject* keys) {
 }
 
 PyObject* cache_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
-  static const char* kwlist[] = {"url", "options", "keys", "serializer", nullptr};
-  PyObject *url = nullptr, *options = nullptr, *keys = nullptr, *serializer = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$OOU:NativeCache", const_cast<char**>(kwlist), &url, &options,
-                                   &keys, &serializer)) {
+  static const char* kwlist[] = {"url", "options", "keys", "serializer", "shared", nullptr};
+  PyObject *url = nullptr, *options = nullptr, *keys = nullptr, *serializer = nullptr, *shared = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$OOUO:NativeCache", const_cast<char**>(kwlist), &url, &options,
+                                   &keys, &serializer, &shared)) {
     return nullptr;
+  }
+  const char* shared_name = nullptr;
+  if (shared && shared != Py_None) {
+    if (!PyUnicode_Check(shared)) {
+      PyErr_Format(PyExc_TypeError, "shared must be a str, not '%.200s'", Py_TYPE(shared)->tp_name);
+      return nullptr;
+    }
+    Py_ssize_t name_len = 0;
+    shared_name = PyUnicode_AsUTF8AndSize(shared, &name_len);
+    if (!shared_name) return nullptr;
+    if (std::strlen(shared_name) != static_cast<size_t>(name_len)) {
+      PyErr_SetString(g_errors.config, "shared contains a NUL character");
+      return nullptr;
+    }
   }
   int format = parse_serializer(serializer);
   if (format < 0) return nullptr;
@@ -313,7 +327,8 @@ PyObject* cache_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
 
   stratacache_cache* handle = nullptr;
   Py_BEGIN_ALLOW_THREADS
-  rc = stratacache_open_with(&handle, opts.get());
+  rc = shared_name ? stratacache_open_shared_with(&handle, shared_name, opts.get())
+                   : stratacache_open_with(&handle, opts.get());
   Py_END_ALLOW_THREADS
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOpen);
 

@@ -145,6 +145,25 @@ STRATACACHE_API int stratacache_open_with(stratacache_cache **out, const stratac
  * runtimes find it. */
 STRATACACHE_API void stratacache_close(stratacache_cache *cache);
 
+/* ---- One cache shared by every language in a process (added in 0.5) ----
+ * Opens a handle on the process-wide cache called `name` (NUL-terminated text,
+ * copied): the first open of a name opens its cache (one L1, one set of Redis
+ * connections), later opens return new handles on that same cache, so a Python module,
+ * a Node addon and a C library loaded into one process read and write one L1. Each
+ * handle is closed with stratacache_close on its own and its ECLOSED semantics are its
+ * own: closing one never affects the others. The cache itself is closed when its last
+ * handle closes (its teardown runs on a short-lived library thread); a later open of
+ * the name opens a fresh one.
+ * A name already open with another URL, other parameters (stratacache_options_set) or
+ * other keys is STRATACACHE_EINVAL with a message naming it; options count as the same
+ * when they come from the same URL text with the same parameters and keys set.
+ * stratacache_open_shared(out, name, url) equals stratacache_open_shared_with on
+ * stratacache_options_from_url(url) with nothing set. Thread-safe; *out is NULL on
+ * failure; opts are read, not kept. */
+STRATACACHE_API int stratacache_open_shared(stratacache_cache **out, const char *name, const char *url);
+STRATACACHE_API int stratacache_open_shared_with(stratacache_cache **out, const char *name,
+                                                 const stratacache_options *opts);
+
 /* ---- Per-call options (NULL everywhere means the defaults) ---- */
 STRATACACHE_API int stratacache_callopts_new(stratacache_callopts **out);
 /* Deadline of each call made with these options, in ms; < 0 restores socket_timeout.

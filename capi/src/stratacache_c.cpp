@@ -3,6 +3,7 @@
 #include "stratacache.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <future>
 #include <optional>
@@ -38,13 +41,16 @@ using namespace stratacache;
 // handle (a finalizer running late, another thread) is a clean ECLOSED, never a
 // use-after-free. Shells stay allocated until the process exits (listed in g_closed so
 // leak checkers see them reachable).
+//
+// A handle from stratacache_open_shared shares its Cache with the other handles of that
+// name (the registry holds only a weak reference): the Cache goes with the last of them.
 struct stratacache_cache {
   static constexpr uint64_t kClosed = uint64_t{1} << 63;
-  explicit stratacache_cache(std::unique_ptr<Cache> c) : cache(std::move(c)) {}
+  explicit stratacache_cache(std::shared_ptr<Cache> c) : cache(std::move(c)) {}
   std::atomic<uint64_t> state{0};          // calls inside the handle | kClosed
   std::atomic<int64_t> direct_pending{0};  // NULL-queue completions not yet returned
   std::atomic<bool> torn_down{false};
-  std::unique_ptr<Cache> cache;
+  std::shared_ptr<Cache> cache;
   stratacache_cache* next_closed = nullptr;
 };
 
@@ -56,6 +62,10 @@ struct stratacache_options {
     bool primary;
   };
   std::vector<Key> keys;
+  // What the options were made of, for stratacache_open_shared_with's "same options"
+  // check: the URL (empty: stratacache_options_new) and every parameter set since.
+  std::string url;
+  std::map<std::string, std::string> params;
   ~stratacache_options() {
     for (auto& k : keys) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
   }
@@ -207,7 +217,7 @@ std::atomic<stratacache_cache*> g_closed{nullptr};
 // caller may be a thread that a foreign callback is waiting for, or the I/O thread.
 void tear_down(stratacache_cache* h, bool detached) noexcept {
   if (h->torn_down.exchange(true, std::memory_order_acq_rel)) return;
-  std::unique_ptr<Cache> c = std::move(h->cache);
+  std::shared_ptr<Cache> c = std::move(h->cache);
   if (detached) {
     try {
       std::thread([c = std::move(c)]() mutable { c.reset(); }).detach();
@@ -456,16 +466,26 @@ int stratacache_options_new(stratacache_options** out) {
   });
 }
 
+namespace {
+
+Status parse_url_into(stratacache_options& opts, const char* url) {
+  auto o = Options::from_url(url);
+  if (!o) return o.status();
+  opts.options = std::move(o).value();
+  opts.url = url;
+  return Status::ok();
+}
+
+}  // namespace
+
 int stratacache_options_from_url(stratacache_options** out, const char* url) {
   return guarded([&] {
     clear_out<stratacache_options*>(out, nullptr);
     REQUIRE_ARG(out, "out");
     REQUIRE_ARG(url, "url");
-    auto o = Options::from_url(url);
-    if (!o) return report(o.status());
-    auto* opts = new stratacache_options();
-    opts->options = std::move(o).value();
-    *out = opts;
+    auto opts = std::make_unique<stratacache_options>();
+    if (Status st = parse_url_into(*opts, url); !st) return report(st);
+    *out = opts.release();
     return STRATACACHE_OK;
   });
 }
@@ -475,7 +495,9 @@ int stratacache_options_set(stratacache_options* opts, const char* name, const c
     REQUIRE_ARG(opts, "opts");
     REQUIRE_ARG(name, "name");
     REQUIRE_ARG(value, "value");
-    return report(opts->options.set(name, value));
+    Status st = opts->options.set(name, value);
+    if (st) opts->params[name] = value;
+    return report(st);
   });
 }
 
@@ -518,6 +540,93 @@ int stratacache_open_with(stratacache_cache** out, const stratacache_options* op
     if (!c) return report(c.status());
     *out = new stratacache_cache(std::move(c).value());
     return STRATACACHE_OK;
+  });
+}
+
+namespace {
+
+// What makes two opens of one shared name the same cache: the URL, the parameters set
+// and the keys (their SHA-256, so the registry keeps no key material).
+std::string shared_identity(const stratacache_options& o) {
+  std::string id = "url=" + o.url;
+  for (auto& [name, value] : o.params) id += "\n" + name + "=" + value;
+  for (auto& k : o.keys) {
+    unsigned char digest[32];
+    unsigned len = 0;
+    EVP_Digest(k.bytes.data(), k.bytes.size(), digest, &len, EVP_sha256(), nullptr);
+    id += "\nkey " + std::to_string(k.id) + (k.primary ? " primary " : " ");
+    for (unsigned i = 0; i < len; ++i) id += "0123456789abcdef"[digest[i] >> 4], id += "0123456789abcdef"[digest[i] & 15];
+  }
+  return id;
+}
+
+// The process-wide registry of named caches (never destroyed: handles may be closed by
+// other libraries' static destructors).
+struct SharedEntry {
+  std::string identity;
+  std::weak_ptr<Cache> cache;
+};
+std::mutex& shared_mutex() {
+  static auto* mu = new std::mutex();
+  return *mu;
+}
+std::map<std::string, SharedEntry>& shared_registry() {
+  static auto* registry = new std::map<std::string, SharedEntry>();
+  return *registry;
+}
+
+// The deleter of a shared Cache. The last handle may be closed from a callback of
+// another handle of the same Cache, on its I/O thread, so the Cache is destroyed on a
+// thread of its own; the reference count (and so the registry) is settled at once.
+void destroy_in_background(Cache* c) noexcept {
+  std::unique_ptr<Cache> owned(c);
+  try {
+    std::thread([owned = std::move(owned)]() mutable { owned.reset(); }).detach();
+  } catch (...) {  // no thread: destroyed right here
+  }
+}
+
+int open_shared(stratacache_cache** out, const char* name, const stratacache_options& opts) {
+  std::string identity = shared_identity(opts);
+  // Held while a new Cache opens, so two first opens of one name make one Cache.
+  std::lock_guard<std::mutex> lock(shared_mutex());
+  SharedEntry& entry = shared_registry()[name];
+  std::shared_ptr<Cache> cache = entry.cache.lock();
+  if (cache && entry.identity != identity) {
+    return fail(STRATACACHE_EINVAL, std::string("shared cache '") + name +
+                                        "' is already open with another URL or other options");
+  }
+  if (!cache) {
+    auto opened = open_from(opts);
+    if (!opened) return report(opened.status());
+    cache = std::shared_ptr<Cache>(std::move(opened).value().release(), destroy_in_background);
+    entry = SharedEntry{std::move(identity), cache};
+  }
+  *out = new stratacache_cache(std::move(cache));
+  return STRATACACHE_OK;
+}
+
+}  // namespace
+
+int stratacache_open_shared(stratacache_cache** out, const char* name, const char* url) {
+  return guarded([&] {
+    clear_out<stratacache_cache*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    REQUIRE_ARG(name, "name");
+    REQUIRE_ARG(url, "url");
+    stratacache_options opts;
+    if (Status st = parse_url_into(opts, url); !st) return report(st);
+    return open_shared(out, name, opts);
+  });
+}
+
+int stratacache_open_shared_with(stratacache_cache** out, const char* name, const stratacache_options* opts) {
+  return guarded([&] {
+    clear_out<stratacache_cache*>(out, nullptr);
+    REQUIRE_ARG(out, "out");
+    REQUIRE_ARG(name, "name");
+    REQUIRE_ARG(opts, "opts");
+    return open_shared(out, name, *opts);
   });
 }
 

@@ -32,6 +32,7 @@ from ._native import (
     LockError,
     LockNotAcquiredError,
     LockNotOwnedError,
+    library_path,
 )
 from ._lock import AsyncLock, Lock
 from ._runtime import configure, get_cache, get_sync_cache
@@ -55,6 +56,7 @@ __all__ = [
     "WriteBehind",
     "WriteOp",
     "cache_update",
+    "library_path",
     "AsyncLock",
     "Lock",
     "LockError",

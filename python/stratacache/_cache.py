@@ -95,7 +95,11 @@ class _Base:
         """Open a cache. ``url`` as in the README (``mem://``, ``redis://...``,
         ``rediss://...``); None takes it from the environment (``REDIS_URL``, ...). ``options``: ``enabled``,
         ``fail_silently``, ``default_ttl``, ``serializer`` (msgpack, json, pickle),
-        ``pickle_secret``, ``encryption_keys`` and any URL parameter by name."""
+        ``pickle_secret``, ``encryption_keys``, ``shared`` and any URL parameter by name.
+        ``shared="name"`` opens a handle on the process-wide cache of that name, which
+        other languages in this process open through the C ABI
+        (``stratacache_open_shared`` on :func:`stratacache.library_path`): one L1, one
+        set of Redis connections; closing this handle leaves theirs open."""
         self._core = CacheCore(resolve_settings(url, options))
 
     @classmethod

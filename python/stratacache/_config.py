@@ -65,6 +65,7 @@ class Settings:
     encryption_keys: tuple[EncryptionKey, ...] = ()
     native_options: Mapping[str, str] = field(default_factory=dict)
     pool_size: int = DEFAULT_POOL_SIZE
+    shared: str | None = None  # the name of a process-wide shared cache
 
     @property
     def native_serializer(self) -> str:
@@ -231,6 +232,9 @@ def resolve_settings(url: str | None = None, options: Mapping[str, Any] | None =
     if "pickle_secret" in options:
         secret = _secret(options.pop("pickle_secret"), "pickle_secret")
     keys = _encryption_keys(options.pop("encryption_keys", None))
+    shared = options.pop("shared", None)
+    if shared is not None and not isinstance(shared, str):
+        raise CacheConfigError(f"shared: expected the name of a shared cache (str), got {shared!r}")
     for name, value in options.items():
         if value is not None:
             native[name] = _option_text(name, value)
@@ -248,4 +252,5 @@ def resolve_settings(url: str | None = None, options: Mapping[str, Any] | None =
     except ValueError:
         pool_size = DEFAULT_POOL_SIZE  # the native layer reports the bad parameter
     return Settings(url=url, enabled=enabled, fail_silently=fail_silently, serializer=serializer,
-                    pickle_secret=secret, encryption_keys=keys, native_options=native, pool_size=pool_size)
+                    pickle_secret=secret, encryption_keys=keys, native_options=native, pool_size=pool_size,
+                    shared=shared)

@@ -41,6 +41,7 @@ class CacheCore:
             options=dict(settings.native_options) or None,
             keys=list(settings.encryption_keys) or None,
             serializer=settings.native_serializer,
+            shared=settings.shared,
         )
         self.enabled = settings.enabled
         self.fail_silently = settings.fail_silently

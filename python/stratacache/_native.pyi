@@ -11,6 +11,9 @@ ABI_VERSION: Final[int]
 def version() -> str:
     """Version of the loaded libstratacache, e.g. ``'0.1.0'``."""
 
+def library_path() -> str:
+    """Path of the libstratacache shared library this module loaded."""
+
 @final
 class _MissingType:
     """Type of :data:`MISSING` (a falsy singleton)."""
@@ -98,6 +101,7 @@ class NativeCache:
         options: dict[str, str] | None = None,
         keys: list[tuple[int, bytes, bool]] | None = None,
         serializer: str = "msgpack",
+        shared: str | None = None,
     ) -> Self: ...
     @property
     def l2_enabled(self) -> bool: ...

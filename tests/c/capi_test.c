@@ -1839,6 +1839,48 @@ static void check_redis(void) {
   stratacache_close(c);
 }
 
+/* Named shared caches (0.5): handles of one name share one L1; each closes on its own;
+ * another URL, parameter or key under an open name is EINVAL naming it. */
+static void check_shared(void) {
+  stratacache_cache *a = NULL, *b = NULL, *c = NULL, *bad = (stratacache_cache *)0x1;
+  CHECK_RC(stratacache_open_shared(&a, "capi-app", "mem://"), 0);
+  CHECK_RC(stratacache_open_shared(&b, "capi-app", "mem://"), 0);
+  CHECK(a != NULL && b != NULL && a != b);
+  if (!a || !b) return;
+  CHECK_RC(stratacache_set(a, "k", 1, "one", 3, STRATACACHE_FORMAT_RAW, 0, NULL), 0);
+  void *v = NULL;
+  size_t len = 0;
+  CHECK_RC(stratacache_get(&v, &len, NULL, b, "k", 1, NULL), 0); /* mem://: only a shared L1 has it */
+  CHECK(v && len == 3 && memcmp(v, "one", 3) == 0);
+  stratacache_free(v);
+  uint64_t hits = 0;
+  CHECK_RC(stratacache_stat(&hits, a, "l1.hits"), 0);
+  CHECK(hits == 1); /* b's read counted in the one L1 a sees */
+
+  CHECK_RC(stratacache_open_shared(&bad, "capi-app", "mem://?max_key_length=64"), STRATACACHE_EINVAL);
+  CHECK(bad == NULL && strstr(stratacache_last_error(), "capi-app") != NULL);
+  stratacache_options *o = NULL;
+  CHECK_RC(stratacache_options_from_url(&o, "mem://"), 0);
+  CHECK_RC(stratacache_open_shared_with(&c, "capi-app", o), 0); /* the same URL, nothing set */
+  unsigned char key[32] = {0};
+  CHECK_RC(stratacache_options_add_key(o, 1, key, sizeof key, 1), 0);
+  CHECK_RC(stratacache_open_shared_with(&bad, "capi-app", o), STRATACACHE_EINVAL); /* other keys */
+  stratacache_options_free(o);
+  CHECK_RC(stratacache_open_shared(&bad, "capi-app", NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_open_shared(&bad, NULL, "mem://"), STRATACACHE_EINVAL);
+
+  stratacache_close(a); /* b and c keep the cache */
+  CHECK_RC(stratacache_get(&v, &len, NULL, a, "k", 1, NULL), STRATACACHE_ECLOSED);
+  CHECK_RC(stratacache_get(&v, &len, NULL, c, "k", 1, NULL), 0);
+  stratacache_free(v);
+  stratacache_close(b);
+  stratacache_close(c);
+  /* The last handle took the cache with it: the name opens afresh, with any URL. */
+  CHECK_RC(stratacache_open_shared(&a, "capi-app", "mem://?max_key_length=64"), 0);
+  CHECK_RC(stratacache_get(&v, &len, NULL, a, "k", 1, NULL), STRATACACHE_ENOTFOUND);
+  stratacache_close(a);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--print-counters") == 0) { /* the README's counter table */
     print_counter_rows();
@@ -1894,6 +1936,7 @@ int main(int argc, char **argv) {
   stratacache_free(NULL);
 
   check_golden();
+  check_shared();
   check_close_race();
   check_redis();
 
