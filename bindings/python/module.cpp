@@ -17,7 +17,7 @@ namespace py = pybind11;
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
 // 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
 // classes; warm(_async). 6: NativeCache(shared=...), library_path().
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 5;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;
