@@ -641,6 +641,15 @@ void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)
   impl_->health(call, false, std::move(done));
 }
 
+Result<ServerInfo> Cache::server_info(const CallOptions& call) {
+  return waited(Result<ServerInfo>(ServerInfo()),
+                [&](auto done) { impl_->l2->server_info(impl_->l2_call(call, true), std::move(done)); });
+}
+
+void Cache::server_info_async(const CallOptions& call, std::function<void(Result<ServerInfo>)> done) {
+  impl_->l2->server_info(impl_->l2_call(call, false), std::move(done));
+}
+
 void Cache::flush_l1() { impl_->l1.clear(); }
 
 CacheStats Cache::stats() const {

@@ -203,6 +203,10 @@ class CacheCore:
         health: dict[str, Any] = await self._submit(self.native.health_async)
         return health
 
+    async def aserver_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = await self._submit(self.native.server_info_async)
+        return info
+
     # ---- lifecycle -----------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         out = dict(self.native.stats())
