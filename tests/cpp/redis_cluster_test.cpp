@@ -609,6 +609,16 @@ TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {
 }
 
 TEST_F(RedisClusterTest, ServerInfoOfEveryMasterAndReplicaSummed) {
+  // cluster_state:ok comes before CLUSTER SLOTS lists every replica (gossip).
+  auto replicas_listed = [&] {
+    std::string slots = cluster_->node(0).cli({"CLUSTER", "SLOTS"});
+    for (size_t i = 0; i < cluster_->node_count(); ++i) {
+      if (slots.find(std::to_string(cluster_->node(i).port())) == std::string::npos) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 300 && !replicas_listed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(replicas_listed()) << cluster_->node(0).cli({"CLUSTER", "SLOTS"});
   auto c = Cache::open(cluster_->url("", 1));  // one seed: the others come from the slot map
   ASSERT_TRUE(c) << c.status().to_string();
   for (int i = 0; i < 30; ++i) ASSERT_TRUE((*c)->set("sinfo:" + std::to_string(i), Payload{Format::kRaw, "v"}));
