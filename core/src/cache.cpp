@@ -134,7 +134,7 @@ Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
 Result<Value> Cache::decode_value(const ValueRef& value) const {
   auto v = deserialize(value.data(), value.format(), impl_->options.codec.limits);
   if (!v) {
-    impl_->decode_errors.fetch_add(1, std::memory_order_relaxed);
+    impl_->count_decode_error({}, v.status());
     return not_found("stored value could not be deserialized (" + v.status().to_string() + ")");
   }
   return v;

@@ -8,6 +8,11 @@ _Key: TypeAlias = str | bytes
 
 ABI_VERSION: Final[int]
 
+# The log hook (stratacache._logging): events wait in a bounded native buffer.
+def log_install(min_level: int) -> None: ...
+def log_remove() -> None: ...
+def log_wait(timeout: float) -> tuple[list[tuple[int, str, str]], int]: ...
+
 def version() -> str:
     """Version of the loaded libstratacache, e.g. ``'0.1.0'``."""
 

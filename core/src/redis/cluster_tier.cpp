@@ -1,5 +1,7 @@
 #include "redis/cluster_tier.hpp"
 
+#include "stratacache/log.hpp"
+
 #include <algorithm>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <utility>
 
 #include "redis/reply.hpp"
+#include "stratacache/log.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -234,6 +237,7 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
       continue;
     }
     bool moved = false;
+    size_t slots_moved = 0;
     {
       std::unique_lock<std::shared_mutex> lock(map_mu_);
       auto before = owner_;
@@ -245,9 +249,16 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
         for (uint32_t slot = range.first; slot <= range.second; ++slot) owner_[slot] = index;
       }
       moved = loaded_ && before != owner_;
+      if (moved) {
+        for (size_t slot = 0; slot < owner_.size(); ++slot) slots_moved += before[slot] != owner_[slot];
+      }
       masters_ = masters;
       replicas_ = replicas;
       loaded_ = true;
+    }
+    if (moved && log_enabled(LogLevel::kInfo)) {
+      log_event(LogLevel::kInfo, "cluster.slots_moved",
+                "slot map refresh: " + std::to_string(slots_moved) + " slots served by another node than before");
     }
     if (coherence_) follow_masters(masters, moved);
     stale_.store(false, std::memory_order_relaxed);
