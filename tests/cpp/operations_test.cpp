@@ -136,5 +136,99 @@ TEST(Health, UsedMemoryAsHumanTextAndBytes) {
               0.5 * static_cast<double>(h.used_memory_bytes));
 }
 
+// Records every event while alive (one handler per process: tests using it run in turn).
+class LogCapture {
+ public:
+  explicit LogCapture(LogLevel min) {
+    set_log_handler(min, [this](LogLevel level, std::string_view event, std::string_view message) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.emplace_back(level, std::string(event), std::string(message));
+    });
+  }
+  ~LogCapture() { set_log_handler(LogLevel::kOff, nullptr); }
+  // How many `event`s arrived; each must have had `level`.
+  int count(const std::string& event, LogLevel level) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& [l, e, m] : events_) {
+      if (e != event) continue;
+      EXPECT_EQ(static_cast<int>(l), static_cast<int>(level)) << e << ": " << m;
+      ++n;
+    }
+    return n;
+  }
+  std::string messages(const std::string& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const auto& [l, e, m] : events_) {
+      if (e == event) out += m + "\n";
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::tuple<LogLevel, std::string, std::string>> events_;
+};
+
+TEST(LogEvents, ServerKilledAndRestartedLogsEachTransitionOnce) {
+  auto server = RedisServer::start();
+  const std::string where = "127.0.0.1:" + std::to_string(server->port());
+  auto c = open_or_die(server->url("", 0,
+                                   "socket_timeout=0.5&l1_coherence=off&circuit_breaker_threshold=2&"
+                                   "circuit_breaker_cooldown=0.2"));
+  ASSERT_TRUE(c);
+  LogCapture log(LogLevel::kInfo);
+  ASSERT_TRUE(c->set("k", raw("v")));
+  server->kill9();
+  for (int i = 0; i < 6; ++i) EXPECT_FALSE(c->set("k", raw("v")));
+  EXPECT_EQ(log.count("l2.connection_lost", LogLevel::kWarning), 1) << log.messages("l2.connection_lost");
+  EXPECT_NE(log.messages("l2.connection_lost").find(where), std::string::npos) << log.messages("l2.connection_lost");
+  EXPECT_EQ(log.count("breaker.open", LogLevel::kWarning), 1) << log.messages("breaker.open");
+  EXPECT_EQ(log.count("breaker.closed", LogLevel::kInfo), 0);
+
+  server->restart();
+  bool back = false;
+  for (int i = 0; i < 200 && !back; ++i) {
+    back = c->set("k", raw("v")).is_ok();
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(back);
+  EXPECT_EQ(log.count("l2.connection_lost", LogLevel::kWarning), 1) << log.messages("l2.connection_lost");
+  EXPECT_EQ(log.count("l2.reconnected", LogLevel::kInfo), 1) << log.messages("l2.reconnected");
+  EXPECT_GE(log.count("breaker.half_open", LogLevel::kInfo), 1);
+  EXPECT_EQ(log.count("breaker.closed", LogLevel::kInfo), 1) << log.messages("breaker.closed");
+  EXPECT_EQ(log.count("l2.connection_opened", LogLevel::kDebug), 0);  // below the handler's level
+}
+
+TEST(LogEvents, DecodeErrorNamesTheKeyOncePerRead) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "l1_coherence=off"));
+  ASSERT_TRUE(c);
+  ASSERT_EQ(server->cli({"SET", "not-ours", "plain bytes"}), "OK");  // not an envelope
+  LogCapture log(LogLevel::kWarning);
+  EXPECT_EQ(c->get("not-ours").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(log.count("codec.decode_error", LogLevel::kWarning), 1);
+  EXPECT_NE(log.messages("codec.decode_error").find("'not-ours'"), std::string::npos)
+      << log.messages("codec.decode_error");
+  EXPECT_EQ(c->get("not-ours").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(log.count("codec.decode_error", LogLevel::kWarning), 2);
+  EXPECT_EQ(c->stats().decode_errors, 2u);
+}
+
+TEST(LogEvents, NothingArrivesBelowTheLevelOrAfterRemoval) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "l1_coherence=off"));
+  ASSERT_TRUE(c);
+  ASSERT_EQ(server->cli({"SET", "not-ours", "plain bytes"}), "OK");
+  {
+    LogCapture log(LogLevel::kError);  // decode errors are warnings
+    EXPECT_FALSE(c->get("not-ours"));
+    EXPECT_EQ(log.count("codec.decode_error", LogLevel::kWarning), 0);
+    EXPECT_TRUE(log_enabled(LogLevel::kError));
+  }
+  EXPECT_FALSE(log_enabled(LogLevel::kError));  // removed with the capture
+}
+
 }  // namespace
 }  // namespace stratacache
