@@ -410,9 +410,14 @@ nlohmann::json stats_to_json(const CacheStats& s) {
   return j;
 }
 
+// Compact JSON text; invalid UTF-8 (a server's or a key's bytes) becomes U+FFFD.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int give_json(char** out, size_t* out_len, const nlohmann::json& j) {
   void* buf = nullptr;
-  int rc = give_buffer(&buf, out_len, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  int rc = give_buffer(&buf, out_len, json_text(j));
   *out = static_cast<char*>(buf);
   return rc;
 }
@@ -709,7 +714,7 @@ std::string health_text(const HealthInfo& h) {
                       {"coherence_up", h.coherence_up},
                       {"coherence_channels", h.coherence_channels},
                       {"coherence_error", h.coherence_error}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_text(j);
 }
 
 nlohmann::json server_node_json(const ServerNodeInfo& n, bool total) {
@@ -733,11 +738,10 @@ nlohmann::json server_node_json(const ServerNodeInfo& n, bool total) {
 }
 
 // The JSON of stratacache_server_info_json (header, docs/operations.md).
-std::string server_info_text(const ServerInfo& info) {
+nlohmann::json server_info_json(const ServerInfo& info) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const ServerNodeInfo& n : info.nodes) nodes.push_back(server_node_json(n, false));
-  nlohmann::json j = {{"nodes", std::move(nodes)}, {"total", server_node_json(info.total, true)}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return {{"nodes", std::move(nodes)}, {"total", server_node_json(info.total, true)}};
 }
 
 Completion completion_get(Result<ValueRef> r) {
@@ -781,7 +785,7 @@ Completion completion_health(HealthInfo h) {
 }
 Completion completion_server_info(Result<ServerInfo> r) {
   if (!r) return completion_of(r.status());
-  return completion_with_buffer(server_info_text(*r), STRATACACHE_FORMAT_JSON);
+  return completion_with_buffer(json_text(server_info_json(*r)), STRATACACHE_FORMAT_JSON);
 }
 
 // The core's completion for one submission: converts the result and delivers it. A
@@ -1391,10 +1395,7 @@ int stratacache_server_info_json(char** out_json, size_t* out_len, stratacache_c
     ENTER(cache);
     auto r = use->server_info(call_of(co));
     if (!r) return report(r.status());
-    void* buf = nullptr;
-    int rc = give_buffer(&buf, out_len, server_info_text(*r));
-    *out_json = static_cast<char*>(buf);
-    return rc;
+    return give_json(out_json, out_len, server_info_json(*r));
   });
 }
 
