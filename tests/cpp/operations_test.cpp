@@ -201,6 +201,27 @@ TEST(LogEvents, ServerKilledAndRestartedLogsEachTransitionOnce) {
   EXPECT_EQ(log.count("l2.connection_opened", LogLevel::kDebug), 0);  // below the handler's level
 }
 
+TEST(LogEvents, CoherenceChannelLostAndRestoredOnce) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "socket_timeout=0.5&l1_coherence=tracking&circuit_breaker_threshold=0"));
+  ASSERT_TRUE(c);
+  auto up = [&] { return c->health().coherence_up; };
+  for (int i = 0; i < 200 && !up(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_TRUE(up());
+  LogCapture log(LogLevel::kInfo);
+  server->kill9();
+  for (int i = 0; i < 200 && log.count("coherence.channel_lost", LogLevel::kWarning) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(log.count("coherence.channel_lost", LogLevel::kWarning), 1) << log.messages("coherence.channel_lost");
+  server->restart();
+  for (int i = 0; i < 400 && log.count("coherence.channel_restored", LogLevel::kInfo) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(log.count("coherence.channel_restored", LogLevel::kInfo), 1) << log.messages("coherence.channel_restored");
+  EXPECT_EQ(log.count("coherence.channel_lost", LogLevel::kWarning), 1) << log.messages("coherence.channel_lost");
+}
+
 TEST(LogEvents, DecodeErrorNamesTheKeyOncePerRead) {
   auto server = RedisServer::start();
   auto c = open_or_die(server->url("", 0, "l1_coherence=off"));
