@@ -69,8 +69,15 @@ void register_log(py::module_& m) {
       "Install the log hook for events at min_level and above (10 debug ... 40 error); they wait in a bounded "
       "buffer for log_wait().");
   m.def(
-      "log_remove", [] { check(stratacache_set_log_handler(0, nullptr, nullptr)); },
-      "Remove the log hook (events already buffered stay for log_wait()).");
+      "log_remove",
+      [] {
+        check(stratacache_set_log_handler(0, nullptr, nullptr));
+        Buffer& b = buffer();
+        std::lock_guard<std::mutex> lock(b.mu);
+        b.events.clear();
+        b.dropped = 0;
+      },
+      "Remove the log hook and drop the events not yet taken by log_wait().");
   m.def(
       "log_wait",
       [](double timeout) {

@@ -135,7 +135,8 @@ def enable_logging(level: int | None = None) -> None:
 
 
 def disable_logging() -> None:
-    """Stop routing events (the core formats none from now on)."""
+    """Stop routing events (the core formats none from now on; events not yet handed
+    to :mod:`logging` are dropped)."""
     global _level, _stop, _thread
     with _lock:
         _native.log_remove()
