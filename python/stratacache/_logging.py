@@ -22,6 +22,7 @@ wait for the GIL; the ``stratacache-log`` daemon thread takes them out
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -164,6 +165,19 @@ def _after_fork_in_child() -> None:
         _stop = _thread = None
         _start_locked()
 
+
+def _at_exit() -> None:
+    # The thread must not be inside log_wait (without the GIL) when the interpreter
+    # finalizes: a daemon thread re-taking the GIL then is ended abruptly.
+    with _lock:
+        stop, thread = _stop, _thread
+    if stop is not None:
+        stop.set()
+    if thread is not None:
+        thread.join()
+
+
+atexit.register(_at_exit)
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
