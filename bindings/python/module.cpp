@@ -16,8 +16,9 @@ namespace py = pybind11;
 // the pure-Python package checks it. Not the C library's version: see version().
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
 // 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
-// classes; warm(_async). 6: server_info(_async), log_install / log_remove / log_wait.
-constexpr int kAbiVersion = 6;
+// classes; warm(_async). 5 (the whole 0.5 release): server_info(_async), log_install /
+// log_remove / log_wait.
+constexpr int kAbiVersion = 5;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;

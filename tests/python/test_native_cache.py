@@ -27,7 +27,7 @@ def c() -> NativeCache:
 
 def test_module_level_names() -> None:
     assert _native.version().count(".") == 2  # equal to the project version: test_version.py
-    assert _native.ABI_VERSION == 6
+    assert _native.ABI_VERSION == 5
     assert isinstance(_native.MISSING, _native._MissingType)
 
 
