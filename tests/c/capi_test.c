@@ -1745,6 +1745,67 @@ static void check_locks(const char *url) {
   stratacache_close(b);
 }
 
+/* Server info (0.5): the one server, its role and address; mem:// has none. */
+static void check_server_info(stratacache_cache *c, unsigned short port) {
+  char *json = NULL;
+  size_t len = 0;
+  CHECK_RC(stratacache_server_info_json(&json, &len, c, NULL), 0);
+  char address[64];
+  snprintf(address, sizeof address, "\"address\":\"127.0.0.1:%u\"", port);
+  CHECK(json && strlen(json) == len && strstr(json, address) && strstr(json, "\"role\":\"master\"") &&
+        strstr(json, "\"total\":{") && strstr(json, "\"used_memory_bytes\":"));
+  stratacache_free(json);
+  CHECK(health_has(c, "\"used_memory_bytes\":"));
+  stratacache_cache *mem = NULL;
+  CHECK_RC(stratacache_open(&mem, "mem://"), 0);
+  json = (char *)0x1;
+  CHECK_RC(stratacache_server_info_json(&json, &len, mem, NULL), STRATACACHE_EUNSUPPORTED);
+  CHECK(json == NULL && len == 0);
+  stratacache_close(mem);
+}
+
+/* The log hook (0.5): each event once, at its level; removal stops delivery. */
+struct log_box {
+  atomic_int lost, other;
+  atomic_int level;
+};
+static void on_log(void *user, int level, const char *event, size_t event_len, const char *message,
+                   size_t message_len) {
+  struct log_box *box = user;
+  (void)message;
+  if (event_len == 18 && memcmp(event, "l2.connection_lost", 18) == 0 && message_len > 0) {
+    atomic_fetch_add(&box->lost, 1);
+    atomic_store(&box->level, level);
+  } else {
+    atomic_fetch_add(&box->other, 1);
+  }
+}
+static void check_log_hook(void) {
+  struct log_box box;
+  atomic_init(&box.lost, 0);
+  atomic_init(&box.other, 0);
+  atomic_init(&box.level, 0);
+  CHECK_RC(stratacache_set_log_handler(-1, on_log, &box), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_set_log_handler(STRATACACHE_LOG_WARNING, on_log, &box), 0);
+  char url[128];
+  /* Nothing listens there: the first failed connect is the outage, logged once. */
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?socket_timeout=0.5&circuit_breaker_threshold=0", free_port());
+  stratacache_cache *c = NULL;
+  CHECK_RC(stratacache_open(&c, url), 0);
+  for (int i = 0; c && i < 3; ++i) CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 0, 0, NULL), STRATACACHE_EUNAVAILABLE);
+  CHECK(atomic_load(&box.lost) == 1);
+  CHECK(atomic_load(&box.level) == STRATACACHE_LOG_WARNING);
+  CHECK(atomic_load(&box.other) == 0); /* no breaker here: nothing else at WARNING */
+  stratacache_close(c);
+  CHECK_RC(stratacache_set_log_handler(0, NULL, NULL), 0);
+  c = NULL;
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u/0?socket_timeout=0.5", free_port());
+  CHECK_RC(stratacache_open(&c, url), 0);
+  if (c) CHECK_RC(stratacache_set(c, "k", 1, "v", 1, 0, 0, NULL), STRATACACHE_EUNAVAILABLE);
+  stratacache_close(c);
+  CHECK(atomic_load(&box.lost) == 1); /* removed: nothing more arrives */
+}
+
 static void check_redis(void) {
   unsigned short port = free_port();
   pid_t pid = start_redis(port);
@@ -1769,6 +1830,7 @@ static void check_redis(void) {
   check_leases(c, url);
   check_write_behind(c);
   check_tags(c);
+  check_server_info(c, port);
   check_lifetimes(port, pid);
   char lock_url[256];
   snprintf(lock_url, sizeof lock_url, "redis://127.0.0.1:%u/0?prefix=ctest-lock:", port);
@@ -1937,6 +1999,7 @@ int main(int argc, char **argv) {
 
   check_golden();
   check_shared();
+  check_log_hook();
   check_close_race();
   check_redis();
 

@@ -16,8 +16,8 @@ from stratacache import AsyncCache, Cache, CacheError, get_cache, get_sync_cache
 pytestmark = pytest.mark.usefixtures("clean_stratacache")
 
 USER = {"name": "Alice", "role": "admin"}
-HEALTH_KEYS = {"healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds",
-               "coherence", "coherence_up", "coherence_channels", "coherence_error"}
+HEALTH_KEYS = {"healthy", "latency_ms", "version", "used_memory", "used_memory_bytes", "connected_clients",
+               "uptime_seconds", "coherence", "coherence_up", "coherence_channels", "coherence_error"}
 
 
 @pytest.fixture(params=["mem", "redis"])

@@ -244,8 +244,8 @@ def test_stats_count_hits_and_misses(c: NativeCache) -> None:
 
 def test_health_of_mem(c: NativeCache) -> None:
     h = c.health()
-    assert set(h) == {"healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds",
-                      "error", "coherence", "coherence_up", "coherence_channels", "coherence_error"}
+    assert set(h) == {"healthy", "latency_ms", "version", "used_memory", "used_memory_bytes", "connected_clients",
+                      "uptime_seconds", "error", "coherence", "coherence_up", "coherence_channels", "coherence_error"}
     assert h["healthy"] is True
 
 

@@ -174,6 +174,11 @@ class Cache {
   CacheStats stats() const;
   // Never fails: an unreachable L2 gives healthy=false with the reason.
   HealthInfo health(const CallOptions& call = {});
+  // Server INFO of every Redis node this cache knows, each and summed (docs/operations.md,
+  // "Server info"). Unreachable nodes are listed with their error; fails only when no
+  // node answered. mem://: kUnsupported.
+  Result<ServerInfo> server_info(const CallOptions& call = {});
+  void server_info_async(const CallOptions& call, std::function<void(Result<ServerInfo>)> done);
   const Options& options() const;
 
   struct Impl;
