@@ -56,6 +56,7 @@ constexpr Family kLockAcquired{"stratacache_lock_acquired_total", MetricType::kC
 constexpr Family kLockContended{"stratacache_lock_contended_total", MetricType::kCounter, "Lock acquire calls that found the lock held by another owner"};
 constexpr Family kLockTimeouts{"stratacache_lock_timeouts_total", MetricType::kCounter, "Lock acquire calls that ended without the lock"};
 constexpr Family kLockLost{"stratacache_lock_lost_total", MetricType::kCounter, "Lock extends and releases refused because the caller no longer held the lock"};
+constexpr Family kCodecBytes{"stratacache_codec_bytes_total", MetricType::kCounter, "Values encoded for Redis: payload bytes before compression and encryption, encoded bytes of their envelopes"};
 constexpr Family kBytes{"stratacache_bytes_total", MetricType::kCounter, "Value bytes (envelopes as stored) sent to and received from Redis"};
 }  // namespace
 
@@ -138,6 +139,11 @@ const Counter kCounters[] = {
     STRATACACHE_L2(bytes_read, "value bytes (envelopes as stored) received from Redis", &kBytes, "tier=\"l2\",direction=\"read\""),
     STRATACACHE_L2(bytes_written, "value bytes (envelopes as stored) sent to Redis", &kBytes, "tier=\"l2\",direction=\"written\""),
     STRATACACHE_L2(breakers_open, "circuit breakers open now (a Cluster has one per node)", &kBreakersOpen, "tier=\"l2\""),
+    {"codec.payload_bytes", [](const CacheStats& s) { return s.codec.payload_bytes; },
+     "codec: bytes of the values encoded for Redis, before compression and encryption", &kCodecBytes, "stage=\"payload\""},
+    {"codec.encoded_bytes", [](const CacheStats& s) { return s.codec.encoded_bytes; },
+     "codec: bytes of the envelopes made of them (compression ratio = payload_bytes / encoded_bytes)", &kCodecBytes,
+     "stage=\"encoded\""},
 };
 #undef STRATACACHE_WB
 #undef STRATACACHE_LOCK
@@ -146,7 +152,7 @@ const Counter kCounters[] = {
 #undef STRATACACHE_L2
 const size_t kCounterCount = sizeof kCounters / sizeof kCounters[0];
 
-const Family* const kFamilies[] = {&kRequests, &kEvictions, &kExpirations, &kAdmissionRejections, &kEntries, &kMemoryBytes, &kPayloadBytes, &kMaxEntries, &kMaxMemoryBytes, &kWindowMaxEntries, &kSketchBytes, &kSets, &kDeletes, &kFailedOperations, &kErrors, &kBreakerTransitions, &kBreakersOpen, &kConnectFailures, &kConnectionsOpened, &kConnectionsDiscarded, &kMasterChanges, &kRedirects, &kDecodeErrors, &kInvalidations, &kCoherenceFlushes, &kReadThroughLoads, &kReadThroughLoadFailures, &kReadThroughStaleServed, &kReadThroughLeaseWaits, &kReadThroughLeaseTakeovers, &kReadThroughEarlyRefreshes, &kReadThroughNegativeHits, &kReadThroughFillsRefused, &kPromotions, &kWriteBehindPending, &kWriteBehindWritten, &kWriteBehindFailed, &kWriteBehindRetries, &kWriteBehindCoalesced, &kWriteBehindRejected, &kWriteBehindAbandoned, &kTagInvalidations, &kTagEntriesRemoved, &kTagDependentsInvalidated, &kLockAcquired, &kLockContended, &kLockTimeouts, &kLockLost, &kBytes};
+const Family* const kFamilies[] = {&kRequests, &kEvictions, &kExpirations, &kAdmissionRejections, &kEntries, &kMemoryBytes, &kPayloadBytes, &kMaxEntries, &kMaxMemoryBytes, &kWindowMaxEntries, &kSketchBytes, &kSets, &kDeletes, &kFailedOperations, &kErrors, &kBreakerTransitions, &kBreakersOpen, &kConnectFailures, &kConnectionsOpened, &kConnectionsDiscarded, &kMasterChanges, &kRedirects, &kDecodeErrors, &kInvalidations, &kCoherenceFlushes, &kReadThroughLoads, &kReadThroughLoadFailures, &kReadThroughStaleServed, &kReadThroughLeaseWaits, &kReadThroughLeaseTakeovers, &kReadThroughEarlyRefreshes, &kReadThroughNegativeHits, &kReadThroughFillsRefused, &kPromotions, &kWriteBehindPending, &kWriteBehindWritten, &kWriteBehindFailed, &kWriteBehindRetries, &kWriteBehindCoalesced, &kWriteBehindRejected, &kWriteBehindAbandoned, &kTagInvalidations, &kTagEntriesRemoved, &kTagDependentsInvalidated, &kLockAcquired, &kLockContended, &kLockTimeouts, &kLockLost, &kBytes, &kCodecBytes};
 const size_t kFamilyCount = sizeof kFamilies / sizeof kFamilies[0];
 
 nlohmann::json stats_to_json(const CacheStats& s) {

@@ -657,6 +657,7 @@ CacheStats Cache::stats() const {
   s.write_behind = impl_->write_behind.snapshot();
   s.tags = impl_->tags->stats();
   s.lock = impl_->locks->stats();
+  s.codec = impl_->metrics.codec();
   return s;
 }
 

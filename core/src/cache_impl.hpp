@@ -155,11 +155,15 @@ struct Cache::Impl : Coherence::Sink {
     return std::min(entry_ttl_ms, cap);
   }
 
-  Result<std::string> envelope(std::string_view key, const Payload& p) const {
-    if (plain_integers) {
+  // The bytes a value is stored as in L2 (metadata: always an envelope); payload and
+  // stored sizes are counted for the compression ratio (CacheStats::codec).
+  Result<std::string> envelope(std::string_view key, const Payload& p, const EntryMeta* meta = nullptr) {
+    if (plain_integers && !meta) {
       if (auto v = payload_integer(p)) return std::to_string(*v);
     }
-    return codec.encode(p, options.prefix, key);
+    auto env = codec.encode(p, options.prefix, key, meta);
+    if (env) metrics.add_encoded(p.data.size(), env->size());
+    return env;
   }
 
   // Decode an L2 value (docs/envelope.md, "Errors"). A read never destroys

@@ -12,6 +12,8 @@ Derived keys (rates are fractions 0..1, times milliseconds; 0 while nothing was 
   histogram) and ``percentiles_ms`` (``p50``, ``p90``, ``p99``, ``p999`` of it).
 - ``percentiles_ms``: ``{"l1.get": {"p50": ..., ...}, "l2.set": {...}, ...}``, one
   entry per timed operation.
+- ``compression_ratio``: payload bytes of the values encoded for Redis per byte of
+  their envelopes (above 1 when compression pays; 0 while nothing was encoded).
 
 The native keys stay as they are: ``counters`` (what ``stats()`` returns from the
 core), ``operations`` (one histogram per tier and operation, with its percentiles in
@@ -63,5 +65,7 @@ def derive(raw: dict[str, Any], l2_enabled: bool) -> dict[str, Any]:
     out["miss_rate"] = _rate(reads - answered, reads)
     out["avg_access_time_ms"] = read_seconds * 1000.0 / reads if reads else 0.0
     out["tiers"] = tiers
+    codec = counters["codec"]
+    out["compression_ratio"] = _rate(codec["payload_bytes"], codec["encoded_bytes"])
     out["percentiles_ms"] = {f"{o['tier']}.{o['op']}": _percentiles_ms(o) for o in raw["operations"]}
     return out

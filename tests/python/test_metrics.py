@@ -83,6 +83,18 @@ def test_redis_operations_are_all_timed_with_their_bytes(redis_server) -> None: 
     assert r["tiers"]["l2"]["avg_access_time_ms"] > 0
     # Redis reads take longer than L1 lookups; the average covers both.
     assert r["avg_access_time_ms"] > 0
+    # 20 values of 100 bytes (as MessagePack) became envelopes a little larger.
+    codec = w["counters"]["codec"]
+    assert codec["payload_bytes"] >= 20 * 100 and codec["encoded_bytes"] > codec["payload_bytes"]
+    assert 0.5 < w["compression_ratio"] < 1
+
+
+def test_compression_ratio_counts_what_compression_saved(redis_server) -> None:  # type: ignore[no-untyped-def]
+    with Cache(redis_server.url + "?compression=lz4&compression_threshold=64") as cache:
+        cache.set("big", "a" * 10000)
+        m = cache.metrics()
+    assert m["compression_ratio"] > 10
+    assert m["counters"]["codec"]["encoded_bytes"] == m["counters"]["l2"]["bytes_written"]
 
 
 def test_async_cache_has_the_same_metrics(redis_server) -> None:  # type: ignore[no-untyped-def]

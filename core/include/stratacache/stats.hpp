@@ -101,6 +101,13 @@ struct LockStats {
   uint64_t lost = 0;       // extends and releases refused: the caller no longer owned the lock (it had expired)
 };
 
+// Values encoded for L2 (envelopes; docs/metrics.md): the compression ratio is
+// payload_bytes / encoded_bytes. 0 when metrics are compiled out.
+struct CodecStats {
+  uint64_t payload_bytes = 0;  // serialized values before compression and encryption
+  uint64_t encoded_bytes = 0;  // the envelopes made of them (header, compression, encryption)
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
@@ -108,6 +115,7 @@ struct CacheStats {
   WriteBehindStats write_behind;
   TagStats tags;
   LockStats lock;
+  CodecStats codec;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 

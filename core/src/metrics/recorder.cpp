@@ -79,6 +79,22 @@ void MetricsRecorder::add_bytes_written(uint64_t n) noexcept {
   if (stripes_) stripe().bytes_written.fetch_add(n, std::memory_order_relaxed);
 }
 
+void MetricsRecorder::add_encoded(uint64_t payload, uint64_t encoded) noexcept {
+  if (!stripes_) return;
+  Stripe& s = stripe();
+  s.payload_bytes.fetch_add(payload, std::memory_order_relaxed);
+  s.encoded_bytes.fetch_add(encoded, std::memory_order_relaxed);
+}
+
+CodecStats MetricsRecorder::codec() const noexcept {
+  CodecStats c;
+  for (size_t i = 0; stripes_ && i < kStripes; ++i) {
+    c.payload_bytes += stripes_[i].payload_bytes.load(std::memory_order_relaxed);
+    c.encoded_bytes += stripes_[i].encoded_bytes.load(std::memory_order_relaxed);
+  }
+  return c;
+}
+
 uint64_t MetricsRecorder::bytes_read() const noexcept {
   uint64_t n = 0;
   for (size_t i = 0; stripes_ && i < kStripes; ++i) n += stripes_[i].bytes_read.load(std::memory_order_relaxed);

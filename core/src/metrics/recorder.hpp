@@ -51,6 +51,9 @@ class MetricsRecorder {
   void finished(MetricTier tier, MetricOp op, std::string_view key, uint64_t ns, uint64_t weight) noexcept;
   void add_bytes_read(uint64_t n) noexcept;
   void add_bytes_written(uint64_t n) noexcept;
+  // A value of `payload` bytes became an envelope of `encoded` bytes.
+  void add_encoded(uint64_t payload, uint64_t encoded) noexcept;
+  CodecStats codec() const noexcept;
 
   uint64_t bytes_read() const noexcept;
   uint64_t bytes_written() const noexcept;
@@ -66,6 +69,8 @@ class MetricsRecorder {
     std::atomic<uint64_t> sum_ns[kSlots];
     std::atomic<uint64_t> bytes_read;
     std::atomic<uint64_t> bytes_written;
+    std::atomic<uint64_t> payload_bytes;
+    std::atomic<uint64_t> encoded_bytes;
   };
   Stripe& stripe() const noexcept;
   void log(MetricTier tier, MetricOp op, std::string_view key, uint64_t ns) const;
