@@ -138,7 +138,9 @@ class _Base:
         ``fills_refused`` (docs/read-through.md). Write-behind counts under
         ``write_behind`` (the sum over this cache's write-behinds): ``pending``,
         ``written``, ``failed``, ``retries``, ``coalesced``, ``rejected``, ``abandoned``
-        (docs/write-behind.md)."""
+        (docs/write-behind.md). Bytes to and from Redis count under ``l2``
+        (``bytes_read``, ``bytes_written``), encoding under ``codec``
+        (``payload_bytes``, ``encoded_bytes``; docs/metrics.md)."""
         return self._core.stats()
 
     def metrics(self) -> dict[str, Any]:
