@@ -13,6 +13,7 @@ echo; build-bench/bench/bench_l2_ops
 echo; scripts/bench_l2_async.sh
 echo; echo "## L1 coherence"; build-bench/bench/bench_coherence
 echo; echo "## Read-through"; build-bench/bench/bench_read_through
+echo; echo "## Metrics"; scripts/bench_metrics.sh
 echo; echo "## Python"
 python3 -m pip install -q --disable-pip-version-check . cachetools cachebox theine cashews aiocache "redis[hiredis]"
 python3 bench/bench_python.py --c-bench build-bench/bench/bench_l2

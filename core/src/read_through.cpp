@@ -530,7 +530,7 @@ void ReadThrough::fill_not_found(const std::shared_ptr<Lease::State>& s, bool wa
 
 void ReadThrough::store(const std::shared_ptr<Lease::State>& s, const Payload& value, const EntryMeta& meta,
                         int64_t fresh_ms, int64_t total_ms, bool wait, std::function<void(Result<ValueRef>)> done) {
-  auto env = c_.codec.encode(value, c_.options.prefix, s->key, &meta);
+  auto env = c_.envelope(s->key, value, &meta);
   if (!env) {
     s->finished.store(false);
     abandon(s, env.status());

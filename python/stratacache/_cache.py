@@ -142,8 +142,17 @@ class _Base:
         ``fills_refused`` (docs/read-through.md). Write-behind counts under
         ``write_behind`` (the sum over this cache's write-behinds): ``pending``,
         ``written``, ``failed``, ``retries``, ``coalesced``, ``rejected``, ``abandoned``
-        (docs/write-behind.md)."""
+        (docs/write-behind.md). Bytes to and from Redis count under ``l2``
+        (``bytes_read``, ``bytes_written``), encoding under ``codec``
+        (``payload_bytes``, ``encoded_bytes``; docs/metrics.md)."""
         return self._core.stats()
+
+    def metrics(self) -> dict[str, Any]:
+        """Counters and latency histograms with ``hit_rate``, ``miss_rate``,
+        ``avg_access_time_ms``, per-tier figures and percentiles (``stratacache._metrics``
+        says how each is derived; docs/metrics.md lists every native key). Never touches
+        the network, so ``AsyncCache`` has it too, as a plain method."""
+        return self._core.metrics()
 
     def flush_local(self) -> None:
         """Drop this process's L1 copies (Redis untouched)."""

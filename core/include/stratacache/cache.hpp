@@ -12,6 +12,7 @@
 
 #include "stratacache/codec.hpp"
 #include "stratacache/lock.hpp"
+#include "stratacache/metrics.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/stats.hpp"
@@ -172,6 +173,8 @@ class Cache {
 
   void flush_l1();
   CacheStats stats() const;
+  // The counters of stats() with the latency histograms (docs/metrics.md).
+  CacheMetrics metrics() const;
   // Never fails: an unreachable L2 gives healthy=false with the reason.
   HealthInfo health(const CallOptions& call = {});
   // Server INFO of every Redis node this cache knows, each and summed (docs/operations.md,

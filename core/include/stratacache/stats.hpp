@@ -55,6 +55,13 @@ struct L2Stats {
   uint64_t master_changes = 0;     // Sentinel: the pool moved to a new master
   uint64_t moved_redirects = 0;    // Cluster: -MOVED replies followed (not failures)
   uint64_t ask_redirects = 0;      // Cluster: -ASK replies followed (not failures)
+  // Value bytes (envelopes, as stored) sent to and received from Redis by the cache's
+  // operations; 0 when metrics are compiled out (docs/metrics.md).
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  // Circuit breakers open now (not yet closed by a successful probe): 0 or 1, on a
+  // Cluster one breaker per node.
+  uint64_t breakers_open = 0;
 };
 
 // Read-through (docs/read-through.md), counted per cache handle (all its callers).
@@ -96,6 +103,13 @@ struct LockStats {
   uint64_t lost = 0;       // extends and releases refused: the caller no longer owned the lock (it had expired)
 };
 
+// Values encoded for L2 (envelopes; docs/metrics.md): the compression ratio is
+// payload_bytes / encoded_bytes. 0 when metrics are compiled out.
+struct CodecStats {
+  uint64_t payload_bytes = 0;  // serialized values before compression and encryption
+  uint64_t encoded_bytes = 0;  // the envelopes made of them (header, compression, encryption)
+};
+
 struct CacheStats {
   L1Stats l1;
   L2Stats l2;
@@ -103,6 +117,7 @@ struct CacheStats {
   WriteBehindStats write_behind;
   TagStats tags;
   LockStats lock;
+  CodecStats codec;
   uint64_t decode_errors = 0;   // corrupt / tampered / unknown values met on read
 };
 
