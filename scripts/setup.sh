@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DEBS=(build-essential cmake ninja-build pkg-config
       libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
       pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev
-      abigail-tools ccache python3 python3-pip "$@")
+      abigail-tools ccache python3 python3-pip prometheus "$@")
 
 missing=()
 for p in "${DEBS[@]}"; do

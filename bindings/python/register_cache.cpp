@@ -48,6 +48,8 @@ struct Signatures {
   Signature increment{"increment", {"key", "amount", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 1};
   Signature clear_pattern{"clear_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature health{"health", {"timeout"}, 1, 0};
+  Signature inspect{"inspect", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
+  Signature count_pattern{"count_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature acquire{"acquire",
                     {"key", "ttl", "stale_ttl", "negative_ttl", "early_refresh", "soft_timeout", "timeout",
                      "lease_ttl", "lock", "skip_l1", "tags"},
@@ -734,6 +736,38 @@ PyObject* cache_clear_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject
   }
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
   return PyLong_FromLongLong(deleted);
+}
+
+PyObject* cache_count_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  KeyRequest r;
+  if (!r.parse(g_sig->count_pattern, args, nargs, kwnames, "pattern")) return nullptr;
+  int64_t count = 0;
+  int rc = 0;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_count_pattern(&count, h, r.key.data, r.size(), co);
+      })) {
+    return nullptr;
+  }
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  return PyLong_FromLongLong(count);
+}
+
+PyObject* cache_inspect(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  KeyRequest r;
+  if (!r.parse(g_sig->inspect, args, nargs, kwnames)) return nullptr;
+  char* json = nullptr;
+  size_t len = 0;
+  int rc = 0;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_inspect_json(&json, &len, h, r.key.data, r.size(), co);
+      })) {
+    return nullptr;
+  }
+  if (rc == STRATACACHE_ENOTFOUND) Py_RETURN_NONE;
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  return json_result(json, len);
 }
 
 PyObject* cache_health(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -1609,6 +1643,13 @@ PyMethodDef cache_methods[] = {
     {"clear_pattern", fastcall(cache_clear_pattern), kFast,
      "clear_pattern($self, /, pattern, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
      "Delete every key matching a Redis glob; returns how many were deleted."},
+    {"count_pattern", fastcall(cache_count_pattern), kFast,
+     "count_pattern($self, /, pattern, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "How many keys match a Redis glob (clear_pattern's dry run); deletes nothing."},
+    {"inspect", fastcall(cache_inspect), kFast,
+     "inspect($self, /, key, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "dict: how key is stored (tier, serializer, compression, encrypted, key_id, sizes, ttl_ms, "
+     "read-through metadata); None when missing."},
     {"health", fastcall(cache_health), kFast,
      "health($self, /, timeout=None)\n--\n\n"
      "dict: healthy, latency_ms, version, used_memory, connected_clients, uptime_seconds, error."},
