@@ -194,13 +194,20 @@ def _bench(cache: Cache, args: argparse.Namespace) -> int:
 # ---- entry point ----
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="cache URL (default: REDIS_URL and the other variables, else mem://)")
-    common.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    common.add_argument("--timeout", type=float, metavar="SECONDS", help="Redis socket timeout")
+    def options(parser: argparse.ArgumentParser, default: Any) -> argparse.ArgumentParser:
+        # Accepted before and after the command; after it, only a given option is set,
+        # so the command's parser does not reset one given before it.
+        parser.add_argument("--url", default=default,
+                            help="cache URL (default: REDIS_URL and the other variables, else mem://)")
+        parser.add_argument("--json", action="store_true", default=default or False,
+                            help="one JSON document on stdout")
+        parser.add_argument("--timeout", type=float, metavar="SECONDS", default=default,
+                            help="Redis socket timeout")
+        return parser
 
-    p = argparse.ArgumentParser(prog="stratacache", description="Inspect and operate a stratacache cache.",
-                                parents=[common])
+    common = options(argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
+    p = options(argparse.ArgumentParser(prog="stratacache", description="Inspect and operate a stratacache cache."),
+                None)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, run: Callable[[Cache, argparse.Namespace], int], text: str) -> argparse.ArgumentParser:
