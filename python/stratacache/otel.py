@@ -105,6 +105,8 @@ class CacheInstruments:
 
     def _add_family(self, family: Metric) -> None:
         meter, text = self.meter, family.documentation
+        counters: list[str]
+        gauges: list[str]
         if family.type == "counter":
             counters, gauges = [family.name + "_total"], []
         elif family.type == "histogram":
