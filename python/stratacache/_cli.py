@@ -131,12 +131,14 @@ def _get(cache: Cache, args: argparse.Namespace) -> int:
         raise _Failed(f"not found: {args.key}")
     missing = object()
     value = cache.get(args.key, missing)
-    if value is missing:  # unreadable (counted as a decode error) or gone since inspect
-        raise _Failed(f"not readable: {args.key} ({stored.get('error') or stored['kind']})")
-    doc = {"key": args.key, "value": value, "envelope": stored}
-    rows = [("key", args.key), ("value", json.dumps(_plain(value), ensure_ascii=False))]
+    readable = value is not missing  # else undecodable here (a counted decode error) or gone since
+    doc = {"key": args.key, "readable": readable, "value": value if readable else None, "envelope": stored}
+    rows = [("key", args.key), ("value", json.dumps(_plain(value), ensure_ascii=False) if readable else "")]
     rows += [(f"envelope.{k}", v) for k, v in stored.items()]
     _emit(args, doc, rows)
+    if not readable:
+        raise _Failed(f"not readable here: {args.key} ({stored.get('error') or stored['kind']}"
+                      f"{', encrypted with key id %d' % stored['key_id'] if stored.get('encrypted') else ''})")
     return EXIT_OK
 
 

@@ -41,7 +41,7 @@ def cache(redis_server: RedisProcess) -> Any:
 def test_get_shows_the_decoded_value_and_the_envelope_header(redis_server: RedisProcess, cache: Cache) -> None:
     cache.set("user:1", {"name": "Alice", "tags": ["a", "b"]}, ttl=600)
     code, doc = run_json("--url", redis_server.url, "get", "user:1")
-    assert code == 0
+    assert code == 0 and doc["readable"] is True
     assert doc["value"] == {"name": "Alice", "tags": ["a", "b"]}
     env = doc["envelope"]
     assert env["tier"] == "l2" and env["kind"] == "envelope"
@@ -59,14 +59,22 @@ def test_get_of_a_large_value_reports_its_compression_and_sizes(redis_server: Re
     assert env["payload_bytes"] > 100_000 > 10 * env["stored_bytes"]
 
 
-def test_get_of_an_encrypted_value_without_the_key_shows_the_header_and_fails(redis_server: RedisProcess) -> None:
+def test_get_of_an_encrypted_value_without_the_key_shows_the_header_and_fails(
+        redis_server: RedisProcess, capsys: pytest.CaptureFixture[str]) -> None:
     with Cache(redis_server.url, encryption_keys=[(7, KEY, True)]) as writer:
         writer.set("secret", "hidden")
-    code, text = run("--url", redis_server.url, "get", "secret")
-    assert code == 1
-    with Cache(redis_server.url) as reader:
-        env = reader.inspect("secret")
-    assert env is not None and env["encrypted"] is True and env["key_id"] == 7
+    code, doc = run_json("--url", redis_server.url, "get", "secret")
+    assert code == 1 and doc["readable"] is False and doc["value"] is None
+    env = doc["envelope"]
+    assert env["encrypted"] is True and env["key_id"] == 7 and env["serializer"] == "msgpack"
+    assert "encrypted with key id 7" in capsys.readouterr().err
+    assert redis_server.cli("EXISTS", "secret") == "1"  # another process's value: left alone
+
+
+def test_get_of_another_clients_value_is_foreign(redis_server: RedisProcess) -> None:
+    redis_server.cli("SET", "plain", "written by redis-cli")
+    code, doc = run_json("--url", redis_server.url, "get", "plain")
+    assert code == 1 and doc["envelope"]["kind"] == "foreign" and doc["envelope"]["stored_bytes"] == 20
 
 
 def test_get_of_a_counter_and_human_output(redis_server: RedisProcess, cache: Cache) -> None:
