@@ -786,28 +786,54 @@ PyObject* cache_health(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnam
   return json_result(json, len);
 }
 
-PyObject* cache_stats(PyObject* o, PyObject*) {
-  auto* self = reinterpret_cast<CacheObject*>(o);
+// Values this binding could not decode count with the core's decode errors: added to
+// the "decode_errors" of a counters dict (stats(), metrics()["counters"]).
+bool add_binding_decode_errors(CacheObject* self, PyObject* counters) {
+  if (!self->decode_errors || !PyDict_Check(counters)) return true;
+  PyObject* core = PyDict_GetItemString(counters, "decode_errors");
+  unsigned long long total = self->decode_errors + (core && PyLong_Check(core) ? PyLong_AsUnsignedLongLong(core) : 0);
+  if (PyErr_Occurred()) return false;
+  PyRef v = PyRef::steal(PyLong_FromUnsignedLongLong(total));
+  return v && PyDict_SetItemString(counters, "decode_errors", v.get()) == 0;
+}
+
+// A document about the whole handle: JSON (stats_json, metrics_json) as a dict, or
+// (as_text) text (metrics_prometheus) as a str.
+template <typename Fetch>
+PyObject* handle_json(CacheObject* self, Fetch&& fetch, bool as_text = false) {
   char* json = nullptr;
   size_t len = 0;
   int rc = 0;
   if (!run(self, CallSettings{}, &rc, [&](stratacache_cache* h, const stratacache_callopts*) {
-        return stratacache_stats_json(&json, &len, h);
+        return fetch(&json, &len, h);
       })) {
     return nullptr;
   }
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
-  PyRef stats = PyRef::steal(json_result(json, len));
-  if (!stats) return nullptr;
-  // Values this binding could not decode count with the core's decode errors.
-  if (self->decode_errors && PyDict_Check(stats.get())) {
-    PyObject* core = PyDict_GetItemString(stats.get(), "decode_errors");
-    unsigned long long total = self->decode_errors + (core && PyLong_Check(core) ? PyLong_AsUnsignedLongLong(core) : 0);
-    if (PyErr_Occurred()) return nullptr;
-    PyRef v = PyRef::steal(PyLong_FromUnsignedLongLong(total));
-    if (!v || PyDict_SetItemString(stats.get(), "decode_errors", v.get()) < 0) return nullptr;
-  }
+  if (!as_text) return json_result(json, len);
+  PyObject* text = PyUnicode_DecodeUTF8(json, static_cast<Py_ssize_t>(len), "strict");
+  stratacache_free(json);
+  return text;
+}
+
+PyObject* cache_metrics_prometheus(PyObject* o, PyObject*) {
+  return handle_json(reinterpret_cast<CacheObject*>(o), stratacache_metrics_prometheus, true);
+}
+
+PyObject* cache_stats(PyObject* o, PyObject*) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  PyRef stats = PyRef::steal(handle_json(self, stratacache_stats_json));
+  if (!stats || !add_binding_decode_errors(self, stats.get())) return nullptr;
   return stats.release();
+}
+
+PyObject* cache_metrics(PyObject* o, PyObject*) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  PyRef metrics = PyRef::steal(handle_json(self, stratacache_metrics_json));
+  if (!metrics) return nullptr;
+  PyObject* counters = PyDict_Check(metrics.get()) ? PyDict_GetItemString(metrics.get(), "counters") : nullptr;
+  if (counters && !add_binding_decode_errors(self, counters)) return nullptr;
+  return metrics.release();
 }
 
 PyObject* cache_flush_l1(PyObject* o, PyObject*) {
@@ -1654,6 +1680,10 @@ PyMethodDef cache_methods[] = {
      "health($self, /, timeout=None)\n--\n\n"
      "dict: healthy, latency_ms, version, used_memory, connected_clients, uptime_seconds, error."},
     {"stats", cache_stats, METH_NOARGS, "stats($self, /)\n--\n\nCounters of both tiers as a dict."},
+    {"metrics", cache_metrics, METH_NOARGS,
+     "metrics($self, /)\n--\n\nstratacache_metrics_json as a dict: counters and latency histograms."},
+    {"metrics_prometheus", cache_metrics_prometheus, METH_NOARGS,
+     "metrics_prometheus($self, /)\n--\n\nstratacache_metrics_prometheus: the Prometheus text exposition (str)."},
     {"flush_l1", cache_flush_l1, METH_NOARGS, "flush_l1($self, /)\n--\n\nDrop every L1 entry of this handle."},
     {"close", cache_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the handle once calls in flight returned; later calls raise CacheError."},

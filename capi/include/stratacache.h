@@ -583,6 +583,22 @@ STRATACACHE_API int stratacache_stat_info(const char **out_name, const char **ou
 /* All counters as a JSON object {"l1": {...}, "l2": {...}, "decode_errors": n};
  * NUL-terminated, caller-owned. */
 STRATACACHE_API int stratacache_stats_json(char **out_json, size_t *out_len, stratacache_cache *cache);
+/* Metrics (added in 0.5; docs/metrics.md lists every name): the counters above and the
+ * latency histograms per tier and operation, in the Prometheus text exposition format
+ * 0.0.4 (HELP and TYPE lines; families named stratacache_*_total, *_bytes,
+ * stratacache_operation_duration_seconds with its _bucket/_sum/_count samples; labels
+ * tier, op, result, kind, reason, ...; no instance label: the scraper or collector adds
+ * it). Every family is always present; a histogram series appears once its operation
+ * has been timed. *out_text is NUL-terminated, caller-owned (stratacache_free);
+ * *out_len excludes the NUL. Never blocks on the network. */
+STRATACACHE_API int stratacache_metrics_prometheus(char **out_text, size_t *out_len, stratacache_cache *cache);
+/* The same as JSON (added in 0.5): {"counters": <stratacache_stats_json's object>,
+ * "operations": [{"tier", "op", "count", "sum_seconds", "mean_seconds", "p50_seconds",
+ * "p90_seconds", "p99_seconds", "p999_seconds", "buckets": [[le, n], ...]}, ...],
+ * "l1_sample_every": n, "histogram": {"sub_buckets", "min_exponent", "max_exponent"}}.
+ * buckets lists the non-empty fine buckets (le: upper bound in seconds; null for the
+ * overflow bucket). NUL-terminated, caller-owned (stratacache_free). */
+STRATACACHE_API int stratacache_metrics_json(char **out_json, size_t *out_len, stratacache_cache *cache);
 /* Health as JSON: {"healthy": bool, "latency_ms": f, "version": s, "used_memory": s,
  * "connected_clients": n, "uptime_seconds": n, "error": s, "coherence": s,
  * "coherence_up": bool, "coherence_channels": n, "coherence_error": s}. The coherence

@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "completion_queue.hpp"
+#include "counters.hpp"
+#include "exposition.hpp"
 #include "stratacache/cache.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/write_behind.hpp"
@@ -305,110 +307,6 @@ Result<std::unique_ptr<Cache>> open_from(const stratacache_options& o) {
   return Cache::open(std::move(options));
 }
 
-// The one table of counters: it drives stratacache_stat, stratacache_stats_json,
-// stratacache_stat_info and (checked by the C test) the README's list. Append only: a
-// binding may have kept an index from stratacache_stat_info, so a new counter goes last
-// (stats_json nests by name, so its l1 counters still land under "l1").
-struct Counter {
-  const char* name;
-  uint64_t (*read)(const CacheStats&);
-  const char* description;
-};
-
-#define STRATACACHE_L1(field, text) {"l1." #field, [](const CacheStats& s) { return s.l1.field; }, text}
-#define STRATACACHE_L2(field, text) {"l2." #field, [](const CacheStats& s) { return s.l2.field; }, text}
-#define STRATACACHE_RT(field, text) \
-  {"read_through." #field, [](const CacheStats& s) { return s.read_through.field; }, text}
-#define STRATACACHE_WB(field, text) \
-  {"write_behind." #field, [](const CacheStats& s) { return s.write_behind.field; }, text}
-#define STRATACACHE_LOCK(field, text) {"lock." #field, [](const CacheStats& s) { return s.lock.field; }, text}
-const Counter kCounters[] = {
-    STRATACACHE_L1(hits, "L1 reads that found the key"),
-    STRATACACHE_L1(misses, "L1 reads that did not"),
-    STRATACACHE_L1(evictions, "entries evicted to respect the bounds"),
-    STRATACACHE_L1(expirations, "entries removed at their TTL"),
-    STRATACACHE_L1(rejections, "new entries the W-TinyLFU admission filter turned away"),
-    STRATACACHE_L1(entries, "entries now in L1"),
-    STRATACACHE_L1(bytes, "memory charged to the entries now (allocator chunks + bucket slots)"),
-    STRATACACHE_L1(payload_bytes, "key + value bytes of the entries now"),
-    STRATACACHE_L1(max_entries, "bound on entries"),
-    STRATACACHE_L1(max_bytes, "bound on bytes"),
-    STRATACACHE_L1(window_max_entries, "W-TinyLFU window size chosen by the hill climber"),
-    STRATACACHE_L1(sketch_bytes, "frequency sketch memory (not charged to entries)"),
-    STRATACACHE_L2(hits, "Redis reads that found the key"),
-    STRATACACHE_L2(misses, "Redis reads that did not"),
-    STRATACACHE_L2(sets, "values written to Redis"),
-    STRATACACHE_L2(deletes, "keys deleted from Redis"),
-    STRATACACHE_L2(errors, "every failed Redis operation (each also counts in one kind below)"),
-    STRATACACHE_L2(timeouts, "kind: passed its deadline (server silent, pool busy)"),
-    STRATACACHE_L2(connection_errors, "kind: connect refused or connection lost"),
-    STRATACACHE_L2(auth_errors, "kind: AUTH refused, NOAUTH, NOPERM"),
-    STRATACACHE_L2(server_errors, "kind: other error replies (WRONGTYPE, OOM, READONLY, LOADING, ...)"),
-    STRATACACHE_L2(protocol_errors, "kind: malformed, over-limit or unexpected replies"),
-    STRATACACHE_L2(fast_failures, "kind: refused at once by the pool's reconnect backoff (breaker off)"),
-    STRATACACHE_L2(breaker_rejections, "kind: refused at once by the open circuit breaker"),
-    STRATACACHE_L2(sentinel_failures, "kind: no sentinel named a usable master"),
-    STRATACACHE_L2(breaker_opens, "times the circuit breaker opened"),
-    STRATACACHE_L2(connect_failures, "connect attempts that failed (handshake included)"),
-    STRATACACHE_L2(connections_opened, "connections opened"),
-    STRATACACHE_L2(connections_discarded, "connections closed after an error, a timeout or a failover"),
-    STRATACACHE_L2(master_changes, "Sentinel: the pool moved to a new master"),
-    STRATACACHE_L2(moved_redirects, "Cluster: -MOVED replies followed (not failures)"),
-    STRATACACHE_L2(ask_redirects, "Cluster: -ASK replies followed (not failures)"),
-    {"decode_errors", [](const CacheStats& s) { return s.decode_errors; },
-     "corrupt, tampered or unreadable values met on read (each a miss)"},
-    STRATACACHE_L1(invalidations, "coherence: keys Redis reported changed (their L1 copies dropped)"),
-    STRATACACHE_L1(coherence_flushes, "coherence: times L1 was emptied because coverage was lost (the reasons below)"),
-    STRATACACHE_L1(flushes_channel, "reason: an invalidation channel was lost, timed out or (re)connected"),
-    STRATACACHE_L1(flushes_connection, "reason: a tracked data connection closed"),
-    STRATACACHE_L1(flushes_topology, "reason: a new Sentinel master, Cluster slots moved or a master failed"),
-    STRATACACHE_L1(flushes_server, "reason: FLUSHDB / FLUSHALL on the server"),
-    STRATACACHE_L1(flushes_fork, "reason: a forked child dropped the copies tracked for its parent"),
-    STRATACACHE_RT(loads, "read-through: leases handed to a caller to load (the loader ran)"),
-    STRATACACHE_RT(load_failures, "read-through: leases abandoned (the loader failed or its caller gave up)"),
-    STRATACACHE_RT(stale_served, "read-through: stale values returned because a reload failed, timed out or Redis failed"),
-    STRATACACHE_RT(lease_waits, "read-through: calls that waited for another caller's load (this process or another)"),
-    STRATACACHE_RT(lease_takeovers, "read-through: leases taken after another process's lease expired unfilled"),
-    STRATACACHE_RT(early_refreshes, "read-through: early refreshes handed to a caller"),
-    STRATACACHE_RT(negative_hits, "read-through: \"does not exist\" answered from a negative entry"),
-    STRATACACHE_RT(fills_refused, "read-through: fills that stored nothing (the lease had expired or been taken over, or the key changed while it loaded)"),
-    STRATACACHE_L1(promotions_deferred, "Redis reads kept out of L1 below the promotion threshold (l1_promote_after)"),
-    STRATACACHE_L1(promotions, "Redis reads that reached the promotion threshold and entered L1"),
-    STRATACACHE_WB(pending, "write-behind: writes queued now (waiting, being written or waiting to retry)"),
-    STRATACACHE_WB(written, "write-behind: writes the writer made"),
-    STRATACACHE_WB(failed, "write-behind: writes dropped after the writer failed max_retries + 1 times or finally"),
-    STRATACACHE_WB(retries, "write-behind: writer calls repeated after a failure"),
-    STRATACACHE_WB(coalesced, "write-behind: queued writes replaced by a newer write of their key before the writer saw them"),
-    STRATACACHE_WB(rejected, "write-behind: writes refused because the queue was full (nothing cached or queued)"),
-    STRATACACHE_WB(abandoned, "write-behind: writes still queued when close's deadline passed (given to the failure callback)"),
-    {"tags.invalidations", [](const CacheStats& s) { return s.tags.invalidations; }, "tags: invalidate_tags calls that completed"},
-    {"tags.entries_removed", [](const CacheStats& s) { return s.tags.entries_removed; },
-     "tags: entries removed by tag and dependency invalidations (dependents included)"},
-    {"tags.dependents_invalidated", [](const CacheStats& s) { return s.tags.dependents_invalidated; },
-     "tags: entries removed because a key they depend on was written, deleted or invalidated"},
-    STRATACACHE_LOCK(acquired, "locks: locks acquired"),
-    STRATACACHE_LOCK(contended, "locks: acquire calls that found the lock held by another owner"),
-    STRATACACHE_LOCK(timeouts, "locks: acquire calls that ended without the lock (still held when their wait ran out)"),
-    STRATACACHE_LOCK(lost, "locks: extends and releases refused because the caller no longer held the lock"),
-};
-#undef STRATACACHE_WB
-#undef STRATACACHE_LOCK
-#undef STRATACACHE_RT
-#undef STRATACACHE_L1
-#undef STRATACACHE_L2
-
-// {"l1": {...}, "l2": {...}, "decode_errors": n}: a dotted name nests under its group.
-nlohmann::json stats_to_json(const CacheStats& s) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const Counter& c : kCounters) {
-    std::string_view name = c.name;
-    size_t dot = name.find('.');
-    if (dot == std::string_view::npos) j[std::string(name)] = c.read(s);
-    else j[std::string(name.substr(0, dot))][std::string(name.substr(dot + 1))] = c.read(s);
-  }
-  return j;
-}
-
 int give_json(char** out, size_t* out_len, const nlohmann::json& j) {
   void* buf = nullptr;
   int rc = give_buffer(&buf, out_len, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -597,6 +495,10 @@ int stratacache_get(void** out_value, size_t* out_len, int* out_format, strataca
 namespace {
 
 using stratacache_capi::Completion;
+using stratacache_capi::Counter;
+using stratacache_capi::kCounterCount;
+using stratacache_capi::kCounters;
+using stratacache_capi::stats_to_json;
 using stratacache_capi::QueueCore;
 
 // Where a completion goes: the host's callback and payload, through a queue or (null
@@ -1277,7 +1179,8 @@ int stratacache_stat(uint64_t* out_value, stratacache_cache* cache, const char* 
     REQUIRE_ARG(out_value, "out_value");
     ENTER(cache);
     REQUIRE_ARG(name, "name");
-    for (const Counter& c : kCounters) {
+    for (size_t i = 0; i < kCounterCount; ++i) {
+      const Counter& c = kCounters[i];
       if (std::strcmp(c.name, name) == 0) {
         *out_value = c.read(use->stats());
         return STRATACACHE_OK;
@@ -1292,7 +1195,7 @@ int stratacache_stat_info(const char** out_name, const char** out_description, s
     clear_out<const char*>(out_name, nullptr);
     clear_out<const char*>(out_description, nullptr);
     REQUIRE_ARG(out_name, "out_name");
-    if (index >= sizeof kCounters / sizeof kCounters[0]) return STRATACACHE_ENOTFOUND;
+    if (index >= kCounterCount) return STRATACACHE_ENOTFOUND;
     *out_name = kCounters[index].name;
     if (out_description) *out_description = kCounters[index].description;
     return STRATACACHE_OK;
@@ -1306,6 +1209,29 @@ int stratacache_stats_json(char** out_json, size_t* out_len, stratacache_cache* 
     REQUIRE_ARG(out_json, "out_json");
     ENTER(cache);
     return give_json(out_json, out_len, stats_to_json(use->stats()));
+  });
+}
+
+int stratacache_metrics_prometheus(char** out_text, size_t* out_len, stratacache_cache* cache) {
+  return guarded([&] {
+    clear_out<char*>(out_text, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_text, "out_text");
+    ENTER(cache);
+    void* buf = nullptr;
+    int rc = give_buffer(&buf, out_len, stratacache_capi::prometheus_text(use->metrics()));
+    *out_text = static_cast<char*>(buf);
+    return rc;
+  });
+}
+
+int stratacache_metrics_json(char** out_json, size_t* out_len, stratacache_cache* cache) {
+  return guarded([&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_json, "out_json");
+    ENTER(cache);
+    return give_json(out_json, out_len, stratacache_capi::metrics_to_json(use->metrics()));
   });
 }
 
@@ -2092,7 +2018,8 @@ int stratacache_write_behind_stat(uint64_t* out_value, const stratacache_write_b
     CacheStats s;
     s.write_behind = wb->wb->stats();
     std::string full = std::string("write_behind.") + name;
-    for (const Counter& c : kCounters) {
+    for (size_t i = 0; i < kCounterCount; ++i) {
+      const Counter& c = kCounters[i];
       if (full == c.name) {
         *out_value = c.read(s);
         return STRATACACHE_OK;

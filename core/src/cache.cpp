@@ -81,7 +81,9 @@ void Cache::Impl::get(std::string_view key, const CallOptions& call, bool wait, 
   const bool fill = use_l1(call);
   check_fork();
   if (fill) {
+    OpTimer timer;
     Seen s = see(l1.get(key));
+    timer.done(metrics, MetricOp::kGet, key);
     if (serves(s)) return done(std::move(s.value));
     if (s.state == Seen::kNegative) return done(Result<ValueRef>(unserved(s)));
   }
@@ -656,6 +658,14 @@ CacheStats Cache::stats() const {
   s.tags = impl_->tags->stats();
   s.lock = impl_->locks->stats();
   return s;
+}
+
+CacheMetrics Cache::metrics() const {
+  CacheMetrics m;
+  m.counters = stats();
+  impl_->metrics.snapshot(&m.operations);
+  m.l1_sample_every = MetricsRecorder::kEnabled ? MetricsRecorder::kL1SampleEvery : 0;
+  return m;
 }
 
 const char* version_string() noexcept { return STRATACACHE_CORE_VERSION_STRING; }

@@ -16,6 +16,7 @@
 #include "entry_frame.hpp"
 #include "integer_payload.hpp"
 #include "memory/memory_tier.hpp"
+#include "metrics/recorder.hpp"
 #include "promotion.hpp"
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
@@ -34,6 +35,9 @@ std::unique_ptr<Locks, LocksDeleter> make_locks(Cache::Impl& cache);
 
 struct Cache::Impl : Coherence::Sink {
   Options options;
+  // Latency histograms and L2 byte counts (metrics/recorder.hpp); before l2, which
+  // records into it.
+  MetricsRecorder metrics;
   // Null: no coherence (mem://, l1_coherence=off).
   std::shared_ptr<Coherence> coherence;
   MemoryTier l1;
@@ -59,13 +63,15 @@ struct Cache::Impl : Coherence::Sink {
 
   explicit Impl(Options o)
       : options(std::move(o)),
+        metrics(options.slow_op_threshold),
         coherence(options.redis.transport == RedisOptions::Transport::kNone || options.l1.coherence == L1Coherence::kOff
                       ? nullptr
                       : std::make_shared<Coherence>(options.l1.coherence, options.prefix)),
         l1(options.l1),
         promotion(options.l1.promote_after, std::max<size_t>(options.l1.max_entries, 1024)),
-        l2(options.redis.transport == RedisOptions::Transport::kNone ? make_null_remote_tier()
-                                                                     : make_redis_tier(options.redis, coherence)),
+        l2(options.redis.transport == RedisOptions::Transport::kNone
+               ? make_null_remote_tier()
+               : make_timed_remote_tier(make_redis_tier(options.redis, coherence), metrics)),
         codec(options.codec),
         plain_integers(!options.codec.keys || options.codec.keys->empty()) {
     rt = make_read_through(*this);  // before attach(): invalidations wake its waiters

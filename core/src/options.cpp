@@ -163,6 +163,7 @@ Status apply_param(Options& o, std::string_view name, std::string_view value) {
   if (name == "l1_ttl") return seconds(o.l1.ttl, true);
   if (name == "default_ttl") return seconds(o.default_ttl, true);
   if (name == "compression_threshold") return count(o.codec.compression_threshold, 0);
+  if (name == "slow_op_threshold") return seconds(o.slow_op_threshold, true);
   if (name == "max_key_length") return count(o.max_key_length, 1);
   if (name == "max_value_bytes") return count(o.codec.limits.max_value_bytes, 1);
   if (name == "circuit_breaker_threshold") {

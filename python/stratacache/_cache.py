@@ -141,6 +141,13 @@ class _Base:
         (docs/write-behind.md)."""
         return self._core.stats()
 
+    def metrics(self) -> dict[str, Any]:
+        """Counters and latency histograms with ``hit_rate``, ``miss_rate``,
+        ``avg_access_time_ms``, per-tier figures and percentiles (``stratacache._metrics``
+        says how each is derived; docs/metrics.md lists every native key). Never touches
+        the network, so ``AsyncCache`` has it too, as a plain method."""
+        return self._core.metrics()
+
     def flush_local(self) -> None:
         """Drop this process's L1 copies (Redis untouched)."""
         self._core.native.flush_l1()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._config import Settings
+from ._metrics import derive
 from ._native import MISSING, CacheError, Completer, Lease, NativeCache
 from ._serializers import SignedPickle
 
@@ -209,6 +210,9 @@ class CacheCore:
         out["errors_absorbed"] = self.errors_absorbed
         out["values_rejected"] = self.values_rejected
         return out
+
+    def metrics(self) -> dict[str, Any]:
+        return derive(self.native.metrics(), self.l2)
 
     def close(self) -> None:
         if self.closed:

@@ -743,9 +743,12 @@ static void check_counters(stratacache_cache *c) {
   CHECK(strcmp(name, "write_behind.pending") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 57), 0);
   CHECK(strcmp(name, "tags.invalidations") == 0);
-  CHECK(count == 64);
+  CHECK(count == 67);
   /* Append only: the 0.2 counters keep their indices, the coherence ones follow, then
-   * the read-through ones (0.3), then the promotion, write-behind, tag and lock ones (0.4). */
+   * the read-through ones (0.3), then the promotion, write-behind, tag and lock ones (0.4),
+   * then the L2 byte counts (0.5). */
+  CHECK_RC(stratacache_stat_info(&name, &text, 64), 0);
+  CHECK(strcmp(name, "l2.bytes_read") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 48), 0);
   CHECK(strcmp(name, "l1.promotions_deferred") == 0);
   CHECK_RC(stratacache_stat_info(&name, &text, 40), 0);
@@ -784,6 +787,194 @@ static void check_counters(stratacache_cache *c) {
   CHECK_RC(stratacache_get_json(&out, NULL, c, "cnt:bad", 7, NULL), STRATACACHE_ENOTFOUND);
   CHECK_RC(stratacache_stat(&bad1, c, "decode_errors"), 0);
   CHECK(bad1 == bad0 + 1);
+}
+
+/* ---- metrics (0.5): Prometheus text and JSON; the README and docs/metrics.md list every family ---- */
+struct metric_family {
+  char name[96], type[16], labels[96], help[256];
+};
+
+/* The families of a Prometheus text, in order, with the label names their samples use. */
+static size_t parse_families(struct metric_family *out, size_t cap, const char *text) {
+  size_t n = 0;
+  for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    const char *eol = strchr(line, '\n');
+    size_t len = eol ? (size_t)(eol - line) : strlen(line);
+    if (strncmp(line, "# HELP ", 7) == 0 && n < cap) {
+      struct metric_family *f = &out[n++];
+      memset(f, 0, sizeof *f);
+      const char *sp = memchr(line + 7, ' ', len - 7);
+      if (!sp) continue;
+      snprintf(f->name, sizeof f->name, "%.*s", (int)(sp - line - 7), line + 7);
+      snprintf(f->help, sizeof f->help, "%.*s", (int)(len - (size_t)(sp + 1 - line)), sp + 1);
+    } else if (strncmp(line, "# TYPE ", 7) == 0 && n > 0) {
+      const char *sp = memchr(line + 7, ' ', len - 7);
+      if (sp) snprintf(out[n - 1].type, sizeof out[n - 1].type, "%.*s", (int)(len - (size_t)(sp + 1 - line)), sp + 1);
+    } else if (line[0] != '#' && n > 0) {
+      const char *brace = memchr(line, '{', len);
+      for (const char *p = brace; p && p < line + len && *p != '}';) {
+        const char *eq = memchr(p + 1, '=', (size_t)(line + len - p - 1));
+        if (!eq) break;
+        char label[32];
+        snprintf(label, sizeof label, "%.*s", (int)(eq - p - 1), p + 1);
+        struct metric_family *f = &out[n - 1];
+        char listed[40], all[120];
+        snprintf(listed, sizeof listed, ", %s, ", label);
+        snprintf(all, sizeof all, ", %s, ", f->labels);
+        if (!strstr(all, listed)) {
+          size_t at = strlen(f->labels);
+          snprintf(f->labels + at, sizeof f->labels - at, "%s%s", at ? ", " : "", label);
+        }
+        p = strchr(eq + 2, '"'); /* the closing quote of the value (values hold no quotes) */
+        if (!p) break;
+        p++;
+      }
+    }
+  }
+  return n;
+}
+
+/* One row of the metrics tables ("| `name` | type | labels | help |"). */
+static void family_row(char *out, size_t cap, const struct metric_family *f) {
+  snprintf(out, cap, "| `%s` | %s | %s | %s |\n", f->name, f->type, f->labels[0] ? f->labels : "-", f->help);
+}
+
+/* A cache with one L1 get timed at least once, whose exposition names every family. */
+static char *sample_exposition(stratacache_cache **out_cache) {
+  stratacache_cache *c = NULL;
+  char *text = NULL;
+  if (stratacache_open(&c, "mem://") != 0) return NULL;
+  stratacache_set(c, "m:k", 3, "v", 1, STRATACACHE_FORMAT_RAW, 0, NULL);
+  for (int i = 0; i < 256; i++) {
+    void *v = NULL;
+    if (stratacache_get(&v, NULL, NULL, c, "m:k", 3, NULL) == 0) stratacache_free(v);
+  }
+  for (int i = 0; i < 10; i++) {
+    void *v = NULL;
+    stratacache_get(&v, NULL, NULL, c, "m:absent", 8, NULL);
+  }
+  stratacache_metrics_prometheus(&text, NULL, c);
+  if (out_cache) *out_cache = c;
+  else stratacache_close(c);
+  return text;
+}
+
+static void print_metric_rows(void) {
+  char *text = sample_exposition(NULL);
+  struct metric_family fams[128];
+  size_t n = text ? parse_families(fams, 128, text) : 0;
+  char row[600];
+  for (size_t i = 0; i < n; i++) {
+    family_row(row, sizeof row, &fams[i]);
+    fputs(row, stdout);
+  }
+  stratacache_free(text);
+}
+
+static uint64_t sample_value(const char *text, const char *series) {
+  char key[300];
+  snprintf(key, sizeof key, "\n%s ", series);
+  const char *p = strstr(text, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) : UINT64_MAX;
+}
+
+static char *read_source_file(const char *rel) {
+  char path[600];
+  if (!find_source_file(path, sizeof path, rel)) return NULL;
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = calloc(1, (size_t)n + 1);
+  if (fread(buf, 1, (size_t)n, f) != (size_t)n) buf[0] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static void check_metrics(void) {
+  fprintf(stderr, "-- metrics\n");
+  stratacache_cache *c = NULL;
+  char *text = sample_exposition(&c);
+  CHECK(text != NULL && c != NULL);
+  if (!text || !c) return;
+  /* Counters come from the same cells as stratacache_stat. */
+  CHECK(sample_value(text, "stratacache_requests_total{tier=\"l1\",op=\"get\",result=\"hit\"}") == 256);
+  CHECK(sample_value(text, "stratacache_requests_total{tier=\"l1\",op=\"get\",result=\"miss\"}") == 10);
+  CHECK(sample_value(text, "stratacache_entries{tier=\"l1\"}") == 1);
+  /* L1 reads are sampled 1 in 64 per thread, each sample weighing 64. */
+  uint64_t count = sample_value(text, "stratacache_operation_duration_seconds_count{tier=\"l1\",op=\"get\"}");
+  CHECK(count != UINT64_MAX && count > 0 && count % 64 == 0 && count <= 266 + 64);
+  CHECK(sample_value(text, "stratacache_operation_duration_seconds_bucket{tier=\"l1\",op=\"get\",le=\"+Inf\"}") == count);
+  /* Cumulative buckets never decrease and end at the count. */
+  uint64_t last = 0;
+  int buckets = 0;
+  for (const char *p = text; (p = strstr(p, "_bucket{tier=\"l1\",op=\"get\",le=\"")); p++) {
+    uint64_t v = strtoull(strchr(strstr(p, "\"} ") + 1, ' ') + 1, NULL, 10);
+    CHECK(v >= last);
+    last = v;
+    buckets++;
+  }
+  CHECK(buckets == 17 && last == count);
+  CHECK(strstr(text, "le=\"6.4e-08\"") != NULL && strstr(text, "le=\"68.719476736\"") != NULL);
+  CHECK(strstr(text, "# TYPE stratacache_operation_duration_seconds histogram\n") != NULL);
+  CHECK(strstr(text, "cache=") == NULL); /* no instance label from the core */
+
+  /* JSON: the counters of stratacache_stats_json, the histograms with percentiles. */
+  char *json = NULL, *stats = NULL;
+  size_t len = 0;
+  CHECK_RC(stratacache_metrics_json(&json, &len, c), 0);
+  CHECK_RC(stratacache_stats_json(&stats, NULL, c), 0);
+  CHECK(json && len == strlen(json));
+  char counters[8192];
+  snprintf(counters, sizeof counters, "\"counters\":%s", stats ? stats : "?");
+  CHECK(json && strstr(json, counters) != NULL);
+  CHECK(json && strstr(json, "\"l1_sample_every\":64") != NULL);
+  CHECK(json && strstr(json, "\"op\":\"get\"") && strstr(json, "\"tier\":\"l1\"") && strstr(json, "\"p99_seconds\":"));
+  stratacache_free(json);
+  stratacache_free(stats);
+
+  /* Bad arguments and closed handles, as everywhere; out-parameters are cleared. */
+  char *junk = (char *)0x1;
+  size_t junk_len = 7;
+  CHECK_RC(stratacache_metrics_prometheus(NULL, NULL, c), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_metrics_json(&junk, &junk_len, NULL), STRATACACHE_EINVAL);
+  CHECK(junk == NULL && junk_len == 0);
+  stratacache_close(c);
+  junk = (char *)0x1;
+  CHECK_RC(stratacache_metrics_prometheus(&junk, NULL, c), STRATACACHE_ECLOSED);
+  CHECK(junk == NULL);
+
+  /* The README and docs/metrics.md list exactly the families the exposition emits. */
+  struct metric_family fams[128];
+  size_t n = parse_families(fams, 128, text);
+  CHECK(n > 40);
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = i + 1; j < n; j++) CHECK(strcmp(fams[i].name, fams[j].name) != 0);
+  }
+  const char *files[] = {"README.md", "docs/metrics.md"};
+  for (size_t k = 0; k < 2; k++) {
+    char *doc = read_source_file(files[k]);
+    CHECK(doc != NULL);
+    if (!doc) continue;
+    char row[600];
+    for (size_t i = 0; i < n; i++) {
+      family_row(row, sizeof row, &fams[i]);
+      if (!strstr(doc, row)) {
+        fprintf(stderr, "%s lacks the metric row: %s(regenerate with: stratacache_c_test --print-metrics)\n", files[k], row);
+        failures++;
+      }
+    }
+    size_t rows = 0;
+    const char *table = strstr(doc, "| metric | type | labels | meaning |");
+    const char *end = table ? strstr(table, "\n\n") : NULL;
+    CHECK(table != NULL && end != NULL);
+    for (const char *p = table; p && (p = strstr(p, "\n| `")) && p < end; p++) rows++;
+    if (rows != n) fprintf(stderr, "%s lists %zu metric families; the exposition has %zu\n", files[k], rows, n);
+    CHECK(rows == n);
+    free(doc);
+  }
+  stratacache_free(text);
 }
 
 /* ---- write-behind (0.4): the writer on library workers, or drained on the host's queue ---- */
@@ -1876,6 +2067,10 @@ int main(int argc, char **argv) {
     print_counter_rows();
     return 0;
   }
+  if (argc > 1 && strcmp(argv[1], "--print-metrics") == 0) { /* the README's metric table */
+    print_metric_rows();
+    return 0;
+  }
   CHECK(stratacache_version_number() == STRATACACHE_VERSION_NUMBER);
   CHECK(strcmp(stratacache_version_string(), STRATACACHE_VERSION_STRING) == 0);
   CHECK(strcmp(stratacache_strerror(STRATACACHE_ENOTFOUND), "not found") == 0);
@@ -1926,6 +2121,7 @@ int main(int argc, char **argv) {
   stratacache_free(NULL);
 
   check_golden();
+  check_metrics();
   check_close_race();
   check_redis();
 

@@ -13,6 +13,7 @@
 
 #include "stratacache/codec.hpp"
 #include "stratacache/lock.hpp"
+#include "stratacache/metrics.hpp"
 #include "stratacache/options.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/stats.hpp"
@@ -193,6 +194,8 @@ class Cache {
 
   void flush_l1();
   CacheStats stats() const;
+  // The counters of stats() with the latency histograms (docs/metrics.md).
+  CacheMetrics metrics() const;
   // Never fails: an unreachable L2 gives healthy=false with the reason.
   HealthInfo health(const CallOptions& call = {});
   // What `key` holds (EntryInspection), without decoding the value or counting a hit

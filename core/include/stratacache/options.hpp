@@ -132,6 +132,9 @@ struct Options {
   double ttl_jitter = 0;
   size_t max_key_length = 4096;
   ForeignValues foreign_values = ForeignValues::kMiss;  // URL: foreign_values=miss|raw
+  // An operation that takes longer is logged as "op.slow" (warning) through the log hook
+  // (docs/metrics.md). URL: slow_op_threshold= seconds; 0: never.
+  Millis slow_op_threshold{100};
 
   // Parse `mem://`, `redis://[user:pass@]host:port/db?...`, `rediss://...` (the same
   // over TLS; ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs=required|optional|none,

@@ -53,6 +53,13 @@ struct L2Stats {
   uint64_t master_changes = 0;     // Sentinel: the pool moved to a new master
   uint64_t moved_redirects = 0;    // Cluster: -MOVED replies followed (not failures)
   uint64_t ask_redirects = 0;      // Cluster: -ASK replies followed (not failures)
+  // Value bytes (envelopes, as stored) sent to and received from Redis by the cache's
+  // operations; 0 when metrics are compiled out (docs/metrics.md).
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  // Circuit breakers open now (not yet closed by a successful probe): 0 or 1, on a
+  // Cluster one breaker per node.
+  uint64_t breakers_open = 0;
 };
 
 // Read-through (docs/read-through.md), counted per cache handle (all its callers).

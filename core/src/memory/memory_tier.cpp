@@ -16,6 +16,7 @@
 #include "memory/frequency_sketch.hpp"
 #include "memory/rw_lock.hpp"
 #include "memory/timer_wheel.hpp"
+#include "thread_probe.hpp"
 
 namespace stratacache {
 
@@ -54,12 +55,6 @@ inline void cpu_relax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
-}
-
-uint32_t thread_probe() {
-  static std::atomic<uint32_t> next{0};
-  thread_local uint32_t id = next.fetch_add(1, std::memory_order_relaxed);
-  return id;
 }
 
 uint64_t thread_random() {

@@ -38,6 +38,7 @@ void add(L2Stats& to, const L2Stats& s) {
   to.breaker_rejections += s.breaker_rejections;
   to.sentinel_failures += s.sentinel_failures;
   to.breaker_opens += s.breaker_opens;
+  to.breakers_open += s.breakers_open;
   to.connect_failures += s.connect_failures;
   to.connections_opened += s.connections_opened;
   to.connections_discarded += s.connections_discarded;

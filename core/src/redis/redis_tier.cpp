@@ -88,6 +88,7 @@ void RedisTier::follow_master(Deadline deadline) {
 L2Stats RedisTier::stats() const {
   L2Stats s = counters_.snapshot();
   s.breaker_opens = breaker_.opens();
+  s.breakers_open = breaker_.is_open() ? 1 : 0;
   s.breaker_rejections = breaker_.rejections();
   return s;
 }
