@@ -67,6 +67,13 @@ def _table(rows: Iterable[tuple[str, Any]], out: TextIO) -> None:
         out.write(f"{name.ljust(width)}  {value}\n")
 
 
+def _columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO) -> None:
+    cells = [list(headers)] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+
+
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         rows: list[tuple[str, Any]] = []
@@ -93,12 +100,15 @@ def _health(cache: Cache, args: argparse.Namespace) -> int:
     return EXIT_OK if h.get("healthy") else EXIT_FAILED
 
 
+_SERVER_RATES = ("keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys")
+
+
 def _stats_document(cache: Cache) -> dict[str, Any]:
     doc: dict[str, Any] = {"url": cache.url, "counters": cache.stats()}
     if cache.l2_enabled:
         h = cache.health_check()
-        doc["server"] = {k: h.get(k) for k in ("healthy", "latency_ms", "used_memory", "connected_clients",
-                                                "uptime_seconds")}
+        doc["server"] = {"healthy": h.get("healthy"), "latency_ms": h.get("latency_ms"),
+                         **cache.server_info()["total"]}
     return doc
 
 
@@ -107,21 +117,45 @@ def _stats(cache: Cache, args: argparse.Namespace) -> int:
         _emit(args, _stats_document(cache))
         return EXIT_OK
     shown = 0
+    last: tuple[float, dict[str, Any]] | None = None
     while args.count is None or shown < args.count:
         if shown:
             time.sleep(args.watch)
             if not args.json:
                 args.out.write("\n")
+        now = time.monotonic()
         doc = _stats_document(cache)
         doc["time"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        server = doc.get("server")
+        if server is not None and last is not None:  # the server's figures per second since the last report
+            seconds, before = now - last[0], last[1]
+            doc["server_per_second"] = {k: round((server[k] - before[k]) / seconds, 1) for k in _SERVER_RATES}
+        if server is not None:
+            last = (now, server)
         _emit(args, doc)
         shown += 1
     return EXIT_OK
 
 
+_NODE_COLUMNS = ("address", "role", "version", "connected_clients", "used_memory_human", "keyspace_hits",
+                 "keyspace_misses", "evicted_keys", "expired_keys", "keys", "error")
+
+
 def _info(cache: Cache, args: argparse.Namespace) -> int:
-    doc = {"url": cache.url, "l2": cache.l2_enabled, "health": cache.health_check()}
-    _emit(args, doc)
+    info = cache.server_info()
+    if args.json:
+        _emit(args, info)
+        return EXIT_OK
+
+    def keys(counts: dict[str, int]) -> str:
+        return ",".join(f"{db}={n}" for db, n in counts.items()) or "0"
+
+    rows = [[node.get(c) if c != "keys" else keys(node["keys"]) for c in _NODE_COLUMNS] for node in info["nodes"]]
+    total = info["total"]
+    rows.append(["total", "", ""] + [total.get(c) if c != "keys" else keys(total["keys"]) for c in _NODE_COLUMNS[3:-1]]
+                + [""])
+    _columns(["node", *_NODE_COLUMNS[1:]], rows, args.out)
+    args.out.flush()
     return EXIT_OK
 
 
@@ -222,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = add("stats", _stats, "this handle's counters and the server's figures")
     stats.add_argument("--watch", type=float, metavar="SECONDS", help="repeat every SECONDS")
     stats.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N reports")
-    add("info", _info, "the cache URL, its tiers and the server's health")
+    add("info", _info, "INFO of every Redis node (Cluster: masters and replicas); exit 1 on mem://")
     get = add("get", _get, "a key's decoded value and its envelope header; exit 1 when missing")
     get.add_argument("key")
     delete = add("delete", _delete, "delete keys; exit 1 when none existed")

@@ -114,19 +114,35 @@ def test_clear_dry_run_counts_without_deleting_then_clear_deletes(redis_server: 
     assert redis_server.cli("DBSIZE") == "1" and cache.get("pages") == "keep"
 
 
-def test_health_stats_and_info(redis_server: RedisProcess) -> None:
+def test_health_stats_and_info(redis_server: RedisProcess, cache: Cache) -> None:
+    cache.set("a", 1)
+    cache.set("b", 2)
     code, doc = run_json("--url", redis_server.url, "health")
     assert code == 0 and doc["healthy"] is True and doc["version"]
     code, doc = run_json("--url", redis_server.url, "stats")
     assert code == 0 and doc["server"]["healthy"] is True and "hits" in doc["counters"]["l1"]
+    assert doc["server"]["keys"] == {"db0": 2} and doc["server"]["used_memory_bytes"] > 0
     code, doc = run_json("--url", redis_server.url, "info")
-    assert code == 0 and doc["l2"] is True and doc["health"]["healthy"] is True
+    assert code == 0 and [n["role"] for n in doc["nodes"]] == ["master"] and doc["total"]["keys"] == {"db0": 2}
+    code, text = run("--url", redis_server.url, "info")
+    header, node, total = text.splitlines()
+    assert header.split()[:3] == ["node", "role", "version"]
+    assert node.startswith(f"127.0.0.1:{redis_server.port}") and "master" in node and "db0=2" in node
+    assert total.startswith("total") and "db0=2" in total
 
 
-def test_stats_watch_reports_count_times(redis_server: RedisProcess) -> None:
+def test_info_on_mem_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--url", "mem://", "info")[0] == 1
+    assert "info failed" in capsys.readouterr().err
+
+
+def test_stats_watch_reports_count_times_with_server_rates(redis_server: RedisProcess, cache: Cache) -> None:
+    cache.set("k", "v")
     code, text = run("--url", redis_server.url, "stats", "--watch", "0.05", "--count", "3", "--json")
     docs = [json.loads(line) for line in text.splitlines()]
     assert code == 0 and len(docs) == 3 and all("time" in d for d in docs)
+    assert "server_per_second" not in docs[0]
+    assert set(docs[2]["server_per_second"]) == {"keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys"}
 
 
 def test_bench_reports_l1_and_l2_figures(redis_server: RedisProcess) -> None:
