@@ -6,6 +6,7 @@
 #include "register_cache.hpp"
 #include "register_write_behind.hpp"
 #include "register_lock.hpp"
+#include "register_log.hpp"
 #include "stratacache.h"
 #include "value_types.hpp"
 
@@ -15,8 +16,8 @@ namespace py = pybind11;
 // the pure-Python package checks it. Not the C library's version: see version().
 // 2: every operation has X_async(completer, future, ...); 3: acquire, Lease, CacheLoadError;
 // 4: NativeWriteBehind, WriteAck; lock_acquire(_async), NativeLock, the Lock*Error
-// classes; warm(_async).
-constexpr int kAbiVersion = 5;
+// classes; warm(_async). 6: server_info(_async), log_install / log_remove / log_wait.
+constexpr int kAbiVersion = 6;
 
 PYBIND11_MODULE(_native, m) {
   using namespace stratacache::python;
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_native, m) {
   register_cache(m);
   register_write_behind(m);
   register_lock(m);
+  register_log(m);
   m.def("version", [] { return std::string(stratacache_version_string()); },
         "Version of the loaded libstratacache, e.g. '0.1.0'.");
   m.attr("ABI_VERSION") = kAbiVersion;

@@ -50,6 +50,7 @@ struct Signatures {
   Signature health{"health", {"timeout"}, 1, 0};
   Signature inspect{"inspect", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature count_pattern{"count_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
+  Signature server_info{"server_info", {"timeout"}, 1, 0};
   Signature acquire{"acquire",
                     {"key", "ttl", "stale_ttl", "negative_ttl", "early_refresh", "soft_timeout", "timeout",
                      "lease_ttl", "lock", "skip_l1", "tags"},
@@ -514,19 +515,20 @@ struct IncrementRequest {
 };
 
 // timeout=None.
-struct HealthRequest {
+// timeout=None only: health and server_info (a JSON document each).
+struct TimeoutRequest {
   CallSettings cs;
 
-  bool parse(Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  bool parse(const Signature& sig, Args args, Py_ssize_t nargs, PyObject* kwnames) {
     PyObject* a[1];
-    return g_sig->health.parse(args, nargs, kwnames, a) && parse_call_settings(nullptr, nullptr, a[0], &cs);
+    return sig.parse(args, nargs, kwnames, a) && parse_call_settings(nullptr, nullptr, a[0], &cs);
   }
 };
 
 // A TTL in ms from the C ABI as Python sees it: seconds, -1.0 when it never expires.
 PyObject* ttl_seconds(int64_t ms) { return PyFloat_FromDouble(ms < 0 ? -1.0 : static_cast<double>(ms) / 1000.0); }
 
-// A JSON document from the C ABI (health, stats) as a dict.
+// A JSON document from the C ABI (health, server_info, stats) as a dict.
 PyObject* json_result(char* json, size_t len) {
   PyObject* v = json_decode(json, len);
   stratacache_free(json);
@@ -770,20 +772,31 @@ PyObject* cache_inspect(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwna
   return json_result(json, len);
 }
 
-PyObject* cache_health(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+// health and server_info: `produce` is their stratacache_*_json function.
+using JsonProducer = int (*)(char**, size_t*, stratacache_cache*, const stratacache_callopts*);
+PyObject* json_call(PyObject* o, const Signature& sig, JsonProducer produce, Args args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  HealthRequest r;
-  if (!r.parse(args, nargs, kwnames)) return nullptr;
+  TimeoutRequest r;
+  if (!r.parse(sig, args, nargs, kwnames)) return nullptr;
   char* json = nullptr;
   size_t len = 0;
   int rc = 0;
   if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
-        return stratacache_health_json(&json, &len, h, co);
+        return produce(&json, &len, h, co);
       })) {
     return nullptr;
   }
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
   return json_result(json, len);
+}
+
+PyObject* cache_health(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return json_call(o, g_sig->health, stratacache_health_json, args, nargs, kwnames);
+}
+
+PyObject* cache_server_info(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return json_call(o, g_sig->server_info, stratacache_server_info_json, args, nargs, kwnames);
 }
 
 // Values this binding could not decode count with the core's decode errors: added to
@@ -910,7 +923,7 @@ enum class AsyncKind {
   kCount,   // delete, clear_pattern, increment: an int
   kExists,  // exists: a bool
   kTtl,     // ttl: seconds, -1.0 (never expires), None (missing)
-  kHealth,  // health: a dict from the JSON text
+  kJson,    // health, server_info: a dict from the JSON text
   kFilled,  // Lease.fill_async: True stored, False refused (EABORTED)
   kWarm,    // warm: the tuple of warm_outcome
 };
@@ -1016,7 +1029,7 @@ PyObject* outcome(CacheObject* self, AsyncKind kind, int status, const char* mes
     case AsyncKind::kCount: return PyLong_FromLongLong(count);
     case AsyncKind::kExists: return PyBool_FromLong(count != 0);
     case AsyncKind::kTtl: return ttl_seconds(count);
-    case AsyncKind::kHealth: return json_decode(static_cast<const char*>(value), len);
+    case AsyncKind::kJson: return json_decode(static_cast<const char*>(value), len);
     case AsyncKind::kFilled: Py_RETURN_TRUE;
     case AsyncKind::kWarm: break;  // above
   }
@@ -1239,14 +1252,27 @@ PyObject* cache_clear_pattern_async(PyObject* o, Args args, Py_ssize_t nargs, Py
   });
 }
 
-PyObject* cache_health_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+// health_async and server_info_async: `submit_fn` is their stratacache_submit_* function.
+using JsonSubmitter = int (*)(stratacache_cache*, const stratacache_callopts*, stratacache_queue*,
+                              stratacache_callback, void*);
+PyObject* json_submit(PyObject* o, const char* name, const Signature& sig, JsonSubmitter submit_fn, Args args,
+                      Py_ssize_t nargs, PyObject* kwnames) {
   auto* self = reinterpret_cast<CacheObject*>(o);
-  Completer* c = parse_target("health_async", args, nargs);
-  HealthRequest r;
-  if (!c || !r.parse(args + 2, nargs - 2, kwnames)) return nullptr;
-  return submit(self, args, c, AsyncKind::kHealth, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
-    return stratacache_submit_health(h, co, q, on_complete, p);
+  Completer* c = parse_target(name, args, nargs);
+  TimeoutRequest r;
+  if (!c || !r.parse(sig, args + 2, nargs - 2, kwnames)) return nullptr;
+  return submit(self, args, c, AsyncKind::kJson, r.cs, [&](stratacache_cache* h, Callopts co, Queue q, void* p) {
+    return submit_fn(h, co, q, on_complete, p);
   });
+}
+
+PyObject* cache_health_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return json_submit(o, "health_async", g_sig->health, stratacache_submit_health, args, nargs, kwnames);
+}
+
+PyObject* cache_server_info_async(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  return json_submit(o, "server_info_async", g_sig->server_info, stratacache_submit_server_info, args, nargs,
+                     kwnames);
 }
 
 // ---- tags (docs/tags.md; argument parsing in register_tags.cpp) ----
@@ -1678,7 +1704,11 @@ PyMethodDef cache_methods[] = {
      "read-through metadata); None when missing."},
     {"health", fastcall(cache_health), kFast,
      "health($self, /, timeout=None)\n--\n\n"
-     "dict: healthy, latency_ms, version, used_memory, connected_clients, uptime_seconds, error."},
+     "dict: healthy, latency_ms, version, used_memory, used_memory_bytes, connected_clients, uptime_seconds, "
+     "error, coherence fields."},
+    {"server_info", fastcall(cache_server_info), kFast,
+     "server_info($self, /, timeout=None)\n--\n\n"
+     "dict: {'nodes': [per node INFO], 'total': summed}; docs/operations.md. mem://: CacheError (unsupported)."},
     {"stats", cache_stats, METH_NOARGS, "stats($self, /)\n--\n\nCounters of both tiers as a dict."},
     {"metrics", cache_metrics, METH_NOARGS,
      "metrics($self, /)\n--\n\nstratacache_metrics_json as a dict: counters and latency histograms."},
@@ -1704,6 +1734,7 @@ PyMethodDef cache_methods[] = {
     {"invalidate_tags_async", fastcall(cache_invalidate_tags_async), kFast,
      SUBMIT_DOC("invalidate_tags", "how many entries were removed")},
     {"health_async", fastcall(cache_health_async), kFast, SUBMIT_DOC("health", "the health dict")},
+    {"server_info_async", fastcall(cache_server_info_async), kFast, SUBMIT_DOC("server_info", "the server info dict")},
     {"acquire", fastcall(cache_acquire), kFast,
      "acquire($self, /, key, *, ttl=None, stale_ttl=None, negative_ttl=None, early_refresh=0.0, "
      "soft_timeout=None, timeout=None, lease_ttl=None, lock=True, skip_l1=False)\n--\n\n"

@@ -600,14 +600,15 @@ STRATACACHE_API int stratacache_metrics_prometheus(char **out_text, size_t *out_
  * overflow bucket). NUL-terminated, caller-owned (stratacache_free). */
 STRATACACHE_API int stratacache_metrics_json(char **out_json, size_t *out_len, stratacache_cache *cache);
 /* Health as JSON: {"healthy": bool, "latency_ms": f, "version": s, "used_memory": s,
- * "connected_clients": n, "uptime_seconds": n, "error": s, "coherence": s,
+ * "used_memory_bytes": n, "connected_clients": n, "uptime_seconds": n, "error": s, "coherence": s,
  * "coherence_up": bool, "coherence_channels": n, "coherence_error": s}. The coherence
  * fields (0.2) describe the L1 (option l1_coherence): the mode in effect ("tracking",
  * "broadcast" or "off"), whether every invalidation channel is up (always true when
  * off; while false, reads do not fill L1), how many channels there are (one per Redis
  * server; 0 when off) and the last channel error ("" if none). Returns OK even when
  * unhealthy; NUL-terminated, caller-owned. The same JSON is the value of
- * stratacache_submit_health. */
+ * stratacache_submit_health. used_memory is Redis's human form ("2.50M"),
+ * used_memory_bytes the number (added in 0.5); on a Cluster both are the masters' sum. */
 STRATACACHE_API int stratacache_health_json(char **out_json, size_t *out_len, stratacache_cache *cache,
                                             const stratacache_callopts *co);
 
@@ -635,6 +636,57 @@ STRATACACHE_API int stratacache_inspect_json(char **out_json, size_t *out_len, s
  * run. Keys written or deleted meanwhile may or may not be counted. */
 STRATACACHE_API int stratacache_count_pattern(int64_t *out_count, stratacache_cache *cache, const void *pattern,
                                               size_t pattern_len, const stratacache_callopts *co);
+/* Server INFO of every Redis node the cache knows (added in 0.5; docs/operations.md):
+ * standalone, the server; Sentinel, the current master; Cluster, every master and
+ * replica of the last slot map. One INFO per node, all in flight at once. JSON:
+ *   {"nodes": [{"address": s, "role": s, "version": s, "error": s,
+ *               "connected_clients": n, "used_memory_bytes": n, "used_memory_human": s,
+ *               "keyspace_hits": n, "keyspace_misses": n, "evicted_keys": n,
+ *               "expired_keys": n, "keys": {"db0": n, ...}}, ...],
+ *    "total": {the same numbers summed over the nodes that answered, "keys" summed
+ *              per db, "used_memory_human" of the sum}}
+ * role is "master" or "slave" as INFO says; a node that did not answer has its error
+ * in "error" (else "") and zeros; a field INFO did not report is 0 or "". Returns OK
+ * when at least one node answered, else the first node's error (EUNAVAILABLE,
+ * ETIMEDOUT, EAUTH, ...). mem:// has no server: STRATACACHE_EUNSUPPORTED.
+ * NUL-terminated, caller-owned (stratacache_free). */
+STRATACACHE_API int stratacache_server_info_json(char **out_json, size_t *out_len, stratacache_cache *cache,
+                                                 const stratacache_callopts *co);
+/* stratacache_server_info_json without blocking: value = the JSON text (format
+ * FORMAT_JSON) or an error status, as stratacache_submit_health. Added in 0.5. */
+STRATACACHE_API int stratacache_submit_server_info(stratacache_cache *cache, const stratacache_callopts *co,
+                                                   stratacache_queue *queue, stratacache_callback done,
+                                                   void *payload);
+
+/* ---- Log hook (added in 0.5; docs/operations.md "Log events") ----
+ * One process-wide handler receives what the library has to say: connections opened,
+ * lost and restored, circuit breaker transitions, Sentinel failovers, Cluster topology
+ * changes, decode errors, coherence channel loss, slow operations and (debug) every
+ * operation. Levels are Python logging's: */
+#define STRATACACHE_LOG_DEBUG 10
+#define STRATACACHE_LOG_INFO 20
+#define STRATACACHE_LOG_WARNING 30
+#define STRATACACHE_LOG_ERROR 40
+/* fn(user, level, event, event_len, message, message_len):
+ *  - level: STRATACACHE_LOG_* of the event;
+ *  - event: its stable dotted name ("l2.connection_lost", "breaker.open", ...; the
+ *    table is in docs/operations.md), message: the human text naming the server, key
+ *    or reason. Both are pointer + length (not NUL-terminated), borrowed while fn runs.
+ * fn runs on the thread where the event happened: a library I/O or timer thread, or
+ * the host's thread inside a call. It must be quick, must not block and must not call
+ * any stratacache_* function (stratacache_set_log_handler included: that deadlocks);
+ * copy what it needs and hand it to a thread of the host's own (the Python package
+ * queues it in a bounded buffer, docs/operations.md). It may run on several threads at
+ * once. */
+typedef void (*stratacache_log_fn)(void *user, int level, const char *event, size_t event_len, const char *message,
+                                   size_t message_len);
+/* Installs fn for events at min_level and above (events below it are not even
+ * formatted), replacing the previous handler; fn NULL removes it (min_level ignored).
+ * `user` is borrowed until the handler is replaced or removed: when this call returns,
+ * the previous handler runs nowhere any more (calls under way finished), so its user
+ * data may be freed. Without a handler the library formats and delivers nothing.
+ * min_level < 0: STRATACACHE_EINVAL. Thread-safe. Added in 0.5. */
+STRATACACHE_API int stratacache_set_log_handler(int min_level, stratacache_log_fn fn, void *user);
 
 /* ---- Write-behind (added in 0.4; docs/write-behind.md) ----
  * A queue in front of the host's own store (a database): stratacache_write_behind_set

@@ -24,6 +24,7 @@
 #include "counters.hpp"
 #include "exposition.hpp"
 #include "stratacache/cache.hpp"
+#include "stratacache/log.hpp"
 #include "stratacache/read_through.hpp"
 #include "stratacache/write_behind.hpp"
 #include "stratacache/version.hpp"
@@ -346,6 +347,21 @@ const char* stratacache_last_error(void) { return t_last_error.c_str(); }
 
 void stratacache_free(void* buffer) { std::free(buffer); }
 
+int stratacache_set_log_handler(int min_level, stratacache_log_fn fn, void* user) {
+  return guarded([&] {
+    if (!fn) {
+      set_log_handler(LogLevel::kOff, nullptr);
+      return STRATACACHE_OK;
+    }
+    if (min_level < 0) return fail(STRATACACHE_EINVAL, "min_level must be >= 0");
+    set_log_handler(static_cast<LogLevel>(min_level), [fn, user](LogLevel level, std::string_view event,
+                                                                 std::string_view message) {
+      fn(user, static_cast<int>(level), event.data(), event.size(), message.data(), message.size());
+    });
+    return STRATACACHE_OK;
+  });
+}
+
 int stratacache_options_new(stratacache_options** out) {
   return guarded([&] {
     REQUIRE_ARG(out, "out");
@@ -587,6 +603,7 @@ std::string health_text(const HealthInfo& h) {
                       {"latency_ms", h.latency_ms},
                       {"version", h.version},
                       {"used_memory", h.used_memory},
+                      {"used_memory_bytes", h.used_memory_bytes},
                       {"connected_clients", h.connected_clients},
                       {"uptime_seconds", h.uptime_seconds},
                       {"error", h.error},
@@ -594,6 +611,34 @@ std::string health_text(const HealthInfo& h) {
                       {"coherence_up", h.coherence_up},
                       {"coherence_channels", h.coherence_channels},
                       {"coherence_error", h.coherence_error}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json server_node_json(const ServerNodeInfo& n, bool total) {
+  nlohmann::json keys = nlohmann::json::object();
+  for (const auto& [db, count] : n.keys) keys[db] = count;
+  nlohmann::json j = {{"connected_clients", n.connected_clients},
+                      {"used_memory_bytes", n.used_memory_bytes},
+                      {"used_memory_human", n.used_memory_human},
+                      {"keyspace_hits", n.keyspace_hits},
+                      {"keyspace_misses", n.keyspace_misses},
+                      {"evicted_keys", n.evicted_keys},
+                      {"expired_keys", n.expired_keys},
+                      {"keys", std::move(keys)}};
+  if (!total) {
+    j["address"] = n.address;
+    j["role"] = n.role;
+    j["version"] = n.version;
+    j["error"] = n.error;
+  }
+  return j;
+}
+
+// The JSON of stratacache_server_info_json (header, docs/operations.md).
+std::string server_info_text(const ServerInfo& info) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const ServerNodeInfo& n : info.nodes) nodes.push_back(server_node_json(n, false));
+  nlohmann::json j = {{"nodes", std::move(nodes)}, {"total", server_node_json(info.total, true)}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -635,6 +680,10 @@ std::vector<int32_t> warm_codes(const std::vector<std::string>& keys, const Warm
 }
 Completion completion_health(HealthInfo h) {
   return completion_with_buffer(health_text(h), STRATACACHE_FORMAT_JSON);
+}
+Completion completion_server_info(Result<ServerInfo> r) {
+  if (!r) return completion_of(r.status());
+  return completion_with_buffer(server_info_text(*r), STRATACACHE_FORMAT_JSON);
 }
 
 // The core's completion for one submission: converts the result and delivers it. A
@@ -946,6 +995,17 @@ int stratacache_submit_health(stratacache_cache* cache, const stratacache_callop
   });
 }
 
+int stratacache_submit_server_info(stratacache_cache* cache, const stratacache_callopts* co, stratacache_queue* queue,
+                                   stratacache_callback done, void* payload) {
+  return guarded(co, [&] {
+    ENTER(cache);
+    Target t;
+    if (int rc = make_target(&t, use, queue, done, payload)) return rc;
+    use->server_info_async(call_of(co), completion_fn<Result<ServerInfo>>(std::move(t), completion_server_info));
+    return STRATACACHE_OK;
+  });
+}
+
 int stratacache_get_async(stratacache_cache* cache, const void* key, size_t key_len, const stratacache_callopts* co,
                           stratacache_completion done, void* payload) {
   return submit_legacy(done, payload, [&](LegacyCompletion* legacy) {
@@ -1243,6 +1303,22 @@ int stratacache_health_json(char** out_json, size_t* out_len, stratacache_cache*
     ENTER(cache);
     void* buf = nullptr;
     int rc = give_buffer(&buf, out_len, health_text(use->health(call_of(co))));
+    *out_json = static_cast<char*>(buf);
+    return rc;
+  });
+}
+
+int stratacache_server_info_json(char** out_json, size_t* out_len, stratacache_cache* cache,
+                                 const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_json, "out_json");
+    ENTER(cache);
+    auto r = use->server_info(call_of(co));
+    if (!r) return report(r.status());
+    void* buf = nullptr;
+    int rc = give_buffer(&buf, out_len, server_info_text(*r));
     *out_json = static_cast<char*>(buf);
     return rc;
   });

@@ -136,7 +136,7 @@ Result<Value> Cache::get_value(std::string_view key, const CallOptions& call) {
 Result<Value> Cache::decode_value(const ValueRef& value) const {
   auto v = deserialize(value.data(), value.format(), impl_->options.codec.limits);
   if (!v) {
-    impl_->decode_errors.fetch_add(1, std::memory_order_relaxed);
+    impl_->count_decode_error({}, v.status());
     return not_found("stored value could not be deserialized (" + v.status().to_string() + ")");
   }
   return v;
@@ -641,6 +641,15 @@ HealthInfo Cache::health(const CallOptions& call) {
 
 void Cache::health_async(const CallOptions& call, std::function<void(HealthInfo)> done) {
   impl_->health(call, false, std::move(done));
+}
+
+Result<ServerInfo> Cache::server_info(const CallOptions& call) {
+  return waited(Result<ServerInfo>(ServerInfo()),
+                [&](auto done) { impl_->l2->server_info(impl_->l2_call(call, true), std::move(done)); });
+}
+
+void Cache::server_info_async(const CallOptions& call, std::function<void(Result<ServerInfo>)> done) {
+  impl_->l2->server_info(impl_->l2_call(call, false), std::move(done));
 }
 
 void Cache::flush_l1() { impl_->l1.clear(); }

@@ -20,6 +20,7 @@
 #include "promotion.hpp"
 #include "remote_tier.hpp"
 #include "stratacache/cache.hpp"
+#include "stratacache/log.hpp"
 #include "write_behind.hpp"
 #include "tags.hpp"
 
@@ -162,6 +163,17 @@ struct Cache::Impl : Coherence::Sink {
     return codec.encode(p, options.prefix, key);
   }
 
+  // A value that could not be decoded: counted in decode_errors and logged once as
+  // codec.decode_error (docs/operations.md); `key` may be empty where it is not known.
+  void count_decode_error(std::string_view key, const Status& why) {
+    decode_errors.fetch_add(1, std::memory_order_relaxed);
+    if (!log_enabled(LogLevel::kWarning)) return;
+    constexpr size_t kMaxKey = 200;
+    std::string text = key.empty() ? std::string("a value") : "key '" + std::string(key.substr(0, kMaxKey)) +
+                                                                  (key.size() > kMaxKey ? "...'" : "'");
+    log_event(LogLevel::kWarning, "codec.decode_error", text + " could not be decoded (read as a miss): " + why.to_string());
+  }
+
   // Decode an L2 value (docs/envelope.md, "Errors"). A read never destroys
   // data the cache did not write:
   // - not an envelope (kWrongType: another client's value): with foreign_values=raw,
@@ -178,7 +190,7 @@ struct Cache::Impl : Coherence::Sink {
     if (p.code() == StatusCode::kWrongType && options.foreign_values == ForeignValues::kRaw) {
       return Payload{Format::kRaw, std::string(env)};
     }
-    decode_errors.fetch_add(1, std::memory_order_relaxed);
+    count_decode_error(key, p.status());
     if (p.code() == StatusCode::kDataLoss) {
       if (c.wait || !closing.load(std::memory_order_acquire)) l2->delete_if_value(full, env, c, [](Result<bool>) {});
     }

@@ -111,6 +111,11 @@ class RemoteTier {
   virtual void count_matching(std::string_view glob, Call call, Done<int64_t> done) = 0;
   // Never fails: an unreachable server is HealthInfo{healthy = false, error}.
   virtual void health(Call call, std::function<void(HealthInfo)> done) = 0;
+  // INFO of every server this client knows (standalone: the server; Sentinel: the
+  // current master; Cluster: every master and replica), each node's and their sum
+  // (docs/operations.md, "Server info"). A node that did not answer is listed with its
+  // error; the call fails only when none answered. The null tier: kUnsupported.
+  virtual void server_info(Call call, Done<ServerInfo> done) = 0;
   // Compare-and-delete: deletes `key` only while it still holds exactly `expected` (one
   // atomic step on the server), so a value written since it was read survives. true:
   // deleted. Idempotent. The null tier: false.
@@ -179,6 +184,9 @@ class RemoteTier {
                              const std::vector<std::string>& args, bool idempotent, Deadline d) {
     return wait_for<ScriptValue>(
         [&](auto done) { script(lua, keys, args, idempotent, Call{d, true}, std::move(done)); });
+  }
+  Result<ServerInfo> server_info(Deadline d) {
+    return wait_for<ServerInfo>([&](auto done) { server_info(Call{d, true}, std::move(done)); });
   }
   HealthInfo health(Deadline d) {
     HealthInfo out;

@@ -34,6 +34,7 @@ from ._native import (
     LockNotOwnedError,
 )
 from ._lock import AsyncLock, Lock
+from ._logging import disable_logging, enable_logging
 from ._runtime import configure, get_cache, get_sync_cache
 from ._version import __version__ as __version__
 from ._write_behind import AsyncWriteBehind, WriteBehind, WriteOp
@@ -55,6 +56,8 @@ __all__ = [
     "WriteBehind",
     "WriteOp",
     "cache_update",
+    "disable_logging",
+    "enable_logging",
     "AsyncLock",
     "Lock",
     "LockError",

@@ -57,8 +57,8 @@ _C = TypeVar("_C", bound="_Base")
 # ("tracking", "broadcast" or "off"), whether every invalidation channel is up (reads
 # fill L1 only while it is; always True when off), how many channels (one per Redis
 # server, 0 when off) and the last channel error ("" if none).
-_HEALTH_KEYS = ("healthy", "latency_ms", "version", "used_memory", "connected_clients", "uptime_seconds",
-                "coherence", "coherence_up", "coherence_channels", "coherence_error")
+_HEALTH_KEYS = ("healthy", "latency_ms", "version", "used_memory", "used_memory_bytes", "connected_clients",
+                "uptime_seconds", "coherence", "coherence_up", "coherence_channels", "coherence_error")
 
 
 def _health(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,10 +349,12 @@ class Cache(_Base):
             self._absorb("set_many", exc)
 
     def health_check(self) -> dict[str, Any]:
-        """``{'healthy', 'latency_ms', 'version', 'used_memory', 'connected_clients',
+        """``{'healthy', 'latency_ms', 'version', 'used_memory', 'used_memory_bytes', 'connected_clients',
         'uptime_seconds', 'coherence', 'coherence_up', 'coherence_channels',
         'coherence_error'}`` (plus ``'error'`` when unhealthy). ``coherence`` is the L1
         coherence mode in effect (``'tracking'``, ``'broadcast'``, ``'off'``);
+        ``used_memory`` is Redis's human form (``'2.50M'``), ``used_memory_bytes`` the
+        number (on a Cluster, the masters' sum);
         ``coherence_up`` whether every invalidation channel is up (reads fill L1 only
         while it is); ``coherence_channels`` how many (one per Redis server);
         ``coherence_error`` the last channel error (``''`` if none). When a connection
@@ -363,6 +365,18 @@ class Cache(_Base):
         except CacheConnectionError as exc:
             self._absorb("health_check", exc)
             return _unhealthy(exc)
+
+    def server_info(self) -> dict[str, Any]:
+        """Redis ``INFO`` of every node this cache knows (standalone: the server;
+        Sentinel: the current master; Cluster: every master and replica), parsed:
+        ``{'nodes': [{'address', 'role', 'version', 'error', 'connected_clients',
+        'used_memory_bytes', 'used_memory_human', 'keyspace_hits', 'keyspace_misses',
+        'evicted_keys', 'expired_keys', 'keys': {'db0': n}}], 'total': {the numbers
+        summed}}`` (docs/operations.md). A node that did not answer is listed with its
+        ``error``. Raises :class:`CacheConnectionError` when no node answered (never
+        absorbed: this is a diagnostic) and :class:`CacheError` for ``mem://``, which
+        has no server."""
+        return self._core.native.server_info()
 
     def write_behind(self, writer: Writer, *, max_pending: int = 10000, max_retries: int = 5,
                      backoff: float = 0.1, backoff_max: float = 10.0, jitter: float = 0.2, workers: int = 1,
@@ -530,6 +544,10 @@ class AsyncCache(_Base):
         except CacheConnectionError as exc:
             self._absorb("health_check", exc)
             return _unhealthy(exc)
+
+    async def server_info(self) -> dict[str, Any]:
+        """As :meth:`Cache.server_info`; the loop is not blocked while the nodes answer."""
+        return await self._core.aserver_info()
 
     def write_behind(self, writer: AsyncWriter, *, max_pending: int = 10000, max_retries: int = 5,
                      backoff: float = 0.1, backoff_max: float = 10.0, jitter: float = 0.2,

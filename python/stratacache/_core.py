@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
+from . import _logging
 from ._config import Settings
 from ._metrics import derive
 from ._native import MISSING, CacheError, Completer, Lease, NativeCache
@@ -33,7 +34,7 @@ class CacheCore:
 
     __slots__ = ("settings", "native", "enabled", "fail_silently", "l2", "get", "set", "get_many", "set_many",
                  "errors_absorbed", "values_rejected", "closed", "on_close", "_pickle", "_lock",
-                 "_log_state", "__weakref__")
+                 "_log_limit", "__weakref__")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -43,6 +44,7 @@ class CacheCore:
             keys=list(settings.encryption_keys) or None,
             serializer=settings.native_serializer,
         )
+        _logging.autowire()
         self.enabled = settings.enabled
         self.fail_silently = settings.fail_silently
         self.l2: bool = self.native.l2_enabled
@@ -51,7 +53,7 @@ class CacheCore:
         self.closed = False
         self.on_close: Callable[[CacheCore], None] | None = None
         self._lock = threading.Lock()
-        self._log_state: dict[str, tuple[float, int]] = {}
+        self._log_limit = _logging.RateLimiter(1, LOG_INTERVAL_S)
         self._pickle: SignedPickle | None = None
         self.get: Callable[..., Any]
         self.set: Callable[..., None]
@@ -128,13 +130,9 @@ class CacheCore:
         self._log(op, "%s failed, continuing without the cache: %s: %s", op, type(exc).__name__, exc)
 
     def _log(self, kind: str, msg: str, *args: Any) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last, suppressed = self._log_state.get(kind, (-LOG_INTERVAL_S, 0))
-            if now - last < LOG_INTERVAL_S:
-                self._log_state[kind] = (last, suppressed + 1)
-                return
-            self._log_state[kind] = (now, 0)
+        admitted, suppressed = self._log_limit.admit(kind, time.monotonic())
+        if not admitted:
+            return
         if suppressed:
             msg += " (%d similar suppressed in the last %d s)"
             args = (*args, suppressed, int(LOG_INTERVAL_S))
@@ -203,6 +201,10 @@ class CacheCore:
     async def ahealth(self) -> dict[str, Any]:
         health: dict[str, Any] = await self._submit(self.native.health_async)
         return health
+
+    async def aserver_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = await self._submit(self.native.server_info_async)
+        return info
 
     # ---- lifecycle -----------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

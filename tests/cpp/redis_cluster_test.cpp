@@ -612,6 +612,48 @@ TEST_F(RedisClusterTest, CacheFacadeOpensAClusterUrl) {
   EXPECT_GE((*other)->stats().l2.hits, 20u);
 }
 
+TEST_F(RedisClusterTest, ServerInfoOfEveryMasterAndReplicaSummed) {
+  // cluster_state:ok comes before CLUSTER SLOTS lists every replica (gossip).
+  auto replicas_listed = [&] {
+    std::string slots = cluster_->node(0).cli({"CLUSTER", "SLOTS"});
+    for (size_t i = 0; i < cluster_->node_count(); ++i) {
+      if (slots.find(std::to_string(cluster_->node(i).port())) == std::string::npos) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 300 && !replicas_listed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(replicas_listed()) << cluster_->node(0).cli({"CLUSTER", "SLOTS"});
+  auto c = Cache::open(cluster_->url("", 1));  // one seed: the others come from the slot map
+  ASSERT_TRUE(c) << c.status().to_string();
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE((*c)->set("sinfo:" + std::to_string(i), Payload{Format::kRaw, "v"}));
+  auto r = (*c)->server_info();
+  ASSERT_TRUE(r) << r.status().to_string();
+  ASSERT_EQ(r->nodes.size(), cluster_->node_count());  // 3 masters + 3 replicas
+  std::vector<std::string> addresses;
+  int masters = 0, replicas = 0;
+  int64_t master_keys = 0, memory = 0;
+  for (const ServerNodeInfo& n : r->nodes) {
+    EXPECT_EQ(n.error, "") << n.address;
+    addresses.push_back(n.address);
+    memory += n.used_memory_bytes;
+    for (const auto& [db, count] : n.keys) {
+      if (n.role == "master" && db == "db0") master_keys += count;
+    }
+    masters += n.role == "master";
+    replicas += n.role == "slave";
+  }
+  EXPECT_EQ(masters, 3);
+  EXPECT_EQ(replicas, 3);
+  std::sort(addresses.begin(), addresses.end());
+  EXPECT_EQ(std::unique(addresses.begin(), addresses.end()), addresses.end()) << "a node listed twice";
+  for (size_t i = 0; i < cluster_->node_count(); ++i) {
+    std::string a = "127.0.0.1:" + std::to_string(cluster_->node(i).port());
+    EXPECT_TRUE(std::binary_search(addresses.begin(), addresses.end(), a)) << a;
+  }
+  EXPECT_GE(master_keys, 30);  // other tests' keys may be there too
+  EXPECT_EQ(r->total.used_memory_bytes, memory);
+}
+
 TEST_F(RedisClusterTest, CacheFacadeAsyncCallsAreNative) {
   auto c = Cache::open(cluster_->url("l1_max_entries=0", 2));  // no L1: every call is an L2 round trip
   ASSERT_TRUE(c) << c.status().to_string();

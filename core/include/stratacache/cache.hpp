@@ -205,6 +205,11 @@ class Cache {
   // master, never KEYS, each key counted once; without L2 (or with skip_l2), the live
   // L1 entries. Deletes nothing.
   Result<int64_t> count_matching(std::string_view glob, const CallOptions& call = {});
+  // Server INFO of every Redis node this cache knows, each and summed (docs/operations.md,
+  // "Server info"). Unreachable nodes are listed with their error; fails only when no
+  // node answered. mem://: kUnsupported.
+  Result<ServerInfo> server_info(const CallOptions& call = {});
+  void server_info_async(const CallOptions& call, std::function<void(Result<ServerInfo>)> done);
   const Options& options() const;
 
   struct Impl;

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace stratacache {
 
@@ -115,7 +117,8 @@ struct HealthInfo {
   bool healthy = false;
   double latency_ms = 0;        // PING round trip
   std::string version;          // INFO redis_version ("" for mem://)
-  std::string used_memory;      // INFO used_memory_human
+  std::string used_memory;      // INFO used_memory_human (several servers: the sum, in that form)
+  int64_t used_memory_bytes = 0;  // INFO used_memory (several servers: the sum)
   int64_t connected_clients = 0;
   int64_t uptime_seconds = 0;
   std::string error;            // why not healthy
@@ -125,6 +128,28 @@ struct HealthInfo {
   bool coherence_up = true;
   int64_t coherence_channels = 0;
   std::string coherence_error;
+};
+
+// Server INFO of one Redis node (docs/operations.md, "Server info"). Numbers are 0 and
+// strings "" where the node did not report them (an ACL that refuses some sections).
+struct ServerNodeInfo {
+  std::string address;            // "host:port"
+  std::string role;               // "master" / "slave" (INFO replication)
+  std::string version;            // redis_version
+  std::string error;              // why the node did not answer ("" when it did)
+  int64_t connected_clients = 0;
+  int64_t used_memory_bytes = 0;
+  std::string used_memory_human;
+  int64_t keyspace_hits = 0, keyspace_misses = 0;
+  int64_t evicted_keys = 0, expired_keys = 0;
+  std::vector<std::pair<std::string, int64_t>> keys;  // ("db0", count), as INFO keyspace lists them
+};
+
+// Every node's INFO and their sum. `total` holds the summed numbers (and keys per db);
+// its strings are empty but used_memory_human, the sum in Redis's human form.
+struct ServerInfo {
+  std::vector<ServerNodeInfo> nodes;
+  ServerNodeInfo total;
 };
 
 }  // namespace stratacache

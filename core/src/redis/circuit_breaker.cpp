@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "stratacache/log.hpp"
+
 namespace stratacache::redis {
 namespace {
 
@@ -28,24 +30,30 @@ int64_t ms_between(CircuitBreaker::Clock::time_point a, CircuitBreaker::Clock::t
 }  // namespace
 
 CircuitBreaker::CircuitBreaker(uint32_t threshold, std::chrono::milliseconds cooldown,
-                               std::chrono::milliseconds cooldown_max)
+                               std::chrono::milliseconds cooldown_max, std::string label)
     : threshold_(threshold),
+      label_(std::move(label)),
       cooldown_(std::max<std::chrono::milliseconds>(cooldown, std::chrono::milliseconds(1))),
       cooldown_max_(std::max(cooldown_, cooldown_max)),
       rng_(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(Clock::now().time_since_epoch().count())) {}
 
 CircuitBreaker::Ticket CircuitBreaker::admit(Status* refusal) {
   if (!open_.load(std::memory_order_acquire)) return Ticket::kNormal;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!open_.load(std::memory_order_relaxed)) return Ticket::kNormal;  // closed meanwhile
-  auto now = Clock::now();
-  if (!probing_ && now >= retry_at_) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_.load(std::memory_order_relaxed)) return Ticket::kNormal;  // closed meanwhile
+    auto now = Clock::now();
+    if (probing_ || now < retry_at_) {
+      rejections_.fetch_add(1, std::memory_order_relaxed);
+      *refusal = refusal_locked(now);
+      return Ticket::kRefused;
+    }
     probing_ = true;
-    return Ticket::kProbe;
   }
-  rejections_.fetch_add(1, std::memory_order_relaxed);
-  *refusal = refusal_locked(now);
-  return Ticket::kRefused;
+  if (log_enabled(LogLevel::kInfo)) {
+    log_event(LogLevel::kInfo, "breaker.half_open", label_ + ": circuit breaker half-open, one probe call goes to the server");
+  }
+  return Ticket::kProbe;
 }
 
 Status CircuitBreaker::refusal_locked(Clock::time_point now) const {
@@ -58,9 +66,10 @@ Status CircuitBreaker::refusal_locked(Clock::time_point now) const {
   return Status(code, std::move(text));
 }
 
-void CircuitBreaker::open_locked(const Status& why) {
+std::string CircuitBreaker::open_locked(const Status& why) {
   auto now = Clock::now();
-  if (!open_.load(std::memory_order_relaxed)) {
+  const bool reopen = open_.load(std::memory_order_relaxed);
+  if (!reopen) {
     opened_at_ = now;
     opened_wall_ = std::chrono::system_clock::now();
     reopen_count_ = 0;
@@ -73,8 +82,13 @@ void CircuitBreaker::open_locked(const Status& why) {
   for (unsigned i = 0; i < reopen_count_ && base < cooldown_max_.count(); ++i) base *= 2;
   base = std::min<int64_t>(base, cooldown_max_.count());
   std::uniform_int_distribution<int64_t> jitter(base - base / 4, base);
-  retry_at_ = now + std::chrono::milliseconds(jitter(rng_));
+  int64_t cooldown_ms = jitter(rng_);
+  retry_at_ = now + std::chrono::milliseconds(cooldown_ms);
   open_.store(true, std::memory_order_release);
+  if (!log_enabled(LogLevel::kWarning)) return {};
+  return label_ + (reopen ? ": probe failed, circuit breaker open again for " : ": circuit breaker open for ") +
+         std::to_string(cooldown_ms) + " ms after " + std::to_string(threshold_) +
+         " consecutive failures; last: " + why.to_string();
 }
 
 void CircuitBreaker::settle(Ticket ticket, Outcome outcome, const Status& failure) {
@@ -86,34 +100,53 @@ void CircuitBreaker::settle(Ticket ticket, Outcome outcome, const Status& failur
     }
     if (outcome == Outcome::kNeutral) return;
     if (consecutive_.fetch_add(1, std::memory_order_relaxed) + 1 < threshold_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    // Calls that were already under way when it opened do not extend the open period.
-    if (!open_.load(std::memory_order_relaxed) && consecutive_.load(std::memory_order_relaxed) >= threshold_) {
-      open_locked(failure);
+    std::string opened;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Calls that were already under way when it opened do not extend the open period.
+      if (!open_.load(std::memory_order_relaxed) && consecutive_.load(std::memory_order_relaxed) >= threshold_) {
+        opened = open_locked(failure);
+      }
     }
+    if (!opened.empty()) log_event(LogLevel::kWarning, "breaker.open", opened);
     return;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  probing_ = false;
-  if (!open_.load(std::memory_order_relaxed)) return;  // reset() meanwhile
-  switch (outcome) {
-    case Outcome::kSuccess:
-      consecutive_.store(0, std::memory_order_relaxed);
-      open_.store(false, std::memory_order_release);
-      break;
-    case Outcome::kFailure:
-      open_locked(failure);
-      break;
-    case Outcome::kNeutral:
-      break;  // the next caller probes instead
+  std::string opened;
+  bool closed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probing_ = false;
+    if (!open_.load(std::memory_order_relaxed)) return;  // reset() meanwhile
+    switch (outcome) {
+      case Outcome::kSuccess:
+        consecutive_.store(0, std::memory_order_relaxed);
+        open_.store(false, std::memory_order_release);
+        closed = true;
+        break;
+      case Outcome::kFailure:
+        opened = open_locked(failure);
+        break;
+      case Outcome::kNeutral:
+        break;  // the next caller probes instead
+    }
+  }
+  if (!opened.empty()) log_event(LogLevel::kWarning, "breaker.open", opened);
+  if (closed && log_enabled(LogLevel::kInfo)) {
+    log_event(LogLevel::kInfo, "breaker.closed", label_ + ": probe succeeded, circuit breaker closed");
   }
 }
 
 void CircuitBreaker::reset() {
   if (threshold_ == 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  consecutive_.store(0, std::memory_order_relaxed);
-  open_.store(false, std::memory_order_release);
+  bool was_open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    consecutive_.store(0, std::memory_order_relaxed);
+    was_open = open_.exchange(false, std::memory_order_acq_rel);
+  }
+  if (was_open && log_enabled(LogLevel::kInfo)) {
+    log_event(LogLevel::kInfo, "breaker.closed", label_ + ": circuit breaker closed (the deployment changed)");
+  }
 }
 
 }  // namespace stratacache::redis

@@ -11,6 +11,11 @@
 // (Sentinel named a new master), so a healthy new master is never kept waiting.
 //
 // threshold 0: admit() always says yes and nothing is recorded.
+//
+// Each transition is logged once (docs/operations.md): breaker.open (WARNING, also a
+// re-open after a failed probe), breaker.half_open (INFO, the probe ticket given) and
+// breaker.closed (INFO, the probe succeeded or reset() closed an open breaker), the
+// message starting with `label` (the server). Logged after mu_ is released.
 #pragma once
 
 #include <atomic>
@@ -28,7 +33,8 @@ class CircuitBreaker {
  public:
   using Clock = std::chrono::steady_clock;
 
-  CircuitBreaker(uint32_t threshold, std::chrono::milliseconds cooldown, std::chrono::milliseconds cooldown_max);
+  CircuitBreaker(uint32_t threshold, std::chrono::milliseconds cooldown, std::chrono::milliseconds cooldown_max,
+                 std::string label = {});
 
   enum class Ticket : uint8_t { kRefused, kNormal, kProbe };
   // kRefused: fill *refusal (kUnavailable, or kPermissionDenied when an AUTH refusal
@@ -52,10 +58,12 @@ class CircuitBreaker {
   uint64_t rejections() const { return rejections_.load(std::memory_order_relaxed); }
 
  private:
-  void open_locked(const Status& why);
+  // Returns the breaker.open message.
+  std::string open_locked(const Status& why);
   Status refusal_locked(Clock::time_point now) const;
 
   const uint32_t threshold_;
+  const std::string label_;
   const std::chrono::milliseconds cooldown_, cooldown_max_;
 
   std::atomic<bool> open_{false};             // fast path of admit()

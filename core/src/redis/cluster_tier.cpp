@@ -1,5 +1,7 @@
 #include "redis/cluster_tier.hpp"
 
+#include "stratacache/log.hpp"
+
 #include <algorithm>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <utility>
 
 #include "redis/reply.hpp"
+#include "stratacache/log.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -188,12 +191,13 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
     }
     std::string host = address.substr(0, address.rfind(':'));
     std::vector<std::pair<std::string, std::pair<uint16_t, uint16_t>>> ranges;  // owner, [first, last]
-    std::vector<std::string> masters;
+    std::vector<std::string> masters, replicas;
     auto req = std::make_shared<Request>(deadline, true);
     req->command({"CLUSTER", "SLOTS"});
     req->on_reply = [&](const Replies& replies) {
       ranges.clear();
       masters.clear();
+      replicas.clear();
       Reply r = replies[0];
       if (r.is(ReplyType::kError)) return server_error(r.str());
       if (!r.is(ReplyType::kArray)) return internal_error("unexpected reply type to CLUSTER SLOTS");
@@ -213,6 +217,15 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
         std::string owner = address_of(ip.str().empty() ? std::string_view(host) : ip.str(), port.integer());
         ranges.push_back({owner, {static_cast<uint16_t>(first.integer()), static_cast<uint16_t>(last.integer())}});
         if (std::find(masters.begin(), masters.end(), owner) == masters.end()) masters.push_back(owner);
+        // The replicas only serve server_info (no reads go to them).
+        for (Reply replica = master.next(); replica.valid(); replica = replica.next()) {
+          if (!replica.is(ReplyType::kArray)) continue;
+          Reply rip = replica.first();
+          Reply rport = rip.valid() ? rip.next() : Reply();
+          if (!rport.valid() || !rip.is(ReplyType::kString) || !rport.is(ReplyType::kInteger)) continue;
+          std::string r = address_of(rip.str().empty() ? std::string_view(host) : rip.str(), rport.integer());
+          if (std::find(replicas.begin(), replicas.end(), r) == replicas.end()) replicas.push_back(r);
+        }
       }
       if (ranges.empty()) return unavailable("redis: CLUSTERDOWN the node serves no slot yet");
       return Status();
@@ -225,6 +238,7 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
       continue;
     }
     bool moved = false;
+    size_t slots_moved = 0;
     {
       std::unique_lock<std::shared_mutex> lock(map_mu_);
       auto before = owner_;
@@ -236,8 +250,16 @@ bool ClusterTier::refresh_locked(Deadline deadline, Status* error) {
         for (uint32_t slot = range.first; slot <= range.second; ++slot) owner_[slot] = index;
       }
       moved = loaded_ && before != owner_;
+      if (moved) {
+        for (size_t slot = 0; slot < owner_.size(); ++slot) slots_moved += before[slot] != owner_[slot];
+      }
       masters_ = masters;
+      replicas_ = replicas;
       loaded_ = true;
+    }
+    if (moved && log_enabled(LogLevel::kInfo)) {
+      log_event(LogLevel::kInfo, "cluster.slots_moved",
+                "slot map refresh: " + std::to_string(slots_moved) + " slots served by another node than before");
     }
     if (coherence_) follow_masters(masters, moved);
     stale_.store(false, std::memory_order_relaxed);
@@ -541,6 +563,21 @@ Result<RedisOps::Servers> ClusterTier::servers(Deadline deadline) {
   for (const std::string& m : masters()) {
     out.nodes.push_back(&node(m));
     out.names.push_back(m);
+  }
+  return out;
+}
+
+Result<RedisOps::Servers> ClusterTier::info_servers(Deadline deadline) {
+  auto out = servers(deadline);
+  if (!out) return out;
+  std::vector<std::string> replicas;
+  {
+    std::shared_lock<std::shared_mutex> lock(map_mu_);
+    replicas = replicas_;
+  }
+  for (const std::string& r : replicas) {
+    out->nodes.push_back(&node(r));
+    out->names.push_back(r);
   }
   return out;
 }

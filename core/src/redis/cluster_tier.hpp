@@ -18,7 +18,8 @@
 // one key per request: a pipelined group answered -ASK may have been served in part,
 // and a multi-key DEL is refused with -TRYAGAIN until the migration ends; a single key
 // is never refused so, and its ASK is exact.
-// Per-server operations (delete_matching, health) run on every master.
+// Per-server operations (delete_matching, health) run on every master; server_info on
+// every master and replica of the last slot map.
 //
 // The map: loaded by the first call (on the calling thread; an asynchronous call waits
 // for it there, once per tier), re-read after a MOVED or a node failure (by the next
@@ -73,6 +74,7 @@ class ClusterTier final : public RedisOps {
  protected:
   void send_keyed(std::shared_ptr<Keyed> k) override;
   Result<Servers> servers(Deadline deadline) override;
+  Result<Servers> info_servers(Deadline deadline) override;  // the masters, then the replicas
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -112,6 +114,7 @@ class ClusterTier final : public RedisOps {
   std::vector<std::string> addresses_;        // every node address the map ever named
   std::array<int16_t, kClusterSlots> owner_;  // index into addresses_; -1: unassigned
   std::vector<std::string> masters_;
+  std::vector<std::string> replicas_;  // of every master, for server_info only
   bool loaded_ = false;
 
   // The pid of the process whose refresh is in flight (0: none). A pid rather than a

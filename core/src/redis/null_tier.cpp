@@ -43,6 +43,9 @@ class NullRemoteTier final : public RemoteTier {
     h.healthy = true;
     done(std::move(h));
   }
+  void server_info(Call, Done<ServerInfo> done) override {
+    done(Status(StatusCode::kUnsupported, "server info needs a Redis L2 (mem:// has no server)"));
+  }
   using RemoteTier::del;
   using RemoteTier::delete_if_value;
   using RemoteTier::count_matching;
@@ -55,6 +58,7 @@ class NullRemoteTier final : public RemoteTier {
   using RemoteTier::mset;
   using RemoteTier::pttl;
   using RemoteTier::script;
+  using RemoteTier::server_info;
   using RemoteTier::set;
 };
 

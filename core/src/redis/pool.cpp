@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "stratacache/log.hpp"
+
 namespace stratacache::redis {
 namespace {
 
@@ -182,11 +184,15 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire(Deadline deadline, Acquire
         if (s.code() != StatusCode::kTimeout) note_connect_failure_locked(s);
         released_.notify_all();
         *why = AcquireFailure::kConnect;
+        lock.unlock();
+        if (s.code() != StatusCode::kTimeout) note_unreachable(s);
         return s;
       }
       failures_ = 0;
       bump(counters_.connections_opened);
       c->start_lease();
+      lock.unlock();
+      note_opened();
       // Retargeted while connecting: the connection is to the old target; the caller
       // uses it once and release() closes it.
       return Lease{std::move(c), false, epoch};
@@ -236,7 +242,22 @@ Result<std::unique_ptr<Connection>> ConnectionPool::open_dedicated(Deadline dead
   return c;
 }
 
-void ConnectionPool::discard_idle() {
+void ConnectionPool::note_unreachable(const Status& why) {
+  if (!unreachable_.exchange(true, std::memory_order_acq_rel) && log_enabled(LogLevel::kWarning)) {
+    log_event(LogLevel::kWarning, "l2.connection_lost", target() + ": " + why.to_string());
+  }
+}
+
+void ConnectionPool::note_opened() {
+  if (log_enabled(LogLevel::kDebug)) log_event(LogLevel::kDebug, "l2.connection_opened", "connected to " + target());
+  if (unreachable_.load(std::memory_order_relaxed) && unreachable_.exchange(false, std::memory_order_acq_rel) &&
+      log_enabled(LogLevel::kInfo)) {
+    log_event(LogLevel::kInfo, "l2.reconnected", "connected to " + target() + " again");
+  }
+}
+
+void ConnectionPool::connection_lost(const Status& why) {
+  note_unreachable(why);
   std::vector<std::unique_ptr<Connection>> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -82,8 +82,9 @@ class ConnectionPool {
   // Back to the idle list when still in step and opened for the current target, else
   // closed and counted as discarded.
   void release(std::unique_ptr<Connection> conn, uint64_t target_epoch);
-  // Closes every idle connection (after one of them found the server gone).
-  void discard_idle();
+  // A connection found the server gone (`why`): closes every idle connection and logs
+  // l2.connection_lost, once per outage (docs/operations.md).
+  void connection_lost(const Status& why);
   // A connection to the current target outside the pool (not counted in max_connections,
   // no backoff): the invalidation channel's (redis/tracker.hpp).
   Result<std::unique_ptr<Connection>> open_dedicated(Deadline deadline);
@@ -98,6 +99,11 @@ class ConnectionPool {
  private:
   void reset_after_fork_locked();
   void note_connect_failure_locked(const Status& s);
+  // Log events: l2.connection_lost on the first failure after the server was reachable,
+  // l2.reconnected (and l2.connection_opened, debug) when a connect succeeds. Call
+  // without mu_ held.
+  void note_unreachable(const Status& why);
+  void note_opened();
   Status backoff_status_locked() const;
 
   const RedisOptions& options_;
@@ -106,6 +112,7 @@ class ConnectionPool {
   std::unique_ptr<TlsContext> tls_;  // null: plain connections
   Status tls_error_;                 // why tls_ could not be built
   const bool own_backoff_;  // no circuit breaker: the pool backs off by itself
+  std::atomic<bool> unreachable_{false};  // since the last l2.connection_lost, until a connect succeeds
 
   // Every target so far, current last: connections keep a reference to theirs.
   std::vector<std::unique_ptr<const RedisOptions>> targets_;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "redis/cluster_slots.hpp"
+#include "redis/info.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -63,28 +64,6 @@ void queue_set(Request& r, std::string_view key, std::string_view value, int64_t
   } else {
     r.command({"SET", key, value});
   }
-}
-
-// "field:value" from an INFO section.
-std::string_view info_field(std::string_view info, std::string_view field) {
-  size_t pos = 0;
-  while (pos < info.size()) {
-    size_t end = info.find('\n', pos);
-    if (end == std::string_view::npos) end = info.size();
-    std::string_view line = info.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 && line[field.size()] == ':') {
-      return line.substr(field.size() + 1);
-    }
-    pos = end + 1;
-  }
-  return {};
-}
-
-int64_t to_int(std::string_view s) {
-  int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
 }
 
 // Runs one step per request until a step says it is finished, without recursion when
@@ -638,8 +617,8 @@ void RedisOps::health(Call call, std::function<void(HealthInfo)> done) {
   for (size_t i = 0; i < nodes.size(); ++i) each.push_back(std::make_shared<Each>());
   auto join = std::make_shared<Join<int>>();
   join->pending = nodes.size();
-  // Several servers: healthy when every one is; latency the worst, clients summed, the
-  // first server's version and memory, the shortest uptime.
+  // Several servers: healthy when every one is; latency the worst, clients and memory
+  // summed, the first server's version, the shortest uptime.
   join->done = [this, each, done = std::move(done)](int) {
     HealthInfo out;
     out.healthy = true;
@@ -653,7 +632,8 @@ void RedisOps::health(Call call, std::function<void(HealthInfo)> done) {
       }
       out.latency_ms = std::max(out.latency_ms, h.latency_ms);
       if (out.version.empty()) out.version = h.version;
-      if (out.used_memory.empty()) out.used_memory = h.used_memory;
+      out.used_memory = out.used_memory.empty() ? h.used_memory : human_bytes(out.used_memory_bytes + h.used_memory_bytes);
+      out.used_memory_bytes += h.used_memory_bytes;
       out.connected_clients += h.connected_clients;
       out.uptime_seconds = out.uptime_seconds == 0 ? h.uptime_seconds : std::min(out.uptime_seconds, h.uptime_seconds);
     }
@@ -662,6 +642,7 @@ void RedisOps::health(Call call, std::function<void(HealthInfo)> done) {
       out.latency_ms = 0;
       out.version.clear();
       out.used_memory.clear();
+      out.used_memory_bytes = 0;
       out.connected_clients = out.uptime_seconds = 0;
     }
     done(std::move(out));
@@ -703,9 +684,10 @@ void RedisOps::health(Call call, std::function<void(HealthInfo)> done) {
           if (!r[i].is(ReplyType::kString)) return unexpected_reply("INFO");
           std::string_view text = r[i].str();
           if (auto v = info_field(text, "redis_version"); !v.empty()) e->info.version = std::string(v);
-          if (auto v = info_field(text, "uptime_in_seconds"); !v.empty()) e->info.uptime_seconds = to_int(v);
-          if (auto v = info_field(text, "connected_clients"); !v.empty()) e->info.connected_clients = to_int(v);
+          if (auto v = info_field(text, "uptime_in_seconds"); !v.empty()) e->info.uptime_seconds = info_number(v);
+          if (auto v = info_field(text, "connected_clients"); !v.empty()) e->info.connected_clients = info_number(v);
           if (auto v = info_field(text, "used_memory_human"); !v.empty()) e->info.used_memory = std::string(v);
+          if (auto v = info_field(text, "used_memory"); !v.empty()) e->info.used_memory_bytes = info_number(v);
         }
         e->info.healthy = true;
         return Status();

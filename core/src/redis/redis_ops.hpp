@@ -64,6 +64,7 @@ class RedisOps : public RemoteTier {
   void delete_matching(std::string_view glob, Call call, Done<int64_t> done) override;
   void count_matching(std::string_view glob, Call call, Done<int64_t> done) override;
   void health(Call call, std::function<void(HealthInfo)> done) override;
+  void server_info(Call call, Done<ServerInfo> done) override;  // redis/server_info.cpp
   void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) override;
   void lease_try(std::string_view value_key, std::string_view lease_key, std::string_view token, int64_t ttl_ms,
                  bool if_absent, Call call, Done<LeaseTry> done) override;
@@ -83,6 +84,7 @@ class RedisOps : public RemoteTier {
   using RemoteTier::mset;
   using RemoteTier::pttl;
   using RemoteTier::script;
+  using RemoteTier::server_info;
   using RemoteTier::set;
 
   // A plain GET (no PTTL): the bare round trip, for benchmarks and comparisons.
@@ -101,6 +103,10 @@ class RedisOps : public RemoteTier {
     bool cluster = false;
   };
   virtual Result<Servers> servers(Deadline deadline) = 0;
+  // The servers server_info asks: servers(), and on a Cluster the replicas too.
+  virtual Result<Servers> info_servers(Deadline deadline) { return servers(deadline); }
+  // "host:port" of the server this transport talks to now ("" for a Cluster).
+  virtual std::string address() const { return {}; }
 
   // A single-key request for `key`.
   RequestPtr request(std::string_view key, Call call);

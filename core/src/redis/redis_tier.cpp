@@ -4,12 +4,20 @@
 #include <utility>
 
 #include "redis/cluster_tier.hpp"
+#include "stratacache/log.hpp"
 
 namespace stratacache::redis {
 namespace {
 
 bool starts_with(const Status& s, std::string_view prefix) {
   return !s && is_server_error(s) && s.message().compare(0, prefix.size(), prefix) == 0;
+}
+
+// How log events name this tier's server (docs/operations.md).
+std::string server_label(const RedisOptions& o) {
+  if (!o.sentinels.empty()) return "master '" + o.sentinel_master + "'";
+  if (!o.unix_path.empty()) return o.unix_path;
+  return o.host + ":" + std::to_string(o.port);
 }
 
 }  // namespace
@@ -27,7 +35,8 @@ RedisTier::RedisTier(RedisOptions options, bool cluster_node, std::shared_ptr<Co
       pool_(options_, counters_),
       pipes_(pool_, options_, counters_),
       breaker_(options_.circuit_breaker_threshold, options_.circuit_breaker_cooldown,
-               options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown) {
+               options_.sentinels.empty() ? options_.circuit_breaker_cooldown_max : options_.circuit_breaker_cooldown,
+               server_label(options_)) {
   if (!options_.sentinels.empty()) sentinel_ = std::make_unique<SentinelResolver>(options_);
   scan_count_ = options_.scan_count == 0 ? 1000 : options_.scan_count;
   coherence_ = coherence;
@@ -199,7 +208,7 @@ void RedisTier::on_replies(RequestPtr req, std::shared_ptr<Attempt> a, PipeReque
   const uint64_t pipe_epoch = pipe->target_epoch();
   if (pipe->broken()) pipes_.drop(pipe.get());
   // After a restart every connection is dead: let the next calls open new ones.
-  if (lost) pool_.discard_idle();
+  if (lost) pool_.connection_lost(s);
   bool retry = false;
   if (lost && !a->retried_stale && !req->deadline.expired() &&
       (unsent || (req->idempotent && reused && untouched))) {
@@ -243,9 +252,15 @@ bool RedisTier::refresh_master(Deadline deadline, uint64_t seen_epoch, Status* e
   bool moved = false;
   if (!master) {
     *error = master.status();
-  } else if (seen_epoch == 0 || pool_.target() != master->to_string()) {
+  } else if (std::string before = pool_.target(); seen_epoch == 0 || before != master->to_string()) {
     pool_.retarget(master->host, master->port);
-    if (seen_epoch != 0) bump(counters_.master_changes);
+    if (seen_epoch != 0) {
+      bump(counters_.master_changes);
+      if (log_enabled(LogLevel::kWarning)) {
+        log_event(LogLevel::kWarning, "sentinel.failover",
+                  "master '" + options_.sentinel_master + "' moved from " + before + " to " + master->to_string());
+      }
+    }
     breaker_.reset();
     moved = true;
   }

@@ -89,6 +89,7 @@ class RedisTier final : public RedisOps {
  protected:
   void send_keyed(std::shared_ptr<Keyed> k) override;
   Result<Servers> servers(Deadline) override { return Servers{{this}, {}, cluster_node_}; }
+  std::string address() const override { return pool_.target(); }
 
  private:
   struct Attempt;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "redis/pipe.hpp"
+#include "stratacache/log.hpp"
 
 namespace stratacache::redis {
 namespace {
@@ -229,10 +230,15 @@ void Tracker::went_down(Coherence::Flush why, std::string error) {
     std::lock_guard<std::mutex> lk(mu_);
     if (!up_) return;  // already down (a picker noticed first): counted once
     up_ = false;
+    lost_ = true;
     epoch_.store(0, std::memory_order_release);  // no data connection registers with a dead id
     redirect_.clear();
     watched_.clear();
     watch_changed_ = true;
+  }
+  if (log_enabled(LogLevel::kWarning)) {
+    log_event(LogLevel::kWarning, "coherence.channel_lost",
+              pool_.target() + ": invalidation channel lost, L1 emptied and not filled until it is back: " + error);
   }
   coherence_->channel_down(why, "invalidation channel: " + error);
 }
@@ -316,15 +322,20 @@ milliseconds Tracker::session(uint64_t generation) {
     coherence_->note_error("invalidation channel: " + why);
     return retry;
   }
+  bool restored = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stop_ || !enabled_ || generation != generation_) return retry;
     redirect_ = id;
     channel_target_.store(target, std::memory_order_release);  // before the epoch (register_on)
     up_ = true;
+    restored = std::exchange(lost_, false);
     epoch_.store(++epochs_, std::memory_order_release);  // data connections register again from now on
   }
   coherence_->channel_up();
+  if (restored && log_enabled(LogLevel::kInfo)) {
+    log_event(LogLevel::kInfo, "coherence.channel_restored", pool_.target() + ": invalidation channel up again");
+  }
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (generation == generation_) report_started_locked();

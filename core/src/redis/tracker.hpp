@@ -101,6 +101,7 @@ class Tracker {
   bool counted_ = false;  // registered with coherence_ (channel_added)
   bool start_reported_ = false;  // coherence_->started() called for this registration
   bool up_ = false;
+  bool lost_ = false;  // went down since it was last up: the next up logs coherence.channel_restored
   uint64_t generation_;   // fork generation of the state below
   std::thread thread_;
   bool running_ = false;
