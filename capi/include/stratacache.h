@@ -612,6 +612,28 @@ STRATACACHE_API int stratacache_metrics_json(char **out_json, size_t *out_len, s
 STRATACACHE_API int stratacache_health_json(char **out_json, size_t *out_len, stratacache_cache *cache,
                                             const stratacache_callopts *co);
 
+/* Server INFO of every Redis node the cache knows (added in 0.5; docs/operations.md):
+ * standalone, the server; Sentinel, the current master; Cluster, every master and
+ * replica of the last slot map. One INFO per node, all in flight at once. JSON:
+ *   {"nodes": [{"address": s, "role": s, "version": s, "error": s,
+ *               "connected_clients": n, "used_memory_bytes": n, "used_memory_human": s,
+ *               "keyspace_hits": n, "keyspace_misses": n, "evicted_keys": n,
+ *               "expired_keys": n, "keys": {"db0": n, ...}}, ...],
+ *    "total": {the same numbers summed over the nodes that answered, "keys" summed
+ *              per db, "used_memory_human" of the sum}}
+ * role is "master" or "slave" as INFO says; a node that did not answer has its error
+ * in "error" (else "") and zeros; a field INFO did not report is 0 or "". Returns OK
+ * when at least one node answered, else the first node's error (EUNAVAILABLE,
+ * ETIMEDOUT, EAUTH, ...). mem:// has no server: STRATACACHE_EUNSUPPORTED.
+ * NUL-terminated, caller-owned (stratacache_free). */
+STRATACACHE_API int stratacache_server_info_json(char **out_json, size_t *out_len, stratacache_cache *cache,
+                                                 const stratacache_callopts *co);
+/* stratacache_server_info_json without blocking: value = the JSON text (format
+ * FORMAT_JSON) or an error status, as stratacache_submit_health. Added in 0.5. */
+STRATACACHE_API int stratacache_submit_server_info(stratacache_cache *cache, const stratacache_callopts *co,
+                                                   stratacache_queue *queue, stratacache_callback done,
+                                                   void *payload);
+
 /* ---- Inspection (added in 0.5; docs/monitoring.md) ----
  * Read-only views for tools (the `stratacache` command line tool): they decode no
  * value, count no L1 hit or miss and delete nothing. */
@@ -636,28 +658,6 @@ STRATACACHE_API int stratacache_inspect_json(char **out_json, size_t *out_len, s
  * run. Keys written or deleted meanwhile may or may not be counted. */
 STRATACACHE_API int stratacache_count_pattern(int64_t *out_count, stratacache_cache *cache, const void *pattern,
                                               size_t pattern_len, const stratacache_callopts *co);
-/* Server INFO of every Redis node the cache knows (added in 0.5; docs/operations.md):
- * standalone, the server; Sentinel, the current master; Cluster, every master and
- * replica of the last slot map. One INFO per node, all in flight at once. JSON:
- *   {"nodes": [{"address": s, "role": s, "version": s, "error": s,
- *               "connected_clients": n, "used_memory_bytes": n, "used_memory_human": s,
- *               "keyspace_hits": n, "keyspace_misses": n, "evicted_keys": n,
- *               "expired_keys": n, "keys": {"db0": n, ...}}, ...],
- *    "total": {the same numbers summed over the nodes that answered, "keys" summed
- *              per db, "used_memory_human" of the sum}}
- * role is "master" or "slave" as INFO says; a node that did not answer has its error
- * in "error" (else "") and zeros; a field INFO did not report is 0 or "". Returns OK
- * when at least one node answered, else the first node's error (EUNAVAILABLE,
- * ETIMEDOUT, EAUTH, ...). mem:// has no server: STRATACACHE_EUNSUPPORTED.
- * NUL-terminated, caller-owned (stratacache_free). */
-STRATACACHE_API int stratacache_server_info_json(char **out_json, size_t *out_len, stratacache_cache *cache,
-                                                 const stratacache_callopts *co);
-/* stratacache_server_info_json without blocking: value = the JSON text (format
- * FORMAT_JSON) or an error status, as stratacache_submit_health. Added in 0.5. */
-STRATACACHE_API int stratacache_submit_server_info(stratacache_cache *cache, const stratacache_callopts *co,
-                                                   stratacache_queue *queue, stratacache_callback done,
-                                                   void *payload);
-
 /* ---- Log hook (added in 0.5; docs/operations.md "Log events") ----
  * One process-wide handler receives what the library has to say: connections opened,
  * lost and restored, circuit breaker transitions, Sentinel failovers, Cluster topology
