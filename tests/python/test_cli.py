@@ -131,9 +131,9 @@ def test_health_stats_and_info(redis_server: RedisProcess, cache: Cache) -> None
     assert total.startswith("total") and "db0=2" in total
 
 
-def test_info_on_mem_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("--url", "mem://", "info")[0] == 1
-    assert "info failed" in capsys.readouterr().err
+def test_info_on_mem_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--url", "mem://", "info")[0] == 2  # the URL names no server to ask
+    assert "needs a Redis" in capsys.readouterr().err
 
 
 def test_stats_watch_reports_count_times_with_server_rates(redis_server: RedisProcess, cache: Cache) -> None:
