@@ -256,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = add("stats", _stats, "this handle's counters and the server's figures")
     stats.add_argument("--watch", type=float, metavar="SECONDS", help="repeat every SECONDS")
     stats.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N reports")
-    add("info", _info, "INFO of every Redis node (Cluster: masters and replicas); exit 1 on mem://")
+    add("info", _info, "INFO of every Redis node (Cluster: masters and replicas); exit 2 on mem://")
     get = add("get", _get, "a key's decoded value and its envelope header; exit 1 when missing")
     get.add_argument("key")
     delete = add("delete", _delete, "delete keys; exit 1 when none existed")
