@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DEBS=(build-essential cmake ninja-build pkg-config
       libhiredis-dev libmsgpack-cxx-dev nlohmann-json3-dev liblz4-dev zlib1g-dev libssl-dev openssl
       pybind11-dev libgtest-dev redis-server redis-tools clang libclang-rt-14-dev
-      abigail-tools ccache python3 python3-pip openjdk-17-jdk-headless maven "$@")
+      abigail-tools ccache python3 python3-pip openjdk-17-jdk-headless maven prometheus "$@")
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -25,7 +25,10 @@ fi
 # (fixtures start their own servers on free ports), so it is left alone.
 
 PY=${PYTHON:-python3}
-"$PY" -c "import pytest, mypy" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check "pytest>=7" "mypy>=1.5"
+# The optional extras (stratacache.prometheus, stratacache.otel) are tested and type-checked too.
+"$PY" -c "import pytest, mypy, prometheus_client, opentelemetry.sdk" 2>/dev/null \
+  || "$PY" -m pip install -q --disable-pip-version-check "pytest>=7" "mypy>=1.5" "prometheus_client>=0.17" \
+       "opentelemetry-api>=1.20" "opentelemetry-sdk>=1.20"
 
 # Each language package under bindings/ that has a setup.sh installs its own toolchain
 # dependencies with its own client (npm, go, cargo, mvn); a new package joins by rule.

@@ -48,6 +48,8 @@ struct Signatures {
   Signature increment{"increment", {"key", "amount", "ttl", "skip_l1", "skip_l2", "timeout"}, 3, 1};
   Signature clear_pattern{"clear_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature health{"health", {"timeout"}, 1, 0};
+  Signature inspect{"inspect", {"key", "skip_l1", "skip_l2", "timeout"}, 1, 1};
+  Signature count_pattern{"count_pattern", {"pattern", "skip_l1", "skip_l2", "timeout"}, 1, 1};
   Signature server_info{"server_info", {"timeout"}, 1, 0};
   Signature acquire{"acquire",
                     {"key", "ttl", "stale_ttl", "negative_ttl", "early_refresh", "soft_timeout", "timeout",
@@ -753,6 +755,38 @@ PyObject* cache_clear_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject
   return PyLong_FromLongLong(deleted);
 }
 
+PyObject* cache_count_pattern(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  KeyRequest r;
+  if (!r.parse(g_sig->count_pattern, args, nargs, kwnames, "pattern")) return nullptr;
+  int64_t count = 0;
+  int rc = 0;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_count_pattern(&count, h, r.key.data, r.size(), co);
+      })) {
+    return nullptr;
+  }
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  return PyLong_FromLongLong(count);
+}
+
+PyObject* cache_inspect(PyObject* o, Args args, Py_ssize_t nargs, PyObject* kwnames) {
+  auto* self = reinterpret_cast<CacheObject*>(o);
+  KeyRequest r;
+  if (!r.parse(g_sig->inspect, args, nargs, kwnames)) return nullptr;
+  char* json = nullptr;
+  size_t len = 0;
+  int rc = 0;
+  if (!run(self, r.cs, &rc, [&](stratacache_cache* h, const stratacache_callopts* co) {
+        return stratacache_inspect_json(&json, &len, h, r.key.data, r.size(), co);
+      })) {
+    return nullptr;
+  }
+  if (rc == STRATACACHE_ENOTFOUND) Py_RETURN_NONE;
+  if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
+  return json_result(json, len);
+}
+
 // health and server_info: `produce` is their stratacache_*_json function.
 using JsonProducer = int (*)(char**, size_t*, stratacache_cache*, const stratacache_callopts*);
 PyObject* json_call(PyObject* o, const Signature& sig, JsonProducer produce, Args args, Py_ssize_t nargs,
@@ -791,9 +825,10 @@ bool add_binding_decode_errors(CacheObject* self, PyObject* counters) {
   return v && PyDict_SetItemString(counters, "decode_errors", v.get()) == 0;
 }
 
-// A JSON document about the whole handle (stats_json, metrics_json) as a dict.
+// A document about the whole handle: JSON (stats_json, metrics_json) as a dict, or
+// (as_text) text (metrics_prometheus) as a str.
 template <typename Fetch>
-PyObject* handle_json(CacheObject* self, Fetch&& fetch) {
+PyObject* handle_json(CacheObject* self, Fetch&& fetch, bool as_text = false) {
   char* json = nullptr;
   size_t len = 0;
   int rc = 0;
@@ -803,7 +838,14 @@ PyObject* handle_json(CacheObject* self, Fetch&& fetch) {
     return nullptr;
   }
   if (rc != STRATACACHE_OK) return raise_code(rc, Origin::kOperation);
-  return json_result(json, len);
+  if (!as_text) return json_result(json, len);
+  PyObject* text = PyUnicode_DecodeUTF8(json, static_cast<Py_ssize_t>(len), "strict");
+  stratacache_free(json);
+  return text;
+}
+
+PyObject* cache_metrics_prometheus(PyObject* o, PyObject*) {
+  return handle_json(reinterpret_cast<CacheObject*>(o), stratacache_metrics_prometheus, true);
 }
 
 PyObject* cache_stats(PyObject* o, PyObject*) {
@@ -1668,6 +1710,13 @@ PyMethodDef cache_methods[] = {
     {"clear_pattern", fastcall(cache_clear_pattern), kFast,
      "clear_pattern($self, /, pattern, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
      "Delete every key matching a Redis glob; returns how many were deleted."},
+    {"count_pattern", fastcall(cache_count_pattern), kFast,
+     "count_pattern($self, /, pattern, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "How many keys match a Redis glob (clear_pattern's dry run); deletes nothing."},
+    {"inspect", fastcall(cache_inspect), kFast,
+     "inspect($self, /, key, *, skip_l1=False, skip_l2=False, timeout=None)\n--\n\n"
+     "dict: how key is stored (tier, serializer, compression, encrypted, key_id, sizes, ttl_ms, "
+     "read-through metadata); None when missing."},
     {"health", fastcall(cache_health), kFast,
      "health($self, /, timeout=None)\n--\n\n"
      "dict: healthy, latency_ms, version, used_memory, used_memory_bytes, connected_clients, uptime_seconds, "
@@ -1678,6 +1727,8 @@ PyMethodDef cache_methods[] = {
     {"stats", cache_stats, METH_NOARGS, "stats($self, /)\n--\n\nCounters of both tiers as a dict."},
     {"metrics", cache_metrics, METH_NOARGS,
      "metrics($self, /)\n--\n\nstratacache_metrics_json as a dict: counters and latency histograms."},
+    {"metrics_prometheus", cache_metrics_prometheus, METH_NOARGS,
+     "metrics_prometheus($self, /)\n--\n\nstratacache_metrics_prometheus: the Prometheus text exposition (str)."},
     {"flush_l1", cache_flush_l1, METH_NOARGS, "flush_l1($self, /)\n--\n\nDrop every L1 entry of this handle."},
     {"close", cache_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the handle once calls in flight returned; later calls raise CacheError."},

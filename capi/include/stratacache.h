@@ -653,6 +653,30 @@ STRATACACHE_API int stratacache_submit_server_info(stratacache_cache *cache, con
                                                    stratacache_queue *queue, stratacache_callback done,
                                                    void *payload);
 
+/* ---- Inspection (added in 0.5; docs/monitoring.md) ----
+ * Read-only views for tools (the `stratacache` command line tool): they decode no
+ * value, count no L1 hit or miss and delete nothing. */
+/* What `key` holds, as JSON: {"tier": "l2" | "l1", "in_l1": bool, "kind": s,
+ * "serializer": "raw" | "json" | "msgpack", "compression": "none" | "lz4" | "zlib",
+ * "encrypted": bool, "key_id": n, "stored_bytes": n, "payload_bytes": n, "ttl_ms": n,
+ * "negative": bool, "stale_ms": n, "load_ms": n, "stale": bool, "error": s}. With L2
+ * (and without STRATACACHE_SKIP_L2) the stored bytes are read from Redis (GET +
+ * PTTL, one L2 read counted) and the envelope header is parsed (docs/envelope.md), the
+ * body neither decompressed nor decrypted; "kind" is "envelope", "counter" (an INCRBY
+ * integer) or "foreign" (not an envelope); an envelope whose header does not parse has
+ * "error" set (else ""). Without L2 it describes the L1 entry ("tier" "l1", "kind"
+ * "payload", stored_bytes = payload_bytes). ttl_ms is -1 without expiry; negative,
+ * stale_ms and load_ms are the read-through entry metadata (0/false without it); "stale":
+ * the value is in its stale period. A missing key: STRATACACHE_ENOTFOUND, no message.
+ * key: copied; *out_json: NUL-terminated, caller-owned (stratacache_free). */
+STRATACACHE_API int stratacache_inspect_json(char **out_json, size_t *out_len, stratacache_cache *cache,
+                                             const void *key, size_t key_len, const stratacache_callopts *co);
+/* *out_count = how many keys match a Redis glob (the syntax of stratacache_clear_pattern):
+ * SCAN MATCH on every master (never KEYS), each key counted once; without L2 (or with
+ * STRATACACHE_SKIP_L2), the live L1 entries. Deletes nothing: clear_pattern's dry
+ * run. Keys written or deleted meanwhile may or may not be counted. */
+STRATACACHE_API int stratacache_count_pattern(int64_t *out_count, stratacache_cache *cache, const void *pattern,
+                                              size_t pattern_len, const stratacache_callopts *co);
 /* ---- Log hook (added in 0.5; docs/operations.md "Log events") ----
  * One process-wide handler receives what the library has to say: connections opened,
  * lost and restored, circuit breaker transitions, Sentinel failovers, Cluster topology

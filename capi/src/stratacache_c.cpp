@@ -1434,6 +1434,50 @@ int stratacache_server_info_json(char** out_json, size_t* out_len, stratacache_c
   });
 }
 
+int stratacache_inspect_json(char** out_json, size_t* out_len, stratacache_cache* cache, const void* key,
+                             size_t key_len, const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<char*>(out_json, nullptr);
+    clear_out<size_t>(out_len, 0);
+    REQUIRE_ARG(out_json, "out_json");
+    ENTER(cache);
+    REQUIRE_BYTES(key, key_len, "key");
+    auto r = use->inspect(bytes(key, key_len), call_of(co));
+    if (!r) return report(r.status());
+    const EntryInspection& e = *r;
+    nlohmann::json j = {{"tier", e.tier},
+                        {"in_l1", e.in_l1},
+                        {"kind", e.kind},
+                        {"serializer", format_name(e.format)},
+                        {"compression", compression_name(e.compression)},
+                        {"encrypted", e.encrypted},
+                        {"key_id", e.key_id},
+                        {"stored_bytes", e.stored_bytes},
+                        {"payload_bytes", e.payload_bytes},
+                        {"ttl_ms", e.ttl_ms},
+                        {"negative", e.meta && e.meta->negative},
+                        {"stale_ms", e.meta ? e.meta->stale_ms : 0},
+                        {"load_ms", e.meta ? e.meta->load_ms : 0},
+                        {"stale", e.stale},
+                        {"error", e.header_error ? std::string() : e.header_error.to_string()}};
+    return give_json(out_json, out_len, j);
+  });
+}
+
+int stratacache_count_pattern(int64_t* out_count, stratacache_cache* cache, const void* pattern, size_t pattern_len,
+                              const stratacache_callopts* co) {
+  return guarded(co, [&] {
+    clear_out<int64_t>(out_count, 0);
+    REQUIRE_ARG(out_count, "out_count");
+    ENTER(cache);
+    REQUIRE_BYTES(pattern, pattern_len, "pattern");
+    auto r = use->count_matching(bytes(pattern, pattern_len), call_of(co));
+    if (!r) return report(r.status());
+    *out_count = *r;
+    return STRATACACHE_OK;
+  });
+}
+
 int stratacache_get_into(size_t* out_len, int* out_format, stratacache_cache* cache, const void* key, size_t key_len,
                          void* buf, size_t cap, const stratacache_callopts* co) {
   return guarded(co, [&] {

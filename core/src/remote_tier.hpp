@@ -107,6 +107,8 @@ class RemoteTier {
   virtual void incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Call call, Done<int64_t> done) = 0;
   // SCAN MATCH glob + batched UNLINK on every master; never KEYS. The number deleted.
   virtual void delete_matching(std::string_view glob, Call call, Done<int64_t> done) = 0;
+  // The same SCAN MATCH on every master, deleting nothing: how many distinct keys match.
+  virtual void count_matching(std::string_view glob, Call call, Done<int64_t> done) = 0;
   // Never fails: an unreachable server is HealthInfo{healthy = false, error}.
   virtual void health(Call call, std::function<void(HealthInfo)> done) = 0;
   // INFO of every server this client knows (standalone: the server; Sentinel: the
@@ -171,6 +173,9 @@ class RemoteTier {
   }
   Result<int64_t> delete_matching(std::string_view glob, Deadline d) {
     return wait_for<int64_t>([&](auto done) { delete_matching(glob, Call{d, true}, std::move(done)); });
+  }
+  Result<int64_t> count_matching(std::string_view glob, Deadline d) {
+    return wait_for<int64_t>([&](auto done) { count_matching(glob, Call{d, true}, std::move(done)); });
   }
   Result<bool> delete_if_value(std::string_view key, std::string_view expected, Deadline d) {
     return wait_for<bool>([&](auto done) { delete_if_value(key, expected, Call{d, true}, std::move(done)); });

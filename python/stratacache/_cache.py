@@ -305,6 +305,23 @@ class Cache(_Base):
             self._absorb("clear_pattern", exc)
             return 0
 
+    def count_pattern(self, pattern: str) -> int:
+        """How many keys match a Redis glob, deleting nothing (``clear_pattern``'s dry
+        run): SCAN on every Redis master, or the L1 entries of an L1-only cache. A tool's
+        call: connection errors raise, whatever ``fail_silently`` says."""
+        return self._core.native.count_pattern(pattern)
+
+    def inspect(self, key: Key) -> dict[str, Any] | None:
+        """How ``key`` is stored, without decoding it (None when it is missing):
+        ``tier`` (``'l2'``: read from Redis; ``'l1'``: an L1-only cache), ``in_l1``,
+        ``kind`` (``'envelope'``, ``'counter'``, ``'foreign'``, ``'payload'``),
+        ``serializer``, ``compression``, ``encrypted``, ``key_id``, ``stored_bytes``,
+        ``payload_bytes``, ``ttl_ms`` (-1: no expiry), the read-through metadata
+        ``negative``, ``stale_ms``, ``load_ms``, ``stale``, and ``error`` (an envelope
+        header that does not parse). docs/envelope.md describes the fields. A tool's
+        call: connection errors raise, whatever ``fail_silently`` says."""
+        return self._core.native.inspect(key)
+
     def increment(self, key: Key, amount: int = 1, ttl: TTL | None = None) -> int | None:
         """Atomically add ``amount``; a new counter starts at 0 and gets ``ttl``.
         When Redis is unreachable and fail_silently is on, returns None (a counter

@@ -1309,12 +1309,44 @@ static void check_basics(stratacache_cache *c, const char *label) {
     CHECK_RC(stratacache_set(c, k, (size_t)len, "x", 1, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
   }
   CHECK_RC(stratacache_set(c, "servers", 7, "keep", 4, STRATACACHE_FORMAT_RAW, 60000, NULL), 0);
+  /* clear_pattern's dry run (0.5): counts the same keys, deletes nothing. */
+  int64_t matching = -1;
+  CHECK_RC(stratacache_count_pattern(&matching, c, "server:*", 8, NULL), 0);
+  CHECK(matching == 50);
+  CHECK_RC(stratacache_count_pattern(&matching, c, "nothing:*", 9, NULL), 0);
+  CHECK(matching == 0);
+  CHECK_RC(stratacache_count_pattern(NULL, c, "server:*", 8, NULL), STRATACACHE_EINVAL);
+  CHECK_RC(stratacache_exists(&ex, c, "server:7", 8, NULL), 0);
+  CHECK(ex == 1);
   CHECK_RC(stratacache_clear_pattern(&deleted, c, "server:*", 8, NULL), 0);
   CHECK(deleted == 50);
   CHECK_RC(stratacache_exists(&ex, c, "servers", 7, NULL), 0);
   CHECK(ex == 1);
   CHECK_RC(stratacache_exists(&ex, c, "server:7", 8, NULL), 0);
   CHECK(ex == 0);
+
+  /* inspect (0.5): what a key holds, without decoding it; a missing key is ENOTFOUND. */
+  char *info = NULL;
+  size_t info_len = 0;
+  CHECK_RC(stratacache_set_json(c, "insp", 4, "{\"a\": [1, 2, 3]}", 16, 60000, NULL), 0);
+  CHECK_RC(stratacache_inspect_json(&info, &info_len, c, "insp", 4, NULL), 0);
+  CHECK(info && info_len == strlen(info));
+  CHECK(info && strstr(info, "\"serializer\":\"msgpack\"") && strstr(info, "\"compression\":\"none\"") &&
+        strstr(info, "\"encrypted\":false") && strstr(info, "\"negative\":false"));
+  CHECK(info && strstr(info, "\"ttl_ms\":-1") == NULL); /* it has a TTL */
+  /* the MessagePack payload is 7 bytes (81 a1 61 93 01 02 03) */
+  CHECK(info && strstr(info, "\"payload_bytes\":7,"));
+  if (strncmp(label, "mem://", 6) == 0)
+    CHECK(info && strstr(info, "\"tier\":\"l1\"") && strstr(info, "\"kind\":\"payload\"") &&
+          strstr(info, "\"stored_bytes\":7,"));
+  else /* the envelope: 6 fixed header bytes + a 1-byte original length + the payload */
+    CHECK(info && strstr(info, "\"tier\":\"l2\"") && strstr(info, "\"kind\":\"envelope\"") &&
+          strstr(info, "\"stored_bytes\":14,"));
+  stratacache_free(info);
+  info = (char *)"untouched";
+  CHECK_RC(stratacache_inspect_json(&info, NULL, c, "insp:missing", 12, NULL), STRATACACHE_ENOTFOUND);
+  CHECK(info == NULL);
+  CHECK_RC(stratacache_inspect_json(NULL, NULL, c, "insp", 4, NULL), STRATACACHE_EINVAL);
 
   /* Stats and health are JSON. */
   char *stats = NULL;

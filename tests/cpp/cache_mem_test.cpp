@@ -69,6 +69,26 @@ TEST(CacheMem, IncrementCreatesAtZeroAndWorksOnStoredIntegers) {
   EXPECT_EQ(c->increment("s").code(), StatusCode::kWrongType);
 }
 
+TEST(CacheMem, InspectAndCountMatchingReadL1) {
+  auto c = open_or_die("mem://");
+  ASSERT_TRUE(c->set("a:1", Payload{Format::kMsgPack, std::string("\x2a", 1)}));
+  ASSERT_TRUE(c->set("a:2", Payload{Format::kRaw, "xy"}));
+  ASSERT_TRUE(c->set("b:1", Payload{Format::kRaw, "z"}));
+  auto e = c->inspect("a:1");
+  ASSERT_TRUE(e);
+  EXPECT_STREQ(e->tier, "l1");
+  EXPECT_STREQ(e->kind, "payload");
+  EXPECT_TRUE(e->in_l1);
+  EXPECT_EQ(e->format, Format::kMsgPack);
+  EXPECT_EQ(e->payload_bytes, 1u);
+  EXPECT_EQ(c->inspect("a:3").code(), StatusCode::kNotFound);
+  EXPECT_EQ(c->stats().l1.hits + c->stats().l1.misses, 0u);
+  EXPECT_EQ(*c->count_matching("a:*"), 2);
+  EXPECT_EQ(*c->count_matching("?:1"), 2);
+  EXPECT_EQ(*c->count_matching("zz*"), 0);
+  EXPECT_TRUE(c->get("a:2"));  // nothing deleted
+}
+
 TEST(CacheMem, MgetMsetAndClearPattern) {
   auto c = open_or_die("mem://");
   ASSERT_TRUE(c->mset({{"server:1", {Format::kRaw, "a"}}, {"server:2", {Format::kRaw, "b"}}, {"other", {Format::kRaw, "c"}}}));

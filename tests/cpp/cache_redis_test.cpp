@@ -93,6 +93,34 @@ TEST(CacheRedis, BinarySafeKeysAndClearPatternWithGlobPrefix) {
   for (auto& k : keys) EXPECT_EQ(plain->get(k)->data, "p:" + k) << "the other prefix must be untouched";
 }
 
+TEST(CacheRedis, InspectReadsTheEnvelopeHeaderAndCountMatchingDeletesNothing) {
+  auto server = RedisServer::start();
+  auto c = open_or_die(server->url("", 0, "prefix=app:&compression=zlib"));
+  CallOptions ttl;
+  ttl.ttl_ms = 60000;
+  ASSERT_TRUE(c->set("big", Payload{Format::kJson, "\"" + std::string(5000, 'a') + "\""}, ttl));
+  ASSERT_TRUE(c->increment("n", 5));
+  ASSERT_TRUE(server->cli({"SET", "app:other", "plain text"}) == "OK");
+  auto big = c->inspect("big");
+  ASSERT_TRUE(big) << big.status().to_string();
+  EXPECT_STREQ(big->tier, "l2");
+  EXPECT_STREQ(big->kind, "envelope");
+  EXPECT_EQ(big->format, Format::kJson);
+  EXPECT_EQ(big->compression, Compression::kZlib);
+  EXPECT_EQ(big->payload_bytes, 5002u);
+  EXPECT_LT(big->stored_bytes, 200u);
+  EXPECT_GT(big->ttl_ms, 50000);
+  EXPECT_LE(big->ttl_ms, 60000);
+  EXPECT_FALSE(big->meta.has_value());
+  EXPECT_STREQ(c->inspect("n")->kind, "counter");
+  EXPECT_STREQ(c->inspect("other")->kind, "foreign");
+  EXPECT_EQ(c->inspect("nothing").code(), StatusCode::kNotFound);
+  // Inspecting counts no L1 hit or miss.
+  EXPECT_EQ(c->stats().l1.hits + c->stats().l1.misses, 0u);
+  EXPECT_EQ(*c->count_matching("*"), 3);  // under this prefix only
+  EXPECT_EQ(server->cli({"DBSIZE"}), "3");
+}
+
 TEST(CacheRedis, IncrementIsAtomicAcrossHandlesAndSetsTtlOnce) {
   auto server = RedisServer::start();
   auto a = open_or_die(server->url());

@@ -211,6 +211,10 @@ TEST_F(RedisClusterTest, DeleteMatchingOnEveryMasterAndHealth) {
   for (int i = 0; i < 500; ++i) writes.push_back({"dm:" + std::to_string(i), "x", 0});
   writes.push_back({"keep:dm", "y", 0});
   ASSERT_TRUE(tier_->mset(writes, in_ms(5000)));
+  auto counted = tier_->count_matching("dm:*", in_ms(5000));  // every master, nothing deleted
+  ASSERT_TRUE(counted) << counted.status().to_string();
+  EXPECT_EQ(*counted, 500);
+  EXPECT_TRUE(tier_->get("dm:7", in_ms(1000)));
   auto n = tier_->delete_matching("dm:*", in_ms(5000));
   ASSERT_TRUE(n) << n.status().to_string();
   EXPECT_EQ(*n, 500);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,26 @@ struct WarmResult {
   std::vector<std::string> missing_keys;
   std::vector<std::string> failed_keys;
   Status error;
+};
+
+// What one key holds, for tools (Cache::inspect, stratacache_inspect_json). Read from
+// L2 when the cache has one (the stored bytes: the envelope header is parsed, the body
+// is neither decompressed nor decrypted), else from L1 (the decoded payload).
+struct EntryInspection {
+  const char* tier = "l2";     // "l2" or "l1": where it was read
+  bool in_l1 = false;          // this handle holds an L1 copy
+  const char* kind = "envelope";  // "envelope", "counter" (an INCRBY integer), "foreign"
+                               // (not an envelope: another client's value), "payload" (L1)
+  Format format = Format::kRaw;
+  Compression compression = Compression::kNone;
+  bool encrypted = false;
+  uint32_t key_id = 0;         // encrypted only
+  uint64_t stored_bytes = 0;   // bytes in Redis (envelope included), or the L1 payload
+  uint64_t payload_bytes = 0;  // serialized length before compression
+  int64_t ttl_ms = -1;         // remaining; -1: no expiry
+  std::optional<EntryMeta> meta;  // read-through entry metadata (docs/envelope.md)
+  bool stale = false;          // in its stale period: meta->stale_ms > 0 and ttl_ms <= it
+  Status header_error;         // an envelope whose header does not parse: why (kind "envelope")
 };
 
 // Thread-safe. Failure contract of every operation:
@@ -177,6 +198,13 @@ class Cache {
   CacheMetrics metrics() const;
   // Never fails: an unreachable L2 gives healthy=false with the reason.
   HealthInfo health(const CallOptions& call = {});
+  // What `key` holds (EntryInspection), without decoding the value or counting a hit
+  // or a miss in L1; an L2 read counts as one. kNotFound when the key is absent.
+  Result<EntryInspection> inspect(std::string_view key, const CallOptions& call = {});
+  // How many keys match a Redis glob (clear_pattern's dry run): SCAN MATCH on every
+  // master, never KEYS, each key counted once; without L2 (or with skip_l2), the live
+  // L1 entries. Deletes nothing.
+  Result<int64_t> count_matching(std::string_view glob, const CallOptions& call = {});
   // Server INFO of every Redis node this cache knows, each and summed (docs/operations.md,
   // "Server info"). Unreachable nodes are listed with their error; fails only when no
   // node answered. mem://: kUnsupported.

@@ -802,6 +802,16 @@ ValueRef MemoryTier::get(std::string_view key) {
   return out;
 }
 
+ValueRef MemoryTier::peek(std::string_view key) {
+  Impl& m = *impl_;
+  uint32_t h = m.hash_key(key);
+  Shard& s = m.shard_for(h);
+  std::shared_lock<RwLock> lock(s.mu);
+  Entry* e = s.find(h, key);
+  if (!e || e->expired(m.now())) return ValueRef();
+  return e->ref();
+}
+
 bool MemoryTier::contains(std::string_view key) {
   Impl& m = *impl_;
   uint32_t h = m.hash_key(key);
@@ -852,6 +862,21 @@ size_t MemoryTier::erase_matching(std::string_view glob) {
     return erase_prefix(glob.substr(0, glob.size() - 1));
   }
   return impl_->erase_if([&](const Entry& e) { return glob_match(glob, e.key()); });
+}
+
+size_t MemoryTier::count_matching(std::string_view glob) const {
+  const Impl& m = *impl_;
+  int64_t now_ms = m.now();
+  size_t live = 0;
+  for (auto& s : m.shards) {
+    std::shared_lock<RwLock> lock(s.mu);
+    for (Entry* head : s.buckets) {
+      for (Entry* e = head; e; e = e->chain) {
+        if (!e->expired(now_ms) && glob_match(glob, e->key())) ++live;
+      }
+    }
+  }
+  return live;
 }
 
 std::optional<int64_t> MemoryTier::ttl_ms(std::string_view key) {

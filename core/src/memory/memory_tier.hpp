@@ -47,6 +47,9 @@ class MemoryTier {
   // for the policy and, with idle expiry, extends the entry's life.
   ValueRef get(std::string_view key);
   bool contains(std::string_view key);
+  // Like get, for tools: counts no hit or miss, is no access for the policy and does
+  // not extend an idle entry.
+  ValueRef peek(std::string_view key);
   // ttl_ms <= 0: no expiry (idle expiry still applies). Returns false when the entry
   // is not admitted (bigger than the byte bound, key over 64 KiB, or out of memory);
   // any older value under the key is then removed.
@@ -70,6 +73,8 @@ class MemoryTier {
   // Removes every key matching a Redis glob; a literal prefix + '*' is matched as a
   // prefix without the glob engine.
   size_t erase_matching(std::string_view glob);
+  // Live entries whose key matches the glob; removes nothing.
+  size_t count_matching(std::string_view glob) const;
   size_t erase_prefix(std::string_view prefix);
   // Removes every entry for which keep(key, format, value) is false; returns how many
   // unexpired entries went.

@@ -68,6 +68,12 @@ class TimedRemoteTier final : public RemoteTier {
   void delete_matching(std::string_view glob, Call call, Done<int64_t> done) override {
     inner_->delete_matching(glob, call, timed<Result<int64_t>>(MetricOp::kDeleteMatching, glob, std::move(done)));
   }
+  // A tool's dry run (stratacache_count_pattern), not an operation of the cache: untimed.
+  void count_matching(std::string_view glob, Call call, Done<int64_t> done) override {
+    inner_->count_matching(glob, call, std::move(done));
+  }
+  // A diagnostic of the servers (stratacache_server_info_json), not an operation of the cache: untimed.
+  void server_info(Call call, Done<ServerInfo> done) override { inner_->server_info(call, std::move(done)); }
   void health(Call call, std::function<void(HealthInfo)> done) override {
     inner_->health(call, timed<HealthInfo>(MetricOp::kHealth, {}, std::move(done)));
   }

@@ -24,6 +24,7 @@ class NullRemoteTier final : public RemoteTier {
     done(Status(StatusCode::kUnsupported, "no L2 tier to hold the counter"));
   }
   void delete_matching(std::string_view, Call, Done<int64_t> done) override { done(int64_t{0}); }
+  void count_matching(std::string_view, Call, Done<int64_t> done) override { done(int64_t{0}); }
   void delete_if_value(std::string_view, std::string_view, Call, Done<bool> done) override { done(false); }
   void lease_try(std::string_view, std::string_view, std::string_view, int64_t, bool, Call,
                  Done<LeaseTry> done) override {
@@ -47,6 +48,7 @@ class NullRemoteTier final : public RemoteTier {
   }
   using RemoteTier::del;
   using RemoteTier::delete_if_value;
+  using RemoteTier::count_matching;
   using RemoteTier::delete_matching;
   using RemoteTier::exists;
   using RemoteTier::get;

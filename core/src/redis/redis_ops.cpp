@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <mutex>
+#include <unordered_set>
 #include <utility>
 
 #include "redis/cluster_slots.hpp"
@@ -474,6 +475,14 @@ void RedisOps::script(std::string_view lua, const std::vector<std::string>& keys
 }
 
 void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> done) {
+  scan_matching(glob, true, call, std::move(done));
+}
+
+void RedisOps::count_matching(std::string_view glob, Call call, Done<int64_t> done) {
+  scan_matching(glob, false, call, std::move(done));
+}
+
+void RedisOps::scan_matching(std::string_view glob, bool unlink, Call call, Done<int64_t> done) {
   auto servers_or = servers(call.deadline);
   if (!servers_or) return done(failed(servers_or.status()));
   Servers sv = std::move(servers_or).value();
@@ -484,20 +493,22 @@ void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> d
   };
   auto join = std::make_shared<Join<Total>>();
   join->pending = sv.nodes.size();
-  join->done = [this, done = std::move(done)](Total t) {
+  join->done = [this, unlink, done = std::move(done)](Total t) {
     if (!t.failure) return done(failed(std::move(t.failure)));
-    bump(counters_.deletes, static_cast<uint64_t>(t.deleted));
+    if (unlink) bump(counters_.deletes, static_cast<uint64_t>(t.deleted));
     done(t.deleted);
   };
   const std::string pattern(glob);
   const std::string count = std::to_string(scan_count_);
   for (RedisOps* server : sv.nodes) {
-    // Per server: SCAN, and UNLINK what the previous SCAN found with the next one.
+    // Per server: SCAN, and UNLINK what the previous SCAN found with the next one (or,
+    // counting, remember its keys).
     struct Scan {
       std::string cursor = "0";
       bool scanned_all = false;
       std::vector<std::string> batch;  // keys of the last SCAN, unlinked with the next one
-      int64_t deleted = 0;
+      std::unordered_set<std::string> seen;  // counting: SCAN may return a key twice
+      int64_t deleted = 0;  // unlinked, or (counting) distinct keys seen
       Status failure;
       bool finished = false;
     };
@@ -512,8 +523,13 @@ void RedisOps::delete_matching(std::string_view glob, Call call, Done<int64_t> d
       if (join->arrive()) join->done(std::move(join->value));
     };
     loop->send = [](RedisOps& s, RequestPtr r) { s.send(std::move(r)); };
-    loop->next = [sc, call, pattern, count, cluster = sv.cluster, finish]() -> RequestPtr {
+    loop->next = [sc, call, pattern, count, unlink, cluster = sv.cluster, finish]() -> RequestPtr {
       if (sc->finished) return nullptr;
+      if (!unlink) {
+        for (std::string& k : sc->batch) sc->seen.insert(std::move(k));
+        sc->deleted = static_cast<int64_t>(sc->seen.size());
+        sc->batch.clear();
+      }
       if (!sc->failure || (sc->scanned_all && sc->batch.empty())) {
         sc->finished = true;
         finish();

@@ -62,6 +62,7 @@ class RedisOps : public RemoteTier {
   void pttl(std::string_view key, Call call, Done<int64_t> done) override;
   void incr_by(std::string_view key, int64_t amount, int64_t ttl_ms, Call call, Done<int64_t> done) override;
   void delete_matching(std::string_view glob, Call call, Done<int64_t> done) override;
+  void count_matching(std::string_view glob, Call call, Done<int64_t> done) override;
   void health(Call call, std::function<void(HealthInfo)> done) override;
   void server_info(Call call, Done<ServerInfo> done) override;  // redis/server_info.cpp
   void delete_if_value(std::string_view key, std::string_view expected, Call call, Done<bool> done) override;
@@ -73,6 +74,7 @@ class RedisOps : public RemoteTier {
               bool idempotent, Call call, Done<ScriptValue> done) override;
   using RemoteTier::del;
   using RemoteTier::delete_if_value;
+  using RemoteTier::count_matching;
   using RemoteTier::delete_matching;
   using RemoteTier::exists;
   using RemoteTier::get;
@@ -110,6 +112,9 @@ class RedisOps : public RemoteTier {
   RequestPtr request(std::string_view key, Call call);
   // Counts a failed operation (not a miss) and passes it on.
   Status failed(Status s);
+  // delete_matching (unlink) and count_matching: SCAN MATCH on every server; the
+  // number of keys unlinked, or of distinct keys seen.
+  void scan_matching(std::string_view glob, bool unlink, Call call, Done<int64_t> done);
 
   // Coherent L1 in tracking mode: a write also reads its key back (one script), so the
   // connection keeps tracking it (a write untracks a key on the server).
