@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
@@ -123,8 +122,7 @@ def scraped() -> Iterator[tuple[CollectorRegistry, PrometheusServer]]:
     """A registry served over HTTP on a free loopback port, and a Prometheus server
     scraping it every second."""
     binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("Debian's prometheus package is not installed (scripts/setup.sh installs it)")
+    assert binary is not None, "Debian's prometheus package is not installed (scripts/setup.sh installs it)"
     registry = CollectorRegistry()
     target = _free_port()
     server, thread = start_http_server(target, addr="127.0.0.1", registry=registry)
