@@ -144,6 +144,10 @@ const Counter kCounters[] = {
     {"codec.encoded_bytes", [](const CacheStats& s) { return s.codec.encoded_bytes; },
      "codec: bytes of the envelopes made of them (compression ratio = payload_bytes / encoded_bytes)", &kCodecBytes,
      "stage=\"encoded\""},
+    STRATACACHE_L2(breaker_half_opens, "times the circuit breaker let a probe call through (open -> half-open)",
+                   &kBreakerTransitions, "tier=\"l2\",state=\"half_open\""),
+    STRATACACHE_L2(breaker_closes, "times the circuit breaker closed (a probe succeeded, or the deployment changed)",
+                   &kBreakerTransitions, "tier=\"l2\",state=\"closed\""),
 };
 #undef STRATACACHE_WB
 #undef STRATACACHE_LOCK

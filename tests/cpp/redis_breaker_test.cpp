@@ -121,8 +121,12 @@ TEST(RedisBreaker, FailedProbeReopensWithALongerCooldown) {
   EXPECT_GT(next_ms, 250) << refusal.message();
   EXPECT_LE(next_ms, 400) << refusal.message();
   EXPECT_EQ(tier->stats().breaker_opens, 1u);  // re-opening is not a new open
+  EXPECT_EQ(tier->stats().breaker_half_opens, 1u);
+  EXPECT_EQ(tier->stats().breaker_closes, 0u);
   server->resume();
   EXPECT_GE(ms_until_get_succeeds(*tier, 2000), 0);
+  EXPECT_EQ(tier->stats().breaker_closes, 1u);
+  EXPECT_GE(tier->stats().breaker_half_opens, 2u);
 }
 
 TEST(RedisBreaker, KillThenRestartFailsFastThenProbeCloses) {
@@ -147,6 +151,7 @@ TEST(RedisBreaker, KillThenRestartFailsFastThenProbeCloses) {
   EXPECT_LT(took.back(), 25.0);
   L2Stats st = tier->stats();
   EXPECT_EQ(st.breaker_opens, 1u);
+  EXPECT_EQ(st.breaker_closes, 0u);
   EXPECT_EQ(st.connection_errors, 5u);
   EXPECT_EQ(st.breaker_rejections, 100u);
   EXPECT_EQ(st.fast_failures, 0u);  // the pool's own backoff is off while the breaker is on
@@ -165,6 +170,8 @@ TEST(RedisBreaker, KillThenRestartFailsFastThenProbeCloses) {
   EXPECT_GT(refused, 0);                   // it did sit out the rest of the cooldown
   EXPECT_EQ(tier->get("k", in_ms(500))->value, "again");
   EXPECT_EQ(tier->stats().breaker_opens, 1u);
+  EXPECT_EQ(tier->stats().breaker_closes, 1u);  // open -> (half-open ->) closed, each counted
+  EXPECT_GE(tier->stats().breaker_half_opens, 1u);
 }
 
 TEST(RedisBreaker, ThresholdZeroDisablesIt) {

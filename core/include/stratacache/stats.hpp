@@ -62,6 +62,8 @@ struct L2Stats {
   // Circuit breakers open now (not yet closed by a successful probe): 0 or 1, on a
   // Cluster one breaker per node.
   uint64_t breakers_open = 0;
+  uint64_t breaker_half_opens = 0;  // open -> half-open: a probe call let through
+  uint64_t breaker_closes = 0;      // open -> closed: a probe succeeded, or the deployment changed
 };
 
 // Read-through (docs/read-through.md), counted per cache handle (all its callers).

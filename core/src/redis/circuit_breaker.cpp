@@ -50,6 +50,7 @@ CircuitBreaker::Ticket CircuitBreaker::admit(Status* refusal) {
     }
     probing_ = true;
   }
+  half_opens_.fetch_add(1, std::memory_order_relaxed);
   if (log_enabled(LogLevel::kInfo)) {
     log_event(LogLevel::kInfo, "breaker.half_open", label_ + ": circuit breaker half-open, one probe call goes to the server");
   }
@@ -121,6 +122,7 @@ void CircuitBreaker::settle(Ticket ticket, Outcome outcome, const Status& failur
       case Outcome::kSuccess:
         consecutive_.store(0, std::memory_order_relaxed);
         open_.store(false, std::memory_order_release);
+        closes_.fetch_add(1, std::memory_order_relaxed);
         closed = true;
         break;
       case Outcome::kFailure:
@@ -143,6 +145,7 @@ void CircuitBreaker::reset() {
     std::lock_guard<std::mutex> lock(mu_);
     consecutive_.store(0, std::memory_order_relaxed);
     was_open = open_.exchange(false, std::memory_order_acq_rel);
+    if (was_open) closes_.fetch_add(1, std::memory_order_relaxed);
   }
   if (was_open && log_enabled(LogLevel::kInfo)) {
     log_event(LogLevel::kInfo, "breaker.closed", label_ + ": circuit breaker closed (the deployment changed)");

@@ -55,6 +55,8 @@ class CircuitBreaker {
   bool enabled() const { return threshold_ > 0; }
   bool is_open() const { return open_.load(std::memory_order_acquire); }
   uint64_t opens() const { return opens_.load(std::memory_order_relaxed); }
+  uint64_t half_opens() const { return half_opens_.load(std::memory_order_relaxed); }
+  uint64_t closes() const { return closes_.load(std::memory_order_relaxed); }
   uint64_t rejections() const { return rejections_.load(std::memory_order_relaxed); }
 
  private:
@@ -68,7 +70,7 @@ class CircuitBreaker {
 
   std::atomic<bool> open_{false};             // fast path of admit()
   std::atomic<uint32_t> consecutive_{0};      // failures since the last success (closed)
-  std::atomic<uint64_t> opens_{0}, rejections_{0};
+  std::atomic<uint64_t> opens_{0}, half_opens_{0}, closes_{0}, rejections_{0};
 
   std::mutex mu_;
   bool probing_ = false;

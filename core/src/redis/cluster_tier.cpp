@@ -42,6 +42,8 @@ void add(L2Stats& to, const L2Stats& s) {
   to.sentinel_failures += s.sentinel_failures;
   to.breaker_opens += s.breaker_opens;
   to.breakers_open += s.breakers_open;
+  to.breaker_half_opens += s.breaker_half_opens;
+  to.breaker_closes += s.breaker_closes;
   to.connect_failures += s.connect_failures;
   to.connections_opened += s.connections_opened;
   to.connections_discarded += s.connections_discarded;

@@ -98,6 +98,8 @@ L2Stats RedisTier::stats() const {
   L2Stats s = counters_.snapshot();
   s.breaker_opens = breaker_.opens();
   s.breakers_open = breaker_.is_open() ? 1 : 0;
+  s.breaker_half_opens = breaker_.half_opens();
+  s.breaker_closes = breaker_.closes();
   s.breaker_rejections = breaker_.rejections();
   return s;
 }
