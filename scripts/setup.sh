@@ -25,10 +25,11 @@ fi
 # (fixtures start their own servers on free ports), so it is left alone.
 
 PY=${PYTHON:-python3}
-# The optional extras (stratacache.prometheus, stratacache.otel) are tested and type-checked too.
-"$PY" -c "import pytest, mypy, prometheus_client, opentelemetry.sdk" 2>/dev/null \
+# The optional extras (stratacache.prometheus, stratacache.otel) are tested and type-checked
+# too; redis-py is the plain client the lock tests protect a counter with.
+"$PY" -c "import pytest, mypy, prometheus_client, opentelemetry.sdk, redis" 2>/dev/null \
   || "$PY" -m pip install -q --disable-pip-version-check "pytest>=7" "mypy>=1.5" "prometheus_client>=0.17" \
-       "opentelemetry-api>=1.20" "opentelemetry-sdk>=1.20"
+       "opentelemetry-api>=1.20" "opentelemetry-sdk>=1.20" "redis>=5"
 
 # Each language package under bindings/ that has a setup.sh installs its own toolchain
 # dependencies with its own client (npm, go, cargo, mvn); a new package joins by rule.
