@@ -92,6 +92,12 @@ extern "C" {
 
     pub fn stratacache_open(out: *mut *mut stratacache_cache, url: *const c_char) -> c_int;
     pub fn stratacache_open_with(out: *mut *mut stratacache_cache, opts: *const stratacache_options) -> c_int;
+    pub fn stratacache_open_shared(out: *mut *mut stratacache_cache, name: *const c_char, url: *const c_char) -> c_int;
+    pub fn stratacache_open_shared_with(
+        out: *mut *mut stratacache_cache,
+        name: *const c_char,
+        opts: *const stratacache_options,
+    ) -> c_int;
     pub fn stratacache_close(cache: *mut stratacache_cache);
 
     pub fn stratacache_callopts_new(out: *mut *mut stratacache_callopts) -> c_int;

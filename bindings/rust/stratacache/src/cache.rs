@@ -198,6 +198,18 @@ impl Cache {
         Ok(Cache { handle: Arc::new(Handle(raw)), co: None })
     }
 
+    /// A handle on the process-wide cache named `name` (one L1, one set of connections),
+    /// opened with `options` by its first user: a Python application and this crate, or
+    /// two crates, in one process share it (`stratacache.Cache(url, shared=name)` in
+    /// Python). Every handle closes on its own; the cache closes with the last. The same
+    /// name with other options is `InvalidArgument`.
+    pub fn open_shared(name: &str, options: &Options) -> Result<Cache> {
+        let name = crate::options::c_string(name)?;
+        let mut raw = ptr::null_mut();
+        check(unsafe { sys::stratacache_open_shared_with(&mut raw, name.as_ptr(), options.raw) })?;
+        Ok(Cache { handle: Arc::new(Handle(raw)), co: None })
+    }
+
     /// A clone of this handle whose calls use `options` (deadline, tier flags,
     /// read-through settings, tags).
     pub fn with(&self, options: CallOptions) -> Cache {

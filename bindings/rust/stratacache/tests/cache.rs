@@ -254,3 +254,28 @@ fn a_zero_deadline_fails_l2_calls_but_l1_hits_answer() {
     let err = due.set("k2", b"v", Ttl::Never).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
 }
+
+#[test]
+fn two_handles_on_one_shared_name_share_one_cache_and_close_on_their_own() {
+    let options = Options::from_url("mem://").unwrap();
+    let a = Cache::open_shared("rust-shared-test", &options).unwrap();
+    let b = Cache::open_shared("rust-shared-test", &options).unwrap();
+    a.set("k", b"v", Ttl::Default).unwrap();
+    // mem:// has no Redis: only one shared L1 lets `b` see `a`'s write.
+    assert_eq!(b.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(a.stat("l1.hits").unwrap(), 1);
+    // Other options under the same name are refused, naming it.
+    let other = Options::from_url("mem://?l1_max_entries=5").unwrap();
+    let err = match Cache::open_shared("rust-shared-test", &other) {
+        Ok(_) => panic!("other options under an open shared name were accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.message().contains("rust-shared-test"), "{}", err.message());
+    drop(a);
+    assert_eq!(b.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    drop(b);
+    // After the last handle the name opens a new, empty cache.
+    let c = Cache::open_shared("rust-shared-test", &options).unwrap();
+    assert_eq!(c.get("k").unwrap(), None);
+}
