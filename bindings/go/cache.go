@@ -94,14 +94,34 @@ func withOptions(url string, opts []Option, f func(*C.stratacache_options) error
 // rediss://, unix://; README "Configuration"). It never blocks on the network: while
 // Redis is unreachable, L2 calls fail with ErrUnavailable and L1 still answers.
 func Open(url string, opts ...Option) (*Cache, error) {
+	return open("open", url, opts, func(h **C.stratacache_cache, o *C.stratacache_options) C.int {
+		return C.stratacache_open_with(h, o)
+	})
+}
+
+// open makes the options of url + opts and opens a handle with them through f.
+func open(op, url string, opts []Option, f func(**C.stratacache_cache, *C.stratacache_options) C.int) (*Cache, error) {
 	c := &Cache{}
 	err := withOptions(url, opts, func(o *C.stratacache_options) error {
-		return onThread("open", func() C.int { return C.stratacache_open_with(&c.h, o) })
+		return onThread(op, func() C.int { return f(&c.h, o) })
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// OpenShared returns a handle on the process-wide cache called name (one L1, one set of
+// connections), opened from url + opts by its first user: a Python application's
+// Cache(url, shared=name), a C extension and this package in one process share it. Each
+// handle closes on its own; the cache closes with the last. The same name with another
+// URL, parameters or keys is ErrInvalid, naming it.
+func OpenShared(name, url string, opts ...Option) (*Cache, error) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return open("open shared", url, opts, func(h **C.stratacache_cache, o *C.stratacache_options) C.int {
+		return C.stratacache_open_shared_with(h, cname, o)
+	})
 }
 
 // Close closes the handle and its connections. Later calls fail with ErrClosed;

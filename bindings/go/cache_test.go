@@ -322,3 +322,42 @@ func TestGoroutinesShareOneCacheAndEachErrorKeepsItsMessage(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestOpenSharedIsOneCacheWithHandlesOfTheirOwn(t *testing.T) {
+	a, err := OpenShared("go-shared-test", "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenShared("go-shared-test", "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.Set(ctx, "k", []byte("v"), DefaultTTL); err != nil {
+		t.Fatal(err)
+	}
+	// mem:// has no Redis: only one shared L1 lets b see a's write.
+	if v, err := b.Get(ctx, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("b.Get = %q, %v", v, err)
+	}
+	if _, err := OpenShared("go-shared-test", "mem://?l1_max_entries=5"); !errors.Is(err, ErrInvalid) ||
+		!strings.Contains(err.Error(), "go-shared-test") {
+		t.Fatalf("other options under the same name: %v", err)
+	}
+	a.Close()
+	if _, err := a.Get(ctx, "k"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed handle: %v", err)
+	}
+	if v, err := b.Get(ctx, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("b after a closed: %q, %v", v, err)
+	}
+	b.Close()
+	c, err := OpenShared("go-shared-test", "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Get(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the last close the name opens a new cache: %v", err)
+	}
+}
