@@ -65,6 +65,7 @@ final class NativeApi {
 
     // ---- open / close
     static native int stratacache_open_with(long[] out, Pointer opts);
+    static native int stratacache_open_shared_with(long[] out, byte[] name, Pointer opts);
     static native void stratacache_close(Pointer cache);
 
     // ---- per-call options

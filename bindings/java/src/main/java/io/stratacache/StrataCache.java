@@ -110,10 +110,26 @@ public final class StrataCache implements AutoCloseable {
 
     /** Opens a cache from options (URL, parameters, encryption keys). */
     public static StrataCache open(Options options) {
+        return open(options, null);
+    }
+
+    /**
+     * A handle on the process-wide cache called {@code name} (one L1, one set of
+     * connections), opened from {@code options} by its first user: a Python application's
+     * {@code Cache(url, shared=name)}, a C extension and this package in one process share
+     * it. Each handle closes on its own; the cache closes with the last. The same name
+     * with other options is {@link StrataCacheException.InvalidArgument}, naming it.
+     */
+    public static StrataCache openShared(String name, Options options) {
+        return open(options, NativeApi.cString(name));
+    }
+
+    private static StrataCache open(Options options, byte[] sharedName) {
         Pointer opts = options.toNative();
         try {
             long[] out = new long[1];
-            int rc = NativeApi.stratacache_open_with(out, opts);
+            int rc = sharedName == null ? NativeApi.stratacache_open_with(out, opts)
+                                        : NativeApi.stratacache_open_shared_with(out, sharedName, opts);
             if (rc != OK) {
                 throw lastError(rc);
             }

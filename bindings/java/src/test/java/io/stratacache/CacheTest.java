@@ -37,6 +37,26 @@ class CacheTest {
     }
 
     @Test
+    void openSharedIsOneCacheWhoseHandlesCloseOnTheirOwn() {
+        byte[] v = {'v'};
+        StrataCache a = StrataCache.openShared("java-shared-test", Options.fromUrl("mem://"));
+        StrataCache b = StrataCache.openShared("java-shared-test", Options.fromUrl("mem://"));
+        a.set("k", v);
+        // mem:// has no Redis: only one shared L1 lets b see a's write.
+        assertArrayEquals(v, b.getBytes("k"));
+        StrataCacheException e = assertThrows(StrataCacheException.InvalidArgument.class,
+                () -> StrataCache.openShared("java-shared-test", Options.fromUrl("mem://?l1_max_entries=5")));
+        assertTrue(e.getMessage().contains("java-shared-test"), e.getMessage());
+        a.close();
+        assertThrows(StrataCacheException.Closed.class, () -> a.getBytes("k"));
+        assertArrayEquals(v, b.getBytes("k"));
+        b.close();
+        try (StrataCache c = StrataCache.openShared("java-shared-test", Options.fromUrl("mem://"))) {
+            assertNull(c.getBytes("k"), "after the last close the name opens a new cache");
+        }
+    }
+
+    @Test
     void bytesRoundTripAndAMissIsEmptyNotAnException() {
         byte[] value = {0, 1, 2, (byte) 0xff, '\r', '\n'};
         cache.set("k\0binary*?", value);
