@@ -35,6 +35,11 @@ export interface CacheOptions {
   floats?: 'number' | 'Float64';
   /** AES-256-GCM keys (32 bytes, hex or bytes); the primary one (default: the first) encrypts. */
   encryptionKeys?: { id: number; key: string | Uint8Array; primary?: boolean }[];
+  /**
+   * Open the process-wide cache of this name (one L1, one set of connections), shared
+   * with every other language in the process that opens it; each handle closes on its own.
+   */
+  shared?: string;
 }
 
 export interface CallOptions {

@@ -52,7 +52,7 @@ class Cache {
 
   /**
    * @param {string} [url] a stratacache URL (mem://, redis://..., rediss://..., unix://...)
-   * @param {object} [options] serializer, failSilently, floats, encryptionKeys (see README)
+   * @param {object} [options] serializer, failSilently, floats, encryptionKeys, shared (see README)
    */
   constructor(url = 'mem://', options = {}) {
     const query = url.includes('?') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)) : new URLSearchParams();
@@ -61,10 +61,14 @@ class Cache {
     const floats = options.floats ?? 'number';
     if (floats !== 'number' && floats !== 'Float64') throw new errors.CacheConfigError("floats must be 'number' or 'Float64'", 'EINVAL', -2);
     this.#l1Only = url.startsWith('mem:');
+    if (options.shared !== undefined && (typeof options.shared !== 'string' || options.shared === '')) {
+      throw new errors.CacheConfigError('shared must be a non-empty string', 'EINVAL', -2);
+    }
     const keys = (options.encryptionKeys ?? []).map((k, i) => [k.id, hexOrBytes(k.key), k.primary ?? i === 0]);
     this.#wrapFloats = floats === 'Float64';
     try {
-      this.#n = new native.NativeCache(url, keys, serializerCode, options.failSilently ?? true, this.#wrapFloats);
+      this.#n = new native.NativeCache(url, keys, serializerCode, options.failSilently ?? true, this.#wrapFloats,
+        options.shared);
       this.#n.setScratch(this.#scratch);
     } catch (e) {
       // Refused settings (a bad URL, parameter or key) are configuration errors.

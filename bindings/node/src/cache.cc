@@ -52,7 +52,7 @@ Napi::Function CacheWrap::define(Napi::Env env) {
                      });
 }
 
-// new NativeCache(url, keys: [[id, Buffer(32), primary]], serializer, failSilently, wrapFloats)
+// new NativeCache(url, keys: [[id, Buffer(32), primary]], serializer, failSilently, wrapFloats, shared name or undefined)
 CacheWrap::CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWrap>(info) {
   Napi::Env env = info.Env();
   AddonData& d = addon_data(env);
@@ -65,7 +65,12 @@ CacheWrap::CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWra
   check(env, stratacache_options_from_url(&opts, url.c_str()));
   std::unique_ptr<stratacache_options, void (*)(stratacache_options*)> owned(opts, stratacache_options_free);
   add_keys(env, opts, info[1]);
-  check(env, stratacache_open_with(&handle_, opts));
+  if (info.Length() > 5 && info[5].IsString()) {
+    std::string shared = info[5].As<Napi::String>().Utf8Value();
+    check(env, stratacache_open_shared_with(&handle_, shared.c_str(), opts));
+  } else {
+    check(env, stratacache_open_with(&handle_, opts));
+  }
   check(env, stratacache_callopts_new(&l1_only_));
   check(env, stratacache_callopts_set_flags(l1_only_, STRATACACHE_SKIP_L2));
 }

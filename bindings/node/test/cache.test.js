@@ -348,3 +348,21 @@ test('lock: exclusive, fenced, released', async () => {
   a.close();
   b.close();
 });
+
+test('shared: two handles on one name are one cache and close on their own', async () => {
+  const a = new Cache('mem://', { shared: 'node-shared-test' });
+  const b = new Cache('mem://', { shared: 'node-shared-test' });
+  await a.set('k', 'v');
+  // mem:// has no Redis: only one shared L1 lets b see a's write.
+  assert.equal(await b.get('k'), 'v');
+  assert.throws(() => new Cache('mem://?l1_max_entries=5', { shared: 'node-shared-test' }),
+    (e) => e instanceof sc.CacheConfigError && e.message.includes('node-shared-test'));
+  assert.throws(() => new Cache('mem://', { shared: '' }), sc.CacheConfigError);
+  await a.close();
+  await assert.rejects(a.get('k'), sc.CacheClosedError);
+  assert.equal(await b.get('k'), 'v');
+  await b.close();
+  const c = new Cache('mem://', { shared: 'node-shared-test' });
+  assert.equal(await c.get('k'), undefined, 'after the last close the name opens a new cache');
+  await c.close();
+});
