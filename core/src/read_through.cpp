@@ -261,8 +261,10 @@ void ReadThrough::remote(const OpPtr& op) {
     std::lock_guard<std::mutex> lock(op->flight->mu);
     seen_wakes = op->flight->wakes;
   }
+  // The channel wakes a waiter only if it covered the read that saw the lease (as for locks).
+  uint64_t coverage = c_.coverage_token(op->call());
   c_.l2->lease_try(op->full, lease_key(op->full), token, op->opt.lease_ttl.count(), !op->stale, op->call(),
-                   [this, op, token, seen_wakes](Result<LeaseTry> r) {
+                   [this, op, token, seen_wakes, coverage](Result<LeaseTry> r) {
                      if (!r) {
                        op->l2_failed = true;
                        if (op->stale) {
@@ -288,17 +290,17 @@ void ReadThrough::remote(const OpPtr& op) {
                        std::lock_guard<std::mutex> lock(op->flight->mu);
                        if (op->flight->wakes != seen_wakes) return read_l2(op);  // changed meanwhile
                      }
-                     remote_wait(op, r->holder_pttl_ms);
+                     remote_wait(op, r->holder_pttl_ms, coverage);
                    });
 }
 
-void ReadThrough::remote_wait(const OpPtr& op, int64_t holder_pttl_ms) {
+void ReadThrough::remote_wait(const OpPtr& op, int64_t holder_pttl_ms, uint64_t coverage) {
   auto now = Deadline::Clock::now();
   op->holder_until = now + Millis(holder_pttl_ms);
   auto until = std::min(op->hard.at(), op->holder_until + Millis(2));
   if (op->stale) until = std::min(until, op->soft.at());
-  // Without a channel nothing wakes us: look again with backoff.
-  if (!c_.coherence || !c_.coherence->covered()) {
+  // Without a channel that covered the lease read nothing wakes us: look again with backoff.
+  if (!c_.coherence || !c_.l1_covered(coverage)) {
     until = std::min(until, now + op->poll);
     op->poll = std::min(op->poll * 2, Millis(200));
   }

@@ -110,7 +110,7 @@ class ReadThrough {
   void local(const OpPtr& op);
   void join(const OpPtr& op, const std::shared_ptr<Flight>& f);
   void remote(const OpPtr& op);
-  void remote_wait(const OpPtr& op, int64_t holder_pttl_ms);
+  void remote_wait(const OpPtr& op, int64_t holder_pttl_ms, uint64_t coverage);
   void try_refresh(const OpPtr& op, ValueRef value);
   void grant(const OpPtr& op, bool remote, std::string token, ValueRef fresh_value);
   void serve_stale(const OpPtr& op);
